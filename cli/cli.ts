@@ -1,0 +1,51 @@
+import yargs, { Argv } from "yargs";
+import { SkyplaneError, UserError } from "../errors";
+import * as check from "./commands/check";
+
+/** Exit codes of the `skyplane` command. */
+export const EXIT = {
+  /** Success. */
+  OK: 0,
+  /** The user's to fix: bad arguments, missing engine, buckets or credentials. */
+  USER: 1,
+  /** An internal error: a bug or an engine failure; the message says where the logs are. */
+  INTERNAL: 2,
+} as const;
+
+/** Formats an error for the terminal and returns the exit code it maps to. */
+export function reportError(
+  err: unknown,
+  write: (s: string) => void = (s) => process.stderr.write(s),
+): number {
+  if (err instanceof UserError) {
+    write(`error: ${err.message}\n`);
+    return EXIT.USER;
+  }
+  const code = err instanceof SkyplaneError ? ` [${err.code}]` : "";
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  write(`internal error${code}: ${detail}\n`);
+  write(
+    "This is a bug or an engine failure; rerun with SKYPLANE_DEBUG=1 and report it with the output.\n",
+  );
+  return EXIT.INTERNAL;
+}
+
+/** The `skyplane` command line for `argv` (without node and script). */
+export function buildCli(argv: string[]): Argv {
+  return yargs(argv)
+    .scriptName("skyplane")
+    .command(check)
+    .demandCommand(1, "Name a command; see --help.")
+    .strict()
+    .help()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) {
+        process.exitCode = reportError(err);
+      } else {
+        process.stderr.write(`error: ${msg}\nRun 'skyplane --help' for usage.\n`);
+        process.exitCode = EXIT.USER;
+      }
+      throw err ?? new UserError("USAGE", msg);
+    });
+}

@@ -1,0 +1,49 @@
+import type { ArgumentsCamelCase, Argv } from "yargs";
+import { checkEngine, Engine } from "../../runner";
+
+/** `skyplane check`: proves the Pulumi engine by taking a local stack up and down. */
+export const command = "check";
+/** One line for --help. */
+export const describe =
+  "Check the Pulumi engine: start a local process through a stack, then destroy it";
+
+interface CheckArgs {
+  json: boolean;
+  verbose: boolean;
+}
+
+/** Options of `skyplane check`. */
+export function builder(y: Argv): Argv<CheckArgs> {
+  return y
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print the result as one JSON line",
+    })
+    .option("verbose", {
+      alias: "v",
+      type: "boolean",
+      default: false,
+      describe: "Show the engine output",
+    });
+}
+
+/** Runs the check and prints what it measured. */
+export async function handler(args: ArgumentsCamelCase<CheckArgs>): Promise<void> {
+  const engine = await Engine.open();
+  const onOutput = args.verbose ? (s: string) => process.stderr.write(s) : undefined;
+  if (!args.json)
+    process.stdout.write(`Pulumi engine v${engine.version}, home ${engine.home.root}\n`);
+  const result = await checkEngine(engine, onOutput);
+  if (args.json) {
+    process.stdout.write(JSON.stringify(result) + "\n");
+    return;
+  }
+  const s = result.seconds;
+  process.stdout.write(
+    `up: started process ${result.pid} in ${s.up.toFixed(1)} s\n` +
+      `up again: no changes (${s.reuse.toFixed(1)} s)\n` +
+      `destroy: process stopped, stack empty (${s.destroy.toFixed(1)} s)\n` +
+      "The engine works.\n",
+  );
+}

@@ -1,0 +1,225 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/*
+ * A long-lived process on this machine as a Pulumi resource: `up` starts it, `destroy` stops it.
+ * This is how the local cloud runs its gateways.
+ *
+ * The provider below is serialised into the stack's state and runs inside the engine's dynamic-provider
+ * plugin, not in this process: it may capture only plain values and functions, so it loads Node modules
+ * with require() inside its methods (the serialiser cannot capture module objects such as fs/promises).
+ */
+
+/** What /proc/<pid>/stat says about a process that matters for identifying it. */
+export interface ProcStat {
+  /** One-letter state: R, S, D, Z (zombie), X (dead), … */
+  readonly state: string;
+  /** Start time in clock ticks after boot: with the pid, identifies one process for the life of the host. */
+  readonly startTime: string;
+}
+
+/**
+ * Parses the text of /proc/<pid>/stat. The second field, the command name, may hold spaces and
+ * parentheses, so fields are counted from the last ')'. See proc_pid_stat(5): state is field 3,
+ * starttime field 22.
+ */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(")");
+  if (close < 0)
+    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
+  // rest[0] is field 3 (state), so field n is rest[n - 3].
+  const startTime = rest[22 - 3];
+  if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
+    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  return { state: rest[0], startTime };
+}
+
+/** The start time of a live (non-zombie) process `pid`, or undefined if there is none. */
+export function liveStartTime(pid: number): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs: typeof import("node:fs") = require("node:fs");
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const stat = parseProcStat(text);
+  return stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime;
+}
+
+/** True when the process `pid` is alive and is the one that started at `startTime`, not a recycled pid. */
+export function isSameProcess(pid: number, startTime: string): boolean {
+  return liveStartTime(pid) === startTime;
+}
+
+/**
+ * Stops the process (and its process group) identified by pid and start time: SIGTERM, then SIGKILL
+ * after `graceMs`. A pid that now names another process is left alone. Resolves to true when it
+ * stopped a process, false when there was none to stop.
+ */
+export async function stopProcess(
+  pid: number,
+  startTime: string,
+  graceMs: number,
+): Promise<boolean> {
+  if (!isSameProcess(pid, startTime)) return false;
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      // Negative pid: the whole group, since the process was started as a group leader (detached).
+      process.kill(-pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcess(pid, startTime)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  signal("SIGKILL");
+  // SIGKILL cannot be caught, but the kernel takes a moment to tear the process down.
+  for (let i = 0; i < 200 && isSameProcess(pid, startTime); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (isSameProcess(pid, startTime)) throw new Error(`process ${pid} survived SIGKILL`);
+  return true;
+}
+
+/** Inputs of a LocalProcess, as the provider sees them (resolved). */
+export interface LocalProcessInputs {
+  /** Program and arguments; the program is looked up on PATH if it has no slash. */
+  command: string[];
+  /** Environment of the process, added to a minimal PATH/HOME (the engine's own variables never leak). */
+  env?: Record<string, string>;
+  /** Working folder; defaults to the engine's. */
+  cwd?: string;
+  /** File that receives the process's stdout and stderr (appended, mode 0600). */
+  logFile: string;
+  /** Milliseconds between SIGTERM and SIGKILL on delete; default 10000. */
+  stopGraceMs?: number;
+}
+
+/** Outputs of a LocalProcess: its inputs plus the identity of the process. */
+export interface LocalProcessOutputs extends LocalProcessInputs {
+  /** The process id. */
+  pid: number;
+  /** Start time in clock ticks after boot; with the pid it identifies the process. */
+  startTime: string;
+}
+
+/** The dynamic provider behind LocalProcess; exported so that tests can drive its CRUD directly. */
+export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
+  async check(
+    _olds: LocalProcessInputs,
+    news: LocalProcessInputs,
+  ): Promise<pulumi.dynamic.CheckResult<LocalProcessInputs>> {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!Array.isArray(news.command) || news.command.length === 0 || !news.command[0]) {
+      failures.push({ property: "command", reason: "command must name a program to run" });
+    }
+    if (!news.logFile) failures.push({ property: "logFile", reason: "logFile is required" });
+    return { inputs: news, failures };
+  }
+
+  async diff(
+    _id: string,
+    olds: LocalProcessOutputs,
+    news: LocalProcessInputs,
+  ): Promise<pulumi.dynamic.DiffResult> {
+    // A running process cannot change its command, environment or folder: any change replaces it.
+    const keys = ["command", "env", "cwd", "logFile", "stopGraceMs"] as const;
+    const replaces = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+  }
+
+  async create(
+    inputs: LocalProcessInputs,
+  ): Promise<pulumi.dynamic.CreateResult<LocalProcessOutputs>> {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const cp: typeof import("node:child_process") = require("node:child_process");
+    const fs: typeof import("node:fs") = require("node:fs");
+    const path: typeof import("node:path") = require("node:path");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    fs.mkdirSync(path.dirname(inputs.logFile), { recursive: true, mode: 0o700 });
+    const log = fs.openSync(inputs.logFile, "a", 0o600);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/",
+      ...inputs.env,
+    };
+    let child: import("node:child_process").ChildProcess;
+    try {
+      const [program, ...args] = inputs.command;
+      // detached: its own session and process group, so it outlives the engine and is stopped as a group.
+      child = cp.spawn(program, args, {
+        detached: true,
+        stdio: ["ignore", log, log],
+        env,
+        cwd: inputs.cwd,
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", resolve);
+        child.once("error", reject);
+      });
+    } finally {
+      fs.closeSync(log);
+    }
+    child.unref();
+    const pid = child.pid;
+    const startTime = pid === undefined ? undefined : liveStartTime(pid);
+    if (pid === undefined || startTime === undefined) {
+      throw new Error(`${inputs.command[0]} exited at once; see ${inputs.logFile}`);
+    }
+    return { id: `${pid}@${startTime}`, outs: { ...inputs, pid, startTime } };
+  }
+
+  async read(id: string, props: LocalProcessOutputs): Promise<pulumi.dynamic.ReadResult> {
+    // A process that is gone (or whose pid was recycled) is reported missing, so refresh drops it.
+    return isSameProcess(props.pid, props.startTime) ? { id, props } : {};
+  }
+
+  async delete(_id: string, props: LocalProcessOutputs): Promise<void> {
+    await stopProcess(props.pid, props.startTime, props.stopGraceMs ?? 10_000);
+  }
+}
+
+/** Arguments of a LocalProcess resource. */
+export interface LocalProcessArgs {
+  /** Program and arguments; the program is looked up on PATH if it has no slash. */
+  command: pulumi.Input<pulumi.Input<string>[]>;
+  /** Environment variables for the process; default none beyond PATH and HOME. */
+  env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Working folder; default the engine's working folder. */
+  cwd?: pulumi.Input<string>;
+  /** File that receives stdout and stderr (appended). */
+  logFile: pulumi.Input<string>;
+  /** Milliseconds between SIGTERM and SIGKILL on delete; default 10000. */
+  stopGraceMs?: pulumi.Input<number>;
+}
+
+/** A process on this machine that runs from `up` until `destroy`. */
+export class LocalProcess extends pulumi.dynamic.Resource {
+  /** The process id. */
+  declare readonly pid: pulumi.Output<number>;
+  /** Start time in clock ticks after boot; with the pid it identifies the process. */
+  declare readonly startTime: pulumi.Output<string>;
+  /** Where its output goes. */
+  declare readonly logFile: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      new LocalProcessProvider(),
+      name,
+      { ...args, pid: undefined, startTime: undefined },
+      opts,
+      "skyplane",
+      "LocalProcess",
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** The skyplane home: `$SKYPLANE_HOME`, or `~/.skyplane`. It holds stacks, local buckets and logs. */
+export function skyplaneHome(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.SKYPLANE_HOME?.trim();
+  return path.resolve(configured ? configured : path.join(os.homedir(), ".skyplane"));
+}
+
+/** Where the pieces of a skyplane home live; every path is absolute. */
+export interface HomeLayout {
+  /** The home itself. */
+  readonly root: string;
+  /** Pulumi's file backend (`file://` URL points here). */
+  readonly state: string;
+  /** PULUMI_HOME for our engine runs: plugin cache, credentials, workspaces. */
+  readonly pulumiHome: string;
+  /** The Automation API's work folder: Pulumi.yaml and per-stack settings (encryption salt). */
+  readonly workspace: string;
+  /** Logs of gateways and engine runs. */
+  readonly logs: string;
+  /** The generated secrets passphrase, when the user set none. */
+  readonly passphraseFile: string;
+}
+
+/** The layout of the home at `root`; creates nothing. */
+export function homeLayout(root: string): HomeLayout {
+  return {
+    root,
+    state: path.join(root, "state"),
+    pulumiHome: path.join(root, "pulumi"),
+    workspace: path.join(root, "workspace"),
+    logs: path.join(root, "logs"),
+    passphraseFile: path.join(root, "passphrase"),
+  };
+}
+
+/** Creates the folders of a home (owner-only: state and secrets live there) and returns its layout. */
+export function ensureHome(root: string = skyplaneHome()): HomeLayout {
+  const layout = homeLayout(root);
+  for (const dir of [layout.root, layout.state, layout.pulumiHome, layout.workspace, layout.logs]) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  return layout;
+}
+
+/**
+ * The passphrase that encrypts stack secrets: generated once per home and stored with mode 0600.
+ * It is written to a temporary file and hard-linked into place, which fails if the file exists, so two
+ * processes starting at once agree on one passphrase and never read a half-written one.
+ */
+export function readOrCreatePassphrase(file: string): string {
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(tmp, crypto.randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+    try {
+      fs.linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  const passphrase = fs.readFileSync(file, "utf8").trim();
+  if (!passphrase) {
+    throw new Error(`the passphrase file ${file} is empty: delete it only if no stack uses it yet`);
+  }
+  return passphrase;
+}

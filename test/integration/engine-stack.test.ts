@@ -1,0 +1,89 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isSameProcess, liveStartTime } from "../../components/local";
+import program from "../../index";
+import { Engine } from "../../runner/engine";
+
+/*
+ * The real engine (built by scripts/setup-pulumi.sh), a file backend in a temporary skyplane home and a
+ * route-named stack: up starts a process, a second up changes nothing, destroy stops it.
+ */
+describe("integration: a route stack through the Pulumi engine", function () {
+  this.timeout(180_000);
+  const route = "local-east--local-west";
+  let home: string;
+  let engine: Engine;
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-engine-"));
+    engine = await Engine.open({ home });
+  });
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  it("uses the pinned engine version", () => {
+    assert.equal(engine.version, "3.248.0");
+  });
+
+  it("starts a process on up, reuses the stack unchanged, and stops it on destroy", async () => {
+    const marker = `skyplane-test-${process.pid}-${Date.now()}`;
+    const stack = await engine.stack(route, program);
+    await stack.setConfig("skyplane:processes", {
+      value: JSON.stringify({
+        gw0: { command: [process.execPath, "-e", "setInterval(() => {}, 1e9)", marker] },
+      }),
+    });
+    let pid: number | undefined;
+    let startTime: string | undefined;
+    try {
+      const up = await stack.up({ color: "never" });
+      assert.equal(up.summary.result, "succeeded");
+      assert.equal(up.summary.resourceChanges?.create, 2, "the stack and the process");
+      pid = (up.outputs.pids.value as Record<string, number>).gw0;
+      startTime = liveStartTime(pid);
+      assert.ok(startTime, `process ${pid} must be running`);
+      assert.ok(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker));
+
+      const again = await stack.up({ color: "never" });
+      assert.deepEqual(again.summary.resourceChanges, { same: 2 });
+      assert.equal((again.outputs.pids.value as Record<string, number>).gw0, pid);
+      assert.equal(isSameProcess(pid, startTime), true, "reuse must not restart the process");
+
+      // The file backend and the passphrase live in the home we chose.
+      assert.ok(
+        fs.existsSync(path.join(home, "state", ".pulumi", "stacks", "skyplane", `${route}.json`)),
+      );
+      assert.equal(fs.statSync(path.join(home, "passphrase")).mode & 0o777, 0o600);
+
+      const destroy = await stack.destroy({ color: "never" });
+      assert.equal(destroy.summary.resourceChanges?.delete, 2);
+      assert.equal(isSameProcess(pid, startTime), false, "destroy must stop the process");
+      const state = await stack.exportStack();
+      assert.deepEqual(state.deployment.resources ?? [], [], "the stack must be empty");
+    } finally {
+      await stack.destroy({ color: "never" }).catch(() => undefined);
+      await stack.workspace.removeStack(route).catch(() => undefined);
+    }
+  });
+
+  it("fails up with the engine's message when the process cannot start, and leaves nothing", async () => {
+    const stack = await engine.stack("local-east--local-south", program);
+    try {
+      await stack.setConfig("skyplane:processes", {
+        value: JSON.stringify({ broken: { command: [path.join(home, "no-such-gateway")] } }),
+      });
+      await assert.rejects(stack.up({ color: "never" }), /ENOENT/);
+      const state = await stack.exportStack();
+      const kinds = (state.deployment.resources ?? []).map((r: { type: string }) => r.type);
+      assert.deepEqual(
+        kinds.filter((t: string) => t.includes("LocalProcess")),
+        [],
+      );
+      assert.ok(kinds.includes("pulumi:pulumi:Stack"), "the stack itself was recorded");
+    } finally {
+      await stack.destroy({ color: "never" }).catch(() => undefined);
+      await stack.workspace.removeStack("local-east--local-south").catch(() => undefined);
+    }
+  });
+});
