@@ -1,0 +1,141 @@
+import * as crypto from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ChunkRequest } from "../../planner/program";
+import type { GatewayExecutor } from "./executor";
+
+/*
+ * The control API (runner ↔ gateway), HTTP/JSON, every request authenticated with
+ * `Authorization: Bearer <dataplane token>`:
+ *   GET  /api/v1/status                  → { gatewayId, region, ready, isSource, stats }
+ *   POST /api/v1/chunk_requests          { chunks: ChunkRequest[] } → { accepted }  (a prefix; resend the rest)
+ *   GET  /api/v1/chunk_status?cursor=N   → { cursor, events: ChunkEvent[] }  (events after N)
+ *   GET  /api/v1/errors                  → { errors: string[] }
+ *   POST /api/v1/shutdown                → 202, then the gateway exits
+ */
+
+/** Largest request body accepted (a batch of chunk requests). */
+const MAX_BODY = 32 * 1024 * 1024;
+
+/** Options of the control server. */
+export interface ControlServerOptions {
+  /** The dataplane token. */
+  readonly token: string;
+  /** The executor it controls. */
+  readonly executor: GatewayExecutor;
+  /** Problems worth showing the runner (dropped connections, rejected frames). */
+  readonly errors: string[];
+  /** Called on POST /shutdown. */
+  readonly onShutdown: () => void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The gateway's control API server. */
+export class ControlServer {
+  private readonly server: http.Server;
+  private readonly tokenDigest: Buffer;
+
+  constructor(private readonly opts: ControlServerOptions) {
+    this.tokenDigest = crypto.createHash("sha256").update(opts.token).digest();
+    this.server = http.createServer((req, res) => {
+      this.route(req).then(
+        ([status, body]) => reply(res, status, body),
+        (err: Error) => reply(res, err instanceof HttpError ? err.status : 500, { error: err.message }),
+      );
+    });
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  /** Starts listening; resolves to the bound port. */
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops the server. */
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m) return false;
+    // Compare digests, so that neither the length nor the content leaks through timing.
+    return crypto.timingSafeEqual(crypto.createHash("sha256").update(m[1]).digest(), this.tokenDigest);
+  }
+
+  private async route(req: http.IncomingMessage): Promise<[number, unknown]> {
+    if (!this.authorized(req)) {
+      await drain(req);
+      throw new HttpError(401, "missing or wrong bearer token");
+    }
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const ex = this.opts.executor;
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case "GET /api/v1/status":
+        return [
+          200,
+          { gatewayId: ex.program.gatewayId, region: ex.program.region, ready: true, isSource: ex.isSource, stats: ex.stats },
+        ];
+      case "POST /api/v1/chunk_requests": {
+        const body = (await readJson(req)) as { chunks?: ChunkRequest[] };
+        if (!Array.isArray(body.chunks)) throw new HttpError(400, "body must be { chunks: [...] }");
+        if (!ex.isSource) throw new HttpError(409, "this gateway does not read from a store");
+        return [200, { accepted: ex.accept(body.chunks) }];
+      }
+      case "GET /api/v1/chunk_status": {
+        const cursor = Number(url.searchParams.get("cursor") ?? 0);
+        if (!Number.isInteger(cursor) || cursor < 0) throw new HttpError(400, "cursor must be a whole number");
+        const events = ex.events.slice(cursor, cursor + 10_000);
+        return [200, { cursor: cursor + events.length, events }];
+      }
+      case "GET /api/v1/errors":
+        return [200, { errors: this.opts.errors }];
+      case "POST /api/v1/shutdown":
+        await drain(req);
+        setImmediate(this.opts.onShutdown);
+        return [202, { shuttingDown: true }];
+      default:
+        await drain(req);
+        throw new HttpError(404, `no route ${route}`);
+    }
+  }
+}
+
+function reply(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function drain(req: http.IncomingMessage): Promise<void> {
+  for await (const _ of req) void _;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const piece of req as AsyncIterable<Buffer>) {
+    size += piece.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    parts.push(piece);
+  }
+  try {
+    return JSON.parse(Buffer.concat(parts).toString("utf8"));
+  } catch {
+    throw new HttpError(400, "request body is not JSON");
+  }
+}

@@ -1,0 +1,264 @@
+import type { ChunkRequest, GatewayProgram, Operator, ReadObjectStoreOp } from "../../planner/program";
+import { crc32, formatCrc } from "../../stores/checksum";
+import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
+import type { ObjectStore } from "../../stores/types";
+import { DataServer } from "./receiver";
+import { SendPool } from "./sender";
+
+/** What a gateway needs besides its program. */
+export interface GatewayRuntime {
+  /** The dataplane token (control API and data connections). */
+  readonly token: string;
+  /** The dataplane key; chunks are encrypted when a send asks for it. */
+  readonly key?: Buffer;
+  /** Where stores find local buckets. */
+  readonly stores: StoreContext;
+  /** Bytes of chunks read but not yet acked downstream; bounds memory. Default 256 MiB. */
+  readonly maxInflightBytes?: number;
+  /** Chunk requests queued at most; beyond this a batch is accepted only in part. Default 10000. */
+  readonly queueCapacity?: number;
+  /** How long a send target may be unreachable before its chunks fail; default 15 s. */
+  readonly deadPeerMs?: number;
+  /** Reports problems (rejected frames, dropped connections) for the log. */
+  readonly log?: (line: string) => void;
+}
+
+/** The outcome of one chunk at this gateway. */
+export interface ChunkEvent {
+  /** Position in the event log (1-based); pass the last one seen as the cursor. */
+  readonly seq: number;
+  /** Chunk id. */
+  readonly id: string;
+  /** Done: handed on and acked by every destination; failed: gave up. */
+  readonly state: "done" | "failed";
+  /** Why it failed. */
+  readonly error?: string;
+  /** CRC-32 of the chunk as read (8 hex digits), on a source gateway's done events. */
+  readonly crc?: string;
+}
+
+/** Counters for the status endpoint. */
+export interface GatewayStats {
+  /** Chunk requests waiting. */
+  queued: number;
+  /** Chunks being read or awaiting acks. */
+  inflight: number;
+  /** Bytes read from the source store. */
+  bytesRead: number;
+  /** Bytes received over the wire (decoded). */
+  bytesReceived: number;
+  /** Bytes written to a destination store. */
+  bytesWritten: number;
+}
+
+interface Sink {
+  handle(req: ChunkRequest, raw: Buffer, rawCrc: number): Promise<void>;
+  load(): number;
+  close(): Promise<void>;
+}
+
+/** Executes one GatewayProgram: pulls chunk requests from its queue or the wire and runs the operators. */
+export class GatewayExecutor {
+  /** Outcomes in order; the control API serves them by cursor. */
+  readonly events: ChunkEvent[] = [];
+  /** Counters. */
+  readonly stats: GatewayStats = { queued: 0, inflight: 0, bytesRead: 0, bytesReceived: 0, bytesWritten: 0 };
+  private readonly queue: ChunkRequest[] = [];
+  private readonly sinks: Sink[] = [];
+  private readonly source?: { op: ReadObjectStoreOp; store: ObjectStore; sink: Sink };
+  private readonly receiver?: DataServer;
+  private inflightBytes = 0;
+  private pumping = false;
+  private readonly known = new Set<string>();
+
+  constructor(
+    /** The program. */
+    readonly program: GatewayProgram,
+    private readonly runtime: GatewayRuntime,
+  ) {
+    for (const root of program.operators) {
+      if (root.op === "read_object_store") {
+        this.source = { op: root, store: this.store(root.bucket), sink: this.build(root.next) };
+      } else if (root.op === "receive") {
+        const sink = this.build(root.next);
+        this.receiver = new DataServer({
+          token: runtime.token,
+          key: runtime.key,
+          handler: (req, raw, rawCrc) => {
+            this.stats.bytesReceived += raw.length;
+            return sink.handle(req, raw, rawCrc);
+          },
+          onProblem: runtime.log,
+        });
+      }
+    }
+  }
+
+  /** True when this gateway reads from a store, so it takes chunk requests. */
+  get isSource(): boolean {
+    return this.source !== undefined;
+  }
+
+  /** Starts the data server if the program receives; resolves to its port. */
+  async listen(port: number, host: string): Promise<number | undefined> {
+    return this.receiver?.listen(port, host);
+  }
+
+  /**
+   * Queues what fits of `chunks` and returns how many it took (a prefix of the batch). Requests it
+   * already has are taken again without being queued twice.
+   */
+  accept(chunks: ChunkRequest[]): number {
+    if (!this.source) throw new Error("this gateway does not read from a store; send chunk requests to a source");
+    const room = Math.max(0, (this.runtime.queueCapacity ?? 10_000) - this.queue.length - this.stats.inflight);
+    const taken = chunks.slice(0, room);
+    for (const c of taken) {
+      if (this.known.has(c.id)) continue;
+      this.known.add(c.id);
+      this.queue.push(c);
+    }
+    this.stats.queued = this.queue.length;
+    void this.pump();
+    return taken.length;
+  }
+
+  /** Stops the data server and every send pool. */
+  async close(): Promise<void> {
+    await this.receiver?.close();
+    await Promise.all(this.sinks.map((s) => s.close()));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || !this.source) return;
+    this.pumping = true;
+    const budget = this.runtime.maxInflightBytes ?? 256 * 1024 * 1024;
+    const src = this.source;
+    try {
+      while (this.queue.length > 0) {
+        const next = this.queue[0];
+        // One chunk larger than the budget still goes, alone; tiny chunks are capped by count.
+        const fits = this.stats.inflight === 0 || this.inflightBytes + next.length <= budget;
+        if (!fits || this.stats.inflight >= 256) {
+          await new Promise<void>((resolve) => (this.released = resolve));
+          continue;
+        }
+        this.queue.shift();
+        this.stats.queued = this.queue.length;
+        this.stats.inflight++;
+        this.inflightBytes += next.length;
+        void this.move(src.store, src.sink, next).finally(() => {
+          this.stats.inflight--;
+          this.inflightBytes -= next.length;
+          const r = this.released;
+          this.released = undefined;
+          r?.();
+        });
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private released?: () => void;
+
+  private async move(store: ObjectStore, sink: Sink, req: ChunkRequest): Promise<void> {
+    try {
+      const raw = req.length === 0 ? Buffer.alloc(0) : await store.get(req.srcKey, { offset: req.offset, length: req.length });
+      if (raw.length !== req.length) {
+        throw new Error(`source object ${req.srcKey} changed: read ${raw.length} bytes at ${req.offset}, expected ${req.length}`);
+      }
+      this.stats.bytesRead += raw.length;
+      const crc = crc32(raw);
+      await sink.handle(req, raw, crc);
+      this.record(req.id, "done", undefined, formatCrc(crc));
+    } catch (err) {
+      this.record(req.id, "failed", (err as Error).message);
+    }
+  }
+
+  private record(id: string, state: ChunkEvent["state"], error?: string, crc?: string): void {
+    this.events.push({ seq: this.events.length + 1, id, state, ...(error ? { error } : {}), ...(crc ? { crc } : {}) });
+  }
+
+  private store(bucket: string): ObjectStore {
+    return openStore(parseStoreUri(bucket), this.runtime.stores);
+  }
+
+  private build(op: Operator): Sink {
+    const sink = this.buildOne(op);
+    this.sinks.push(sink);
+    return sink;
+  }
+
+  private buildOne(op: Operator): Sink {
+    switch (op.op) {
+      case "write_object_store": {
+        const store = this.store(op.bucket);
+        const bucket = op.bucket;
+        let writing = 0;
+        return {
+          handle: async (req, raw, rawCrc) => {
+            writing++;
+            try {
+              const uploadId = req.part?.uploadIds[bucket];
+              if (req.part && !uploadId) throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);
+              const written =
+                req.part && uploadId
+                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw)
+                  : await store.put(req.dstKey, raw);
+              const expected = formatCrc(rawCrc);
+              if (written.checksum !== expected) {
+                throw new Error(`${bucket}/${req.dstKey}: store checksum ${written.checksum}, sent ${expected}`);
+              }
+              this.stats.bytesWritten += raw.length;
+            } finally {
+              writing--;
+            }
+          },
+          load: () => writing,
+          close: async () => undefined,
+        };
+      }
+      case "send": {
+        const pool = new SendPool({
+          target: op.target,
+          connections: op.connections,
+          token: this.runtime.token,
+          compress: op.compress,
+          key: op.encrypt ? this.requireKey() : undefined,
+          deadPeerMs: this.runtime.deadPeerMs,
+        });
+        return { handle: (r, raw, c) => pool.send(r, raw, c), load: () => pool.load, close: () => pool.close() };
+      }
+      case "mux_and": {
+        const children = op.children.map((c) => this.buildOne(c));
+        return {
+          handle: async (r, raw, c) => void (await Promise.all(children.map((ch) => ch.handle(r, raw, c)))),
+          load: () => Math.max(...children.map((ch) => ch.load())),
+          close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
+        };
+      }
+      case "mux_or": {
+        const children = op.children.map((c) => this.buildOne(c));
+        return {
+          // The least busy child takes the chunk: gateways of a region share the load.
+          handle: (r, raw, c) => children.reduce((a, b) => (b.load() < a.load() ? b : a)).handle(r, raw, c),
+          load: () => Math.min(...children.map((ch) => ch.load())),
+          close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
+        };
+      }
+      case "read_object_store":
+      case "receive":
+        throw new Error(`${op.op} can only be a root operator`);
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private requireKey(): Buffer {
+    if (!this.runtime.key) throw new Error("the program encrypts, but the gateway was started without a key");
+    return this.runtime.key;
+  }
+}

@@ -1,0 +1,112 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { GatewayProgram } from "../planner/program";
+
+/** The daemon's entry point in the compiled package. */
+export const DAEMON_MAIN = path.join(__dirname, "daemon", "main.js");
+
+/** What a gateway reports once it listens. */
+export interface GatewayInfo {
+  readonly pid: number;
+  readonly gatewayId: string;
+  readonly controlPort: number;
+  readonly dataPort: number | null;
+}
+
+/** How to start a gateway on this machine. */
+export interface LocalGatewayOptions {
+  /** Its program. */
+  readonly program: GatewayProgram;
+  /** Folder for its program file and log. */
+  readonly dir: string;
+  /** The dataplane token. */
+  readonly token: string;
+  /** The dataplane key (32 bytes). */
+  readonly key?: Buffer;
+  /** The skyplane home (where local buckets live). */
+  readonly home: string;
+  /** Fixed ports, or 0 for any. */
+  readonly controlPort?: number;
+  /** Data port, or 0 for any. */
+  readonly dataPort?: number;
+  /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
+  readonly extraArgs?: string[];
+}
+
+/** A running gateway process started by `startLocalGateway`. */
+export interface LocalGateway {
+  /** What it reported. */
+  readonly info: GatewayInfo;
+  /** The process. */
+  readonly process: ChildProcess;
+  /** Its log file (stderr). */
+  readonly logFile: string;
+  /** Stops it (SIGTERM, then SIGKILL) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** The daemon's command line for a program file: what a process manager or a VM's boot script runs. */
+export function gatewayCommand(programFile: string, infoFile: string, opts: Pick<LocalGatewayOptions, "controlPort" | "dataPort" | "extraArgs"> = {}): string[] {
+  return [
+    process.execPath,
+    DAEMON_MAIN,
+    "--program",
+    programFile,
+    "--info-file",
+    infoFile,
+    "--control-port",
+    String(opts.controlPort ?? 0),
+    "--data-port",
+    String(opts.dataPort ?? 0),
+    ...(opts.extraArgs ?? []),
+  ];
+}
+
+/** Starts a gateway daemon as a child process and waits until it listens. */
+export async function startLocalGateway(opts: LocalGatewayOptions): Promise<LocalGateway> {
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const id = opts.program.gatewayId;
+  const programFile = path.join(opts.dir, `${id}.program.json`);
+  const infoFile = path.join(opts.dir, `${id}.info.json`);
+  const logFile = path.join(opts.dir, `${id}.log`);
+  fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2));
+  fs.rmSync(infoFile, { force: true });
+  const [cmd, ...args] = gatewayCommand(programFile, infoFile, opts);
+  const log = fs.openSync(logFile, "a");
+  const child = spawn(cmd, args, {
+    stdio: ["ignore", "ignore", log],
+    env: {
+      PATH: process.env.PATH,
+      SKYPLANE_HOME: opts.home,
+      SKYPLANE_GATEWAY_TOKEN: opts.token,
+      ...(opts.key ? { SKYPLANE_GATEWAY_KEY: opts.key.toString("base64") } : {}),
+    },
+  });
+  fs.closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const info = await new Promise<GatewayInfo>((resolve, reject) => {
+    const watcher = setInterval(() => {
+      if (fs.existsSync(infoFile)) {
+        clearInterval(watcher);
+        resolve(JSON.parse(fs.readFileSync(infoFile, "utf8")));
+      }
+    }, 20);
+    void exited.then((code) => {
+      clearInterval(watcher);
+      reject(new Error(`gateway ${id} exited with ${code} before listening; see ${logFile}:\n${fs.readFileSync(logFile, "utf8").slice(-2000)}`));
+    });
+  });
+  return {
+    info,
+    process: child,
+    logFile,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

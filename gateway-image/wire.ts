@@ -1,0 +1,208 @@
+import * as crypto from "node:crypto";
+import * as zlib from "node:zlib";
+
+/*
+ * The gateway wire protocol, version 1. All integers are big endian.
+ *
+ * Handshake. Every data connection is authenticated before any chunk flows:
+ *   server → client  HELLO  24 bytes: "SKYH" | version u8 | 3 zero bytes | nonce (16 random bytes)
+ *   client → server  AUTH   40 bytes: "SKYA" | version u8 | 3 zero bytes |
+ *                           HMAC-SHA256(key = dataplane token, "skyplane-data-v1" ‖ nonce)
+ * A server that gets a wrong AUTH closes the connection without a word. The token never crosses the wire.
+ *
+ * Frame (client → server): a 64-byte header, then `metaLength` bytes of JSON (the ChunkRequest), then
+ * `payloadLength` bytes of payload.
+ *    0  magic "SKYF"            4  version u8            5  flags u8 (bit 0 encrypted, bit 1 zstd)
+ *    6  reserved u16 = 0        8  chunk id (16 bytes)  24  metaLength u32
+ *   28  payloadLength u64      36  rawLength u64       44  rawCrc u32: CRC-32 of the chunk's raw bytes
+ *   48  iv (12 bytes; zero when not encrypted)          60  headerCrc u32: CRC-32 of bytes 0..59 ‖ meta
+ * The payload is the raw bytes, zstd-compressed if flag bit 1 is set (only when that shrinks them),
+ * then, if flag bit 0 is set, AES-256-GCM-encrypted under the dataplane key with `iv`, additional data
+ * bytes 0..59 of the header ‖ meta, and the 16-byte tag appended. The receiver checks headerCrc, the
+ * tag, the length and rawCrc before it hands the chunk on; a frame that fails any check is never written.
+ *
+ * Ack (server → client), once the chunk has been handed on (written, or acked by the next gateway):
+ *    0  magic "SKYK"   4  status u8 (0 ok, 1 rejected: corrupt, resend; 2 failed: see message)
+ *    5  3 zero bytes   8  chunk id (16 bytes)   24  messageLength u32   28  CRC-32 of bytes 0..27
+ *   32  message (UTF-8)
+ */
+
+/** Protocol version spoken by this code. */
+export const WIRE_VERSION = 1;
+/** Frame header size in bytes. */
+export const HEADER_BYTES = 64;
+/** Ack header size in bytes. */
+export const ACK_BYTES = 32;
+/** HELLO message size. */
+export const HELLO_BYTES = 24;
+/** AUTH message size. */
+export const AUTH_BYTES = 40;
+/** Largest metadata block accepted. */
+export const MAX_META_BYTES = 64 * 1024;
+/** Largest payload accepted (a chunk is at most a part, and parts are at most 5 GiB in any store). */
+export const MAX_PAYLOAD_BYTES = 5 * 1024 ** 3 + 16;
+/** Bytes of the AES-GCM tag at the end of an encrypted payload. */
+export const TAG_BYTES = 16;
+
+/** Frame flags. */
+export const FLAG_ENCRYPTED = 1;
+/** Payload compressed with zstd. */
+export const FLAG_ZSTD = 2;
+
+const MAGIC_FRAME = Buffer.from("SKYF");
+const MAGIC_ACK = Buffer.from("SKYK");
+const MAGIC_HELLO = Buffer.from("SKYH");
+const MAGIC_AUTH = Buffer.from("SKYA");
+const AUTH_CONTEXT = Buffer.from("skyplane-data-v1");
+
+/** Ack statuses. */
+export enum AckStatus {
+  Ok = 0,
+  Rejected = 1,
+  Failed = 2,
+}
+
+/** A frame or message that breaks the protocol; the connection or frame is dropped. */
+export class WireError extends Error {
+  override name = "WireError";
+}
+
+/** The fields of a frame header. */
+export interface FrameHeader {
+  /** Flag bits (FLAG_ENCRYPTED, FLAG_ZSTD). */
+  readonly flags: number;
+  /** Chunk id as 32 hex digits. */
+  readonly chunkId: string;
+  /** Bytes of JSON metadata after the header. */
+  readonly metaLength: number;
+  /** Bytes of payload after the metadata. */
+  readonly payloadLength: number;
+  /** Bytes of the chunk once decoded. */
+  readonly rawLength: number;
+  /** CRC-32 of the decoded chunk. */
+  readonly rawCrc: number;
+  /** AES-GCM IV (zero when not encrypted). */
+  readonly iv: Buffer;
+  /** CRC-32 of header bytes 0..59 and the metadata. */
+  readonly headerCrc: number;
+}
+
+function idBytes(chunkId: string): Buffer {
+  if (!/^[0-9a-f]{32}$/.test(chunkId)) throw new WireError(`chunk id must be 32 hex digits: ${chunkId}`);
+  return Buffer.from(chunkId, "hex");
+}
+
+/** Encodes a frame header for `meta`; the header CRC covers the header and the metadata. */
+export function encodeHeader(h: Omit<FrameHeader, "headerCrc" | "metaLength">, meta: Buffer): Buffer {
+  const b = Buffer.alloc(HEADER_BYTES);
+  MAGIC_FRAME.copy(b, 0);
+  b.writeUInt8(WIRE_VERSION, 4);
+  b.writeUInt8(h.flags, 5);
+  idBytes(h.chunkId).copy(b, 8);
+  b.writeUInt32BE(meta.length, 24);
+  b.writeBigUInt64BE(BigInt(h.payloadLength), 28);
+  b.writeBigUInt64BE(BigInt(h.rawLength), 36);
+  b.writeUInt32BE(h.rawCrc >>> 0, 44);
+  h.iv.copy(b, 48, 0, 12);
+  b.writeUInt32BE(zlib.crc32(meta, zlib.crc32(b.subarray(0, 60))) >>> 0, 60);
+  return b;
+}
+
+/** Decodes and sanity-checks a frame header; the CRC is checked by `checkHeaderCrc` once meta is read. */
+export function decodeHeader(b: Buffer): FrameHeader {
+  if (b.length < HEADER_BYTES) throw new WireError("short frame header");
+  if (!b.subarray(0, 4).equals(MAGIC_FRAME)) throw new WireError("bad frame magic");
+  if (b.readUInt8(4) !== WIRE_VERSION) throw new WireError(`unknown wire version ${b.readUInt8(4)}`);
+  const flags = b.readUInt8(5);
+  if ((flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD)) !== 0 || b.readUInt16BE(6) !== 0) {
+    throw new WireError("unknown frame flags");
+  }
+  const metaLength = b.readUInt32BE(24);
+  const payloadLength = Number(b.readBigUInt64BE(28));
+  const rawLength = Number(b.readBigUInt64BE(36));
+  if (metaLength > MAX_META_BYTES) throw new WireError(`metadata of ${metaLength} bytes is too large`);
+  if (payloadLength > MAX_PAYLOAD_BYTES || rawLength > MAX_PAYLOAD_BYTES) {
+    throw new WireError("frame payload is too large");
+  }
+  if (flags & FLAG_ENCRYPTED && payloadLength < TAG_BYTES) throw new WireError("encrypted payload lacks a tag");
+  return {
+    flags,
+    chunkId: b.subarray(8, 24).toString("hex"),
+    metaLength,
+    payloadLength,
+    rawLength,
+    rawCrc: b.readUInt32BE(44),
+    iv: Buffer.from(b.subarray(48, 60)),
+    headerCrc: b.readUInt32BE(60),
+  };
+}
+
+/** True when the header CRC matches header bytes 0..59 and `meta`. */
+export function checkHeaderCrc(header: Buffer, meta: Buffer): boolean {
+  return (zlib.crc32(meta, zlib.crc32(header.subarray(0, 60))) >>> 0) === header.readUInt32BE(60);
+}
+
+/** Additional authenticated data of an encrypted frame: header bytes 0..59 and the metadata. */
+export function frameAad(header: Buffer, meta: Buffer): Buffer {
+  return Buffer.concat([header.subarray(0, 60), meta]);
+}
+
+/** Encodes an ack. */
+export function encodeAck(status: AckStatus, chunkId: string, message = ""): Buffer {
+  const msg = Buffer.from(message, "utf8");
+  const b = Buffer.alloc(ACK_BYTES + msg.length);
+  MAGIC_ACK.copy(b, 0);
+  b.writeUInt8(status, 4);
+  idBytes(chunkId).copy(b, 8);
+  b.writeUInt32BE(msg.length, 24);
+  b.writeUInt32BE(zlib.crc32(b.subarray(0, 28)) >>> 0, 28);
+  msg.copy(b, ACK_BYTES);
+  return b;
+}
+
+/** Decodes an ack header: status, chunk id and the length of the message that follows. */
+export function decodeAck(b: Buffer): { status: AckStatus; chunkId: string; messageLength: number } {
+  if (!b.subarray(0, 4).equals(MAGIC_ACK)) throw new WireError("bad ack magic");
+  if ((zlib.crc32(b.subarray(0, 28)) >>> 0) !== b.readUInt32BE(28)) throw new WireError("bad ack checksum");
+  const status = b.readUInt8(4);
+  if (status > AckStatus.Failed) throw new WireError(`unknown ack status ${status}`);
+  const messageLength = b.readUInt32BE(24);
+  if (messageLength > MAX_META_BYTES) throw new WireError("ack message too long");
+  return { status, chunkId: b.subarray(8, 24).toString("hex"), messageLength };
+}
+
+/** The server's HELLO with a fresh nonce. */
+export function encodeHello(nonce: Buffer = crypto.randomBytes(16)): Buffer {
+  const b = Buffer.alloc(HELLO_BYTES);
+  MAGIC_HELLO.copy(b, 0);
+  b.writeUInt8(WIRE_VERSION, 4);
+  nonce.copy(b, 8, 0, 16);
+  return b;
+}
+
+/** The nonce of a server's HELLO. */
+export function decodeHello(b: Buffer): Buffer {
+  if (!b.subarray(0, 4).equals(MAGIC_HELLO)) throw new WireError("the peer is not a skyplane gateway");
+  if (b.readUInt8(4) !== WIRE_VERSION) throw new WireError(`the peer speaks wire version ${b.readUInt8(4)}`);
+  return Buffer.from(b.subarray(8, 24));
+}
+
+function proof(token: string, nonce: Buffer): Buffer {
+  return crypto.createHmac("sha256", token).update(AUTH_CONTEXT).update(nonce).digest();
+}
+
+/** The client's AUTH answering `nonce`. */
+export function encodeAuth(token: string, nonce: Buffer): Buffer {
+  const b = Buffer.alloc(AUTH_BYTES);
+  MAGIC_AUTH.copy(b, 0);
+  b.writeUInt8(WIRE_VERSION, 4);
+  proof(token, nonce).copy(b, 8);
+  return b;
+}
+
+/** True when `auth` proves knowledge of `token` for `nonce` (compared in constant time). */
+export function verifyAuth(auth: Buffer, token: string, nonce: Buffer): boolean {
+  if (auth.length !== AUTH_BYTES || !auth.subarray(0, 4).equals(MAGIC_AUTH)) return false;
+  if (auth.readUInt8(4) !== WIRE_VERSION) return false;
+  return crypto.timingSafeEqual(auth.subarray(8, 40), proof(token, nonce));
+}

@@ -1,0 +1,176 @@
+/*
+ * GatewayProgram: what one gateway does with each chunk, as a tree of operators. The planner emits one
+ * per gateway; the gateway daemon executes it. Versioned: a daemon refuses a version it does not know.
+ *
+ *   source:  read_object_store → send            (or → mux_or of sends to several gateways)
+ *   relay:   receive → send
+ *   dest:    receive → write_object_store        (or → mux_and of writes / sends: multicast)
+ */
+
+/** The version of the program format this code reads and writes. */
+export const GATEWAY_PROGRAM_VERSION = 1;
+
+/** Where a gateway accepts data connections. */
+export interface GatewayAddress {
+  /** The gateway's id, used in errors and logs. */
+  readonly gatewayId: string;
+  /** Host name or IP of its data port. */
+  readonly host: string;
+  /** TCP port of its data server. */
+  readonly port: number;
+}
+
+/** Compression of chunks on the wire. */
+export type Compression = "none" | "zstd";
+
+/** Reads each requested chunk from a bucket, then hands it on. Root of a source gateway's program. */
+export interface ReadObjectStoreOp {
+  readonly op: "read_object_store";
+  /** Bucket URI, e.g. `local://src`. */
+  readonly bucket: string;
+  /** What gets the chunks. */
+  readonly next: Operator;
+}
+
+/** Writes each chunk to a bucket (a part of a multipart upload, or a whole object). A leaf. */
+export interface WriteObjectStoreOp {
+  readonly op: "write_object_store";
+  /** Bucket URI, e.g. `local://dst`. */
+  readonly bucket: string;
+}
+
+/** Sends each chunk to another gateway over `connections` parallel TCP connections. A leaf. */
+export interface SendOp {
+  readonly op: "send";
+  /** The receiving gateway. */
+  readonly target: GatewayAddress;
+  /** Parallel TCP connections. */
+  readonly connections: number;
+  /** Compression on the wire; skipped for chunks that do not shrink. */
+  readonly compress: Compression;
+  /** AES-256-GCM under the dataplane's key. */
+  readonly encrypt: boolean;
+}
+
+/** Accepts chunks from other gateways' `send`, then hands them on. Root of relay and destination programs. */
+export interface ReceiveOp {
+  readonly op: "receive";
+  /** What gets the chunks. */
+  readonly next: Operator;
+}
+
+/** Every child gets every chunk (several destinations). */
+export interface MuxAndOp {
+  readonly op: "mux_and";
+  /** The branches. */
+  readonly children: readonly Operator[];
+}
+
+/** Each chunk goes to one child (several gateways of a region share the load). */
+export interface MuxOrOp {
+  readonly op: "mux_or";
+  /** The branches. */
+  readonly children: readonly Operator[];
+}
+
+/** One operator of a gateway program. */
+export type Operator = ReadObjectStoreOp | WriteObjectStoreOp | SendOp | ReceiveOp | MuxAndOp | MuxOrOp;
+
+/** Everything one gateway runs. */
+export interface GatewayProgram {
+  /** Format version, GATEWAY_PROGRAM_VERSION. */
+  readonly version: typeof GATEWAY_PROGRAM_VERSION;
+  /** This gateway's id. */
+  readonly gatewayId: string;
+  /** Its region, e.g. `local:east`. */
+  readonly region: string;
+  /** Root operators: at most one `read_object_store` and at most one `receive`. */
+  readonly operators: readonly Operator[];
+}
+
+/** A request to move one chunk: a whole object, or one part of a large object. */
+export interface ChunkRequest {
+  /** Unique id: 32 lowercase hex digits. */
+  readonly id: string;
+  /** Key to read at the source. */
+  readonly srcKey: string;
+  /** Key to write at the destination(s). */
+  readonly dstKey: string;
+  /** First byte of the chunk in the source object. */
+  readonly offset: number;
+  /** Bytes in the chunk (0 for an empty object). */
+  readonly length: number;
+  /** Size of the whole source object. */
+  readonly objectSize: number;
+  /** Present when the chunk is one part of a multipart upload. */
+  readonly part?: {
+    /** 1-based part number. */
+    readonly number: number;
+    /** Upload id at each destination bucket URI. */
+    readonly uploadIds: Readonly<Record<string, string>>;
+  };
+}
+
+/** Throws an Error naming the first thing wrong with `value` as a GatewayProgram; returns it typed. */
+export function parseGatewayProgram(value: unknown): GatewayProgram {
+  const p = value as GatewayProgram;
+  if (typeof p !== "object" || p === null) throw new Error("a gateway program must be an object");
+  if (p.version !== GATEWAY_PROGRAM_VERSION) {
+    throw new Error(`gateway program version ${String(p.version)} is not ${GATEWAY_PROGRAM_VERSION}`);
+  }
+  if (typeof p.gatewayId !== "string" || !p.gatewayId) throw new Error("gatewayId: required");
+  if (typeof p.region !== "string" || !p.region) throw new Error("region: required");
+  if (!Array.isArray(p.operators)) throw new Error("operators: must be a list");
+  const roots = p.operators.map((op, i) => checkOperator(op, `operators[${i}]`));
+  for (const kind of ["read_object_store", "receive"] as const) {
+    if (roots.filter((r) => r === kind).length > 1) throw new Error(`operators: more than one ${kind}`);
+  }
+  if (roots.some((r) => r !== "read_object_store" && r !== "receive")) {
+    throw new Error("operators: roots must be read_object_store or receive");
+  }
+  return p;
+}
+
+function checkOperator(op: Operator, at: string): Operator["op"] {
+  if (typeof op !== "object" || op === null) throw new Error(`${at}: must be an object`);
+  switch (op.op) {
+    case "read_object_store":
+    case "write_object_store":
+      if (typeof op.bucket !== "string" || !op.bucket.includes("://")) {
+        throw new Error(`${at}.bucket: must be a bucket URI`);
+      }
+      if (op.op === "read_object_store") checkOperator(op.next, `${at}.next`);
+      break;
+    case "receive":
+      checkOperator(op.next, `${at}.next`);
+      break;
+    case "send":
+      if (!Number.isInteger(op.connections) || op.connections < 1 || op.connections > 256) {
+        throw new Error(`${at}.connections: must be 1 to 256`);
+      }
+      if (op.compress !== "none" && op.compress !== "zstd") throw new Error(`${at}.compress: none or zstd`);
+      if (typeof op.encrypt !== "boolean") throw new Error(`${at}.encrypt: must be true or false`);
+      if (
+        typeof op.target?.host !== "string" ||
+        !Number.isInteger(op.target.port) ||
+        op.target.port < 1 ||
+        op.target.port > 65535 ||
+        typeof op.target.gatewayId !== "string"
+      ) {
+        throw new Error(`${at}.target: needs gatewayId, host and port`);
+      }
+      break;
+    case "mux_and":
+    case "mux_or":
+      if (!Array.isArray(op.children) || op.children.length === 0) {
+        throw new Error(`${at}.children: must be a non-empty list`);
+      }
+      op.children.forEach((c, i) => checkOperator(c, `${at}.children[${i}]`));
+      break;
+    default: {
+      const never: never = op;
+      throw new Error(`${at}.op: unknown operator ${JSON.stringify((never as { op: unknown }).op)}`);
+    }
+  }
+  return op.op;
+}

@@ -1,0 +1,268 @@
+import type { ChunkRequest } from "../planner/program";
+import {
+  bucketUri,
+  compositeChecksum,
+  listAll,
+  ObjectStore,
+  openStore,
+  parseStoreUri,
+  StoreContext,
+  StoreError,
+  StoreUri,
+} from "../stores";
+import { SkyplaneError, UserError } from "../errors";
+import { ChunkingOptions, DEFAULT_CHUNKING, destinationKey, ObjectPair, planChunks, PlannedObject } from "./chunker";
+import { GatewayClient } from "./gateway-client";
+import { TransferProgress } from "./progress";
+
+/** What to copy. */
+export interface TransferRequest {
+  /** Source URI: an object, or with `recursive` a prefix. */
+  readonly src: string;
+  /** Destination URI: an object key, or a prefix. */
+  readonly dst: string;
+  /** Copy everything under the source prefix. */
+  readonly recursive: boolean;
+}
+
+/** Tuning of a transfer. */
+export interface TransferOptions extends ChunkingOptions {
+  /** Check size and checksum of every object at the end. Default true. */
+  readonly verify: boolean;
+  /** Chunk requests per control API call. Default 1000. */
+  readonly batchSize: number;
+  /** How often gateways are asked for progress, in ms. Default 100. */
+  readonly pollIntervalMs: number;
+}
+
+/** Defaults of a transfer. */
+export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
+  ...DEFAULT_CHUNKING,
+  verify: true,
+  batchSize: 1000,
+  pollIntervalMs: 100,
+};
+
+/** What a finished transfer measured. */
+export interface TransferResult {
+  /** Objects copied. */
+  readonly objects: number;
+  /** Bytes copied. */
+  readonly bytes: number;
+  /** Wall-clock seconds from the first dispatch to the last verification. */
+  readonly seconds: number;
+}
+
+/** A transfer that did not complete; nothing partial was left at the destination. */
+export class TransferFailedError extends SkyplaneError {
+  constructor(
+    message: string,
+    /** One line per failed chunk or object. */
+    readonly failures: string[],
+  ) {
+    super("TRANSFER_FAILED", message);
+  }
+}
+
+/** Turns a store's error into a UserError (what to do) or leaves it as it is. */
+function asUserError(err: unknown): unknown {
+  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
+}
+
+/** The objects a request names, with their destination keys. */
+export async function listObjects(req: TransferRequest, src: ObjectStore, srcUri: StoreUri, dstUri: StoreUri): Promise<ObjectPair[]> {
+  if (!(await src.exists())) {
+    throw new UserError("NO_SUCH_BUCKET", `the source ${bucketUri(srcUri)} does not exist`);
+  }
+  if (!req.recursive) {
+    const info = srcUri.key ? await src.head(srcUri.key) : undefined;
+    if (!info) {
+      const hint = (await src.list({ prefix: srcUri.key, maxKeys: 1 })).objects.length
+        ? "; it is a prefix: add -r (recursive) to copy what is under it"
+        : "";
+      throw new UserError("NO_SUCH_OBJECT", `no object ${req.src}${hint}`);
+    }
+    return [{ srcKey: info.key, dstKey: destinationKey(info.key, "", dstUri.key, false), size: info.size }];
+  }
+  const prefix = srcUri.key;
+  const base = prefix === "" || prefix.endsWith("/") ? prefix : prefix + "/";
+  const pairs: ObjectPair[] = [];
+  for await (const o of listAll(src, prefix)) {
+    if (o.key !== prefix && !o.key.startsWith(base)) continue; // "data" must not match "database/x"
+    pairs.push({ srcKey: o.key, dstKey: destinationKey(o.key, prefix, dstUri.key, true), size: o.size });
+  }
+  if (pairs.length === 0) throw new UserError("NOTHING_TO_COPY", `no objects under ${req.src}`);
+  return pairs;
+}
+
+/**
+ * Copies `req` through the given source gateways: lists, chunks, starts multipart uploads, dispatches
+ * with back-pressure, tracks progress, completes uploads and verifies every object. On failure it aborts
+ * the uploads it started, so no partial object appears, and throws an error naming what failed.
+ */
+export async function runTransfer(
+  req: TransferRequest,
+  sources: readonly GatewayClient[],
+  stores: StoreContext,
+  opts: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
+  progress: TransferProgress = new TransferProgress(),
+): Promise<TransferResult> {
+  const started = Date.now();
+  const uploads: Array<{ key: string; uploadId: string }> = [];
+  let dst: ObjectStore | undefined;
+  try {
+    if (sources.length === 0) throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
+    const srcUri = parseStoreUri(req.src);
+    const dstUri = parseStoreUri(req.dst);
+    const src = openStore(srcUri, stores);
+    dst = openStore(dstUri, stores);
+    if (!(await dst.exists())) {
+      throw new UserError("NO_SUCH_BUCKET", `the destination ${bucketUri(dstUri)} does not exist: create it first`);
+    }
+    const pairs = await listObjects(req, src, srcUri, dstUri);
+    const plan = planChunks(pairs, opts);
+    const dstBucket = bucketUri(dstUri);
+    const chunks: ChunkRequest[] = [];
+    const uploadIdOf = new Map<string, string>();
+    for (const o of plan.objects.filter((p) => p.multipart)) {
+      const uploadId = await dst.createMultipartUpload(o.dstKey, { partSize: opts.partSizeBytes });
+      uploads.push({ key: o.dstKey, uploadId });
+      uploadIdOf.set(o.dstKey, uploadId);
+    }
+    for (const c of plan.chunks) {
+      chunks.push(c.part ? { ...c, part: { number: c.part.number, uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string } } } : c);
+    }
+    const bytes = pairs.reduce((n, p) => n + p.size, 0);
+    progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });
+
+    const crcs = await dispatchAndTrack(chunks, sources, opts, progress);
+    const completed = await finalize(plan.objects, crcs, dst, uploads, progress);
+    if (opts.verify) await verify(plan.objects, completed, dst, progress);
+    const seconds = (Date.now() - started) / 1000;
+    progress.emit({ type: "done", objects: pairs.length, bytes, seconds });
+    return { objects: pairs.length, bytes, seconds };
+  } catch (err) {
+    for (const u of uploads) await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
+    const error = asUserError(err) as Error;
+    progress.emit({ type: "failed", error });
+    throw error;
+  }
+}
+
+/** Sends chunk requests to the sources (round robin, resending what a full gateway refused) and waits for every outcome. */
+async function dispatchAndTrack(
+  chunks: ChunkRequest[],
+  sources: readonly GatewayClient[],
+  opts: TransferOptions,
+  progress: TransferProgress,
+): Promise<Map<string, string>> {
+  const byId = new Map(chunks.map((c) => [c.id, c]));
+  const crcs = new Map<string, string>();
+  const failures: string[] = [];
+  const cursors = sources.map(() => 0);
+  let next = 0;
+  let turn = 0;
+  let stopped = false; // set when either loop fails, so that the other one ends too
+  const sleep = () => new Promise((r) => setTimeout(r, opts.pollIntervalMs));
+
+  const dispatch = async () => {
+    let refusedInARow = 0;
+    while (next < chunks.length && failures.length === 0 && !stopped) {
+      const client = sources[turn++ % sources.length];
+      const batch = chunks.slice(next, next + opts.batchSize);
+      const accepted = await client.submit(batch);
+      next += accepted;
+      if (accepted > 0) {
+        refusedInARow = 0;
+        const sent = batch.slice(0, accepted);
+        progress.emit({ type: "dispatched", chunks: accepted, bytes: sent.reduce((n, c) => n + c.length, 0) });
+      } else if (++refusedInARow >= sources.length) {
+        refusedInARow = 0;
+        await sleep(); // every gateway is full: back off until they drain
+      }
+    }
+  };
+  const track = async () => {
+    while (crcs.size + failures.length < chunks.length && !stopped) {
+      await sleep();
+      for (const [i, client] of sources.entries()) {
+        const { cursor, events } = await client.chunkStatus(cursors[i]);
+        cursors[i] = cursor;
+        for (const e of events) {
+          const c = byId.get(e.id);
+          if (!c || crcs.has(e.id)) continue;
+          if (e.state === "done" && e.crc) {
+            crcs.set(e.id, e.crc);
+            progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
+          } else {
+            failures.push(`${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`);
+            progress.emit({ type: "chunk_failed", chunkId: e.id, error: e.error ?? "failed" });
+          }
+        }
+      }
+      if (failures.length > 0) break;
+    }
+  };
+  const guard = (p: Promise<void>) =>
+    p.catch((err) => {
+      stopped = true;
+      throw err;
+    });
+  await Promise.all([guard(dispatch()), guard(track())]);
+  if (failures.length > 0) {
+    const more = failures.length > 5 ? ` (and ${failures.length - 5} more)` : "";
+    throw new TransferFailedError(`the transfer failed: ${failures.slice(0, 5).join("; ")}${more}`, failures);
+  }
+  return crcs;
+}
+
+/** Completes multipart uploads; returns each object's expected checksum. */
+async function finalize(
+  objects: PlannedObject[],
+  crcs: Map<string, string>,
+  dst: ObjectStore,
+  uploads: Array<{ key: string; uploadId: string }>,
+  progress: TransferProgress,
+): Promise<Map<string, string>> {
+  const expected = new Map<string, string>();
+  for (const o of objects) {
+    const parts = o.chunkIds.map((id) => crcs.get(id) as string);
+    if (o.multipart) {
+      const at = uploads.findIndex((u) => u.key === o.dstKey);
+      const upload = uploads[at];
+      await dst.completeMultipartUpload(
+        o.dstKey,
+        upload.uploadId,
+        parts.map((checksum, i) => ({ partNumber: i + 1, checksum })),
+      );
+      uploads.splice(at, 1);
+      expected.set(o.dstKey, compositeChecksum(parts));
+    } else {
+      expected.set(o.dstKey, parts[0]);
+    }
+    progress.emit({ type: "object_done", key: o.dstKey, bytes: o.size });
+  }
+  return expected;
+}
+
+/** Checks that every destination object has the source's size and the checksum of what was read. */
+async function verify(
+  objects: PlannedObject[],
+  expected: Map<string, string>,
+  dst: ObjectStore,
+  progress: TransferProgress,
+): Promise<void> {
+  const mismatches: string[] = [];
+  for (const o of objects) {
+    const info = await dst.head(o.dstKey);
+    if (!info) mismatches.push(`${o.dstKey}: missing at the destination`);
+    else if (info.size !== o.size) mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
+    else if (info.checksum !== expected.get(o.dstKey)) {
+      mismatches.push(`${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`);
+    }
+  }
+  if (mismatches.length > 0) {
+    throw new TransferFailedError(`verification failed for ${mismatches.length} object(s): ${mismatches.slice(0, 5).join("; ")}`, mismatches);
+  }
+  progress.emit({ type: "verified", objects: objects.length });
+}

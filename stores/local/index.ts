@@ -1,0 +1,351 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import { compositeChecksum, crc32, formatCrc } from "../checksum";
+import {
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  StoreError,
+  StoreFeatures,
+  UploadedPart,
+} from "../types";
+
+/*
+ * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records live in
+ * `<root>/.skyplane/` (never listed): the bucket's region, checksums of objects, temporary files and
+ * multipart uploads. Writes go to a temporary file that is renamed into place, so a reader never sees
+ * a partial object, and a multipart upload appears only when it is completed.
+ */
+
+const META = ".skyplane";
+const BUCKET_FILE = "bucket.json";
+
+/** A folder-backed bucket. */
+export class LocalStore implements ObjectStore {
+  /** URI scheme. */
+  readonly scheme = "local";
+  /** What this store can do. */
+  readonly features: StoreFeatures = {
+    multipart: true,
+    serverSideCopy: false,
+    maxPartBytes: 5 * 1024 ** 3,
+  };
+
+  constructor(
+    /** The bucket name (the folder's name for a plain folder). */
+    readonly bucket: string,
+    /** The folder that holds the bucket's objects. */
+    readonly root: string,
+  ) {}
+
+  /** Creates a bucket folder in `region` (e.g. `local:east`); an existing bucket keeps its region. */
+  static async createBucket(bucket: string, root: string, region: string): Promise<LocalStore> {
+    const store = new LocalStore(bucket, root);
+    await fsp.mkdir(path.join(root, META), { recursive: true });
+    const file = path.join(root, META, BUCKET_FILE);
+    const existing = await store.region();
+    if (existing !== undefined && existing !== region) {
+      throw new StoreError("CONFLICT", `bucket ${bucket} already exists in ${existing}, not ${region}`);
+    }
+    await fsp.writeFile(file, JSON.stringify({ region, created: new Date().toISOString() }) + "\n");
+    return store;
+  }
+
+  async region(): Promise<string | undefined> {
+    try {
+      return JSON.parse(await fsp.readFile(path.join(this.root, META, BUCKET_FILE), "utf8")).region;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async exists(): Promise<boolean> {
+    return fsp.stat(this.root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+  }
+
+  async list(opts: ListOptions = {}): Promise<ListPage> {
+    await this.mustExist();
+    const prefix = opts.prefix ?? "";
+    const maxKeys = Math.max(1, opts.maxKeys ?? 1000);
+    // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    const keys = (await this.walk(base)).filter((k) => k.startsWith(prefix)).sort(byteOrder);
+    const objects: ObjectInfo[] = [];
+    const prefixes: string[] = [];
+    let last: string | undefined;
+    for (const key of keys) {
+      if (opts.token !== undefined && byteOrder(key, opts.token) <= 0) continue;
+      let entry: string = key;
+      if (opts.delimiter) {
+        const at = key.indexOf(opts.delimiter, prefix.length);
+        if (at >= 0) entry = key.slice(0, at + opts.delimiter.length);
+      }
+      if (entry !== key) {
+        if (prefixes[prefixes.length - 1] === entry) continue;
+        if (objects.length + prefixes.length === maxKeys) return { objects, prefixes, nextToken: last };
+        prefixes.push(entry);
+        // Skip the rest of this common prefix on the next page: no key under it sorts after this one.
+        last = entry + "\u{10FFFF}";
+        continue;
+      }
+      if (objects.length + prefixes.length === maxKeys) return { objects, prefixes, nextToken: last };
+      const info = await this.info(key, false);
+      if (info) objects.push(info);
+      last = key;
+    }
+    return { objects, prefixes };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    await this.mustExist();
+    return this.info(key, true);
+  }
+
+  async get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    const file = this.objectPath(key);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, "r");
+    } catch (err) {
+      throw await this.missing(err, key);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const offset = range?.offset ?? 0;
+      const length = range ? Math.min(range.length, Math.max(0, size - offset)) : size;
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === length ? buf : buf.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<ObjectInfo> {
+    await this.mustExist();
+    const file = this.objectPath(key);
+    const tmp = await this.tempFile();
+    await fsp.writeFile(tmp, data);
+    return this.publish(key, file, tmp, formatCrc(crc32(data)));
+  }
+
+  /**
+   * Starts a multipart upload. `partSize` (every part but the last has it) lets parts be written in
+   * place into one file, so completing an upload is a rename and not a copy; this store needs it.
+   */
+  async createMultipartUpload(key: string, opts: { partSize?: number } = {}): Promise<string> {
+    await this.mustExist();
+    this.objectPath(key); // validates the key now rather than at completion
+    if (!opts.partSize || opts.partSize <= 0) {
+      throw new StoreError("INVALID_ARGUMENT", "the local store needs the part size of a multipart upload");
+    }
+    const id = crypto.randomBytes(12).toString("hex");
+    const dir = this.uploadDir(id);
+    await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
+    await fsp.writeFile(path.join(dir, "data"), "");
+    await fsp.writeFile(path.join(dir, "upload.json"), JSON.stringify({ key, partSize: opts.partSize }));
+    return id;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<UploadedPart> {
+    const upload = await this.upload(key, uploadId);
+    if (!Number.isInteger(partNumber) || partNumber < 1) {
+      throw new StoreError("INVALID_ARGUMENT", `part numbers start at 1, not ${partNumber}`);
+    }
+    if (data.length > upload.partSize) {
+      throw new StoreError("INVALID_ARGUMENT", `part ${partNumber} is larger than ${upload.partSize} bytes`);
+    }
+    const dir = this.uploadDir(uploadId);
+    const fh = await fsp.open(path.join(dir, "data"), "r+");
+    try {
+      let done = 0;
+      const offset = (partNumber - 1) * upload.partSize;
+      while (done < data.length) {
+        done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
+      }
+    } finally {
+      await fh.close();
+    }
+    const checksum = formatCrc(crc32(data));
+    // The marker is written last: a part counts only once its bytes are in place.
+    await fsp.writeFile(path.join(dir, "parts", String(partNumber)), JSON.stringify({ size: data.length, checksum }));
+    return { partNumber, checksum };
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo> {
+    const upload = await this.upload(key, uploadId);
+    const dir = this.uploadDir(uploadId);
+    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    let size = 0;
+    for (const [i, part] of sorted.entries()) {
+      if (part.partNumber !== i + 1) {
+        throw new StoreError("INVALID_PART", `parts must be numbered 1..${sorted.length} without gaps`);
+      }
+      let marker: { size: number; checksum: string };
+      try {
+        marker = JSON.parse(await fsp.readFile(path.join(dir, "parts", String(part.partNumber)), "utf8"));
+      } catch {
+        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} was never uploaded`);
+      }
+      if (marker.checksum !== part.checksum) {
+        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} has another checksum`);
+      }
+      if (i < sorted.length - 1 && marker.size !== upload.partSize) {
+        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} is not the part size`);
+      }
+      size += marker.size;
+    }
+    const data = path.join(dir, "data");
+    await fsp.truncate(data, size);
+    const info = await this.publish(key, this.objectPath(key), data, compositeChecksum(sorted.map((p) => p.checksum)));
+    await fsp.rm(dir, { recursive: true, force: true });
+    return info;
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    await this.upload(key, uploadId);
+    await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.mustExist();
+    await fsp.rm(this.objectPath(key), { force: true });
+    await fsp.rm(this.metaPath(key), { force: true });
+  }
+
+  /** The file that holds `key`; rejects keys that would leave the bucket or clash with its records. */
+  objectPath(key: string): string {
+    const parts = key.split("/");
+    if (
+      key.length === 0 ||
+      key.includes("\0") ||
+      parts.some((p) => p === "." || p === ".." || p === "") ||
+      parts[0] === META
+    ) {
+      throw new StoreError("INVALID_KEY", `the local store cannot hold the key ${JSON.stringify(key)}`);
+    }
+    return path.join(this.root, ...parts);
+  }
+
+  private metaPath(key: string): string {
+    return path.join(this.root, META, "meta", ...key.split("/")) + ".json";
+  }
+
+  private uploadDir(id: string): string {
+    if (!/^[0-9a-f]{24}$/.test(id)) throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id}`);
+    return path.join(this.root, META, "uploads", id);
+  }
+
+  private async upload(key: string, id: string): Promise<{ key: string; partSize: number }> {
+    let upload: { key: string; partSize: number };
+    try {
+      upload = JSON.parse(await fsp.readFile(path.join(this.uploadDir(id), "upload.json"), "utf8"));
+    } catch {
+      throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id} in bucket ${this.bucket}`);
+    }
+    if (upload.key !== key) throw new StoreError("NO_SUCH_UPLOAD", `upload ${id} is not for ${key}`);
+    return upload;
+  }
+
+  private async tempFile(): Promise<string> {
+    const dir = path.join(this.root, META, "tmp");
+    await fsp.mkdir(dir, { recursive: true });
+    return path.join(dir, crypto.randomBytes(12).toString("hex"));
+  }
+
+  /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
+  private async publish(key: string, file: string, tmp: string, checksum: string): Promise<ObjectInfo> {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.rename(tmp, file);
+    const stat = await fsp.stat(file);
+    await this.writeMeta(key, stat, checksum);
+    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+  }
+
+  private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
+    const meta = this.metaPath(key);
+    await fsp.mkdir(path.dirname(meta), { recursive: true });
+    await fsp.writeFile(meta, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum }));
+  }
+
+  /** Info of `key`; with `withChecksum`, computes and records the checksum if no record is current. */
+  private async info(key: string, withChecksum: boolean): Promise<ObjectInfo | undefined> {
+    let stat: fs.Stats;
+    try {
+      stat = await fsp.stat(this.objectPath(key));
+    } catch {
+      return undefined;
+    }
+    if (!stat.isFile()) return undefined;
+    let checksum: string | undefined;
+    try {
+      const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
+      // A record is current only if the file has not been touched since (written by hand, say).
+      if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
+    } catch {
+      // no record
+    }
+    if (checksum === undefined && withChecksum) {
+      let crc = 0;
+      for await (const piece of fs.createReadStream(this.objectPath(key), { highWaterMark: 1 << 20 })) {
+        crc = crc32(piece as Buffer, crc);
+      }
+      checksum = formatCrc(crc);
+      await this.writeMeta(key, stat, checksum);
+    }
+    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+  }
+
+  /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
+  private async walk(base: string): Promise<string[]> {
+    const keys: string[] = [];
+    const visit = async (rel: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(path.join(this.root, rel), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (!rel && e.name === META) continue;
+        if (e.isDirectory()) await visit(key);
+        else if (e.isFile()) keys.push(key);
+      }
+    };
+    await visit(base);
+    return keys;
+  }
+
+  private async mustExist(): Promise<void> {
+    if (!(await this.exists())) {
+      throw new StoreError(
+        "NO_SUCH_BUCKET",
+        `bucket local://${this.bucket} does not exist (${this.root}): create it with ` +
+          `'skyplane mb local://${this.bucket} --region local:<region>'`,
+      );
+    }
+  }
+
+  private async missing(err: unknown, key: string): Promise<Error> {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return err as Error;
+    await this.mustExist();
+    return new StoreError("NO_SUCH_KEY", `no object ${key} in local://${this.bucket}`);
+  }
+}
+
+/** Orders keys as S3 does: by their UTF-8 bytes. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

@@ -1,0 +1,115 @@
+/*
+ * The one narrow interface every object store adapter implements (local folders now; S3, GCS and Azure
+ * Blob later), plus the capabilities each declares. The runner and the gateways speak only this.
+ */
+
+/** What a store can do beyond the basics. */
+export interface StoreFeatures {
+  /** Native multipart upload (create, upload part, complete, abort). */
+  readonly multipart: boolean;
+  /** Copies inside the store without moving bytes through the client. */
+  readonly serverSideCopy: boolean;
+  /** Largest part a multipart upload accepts, in bytes. */
+  readonly maxPartBytes: number;
+}
+
+/** One object as a listing or `head` reports it. */
+export interface ObjectInfo {
+  /** The key, relative to the bucket. */
+  readonly key: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Last modification time. */
+  readonly lastModified: Date;
+  /** The store's checksum of the content (for the local store, see `stores/checksum.ts`). */
+  readonly checksum?: string;
+}
+
+/** One page of a listing. */
+export interface ListPage {
+  /** Objects on this page, in key order (UTF-8 byte order, as S3 sorts). */
+  readonly objects: ObjectInfo[];
+  /** Common prefixes (ending in the delimiter) when a delimiter was given. */
+  readonly prefixes: string[];
+  /** Pass back as `token` to get the next page; absent on the last page. */
+  readonly nextToken?: string;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Only keys that start with this. */
+  readonly prefix?: string;
+  /** Group keys that contain this after the prefix into `prefixes` (usually "/"). */
+  readonly delimiter?: string;
+  /** Page size; default 1000. */
+  readonly maxKeys?: number;
+  /** The `nextToken` of the previous page. */
+  readonly token?: string;
+}
+
+/** A part that a multipart upload has received. */
+export interface UploadedPart {
+  /** 1-based part number. */
+  readonly partNumber: number;
+  /** The store's checksum of the part. */
+  readonly checksum: string;
+}
+
+/** A bucket (or container, or folder) of one store. */
+export interface ObjectStore {
+  /** URI scheme, e.g. `local`. */
+  readonly scheme: string;
+  /** The bucket name. */
+  readonly bucket: string;
+  /** What this store can do. */
+  readonly features: StoreFeatures;
+  /** The region the bucket lives in, e.g. `local:east`; undefined if the store cannot tell. */
+  region(): Promise<string | undefined>;
+  /** True when the bucket exists. */
+  exists(): Promise<boolean>;
+  /** One page of keys. */
+  list(opts?: ListOptions): Promise<ListPage>;
+  /** The object's info, or undefined if there is no such object. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** The object's bytes, or `length` bytes from `offset`. */
+  get(key: string, range?: { offset: number; length: number }): Promise<Buffer>;
+  /** Writes a whole object; readers see the old object or the new one, never a part. */
+  put(key: string, data: Buffer): Promise<ObjectInfo>;
+  /**
+   * Starts a multipart upload and returns its id. `partSize`, the size of every part but the last, is
+   * a hint that stores which write parts in place need; others ignore it.
+   */
+  createMultipartUpload(key: string, opts?: { partSize?: number }): Promise<string>;
+  /** Uploads one part (1-based) of a multipart upload; a part uploaded again replaces the earlier one. */
+  uploadPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<UploadedPart>;
+  /** Joins the parts into the object; only now does the object appear. */
+  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
+  /** Drops a multipart upload and its parts. */
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** Deletes an object; deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+/** Every object under `prefix`, page by page. */
+export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<ObjectInfo> {
+  let token: string | undefined;
+  do {
+    const page = await store.list({ prefix, token });
+    yield* page.objects;
+    token = page.nextToken;
+  } while (token);
+}
+
+/** An error of a store that says what to do; the runner turns it into a UserError. */
+export class StoreError extends Error {
+  constructor(
+    /** Stable code: NO_SUCH_BUCKET, NO_SUCH_KEY, NO_SUCH_UPLOAD, INVALID_KEY, ACCESS_DENIED, CONFLICT. */
+    readonly code: string,
+    message: string,
+    /** True when the caller may fix it (missing bucket, bad key); false for transient failures. */
+    readonly userFixable = true,
+  ) {
+    super(message);
+    this.name = "StoreError";
+  }
+}

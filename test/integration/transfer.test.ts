@@ -1,0 +1,79 @@
+import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
+import { TransferProgress, TransferEvent } from "../../runner/progress";
+import { listAll } from "../../stores";
+import { startDataplane, TestDataplane } from "../helpers/dataplane";
+
+const MiB = 1024 * 1024;
+const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, multipartThresholdBytes: 8 * MiB, partSizeBytes: 4 * MiB, pollIntervalMs: 20 };
+
+describe("integration: transfer through a source and a destination gateway", function () {
+  this.timeout(120_000);
+  let dp: TestDataplane;
+  afterEach(async () => dp?.stop());
+
+  for (const [name, compress, encrypt] of [
+    ["encrypted and compressed", "zstd", true],
+    ["plain", "none", false],
+  ] as const) {
+    it(`copies a prefix byte for byte (${name}): multipart, small, empty and odd keys`, async () => {
+      dp = await startDataplane({ compress, encrypt });
+      const objects: Record<string, Buffer> = {
+        "data/big.bin": crypto.randomBytes(21 * MiB + 123), // 6 parts, the last one short
+        "data/text.txt": Buffer.from("hello ".repeat(100_000)), // compresses well
+        "data/empty": Buffer.alloc(0),
+        "data/sub dir/ünïcode ✓.txt": Buffer.from("odd key"),
+        "other/not-copied": Buffer.from("x"),
+      };
+      for (const [k, v] of Object.entries(objects)) await dp.src.put(k, v);
+      const progress = new TransferProgress();
+      const events: TransferEvent["type"][] = [];
+      progress.on((e) => events.push(e.type));
+      const result = await runTransfer(
+        { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
+        [dp.client],
+        { home: dp.home },
+        small,
+        progress,
+      );
+      const expected = Object.entries(objects).filter(([k]) => k.startsWith("data/"));
+      assert.equal(result.objects, expected.length);
+      assert.equal(result.bytes, expected.reduce((n, [, v]) => n + v.length, 0));
+      for (const [k, v] of expected) {
+        const got = await dp.dst.get(k.replace(/^data\//, "copy/"));
+        assert.ok(got.equals(v), `${k} differs`);
+      }
+      const keys: string[] = [];
+      for await (const o of listAll(dp.dst)) keys.push(o.key);
+      assert.deepEqual(keys.sort(), expected.map(([k]) => k.replace(/^data\//, "copy/")).sort());
+      assert.equal(progress.bytesDone, result.bytes);
+      assert.equal(progress.chunksDone, 6 + 3);
+      assert.deepEqual([events[0], events.at(-2), events.at(-1)], ["planned", "verified", "done"]);
+      assert.equal(fs.readdirSync(path.join(dp.dst.root, ".skyplane", "uploads")).length, 0, "no upload left open");
+    });
+  }
+
+  it("copies 10,000 tiny objects in batches, not one round trip each", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: true });
+    const n = 10_000;
+    for (let i = 0; i < n; i++) await dp.src.put(`tiny/${String(i).padStart(5, "0")}`, Buffer.from(`object ${i}`));
+    let dispatchCalls = 0;
+    const progress = new TransferProgress();
+    progress.on((e) => {
+      if (e.type === "dispatched") dispatchCalls++;
+    });
+    const result = await runTransfer(
+      { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
+      [dp.client],
+      { home: dp.home },
+      small,
+      progress,
+    );
+    assert.equal(result.objects, n);
+    assert.ok(dispatchCalls <= 20, `${dispatchCalls} dispatch calls for ${n} objects`);
+    assert.equal((await dp.dst.get("tiny/09999")).toString(), "object 9999");
+  });
+});
