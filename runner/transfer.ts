@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import type { ChunkRequest } from "../planner/program";
 import {
   bucketUri,
@@ -253,14 +254,19 @@ async function verify(
   progress: TransferProgress,
 ): Promise<void> {
   const mismatches: string[] = [];
-  for (const o of objects) {
-    const info = await dst.head(o.dstKey);
-    if (!info) mismatches.push(`${o.dstKey}: missing at the destination`);
-    else if (info.size !== o.size) mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
-    else if (info.checksum !== expected.get(o.dstKey)) {
-      mismatches.push(`${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`);
-    }
-  }
+  const limit = pLimit(32);
+  await Promise.all(
+    objects.map((o) =>
+      limit(async () => {
+        const info = await dst.head(o.dstKey);
+        if (!info) mismatches.push(`${o.dstKey}: missing at the destination`);
+        else if (info.size !== o.size) mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
+        else if (info.checksum !== expected.get(o.dstKey)) {
+          mismatches.push(`${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`);
+        }
+      }),
+    ),
+  );
   if (mismatches.length > 0) {
     throw new TransferFailedError(`verification failed for ${mismatches.length} object(s): ${mismatches.slice(0, 5).join("; ")}`, mismatches);
   }

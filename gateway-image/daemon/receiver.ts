@@ -16,8 +16,10 @@ export interface DataServerOptions {
   readonly key?: Buffer;
   /** Gets every verified chunk. */
   readonly handler: ChunkHandler;
-  /** Chunks of one connection being handed on at once (the next frame is read meanwhile). */
+  /** Chunks of one connection handed on at once while the next frames are read; default 32. */
   readonly pipeline?: number;
+  /** Bytes of one connection's chunks handed on at once; default 128 MiB (one larger chunk still goes). */
+  readonly pipelineBytes?: number;
   /** Called for each frame rejected as corrupt and each connection dropped. */
   readonly onProblem?: (what: string) => void;
 }
@@ -56,6 +58,7 @@ export class DataServer {
     socket.setNoDelay(true);
     const reader = new SocketReader(socket);
     const pending = new Set<Promise<void>>();
+    let pendingBytes = 0;
     try {
       const nonce = crypto.randomBytes(16);
       socket.write(encodeHello(nonce));
@@ -83,14 +86,22 @@ export class DataServer {
           continue;
         }
         const chunk = req;
+        const size = raw.length;
+        pendingBytes += size;
         const work = this.opts.handler(chunk, raw, start.header.rawCrc).then(
           () => void (socket.destroyed || socket.write(encodeAck(AckStatus.Ok, chunk.id))),
           (err: Error) =>
             void (socket.destroyed || socket.write(encodeAck(AckStatus.Failed, chunk.id, err.message))),
         );
         pending.add(work);
-        void work.finally(() => pending.delete(work));
-        if (pending.size >= (this.opts.pipeline ?? 2)) await Promise.race(pending);
+        void work.finally(() => {
+          pending.delete(work);
+          pendingBytes -= size;
+        });
+        // Small chunks overlap many at a time; large ones a couple, which bounds memory.
+        while (pending.size >= (this.opts.pipeline ?? 32) || (pending.size > 0 && pendingBytes >= (this.opts.pipelineBytes ?? 128 * 1024 * 1024))) {
+          await Promise.race(pending);
+        }
       }
       await Promise.all(pending);
       socket.end();

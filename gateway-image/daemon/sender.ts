@@ -16,8 +16,10 @@ export interface SendPoolOptions extends EncodeOptions {
   readonly maxAttempts?: number;
   /** How long the target may be unreachable before queued chunks fail; default 15 s. */
   readonly deadPeerMs?: number;
-  /** Frames sent ahead of their acks on one connection. */
+  /** Frames sent ahead of their acks on one connection; default 32. */
   readonly window?: number;
+  /** Bytes sent ahead of their acks on one connection; default 128 MiB (one larger chunk still goes). */
+  readonly windowBytes?: number;
 }
 
 interface Job {
@@ -158,7 +160,9 @@ export class SendPool {
   /** Sends frames on one connection and matches its acks, until the pool closes or the link breaks. */
   private async pump(socket: net.Socket, reader: SocketReader): Promise<void> {
     const inflight = new Map<string, Job>();
-    const window = this.opts.window ?? 4;
+    const window = this.opts.window ?? 32;
+    const windowBytes = this.opts.windowBytes ?? 128 * 1024 * 1024;
+    let inflightBytes = 0;
     let wakeOnAck: (() => void) | undefined;
     let broken: Error | undefined;
     const acks = (async () => {
@@ -168,6 +172,7 @@ export class SendPool {
         const job = inflight.get(ack.chunkId);
         if (!job) continue;
         inflight.delete(ack.chunkId);
+        inflightBytes -= job.raw.length;
         this.outstanding--;
         this.lastProgress = Date.now();
         if (ack.status === AckStatus.Ok) job.resolve();
@@ -187,12 +192,14 @@ export class SendPool {
       });
     try {
       while (!broken && !this.closed) {
-        const job = inflight.size < window ? this.queue.shift() : undefined;
+        const room = inflight.size === 0 || (inflight.size < window && inflightBytes < windowBytes);
+        const job = room ? this.queue.shift() : undefined;
         if (!job) {
           await ackOrWork();
           continue;
         }
         inflight.set(job.req.id, job);
+        inflightBytes += job.raw.length;
         this.outstanding++;
         const frame = await encodeFrame(job.req, job.raw, job.rawCrc, this.opts);
         await write(socket, frame.head);

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
+import pLimit from "p-limit";
 import { compositeChecksum, crc32, formatCrc } from "../checksum";
 import {
   ListOptions,
@@ -76,9 +77,10 @@ export class LocalStore implements ObjectStore {
     // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
     const keys = (await this.walk(base)).filter((k) => k.startsWith(prefix)).sort(byteOrder);
-    const objects: ObjectInfo[] = [];
+    const objectKeys: string[] = [];
     const prefixes: string[] = [];
     let last: string | undefined;
+    let nextToken: string | undefined;
     for (const key of keys) {
       if (opts.token !== undefined && byteOrder(key, opts.token) <= 0) continue;
       let entry: string = key;
@@ -86,20 +88,24 @@ export class LocalStore implements ObjectStore {
         const at = key.indexOf(opts.delimiter, prefix.length);
         if (at >= 0) entry = key.slice(0, at + opts.delimiter.length);
       }
+      if (entry !== key && prefixes[prefixes.length - 1] === entry) continue;
+      if (objectKeys.length + prefixes.length === maxKeys) {
+        nextToken = last;
+        break;
+      }
       if (entry !== key) {
-        if (prefixes[prefixes.length - 1] === entry) continue;
-        if (objects.length + prefixes.length === maxKeys) return { objects, prefixes, nextToken: last };
         prefixes.push(entry);
         // Skip the rest of this common prefix on the next page: no key under it sorts after this one.
         last = entry + "\u{10FFFF}";
-        continue;
+      } else {
+        objectKeys.push(key);
+        last = key;
       }
-      if (objects.length + prefixes.length === maxKeys) return { objects, prefixes, nextToken: last };
-      const info = await this.info(key, false);
-      if (info) objects.push(info);
-      last = key;
     }
-    return { objects, prefixes };
+    const limit = pLimit(32);
+    const infos = await Promise.all(objectKeys.map((k) => limit(() => this.info(k, false))));
+    const objects = infos.filter((i): i is ObjectInfo => i !== undefined);
+    return nextToken === undefined ? { objects, prefixes } : { objects, prefixes, nextToken };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

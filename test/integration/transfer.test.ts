@@ -77,3 +77,45 @@ describe("integration: transfer through a source and a destination gateway", fun
     assert.equal((await dp.dst.get("tiny/09999")).toString(), "object 9999");
   });
 });
+
+describe("integration: a destination gateway killed mid-transfer", function () {
+  this.timeout(120_000);
+  let dp: TestDataplane;
+  after(async () => dp?.stop());
+
+  it("fails with an error naming the gateway, and leaves no partial object", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: true, sourceArgs: ["--dead-peer-ms", "1500"] });
+    const part = 4 * MiB;
+    const big = Buffer.alloc(64 * part);
+    for (let i = 0; i < 64; i++) big.fill(i, i * part, (i + 1) * part);
+    await dp.src.put("big.bin", big);
+    await dp.src.put("small.txt", Buffer.from("small"));
+    const progress = new TransferProgress();
+    let killed = false;
+    progress.on((e) => {
+      if (e.type === "chunk_done" && !killed) {
+        killed = true;
+        dp.dest.process.kill("SIGKILL");
+      }
+    });
+    await assert.rejects(
+      runTransfer(
+        { src: "local://src/", dst: "local://dst/", recursive: true },
+        [dp.client],
+        { home: dp.home },
+        { ...small, partSizeBytes: part },
+        progress,
+      ),
+      (err: Error) => {
+        assert.match(err.message, /gateway west-0 at 127\.0\.0\.1:\d+ is unreachable/);
+        return true;
+      },
+    );
+    assert.ok(killed, "the gateway was killed during the transfer");
+    assert.equal(await dp.dst.head("big.bin"), undefined, "no partial object");
+    const uploads = path.join(dp.dst.root, ".skyplane", "uploads");
+    assert.deepEqual(fs.existsSync(uploads) ? fs.readdirSync(uploads) : [], [], "the multipart upload was aborted");
+    const small_ = await dp.dst.head("small.txt");
+    assert.ok(small_ === undefined || small_.size === 5, "a small object is there whole or not at all");
+  });
+});

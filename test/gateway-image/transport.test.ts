@@ -1,0 +1,127 @@
+import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as net from "node:net";
+import { DataServer } from "../../gateway-image/daemon/receiver";
+import { SendPool } from "../../gateway-image/daemon/sender";
+import type { ChunkRequest } from "../../planner/program";
+import { crc32 } from "../../stores/checksum";
+
+function chunk(data: Buffer): ChunkRequest {
+  const id = crypto.randomBytes(16).toString("hex");
+  return { id, srcKey: `k/${id}`, dstKey: `k/${id}`, offset: 0, length: data.length, objectSize: data.length };
+}
+
+/** A TCP proxy on loopback that flips one byte of the client's stream at `flipAt` on its first connection. */
+async function corruptingProxy(upstreamPort: number, flipAt: number): Promise<{ port: number; close: () => void }> {
+  let first = true;
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(upstreamPort, "127.0.0.1");
+    sockets.push(client, upstream);
+    let seen = 0;
+    const corrupt = first;
+    first = false;
+    client.on("data", (b: Buffer) => {
+      if (corrupt && flipAt >= seen && flipAt < seen + b.length) {
+        b = Buffer.from(b);
+        b[flipAt - seen] ^= 0x40;
+      }
+      seen += b.length;
+      upstream.write(b);
+    });
+    upstream.pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    },
+  };
+}
+
+describe("gateway-image: send pool and data server on loopback", function () {
+  this.timeout(30_000);
+  const token = "dataplane-token";
+  const key = crypto.randomBytes(32);
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function server(received: Map<string, Buffer>, problems: string[]): Promise<number> {
+    const ds = new DataServer({
+      token,
+      key,
+      handler: async (req, raw) => void received.set(req.id, Buffer.from(raw)),
+      onProblem: (p) => problems.push(p),
+    });
+    cleanup.push(() => ds.close());
+    return ds.listen(0, "127.0.0.1");
+  }
+
+  it("moves chunks over several connections, each exactly once and intact", async () => {
+    const received = new Map<string, Buffer>();
+    const port = await server(received, []);
+    const pool = new SendPool({ target: { gatewayId: "d", host: "127.0.0.1", port }, connections: 3, token, key, compress: "zstd" });
+    cleanup.push(() => pool.close());
+    const sent = Array.from({ length: 40 }, (_, i) => crypto.randomBytes(i * 1000));
+    const reqs = sent.map(chunk);
+    await Promise.all(reqs.map((r, i) => pool.send(r, sent[i], crc32(sent[i]))));
+    assert.equal(received.size, sent.length);
+    reqs.forEach((r, i) => assert.ok(received.get(r.id)?.equals(sent[i]), `chunk ${i}`));
+  });
+
+  it("rejects a corrupted frame, resends it, and hands on only the good copy", async () => {
+    const received = new Map<string, Buffer>();
+    const problems: string[] = [];
+    const port = await server(received, problems);
+    const data = crypto.randomBytes(200_000);
+    const req = chunk(data);
+    const metaLength = Buffer.byteLength(JSON.stringify(req));
+    // 40 bytes of AUTH, the 64-byte header, the metadata, then 1000 bytes into the payload.
+    const proxy = await corruptingProxy(port, 40 + 64 + metaLength + 1000);
+    cleanup.push(proxy.close);
+    const pool = new SendPool({ target: { gatewayId: "d", host: "127.0.0.1", port: proxy.port }, connections: 1, token, key, compress: "none" });
+    cleanup.push(() => pool.close());
+    await pool.send(req, data, crc32(data));
+    assert.ok(received.get(req.id)?.equals(data));
+    assert.equal(problems.filter((p) => p.includes("rejected chunk")).length, 1, problems.join("\n"));
+    assert.match(problems.join("\n"), /failed authentication/);
+  });
+
+  it("refuses a sender with the wrong token; its chunk fails after the allowed attempts", async () => {
+    const received = new Map<string, Buffer>();
+    const problems: string[] = [];
+    const port = await server(received, problems);
+    const pool = new SendPool({
+      target: { gatewayId: "d", host: "127.0.0.1", port },
+      connections: 1,
+      token: "wrong",
+      key,
+      compress: "none",
+      maxAttempts: 2,
+    });
+    cleanup.push(() => pool.close());
+    const data = Buffer.from("secret");
+    await assert.rejects(pool.send(chunk(data), data, crc32(data)), /failed 2 times: connection lost/);
+    assert.equal(received.size, 0);
+    assert.match(problems[0], /bad token/);
+  });
+
+  it("fails queued chunks with an error naming an unreachable gateway", async () => {
+    const free = net.createServer();
+    await new Promise<void>((r) => free.listen(0, "127.0.0.1", r));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const pool = new SendPool({ target: { gatewayId: "gw-x", host: "127.0.0.1", port }, connections: 2, token, compress: "none", deadPeerMs: 300 });
+    cleanup.push(() => pool.close());
+    const data = Buffer.from("x");
+    await assert.rejects(pool.send(chunk(data), data, crc32(data)), new RegExp(`gateway gw-x at 127.0.0.1:${port} is unreachable`));
+  });
+});
