@@ -13,7 +13,7 @@ import {
   TAG_BYTES,
   WireError,
 } from "./wire";
-import { crc32 } from "../stores/checksum";
+import { crc32Of } from "../stores/checksum";
 
 /*
  * Chunk ⇄ frame. Encoding and decoding stream the cipher over pieces of at most PIECE bytes, so a
@@ -44,40 +44,58 @@ export interface EncodedFrame {
   readonly payloadLength: number;
 }
 
-/** Encodes one chunk; `rawCrc` is the CRC-32 computed where the chunk was read. */
+/**
+ * Encodes one chunk, given as pieces in order (no copy into one buffer); `rawCrc` is the CRC-32 computed
+ * where the chunk was read.
+ */
 export async function encodeFrame(
   req: ChunkRequest,
-  raw: Buffer,
+  raw: readonly Buffer[],
   rawCrc: number,
   opts: EncodeOptions,
 ): Promise<EncodedFrame> {
-  let body = raw;
+  const rawLength = raw.reduce((n, p) => n + p.length, 0);
+  let body: readonly Buffer[] = raw;
+  let bodyLength = rawLength;
   let flags = 0;
-  if (opts.compress === "zstd" && raw.length > 0) {
-    const packed = await zstdCompress(raw, ZSTD_LEVEL);
+  if (opts.compress === "zstd" && rawLength > 0) {
+    const packed = await zstdCompress(raw.length === 1 ? raw[0] : Buffer.concat(raw), ZSTD_LEVEL);
     // Skip compression for chunks that do not shrink (already compressed or random data).
-    if (packed.length < raw.length) {
-      body = packed;
+    if (packed.length < rawLength) {
+      body = [packed];
+      bodyLength = packed.length;
       flags |= FLAG_ZSTD;
     }
   }
   const meta = Buffer.from(JSON.stringify(req), "utf8");
   if (!opts.key) {
     const head = encodeHeader(
-      { flags, chunkId: req.id, payloadLength: body.length, rawLength: raw.length, rawCrc, iv: Buffer.alloc(12) },
+      {
+        flags,
+        chunkId: req.id,
+        payloadLength: bodyLength,
+        rawLength,
+        rawCrc,
+        iv: Buffer.alloc(12),
+      },
       meta,
     );
-    return { head: Buffer.concat([head, meta]), payload: [body], payloadLength: body.length };
+    return { head: Buffer.concat([head, meta]), payload: body, payloadLength: bodyLength };
   }
   flags |= FLAG_ENCRYPTED;
   const iv = crypto.randomBytes(12);
-  const payloadLength = body.length + TAG_BYTES;
-  const header = encodeHeader({ flags, chunkId: req.id, payloadLength, rawLength: raw.length, rawCrc, iv }, meta);
+  const payloadLength = bodyLength + TAG_BYTES;
+  const header = encodeHeader(
+    { flags, chunkId: req.id, payloadLength, rawLength, rawCrc, iv },
+    meta,
+  );
   const cipher = crypto.createCipheriv("aes-256-gcm", opts.key, iv);
   cipher.setAAD(frameAad(header, meta));
   function* pieces(): Generator<Buffer> {
-    for (let at = 0; at < body.length; at += PIECE) {
-      yield cipher.update(body.subarray(at, Math.min(body.length, at + PIECE)));
+    for (const part of body) {
+      for (let at = 0; at < part.length; at += PIECE) {
+        yield cipher.update(part.subarray(at, Math.min(part.length, at + PIECE)));
+      }
     }
     const last = cipher.final();
     yield last.length ? Buffer.concat([last, cipher.getAuthTag()]) : cipher.getAuthTag();
@@ -106,22 +124,22 @@ export async function readFrameStart(read: (n: number) => Promise<Buffer>): Prom
 
 /**
  * Decodes the payload of a frame: deciphers pieces as they arrive, checks the tag, decompresses, and
- * checks length and CRC. Resolves to the raw chunk, or rejects with WireError if anything is off; in
- * that case every payload byte has still been consumed, so the stream stays in step.
+ * checks length and CRC. Resolves to the raw chunk as pieces in order (the socket's own buffers, or
+ * the decipher's output: nothing is copied into one big buffer), or rejects with WireError if anything
+ * is off; in that case every payload byte has still been consumed, so the stream stays in step.
  */
 export async function readFramePayload(
   start: FrameStart,
   stream: (n: number, onPiece: (p: Buffer) => void) => Promise<void>,
   key: Buffer | undefined,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const { header } = start;
   const encrypted = (header.flags & FLAG_ENCRYPTED) !== 0;
   if (encrypted && !key) throw new WireError("encrypted frame, but this gateway has no key");
   const bodyLength = encrypted ? header.payloadLength - TAG_BYTES : header.payloadLength;
-  const body = Buffer.allocUnsafe(bodyLength);
+  let body: Buffer[] = [];
   const tag = Buffer.alloc(TAG_BYTES);
   let at = 0; // payload bytes seen
-  let out = 0; // body bytes produced
   let decipher: crypto.DecipherGCM | undefined;
   if (encrypted && key) {
     decipher = crypto.createDecipheriv("aes-256-gcm", key, header.iv);
@@ -131,34 +149,34 @@ export async function readFramePayload(
     const bodyPart = piece.subarray(0, Math.max(0, Math.min(piece.length, bodyLength - at)));
     if (bodyPart.length) {
       const plain = decipher ? decipher.update(bodyPart) : bodyPart;
-      plain.copy(body, out);
-      out += plain.length;
+      if (plain.length) body.push(plain);
     }
-    if (bodyPart.length < piece.length) piece.copy(tag, at + bodyPart.length - bodyLength, bodyPart.length);
+    if (bodyPart.length < piece.length)
+      piece.copy(tag, at + bodyPart.length - bodyLength, bodyPart.length);
     at += piece.length;
   });
   if (decipher) {
     decipher.setAuthTag(tag);
     try {
       const last = decipher.final();
-      last.copy(body, out);
+      if (last.length) body.push(last);
     } catch {
       throw new WireError("frame failed authentication (corrupted or forged)");
     }
   }
-  let raw: Buffer = body;
   if (header.flags & FLAG_ZSTD) {
     try {
-      raw = await zstdDecompress(body);
+      body = [await zstdDecompress(body.length === 1 ? body[0] : Buffer.concat(body))];
     } catch {
       throw new WireError("frame payload is not valid zstd");
     }
   }
-  if (raw.length !== header.rawLength) {
-    throw new WireError(`frame decodes to ${raw.length} bytes, header says ${header.rawLength}`);
+  const rawLength = body.reduce((n, p) => n + p.length, 0);
+  if (rawLength !== header.rawLength) {
+    throw new WireError(`frame decodes to ${rawLength} bytes, header says ${header.rawLength}`);
   }
-  if ((crc32(raw) >>> 0) !== header.rawCrc) throw new WireError("frame checksum mismatch");
-  return raw;
+  if (crc32Of(body) >>> 0 !== header.rawCrc) throw new WireError("frame checksum mismatch");
+  return body;
 }
 
 /** Parses frame metadata as a ChunkRequest whose id matches the header. */

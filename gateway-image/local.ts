@@ -47,7 +47,11 @@ export interface LocalGateway {
 }
 
 /** The daemon's command line for a program file: what a process manager or a VM's boot script runs. */
-export function gatewayCommand(programFile: string, infoFile: string, opts: Pick<LocalGatewayOptions, "controlPort" | "dataPort" | "extraArgs"> = {}): string[] {
+export function gatewayCommand(
+  programFile: string,
+  infoFile: string,
+  opts: Pick<LocalGatewayOptions, "controlPort" | "dataPort" | "extraArgs"> = {},
+): string[] {
   return [
     process.execPath,
     DAEMON_MAIN,
@@ -73,6 +77,8 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2));
   fs.rmSync(infoFile, { force: true });
   const [cmd, ...args] = gatewayCommand(programFile, infoFile, opts);
+  // Node flags for the daemon, e.g. SKYPLANE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  args.unshift(...(process.env.SKYPLANE_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []));
   const log = fs.openSync(logFile, "a");
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
@@ -84,7 +90,9 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     },
   });
   fs.closeSync(log);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   const info = await new Promise<GatewayInfo>((resolve, reject) => {
     const watcher = setInterval(() => {
       if (fs.existsSync(infoFile)) {
@@ -94,7 +102,11 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     }, 20);
     void exited.then((code) => {
       clearInterval(watcher);
-      reject(new Error(`gateway ${id} exited with ${code} before listening; see ${logFile}:\n${fs.readFileSync(logFile, "utf8").slice(-2000)}`));
+      reject(
+        new Error(
+          `gateway ${id} exited with ${code} before listening; see ${logFile}:\n${fs.readFileSync(logFile, "utf8").slice(-2000)}`,
+        ),
+      );
     });
   });
   return {

@@ -88,12 +88,16 @@ export interface FrameHeader {
 }
 
 function idBytes(chunkId: string): Buffer {
-  if (!/^[0-9a-f]{32}$/.test(chunkId)) throw new WireError(`chunk id must be 32 hex digits: ${chunkId}`);
+  if (!/^[0-9a-f]{32}$/.test(chunkId))
+    throw new WireError(`chunk id must be 32 hex digits: ${chunkId}`);
   return Buffer.from(chunkId, "hex");
 }
 
 /** Encodes a frame header for `meta`; the header CRC covers the header and the metadata. */
-export function encodeHeader(h: Omit<FrameHeader, "headerCrc" | "metaLength">, meta: Buffer): Buffer {
+export function encodeHeader(
+  h: Omit<FrameHeader, "headerCrc" | "metaLength">,
+  meta: Buffer,
+): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
   MAGIC_FRAME.copy(b, 0);
   b.writeUInt8(WIRE_VERSION, 4);
@@ -112,7 +116,8 @@ export function encodeHeader(h: Omit<FrameHeader, "headerCrc" | "metaLength">, m
 export function decodeHeader(b: Buffer): FrameHeader {
   if (b.length < HEADER_BYTES) throw new WireError("short frame header");
   if (!b.subarray(0, 4).equals(MAGIC_FRAME)) throw new WireError("bad frame magic");
-  if (b.readUInt8(4) !== WIRE_VERSION) throw new WireError(`unknown wire version ${b.readUInt8(4)}`);
+  if (b.readUInt8(4) !== WIRE_VERSION)
+    throw new WireError(`unknown wire version ${b.readUInt8(4)}`);
   const flags = b.readUInt8(5);
   if ((flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD)) !== 0 || b.readUInt16BE(6) !== 0) {
     throw new WireError("unknown frame flags");
@@ -120,11 +125,13 @@ export function decodeHeader(b: Buffer): FrameHeader {
   const metaLength = b.readUInt32BE(24);
   const payloadLength = Number(b.readBigUInt64BE(28));
   const rawLength = Number(b.readBigUInt64BE(36));
-  if (metaLength > MAX_META_BYTES) throw new WireError(`metadata of ${metaLength} bytes is too large`);
+  if (metaLength > MAX_META_BYTES)
+    throw new WireError(`metadata of ${metaLength} bytes is too large`);
   if (payloadLength > MAX_PAYLOAD_BYTES || rawLength > MAX_PAYLOAD_BYTES) {
     throw new WireError("frame payload is too large");
   }
-  if (flags & FLAG_ENCRYPTED && payloadLength < TAG_BYTES) throw new WireError("encrypted payload lacks a tag");
+  if (flags & FLAG_ENCRYPTED && payloadLength < TAG_BYTES)
+    throw new WireError("encrypted payload lacks a tag");
   return {
     flags,
     chunkId: b.subarray(8, 24).toString("hex"),
@@ -139,7 +146,7 @@ export function decodeHeader(b: Buffer): FrameHeader {
 
 /** True when the header CRC matches header bytes 0..59 and `meta`. */
 export function checkHeaderCrc(header: Buffer, meta: Buffer): boolean {
-  return (zlib.crc32(meta, zlib.crc32(header.subarray(0, 60))) >>> 0) === header.readUInt32BE(60);
+  return zlib.crc32(meta, zlib.crc32(header.subarray(0, 60))) >>> 0 === header.readUInt32BE(60);
 }
 
 /** Additional authenticated data of an encrypted frame: header bytes 0..59 and the metadata. */
@@ -161,9 +168,14 @@ export function encodeAck(status: AckStatus, chunkId: string, message = ""): Buf
 }
 
 /** Decodes an ack header: status, chunk id and the length of the message that follows. */
-export function decodeAck(b: Buffer): { status: AckStatus; chunkId: string; messageLength: number } {
+export function decodeAck(b: Buffer): {
+  status: AckStatus;
+  chunkId: string;
+  messageLength: number;
+} {
   if (!b.subarray(0, 4).equals(MAGIC_ACK)) throw new WireError("bad ack magic");
-  if ((zlib.crc32(b.subarray(0, 28)) >>> 0) !== b.readUInt32BE(28)) throw new WireError("bad ack checksum");
+  if (zlib.crc32(b.subarray(0, 28)) >>> 0 !== b.readUInt32BE(28))
+    throw new WireError("bad ack checksum");
   const status = b.readUInt8(4);
   if (status > AckStatus.Failed) throw new WireError(`unknown ack status ${status}`);
   const messageLength = b.readUInt32BE(24);
@@ -182,8 +194,10 @@ export function encodeHello(nonce: Buffer = crypto.randomBytes(16)): Buffer {
 
 /** The nonce of a server's HELLO. */
 export function decodeHello(b: Buffer): Buffer {
-  if (!b.subarray(0, 4).equals(MAGIC_HELLO)) throw new WireError("the peer is not a skyplane gateway");
-  if (b.readUInt8(4) !== WIRE_VERSION) throw new WireError(`the peer speaks wire version ${b.readUInt8(4)}`);
+  if (!b.subarray(0, 4).equals(MAGIC_HELLO))
+    throw new WireError("the peer is not a skyplane gateway");
+  if (b.readUInt8(4) !== WIRE_VERSION)
+    throw new WireError(`the peer speaks wire version ${b.readUInt8(4)}`);
   return Buffer.from(b.subarray(8, 24));
 }
 

@@ -74,7 +74,8 @@ export interface MuxOrOp {
 }
 
 /** One operator of a gateway program. */
-export type Operator = ReadObjectStoreOp | WriteObjectStoreOp | SendOp | ReceiveOp | MuxAndOp | MuxOrOp;
+export type Operator =
+  ReadObjectStoreOp | WriteObjectStoreOp | SendOp | ReceiveOp | MuxAndOp | MuxOrOp;
 
 /** Everything one gateway runs. */
 export interface GatewayProgram {
@@ -116,14 +117,17 @@ export function parseGatewayProgram(value: unknown): GatewayProgram {
   const p = value as GatewayProgram;
   if (typeof p !== "object" || p === null) throw new Error("a gateway program must be an object");
   if (p.version !== GATEWAY_PROGRAM_VERSION) {
-    throw new Error(`gateway program version ${String(p.version)} is not ${GATEWAY_PROGRAM_VERSION}`);
+    throw new Error(
+      `gateway program version ${String(p.version)} is not ${GATEWAY_PROGRAM_VERSION}`,
+    );
   }
   if (typeof p.gatewayId !== "string" || !p.gatewayId) throw new Error("gatewayId: required");
   if (typeof p.region !== "string" || !p.region) throw new Error("region: required");
   if (!Array.isArray(p.operators)) throw new Error("operators: must be a list");
   const roots = p.operators.map((op, i) => checkOperator(op, `operators[${i}]`));
   for (const kind of ["read_object_store", "receive"] as const) {
-    if (roots.filter((r) => r === kind).length > 1) throw new Error(`operators: more than one ${kind}`);
+    if (roots.filter((r) => r === kind).length > 1)
+      throw new Error(`operators: more than one ${kind}`);
   }
   if (roots.some((r) => r !== "read_object_store" && r !== "receive")) {
     throw new Error("operators: roots must be read_object_store or receive");
@@ -148,7 +152,8 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
       if (!Number.isInteger(op.connections) || op.connections < 1 || op.connections > 256) {
         throw new Error(`${at}.connections: must be 1 to 256`);
       }
-      if (op.compress !== "none" && op.compress !== "zstd") throw new Error(`${at}.compress: none or zstd`);
+      if (op.compress !== "none" && op.compress !== "zstd")
+        throw new Error(`${at}.compress: none or zstd`);
       if (typeof op.encrypt !== "boolean") throw new Error(`${at}.encrypt: must be true or false`);
       if (
         typeof op.target?.host !== "string" ||
@@ -169,7 +174,9 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
       break;
     default: {
       const never: never = op;
-      throw new Error(`${at}.op: unknown operator ${JSON.stringify((never as { op: unknown }).op)}`);
+      throw new Error(
+        `${at}.op: unknown operator ${JSON.stringify((never as { op: unknown }).op)}`,
+      );
     }
   }
   return op.op;

@@ -54,7 +54,14 @@ export function planChunks(
     const multipart = o.size > opts.multipartThresholdBytes;
     const chunkIds: string[] = [];
     if (!multipart) {
-      const c = { id: id(), srcKey: o.srcKey, dstKey: o.dstKey, offset: 0, length: o.size, objectSize: o.size };
+      const c = {
+        id: id(),
+        srcKey: o.srcKey,
+        dstKey: o.dstKey,
+        offset: 0,
+        length: o.size,
+        objectSize: o.size,
+      };
       chunks.push(c);
       chunkIds.push(c.id);
     } else {
@@ -84,13 +91,21 @@ export function planChunks(
  * destination prefix; a single object lands at the destination key, or under it when it ends in "/"
  * or is empty (a bucket or folder).
  */
-export function destinationKey(srcKey: string, srcPrefix: string, dstPrefix: string, recursive: boolean): string {
+export function destinationKey(
+  srcKey: string,
+  srcPrefix: string,
+  dstPrefix: string,
+  recursive: boolean,
+): string {
   if (!recursive) {
-    if (dstPrefix === "" || dstPrefix.endsWith("/")) return dstPrefix + srcKey.slice(srcKey.lastIndexOf("/") + 1);
+    if (dstPrefix === "" || dstPrefix.endsWith("/"))
+      return dstPrefix + srcKey.slice(srcKey.lastIndexOf("/") + 1);
     return dstPrefix;
   }
   const base = srcPrefix === "" || srcPrefix.endsWith("/") ? srcPrefix : srcPrefix + "/";
-  const rel = srcKey.startsWith(base) ? srcKey.slice(base.length) : srcKey.slice(srcKey.lastIndexOf("/") + 1);
+  const rel = srcKey.startsWith(base)
+    ? srcKey.slice(base.length)
+    : srcKey.slice(srcKey.lastIndexOf("/") + 1);
   const dst = dstPrefix === "" || dstPrefix.endsWith("/") ? dstPrefix : dstPrefix + "/";
   return dst + rel;
 }

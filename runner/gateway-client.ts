@@ -45,7 +45,12 @@ export class GatewayClient {
   }
 
   /** Status and counters; proves the gateway is up. */
-  status(): Promise<{ gatewayId: string; ready: boolean; isSource: boolean; stats: Record<string, number> }> {
+  status(): Promise<{
+    gatewayId: string;
+    ready: boolean;
+    isSource: boolean;
+    stats: Record<string, number>;
+  }> {
     return this.call("GET", "/status");
   }
 
@@ -74,7 +79,10 @@ export class GatewayClient {
     try {
       res = await fetch(this.base + path, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -94,7 +102,10 @@ export class GatewayClient {
       } catch {
         // not JSON: keep the text
       }
-      throw new SkyplaneError("GATEWAY_ERROR", `gateway ${this.endpoint.gatewayId}: ${method} ${path}: ${res.status} ${message}`);
+      throw new SkyplaneError(
+        "GATEWAY_ERROR",
+        `gateway ${this.endpoint.gatewayId}: ${method} ${path}: ${res.status} ${message}`,
+      );
     }
     return JSON.parse(text) as T;
   }

@@ -1,12 +1,22 @@
 /** What happens during a transfer, in order; the CLI renders these, the library never prints. */
 export type TransferEvent =
-  | { readonly type: "planned"; readonly objects: number; readonly chunks: number; readonly bytes: number }
+  | {
+      readonly type: "planned";
+      readonly objects: number;
+      readonly chunks: number;
+      readonly bytes: number;
+    }
   | { readonly type: "dispatched"; readonly chunks: number; readonly bytes: number }
   | { readonly type: "chunk_done"; readonly chunkId: string; readonly bytes: number }
   | { readonly type: "chunk_failed"; readonly chunkId: string; readonly error: string }
   | { readonly type: "object_done"; readonly key: string; readonly bytes: number }
   | { readonly type: "verified"; readonly objects: number }
-  | { readonly type: "done"; readonly objects: number; readonly bytes: number; readonly seconds: number }
+  | {
+      readonly type: "done";
+      readonly objects: number;
+      readonly bytes: number;
+      readonly seconds: number;
+    }
   | { readonly type: "failed"; readonly error: Error };
 
 /** A listener of transfer events. */

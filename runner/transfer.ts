@@ -12,7 +12,14 @@ import {
   StoreUri,
 } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
-import { ChunkingOptions, DEFAULT_CHUNKING, destinationKey, ObjectPair, planChunks, PlannedObject } from "./chunker";
+import {
+  ChunkingOptions,
+  DEFAULT_CHUNKING,
+  destinationKey,
+  ObjectPair,
+  planChunks,
+  PlannedObject,
+} from "./chunker";
 import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
 
@@ -71,7 +78,12 @@ function asUserError(err: unknown): unknown {
 }
 
 /** The objects a request names, with their destination keys. */
-export async function listObjects(req: TransferRequest, src: ObjectStore, srcUri: StoreUri, dstUri: StoreUri): Promise<ObjectPair[]> {
+export async function listObjects(
+  req: TransferRequest,
+  src: ObjectStore,
+  srcUri: StoreUri,
+  dstUri: StoreUri,
+): Promise<ObjectPair[]> {
   if (!(await src.exists())) {
     throw new UserError("NO_SUCH_BUCKET", `the source ${bucketUri(srcUri)} does not exist`);
   }
@@ -83,14 +95,24 @@ export async function listObjects(req: TransferRequest, src: ObjectStore, srcUri
         : "";
       throw new UserError("NO_SUCH_OBJECT", `no object ${req.src}${hint}`);
     }
-    return [{ srcKey: info.key, dstKey: destinationKey(info.key, "", dstUri.key, false), size: info.size }];
+    return [
+      {
+        srcKey: info.key,
+        dstKey: destinationKey(info.key, "", dstUri.key, false),
+        size: info.size,
+      },
+    ];
   }
   const prefix = srcUri.key;
   const base = prefix === "" || prefix.endsWith("/") ? prefix : prefix + "/";
   const pairs: ObjectPair[] = [];
   for await (const o of listAll(src, prefix)) {
     if (o.key !== prefix && !o.key.startsWith(base)) continue; // "data" must not match "database/x"
-    pairs.push({ srcKey: o.key, dstKey: destinationKey(o.key, prefix, dstUri.key, true), size: o.size });
+    pairs.push({
+      srcKey: o.key,
+      dstKey: destinationKey(o.key, prefix, dstUri.key, true),
+      size: o.size,
+    });
   }
   if (pairs.length === 0) throw new UserError("NOTHING_TO_COPY", `no objects under ${req.src}`);
   return pairs;
@@ -112,13 +134,17 @@ export async function runTransfer(
   const uploads: Array<{ key: string; uploadId: string }> = [];
   let dst: ObjectStore | undefined;
   try {
-    if (sources.length === 0) throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
+    if (sources.length === 0)
+      throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
     const srcUri = parseStoreUri(req.src);
     const dstUri = parseStoreUri(req.dst);
     const src = openStore(srcUri, stores);
     dst = openStore(dstUri, stores);
     if (!(await dst.exists())) {
-      throw new UserError("NO_SUCH_BUCKET", `the destination ${bucketUri(dstUri)} does not exist: create it first`);
+      throw new UserError(
+        "NO_SUCH_BUCKET",
+        `the destination ${bucketUri(dstUri)} does not exist: create it first`,
+      );
     }
     const pairs = await listObjects(req, src, srcUri, dstUri);
     const plan = planChunks(pairs, opts);
@@ -131,7 +157,17 @@ export async function runTransfer(
       uploadIdOf.set(o.dstKey, uploadId);
     }
     for (const c of plan.chunks) {
-      chunks.push(c.part ? { ...c, part: { number: c.part.number, uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string } } } : c);
+      chunks.push(
+        c.part
+          ? {
+              ...c,
+              part: {
+                number: c.part.number,
+                uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
+              },
+            }
+          : c,
+      );
     }
     const bytes = pairs.reduce((n, p) => n + p.size, 0);
     progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });
@@ -143,7 +179,8 @@ export async function runTransfer(
     progress.emit({ type: "done", objects: pairs.length, bytes, seconds });
     return { objects: pairs.length, bytes, seconds };
   } catch (err) {
-    for (const u of uploads) await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
+    for (const u of uploads)
+      await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
     const error = asUserError(err) as Error;
     progress.emit({ type: "failed", error });
     throw error;
@@ -176,7 +213,11 @@ async function dispatchAndTrack(
       if (accepted > 0) {
         refusedInARow = 0;
         const sent = batch.slice(0, accepted);
-        progress.emit({ type: "dispatched", chunks: accepted, bytes: sent.reduce((n, c) => n + c.length, 0) });
+        progress.emit({
+          type: "dispatched",
+          chunks: accepted,
+          bytes: sent.reduce((n, c) => n + c.length, 0),
+        });
       } else if (++refusedInARow >= sources.length) {
         refusedInARow = 0;
         await sleep(); // every gateway is full: back off until they drain
@@ -196,7 +237,9 @@ async function dispatchAndTrack(
             crcs.set(e.id, e.crc);
             progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
           } else {
-            failures.push(`${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`);
+            failures.push(
+              `${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`,
+            );
             progress.emit({ type: "chunk_failed", chunkId: e.id, error: e.error ?? "failed" });
           }
         }
@@ -212,7 +255,10 @@ async function dispatchAndTrack(
   await Promise.all([guard(dispatch()), guard(track())]);
   if (failures.length > 0) {
     const more = failures.length > 5 ? ` (and ${failures.length - 5} more)` : "";
-    throw new TransferFailedError(`the transfer failed: ${failures.slice(0, 5).join("; ")}${more}`, failures);
+    throw new TransferFailedError(
+      `the transfer failed: ${failures.slice(0, 5).join("; ")}${more}`,
+      failures,
+    );
   }
   return crcs;
 }
@@ -260,15 +306,21 @@ async function verify(
       limit(async () => {
         const info = await dst.head(o.dstKey);
         if (!info) mismatches.push(`${o.dstKey}: missing at the destination`);
-        else if (info.size !== o.size) mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
+        else if (info.size !== o.size)
+          mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
         else if (info.checksum !== expected.get(o.dstKey)) {
-          mismatches.push(`${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`);
+          mismatches.push(
+            `${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`,
+          );
         }
       }),
     ),
   );
   if (mismatches.length > 0) {
-    throw new TransferFailedError(`verification failed for ${mismatches.length} object(s): ${mismatches.slice(0, 5).join("; ")}`, mismatches);
+    throw new TransferFailedError(
+      `verification failed for ${mismatches.length} object(s): ${mismatches.slice(0, 5).join("; ")}`,
+      mismatches,
+    );
   }
   progress.emit({ type: "verified", objects: objects.length });
 }

@@ -12,6 +12,11 @@ export function crc32(data: Uint8Array, previous = 0): number {
   return zlib.crc32(data, previous);
 }
 
+/** CRC-32 of pieces taken in order, as if they were one buffer. */
+export function crc32Of(pieces: readonly Uint8Array[]): number {
+  return pieces.reduce((crc, p) => crc32(p, crc), 0);
+}
+
 /** Checksum string of a whole object with CRC-32 `crc`: 8 lowercase hex digits. */
 export function formatCrc(crc: number): string {
   return (crc >>> 0).toString(16).padStart(8, "0");
@@ -20,6 +25,8 @@ export function formatCrc(crc: number): string {
 /** Checksum of an object written in parts whose CRC-32s (as numbers or hex strings) are `parts`. */
 export function compositeChecksum(parts: ReadonlyArray<number | string>): string {
   const buf = Buffer.alloc(parts.length * 4);
-  parts.forEach((p, i) => buf.writeUInt32BE(typeof p === "number" ? p >>> 0 : parseInt(p, 16), i * 4));
+  parts.forEach((p, i) =>
+    buf.writeUInt32BE(typeof p === "number" ? p >>> 0 : parseInt(p, 16), i * 4),
+  );
   return `${formatCrc(crc32(buf))}-${parts.length}`;
 }

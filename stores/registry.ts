@@ -40,13 +40,15 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(uri);
   if (!m) {
-    if (uri === "") throw new StoreError("INVALID_URI", "an empty path is not a source or destination");
+    if (uri === "")
+      throw new StoreError("INVALID_URI", "an empty path is not a source or destination");
     return { scheme: "file", bucket: path.resolve(cwd, uri), key: "" };
   }
   const scheme = m[1].toLowerCase();
   const rest = m[2];
   if (scheme === "file") {
-    if (!rest.startsWith("/")) throw new StoreError("INVALID_URI", `${uri}: file:// URIs take an absolute path`);
+    if (!rest.startsWith("/"))
+      throw new StoreError("INVALID_URI", `${uri}: file:// URIs take an absolute path`);
     return { scheme, bucket: path.resolve(decodeURIComponent(rest)), key: "" };
   }
   if (!(scheme in FACTORIES)) {

@@ -55,6 +55,18 @@ export interface UploadedPart {
   readonly checksum: string;
 }
 
+/** Bytes to write: one buffer, or pieces written in order (no copy into one buffer). */
+export type WriteData = Buffer | readonly Buffer[];
+
+/** Options of writes. */
+export interface WriteOptions {
+  /**
+   * The CRC-32 the caller already computed over exactly these bytes. Stores that can have the server
+   * check it (S3's x-amz-checksum-crc32); the local store records it instead of reading the bytes again.
+   */
+  readonly crc32?: number;
+}
+
 /** A bucket (or container, or folder) of one store. */
 export interface ObjectStore {
   /** URI scheme, e.g. `local`. */
@@ -69,25 +81,51 @@ export interface ObjectStore {
   exists(): Promise<boolean>;
   /** One page of keys. */
   list(opts?: ListOptions): Promise<ListPage>;
-  /** The object's info, or undefined if there is no such object. */
+  /**
+   * The object's info, or undefined if there is no such object. Cheap: it carries a checksum only when
+   * the store knows one without reading the object.
+   */
   head(key: string): Promise<ObjectInfo | undefined>;
-  /** The object's bytes, or `length` bytes from `offset`. */
-  get(key: string, range?: { offset: number; length: number }): Promise<Buffer>;
+  /**
+   * The object's bytes, or `length` bytes from `offset`. With `into` (at least that long), the bytes are
+   * read into it and a view of it is returned, so that callers can reuse buffers.
+   */
+  get(key: string, range?: { offset: number; length: number }, into?: Buffer): Promise<Buffer>;
   /** Writes a whole object; readers see the old object or the new one, never a part. */
-  put(key: string, data: Buffer): Promise<ObjectInfo>;
+  put(key: string, data: WriteData, opts?: WriteOptions): Promise<ObjectInfo>;
   /**
    * Starts a multipart upload and returns its id. `partSize`, the size of every part but the last, is
    * a hint that stores which write parts in place need; others ignore it.
    */
   createMultipartUpload(key: string, opts?: { partSize?: number }): Promise<string>;
   /** Uploads one part (1-based) of a multipart upload; a part uploaded again replaces the earlier one. */
-  uploadPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<UploadedPart>;
+  uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    data: WriteData,
+    opts?: WriteOptions,
+  ): Promise<UploadedPart>;
   /** Joins the parts into the object; only now does the object appear. */
-  completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo>;
+  completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+  ): Promise<ObjectInfo>;
   /** Drops a multipart upload and its parts. */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+}
+
+/** The pieces of `data` as a list. */
+export function pieces(data: WriteData): readonly Buffer[] {
+  return Buffer.isBuffer(data) ? [data] : (data as readonly Buffer[]);
+}
+
+/** Total bytes of `data`. */
+export function byteLength(data: WriteData): number {
+  return pieces(data).reduce((n, p) => n + p.length, 0);
 }
 
 /** Every object under `prefix`, page by page. */

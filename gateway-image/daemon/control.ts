@@ -48,7 +48,8 @@ export class ControlServer {
     this.server = http.createServer((req, res) => {
       this.route(req).then(
         ([status, body]) => reply(res, status, body),
-        (err: Error) => reply(res, err instanceof HttpError ? err.status : 500, { error: err.message }),
+        (err: Error) =>
+          reply(res, err instanceof HttpError ? err.status : 500, { error: err.message }),
       );
     });
     this.server.keepAliveTimeout = 30_000;
@@ -73,7 +74,10 @@ export class ControlServer {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
     if (!m) return false;
     // Compare digests, so that neither the length nor the content leaks through timing.
-    return crypto.timingSafeEqual(crypto.createHash("sha256").update(m[1]).digest(), this.tokenDigest);
+    return crypto.timingSafeEqual(
+      crypto.createHash("sha256").update(m[1]).digest(),
+      this.tokenDigest,
+    );
   }
 
   private async route(req: http.IncomingMessage): Promise<[number, unknown]> {
@@ -88,7 +92,13 @@ export class ControlServer {
       case "GET /api/v1/status":
         return [
           200,
-          { gatewayId: ex.program.gatewayId, region: ex.program.region, ready: true, isSource: ex.isSource, stats: ex.stats },
+          {
+            gatewayId: ex.program.gatewayId,
+            region: ex.program.region,
+            ready: true,
+            isSource: ex.isSource,
+            stats: ex.stats,
+          },
         ];
       case "POST /api/v1/chunk_requests": {
         const body = (await readJson(req)) as { chunks?: ChunkRequest[] };
@@ -98,7 +108,8 @@ export class ControlServer {
       }
       case "GET /api/v1/chunk_status": {
         const cursor = Number(url.searchParams.get("cursor") ?? 0);
-        if (!Number.isInteger(cursor) || cursor < 0) throw new HttpError(400, "cursor must be a whole number");
+        if (!Number.isInteger(cursor) || cursor < 0)
+          throw new HttpError(400, "cursor must be a whole number");
         const events = ex.events.slice(cursor, cursor + 10_000);
         return [200, { cursor: cursor + events.length, events }];
       }
@@ -117,7 +128,10 @@ export class ControlServer {
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

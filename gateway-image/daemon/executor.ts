@@ -1,7 +1,13 @@
-import type { ChunkRequest, GatewayProgram, Operator, ReadObjectStoreOp } from "../../planner/program";
+import type {
+  ChunkRequest,
+  GatewayProgram,
+  Operator,
+  ReadObjectStoreOp,
+} from "../../planner/program";
 import { crc32, formatCrc } from "../../stores/checksum";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
+import { BufferPool, ByteBudget } from "./memory";
 import { DataServer } from "./receiver";
 import { SendPool } from "./sender";
 
@@ -15,6 +21,8 @@ export interface GatewayRuntime {
   readonly stores: StoreContext;
   /** Bytes of chunks read but not yet acked downstream; bounds memory. Default 256 MiB. */
   readonly maxInflightBytes?: number;
+  /** Bytes of chunks received but not yet handed on, over all connections. Default 256 MiB. */
+  readonly maxReceiveBytes?: number;
   /** Chunk requests queued at most; beyond this a batch is accepted only in part. Default 10000. */
   readonly queueCapacity?: number;
   /** How long a send target may be unreachable before its chunks fail; default 15 s. */
@@ -52,7 +60,7 @@ export interface GatewayStats {
 }
 
 interface Sink {
-  handle(req: ChunkRequest, raw: Buffer, rawCrc: number): Promise<void>;
+  handle(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void>;
   load(): number;
   close(): Promise<void>;
 }
@@ -62,12 +70,19 @@ export class GatewayExecutor {
   /** Outcomes in order; the control API serves them by cursor. */
   readonly events: ChunkEvent[] = [];
   /** Counters. */
-  readonly stats: GatewayStats = { queued: 0, inflight: 0, bytesRead: 0, bytesReceived: 0, bytesWritten: 0 };
+  readonly stats: GatewayStats = {
+    queued: 0,
+    inflight: 0,
+    bytesRead: 0,
+    bytesReceived: 0,
+    bytesWritten: 0,
+  };
   private readonly queue: ChunkRequest[] = [];
   private readonly sinks: Sink[] = [];
   private readonly source?: { op: ReadObjectStoreOp; store: ObjectStore; sink: Sink };
   private readonly receiver?: DataServer;
-  private inflightBytes = 0;
+  private readonly budget: ByteBudget;
+  private readonly pool: BufferPool;
   private pumping = false;
   private readonly known = new Set<string>();
 
@@ -76,6 +91,8 @@ export class GatewayExecutor {
     readonly program: GatewayProgram,
     private readonly runtime: GatewayRuntime,
   ) {
+    this.budget = new ByteBudget(runtime.maxInflightBytes ?? 256 * 1024 * 1024);
+    this.pool = new BufferPool(this.budget.capacity);
     for (const root of program.operators) {
       if (root.op === "read_object_store") {
         this.source = { op: root, store: this.store(root.bucket), sink: this.build(root.next) };
@@ -85,10 +102,11 @@ export class GatewayExecutor {
           token: runtime.token,
           key: runtime.key,
           handler: (req, raw, rawCrc) => {
-            this.stats.bytesReceived += raw.length;
+            this.stats.bytesReceived += req.length;
             return sink.handle(req, raw, rawCrc);
           },
           onProblem: runtime.log,
+          budget: new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024),
         });
       }
     }
@@ -109,8 +127,12 @@ export class GatewayExecutor {
    * already has are taken again without being queued twice.
    */
   accept(chunks: ChunkRequest[]): number {
-    if (!this.source) throw new Error("this gateway does not read from a store; send chunk requests to a source");
-    const room = Math.max(0, (this.runtime.queueCapacity ?? 10_000) - this.queue.length - this.stats.inflight);
+    if (!this.source)
+      throw new Error("this gateway does not read from a store; send chunk requests to a source");
+    const room = Math.max(
+      0,
+      (this.runtime.queueCapacity ?? 10_000) - this.queue.length - this.stats.inflight,
+    );
     const taken = chunks.slice(0, room);
     for (const c of taken) {
       if (this.known.has(c.id)) continue;
@@ -131,24 +153,22 @@ export class GatewayExecutor {
   private async pump(): Promise<void> {
     if (this.pumping || !this.source) return;
     this.pumping = true;
-    const budget = this.runtime.maxInflightBytes ?? 256 * 1024 * 1024;
     const src = this.source;
     try {
       while (this.queue.length > 0) {
         const next = this.queue[0];
-        // One chunk larger than the budget still goes, alone; tiny chunks are capped by count.
-        const fits = this.stats.inflight === 0 || this.inflightBytes + next.length <= budget;
-        if (!fits || this.stats.inflight >= 256) {
+        // Tiny chunks are capped by count; the budget bounds bytes (one larger chunk still goes, alone).
+        if (this.stats.inflight >= 256) {
           await new Promise<void>((resolve) => (this.released = resolve));
           continue;
         }
+        await this.budget.acquire(next.length);
         this.queue.shift();
         this.stats.queued = this.queue.length;
         this.stats.inflight++;
-        this.inflightBytes += next.length;
         void this.move(src.store, src.sink, next).finally(() => {
           this.stats.inflight--;
-          this.inflightBytes -= next.length;
+          this.budget.release(next.length);
           const r = this.released;
           this.released = undefined;
           r?.();
@@ -162,22 +182,38 @@ export class GatewayExecutor {
   private released?: () => void;
 
   private async move(store: ObjectStore, sink: Sink, req: ChunkRequest): Promise<void> {
+    // Parts are read into pooled buffers; a buffer goes back only once every destination has acked
+    // the chunk, when no socket write or retry can still refer to it.
+    const lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
     try {
-      const raw = req.length === 0 ? Buffer.alloc(0) : await store.get(req.srcKey, { offset: req.offset, length: req.length });
+      const raw =
+        req.length === 0
+          ? Buffer.alloc(0)
+          : await store.get(req.srcKey, { offset: req.offset, length: req.length }, lease?.data);
       if (raw.length !== req.length) {
-        throw new Error(`source object ${req.srcKey} changed: read ${raw.length} bytes at ${req.offset}, expected ${req.length}`);
+        throw new Error(
+          `source object ${req.srcKey} changed: read ${raw.length} bytes at ${req.offset}, expected ${req.length}`,
+        );
       }
       this.stats.bytesRead += raw.length;
       const crc = crc32(raw);
-      await sink.handle(req, raw, crc);
+      await sink.handle(req, [raw], crc);
       this.record(req.id, "done", undefined, formatCrc(crc));
     } catch (err) {
       this.record(req.id, "failed", (err as Error).message);
+    } finally {
+      lease?.release();
     }
   }
 
   private record(id: string, state: ChunkEvent["state"], error?: string, crc?: string): void {
-    this.events.push({ seq: this.events.length + 1, id, state, ...(error ? { error } : {}), ...(crc ? { crc } : {}) });
+    this.events.push({
+      seq: this.events.length + 1,
+      id,
+      state,
+      ...(error ? { error } : {}),
+      ...(crc ? { crc } : {}),
+    });
   }
 
   private store(bucket: string): ObjectStore {
@@ -201,16 +237,21 @@ export class GatewayExecutor {
             writing++;
             try {
               const uploadId = req.part?.uploadIds[bucket];
-              if (req.part && !uploadId) throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);
+              if (req.part && !uploadId)
+                throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);
               const written =
                 req.part && uploadId
-                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw)
-                  : await store.put(req.dstKey, raw);
+                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, {
+                      crc32: rawCrc,
+                    })
+                  : await store.put(req.dstKey, raw, { crc32: rawCrc });
               const expected = formatCrc(rawCrc);
               if (written.checksum !== expected) {
-                throw new Error(`${bucket}/${req.dstKey}: store checksum ${written.checksum}, sent ${expected}`);
+                throw new Error(
+                  `${bucket}/${req.dstKey}: store checksum ${written.checksum}, sent ${expected}`,
+                );
               }
-              this.stats.bytesWritten += raw.length;
+              this.stats.bytesWritten += req.length;
             } finally {
               writing--;
             }
@@ -228,12 +269,17 @@ export class GatewayExecutor {
           key: op.encrypt ? this.requireKey() : undefined,
           deadPeerMs: this.runtime.deadPeerMs,
         });
-        return { handle: (r, raw, c) => pool.send(r, raw, c), load: () => pool.load, close: () => pool.close() };
+        return {
+          handle: (r, raw, c) => pool.send(r, raw, c),
+          load: () => pool.load,
+          close: () => pool.close(),
+        };
       }
       case "mux_and": {
         const children = op.children.map((c) => this.buildOne(c));
         return {
-          handle: async (r, raw, c) => void (await Promise.all(children.map((ch) => ch.handle(r, raw, c)))),
+          handle: async (r, raw, c) =>
+            void (await Promise.all(children.map((ch) => ch.handle(r, raw, c)))),
           load: () => Math.max(...children.map((ch) => ch.load())),
           close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
         };
@@ -242,7 +288,8 @@ export class GatewayExecutor {
         const children = op.children.map((c) => this.buildOne(c));
         return {
           // The least busy child takes the chunk: gateways of a region share the load.
-          handle: (r, raw, c) => children.reduce((a, b) => (b.load() < a.load() ? b : a)).handle(r, raw, c),
+          handle: (r, raw, c) =>
+            children.reduce((a, b) => (b.load() < a.load() ? b : a)).handle(r, raw, c),
           load: () => Math.min(...children.map((ch) => ch.load())),
           close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
         };
@@ -258,7 +305,8 @@ export class GatewayExecutor {
   }
 
   private requireKey(): Buffer {
-    if (!this.runtime.key) throw new Error("the program encrypts, but the gateway was started without a key");
+    if (!this.runtime.key)
+      throw new Error("the program encrypts, but the gateway was started without a key");
     return this.runtime.key;
   }
 }

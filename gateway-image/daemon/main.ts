@@ -17,7 +17,8 @@ import { GatewayExecutor } from "./executor";
  */
 
 const USAGE = `usage: skyplane-gateway --program FILE [--control-host H] [--control-port P]
-       [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--dead-peer-ms MS]`;
+       [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
+       [--dead-peer-ms MS]`;
 
 function fail(message: string): never {
   process.stderr.write(`skyplane-gateway: ${message}\n${USAGE}\n`);
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
         "data-port": { type: "string", default: "0" },
         "info-file": { type: "string" },
         "max-inflight-mib": { type: "string", default: "256" },
+        "max-receive-mib": { type: "string", default: "256" },
         "dead-peer-ms": { type: "string", default: "15000" },
       },
       strict: true,
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
   if (!values.program) fail("--program is required");
   const token = process.env.SKYPLANE_GATEWAY_TOKEN;
   if (!token) fail("SKYPLANE_GATEWAY_TOKEN is not set");
-  const key = process.env.SKYPLANE_GATEWAY_KEY ? Buffer.from(process.env.SKYPLANE_GATEWAY_KEY, "base64") : undefined;
+  const key = process.env.SKYPLANE_GATEWAY_KEY
+    ? Buffer.from(process.env.SKYPLANE_GATEWAY_KEY, "base64")
+    : undefined;
   if (key && key.length !== 32) fail("SKYPLANE_GATEWAY_KEY must be 32 bytes, base64-encoded");
   let program;
   try {
@@ -68,11 +72,17 @@ async function main(): Promise<void> {
     key,
     stores: { home: skyplaneHome() },
     maxInflightBytes: Number(values["max-inflight-mib"]) * 1024 * 1024,
+    maxReceiveBytes: Number(values["max-receive-mib"]) * 1024 * 1024,
     deadPeerMs: Number(values["dead-peer-ms"]),
     log: problem,
   });
   let stopping = false;
-  const control = new ControlServer({ token, executor, errors, onShutdown: () => void stop("shutdown requested") });
+  const control = new ControlServer({
+    token,
+    executor,
+    errors,
+    onShutdown: () => void stop("shutdown requested"),
+  });
   async function stop(why: string): Promise<void> {
     if (stopping) return;
     stopping = true;
@@ -85,7 +95,12 @@ async function main(): Promise<void> {
 
   const dataPort = await executor.listen(Number(values["data-port"]), values["data-host"]);
   const controlPort = await control.listen(Number(values["control-port"]), values["control-host"]);
-  const info = { pid: process.pid, gatewayId: program.gatewayId, controlPort, dataPort: dataPort ?? null };
+  const info = {
+    pid: process.pid,
+    gatewayId: program.gatewayId,
+    controlPort,
+    dataPort: dataPort ?? null,
+  };
   if (values["info-file"]) {
     const tmp = `${values["info-file"]}.${process.pid}.tmp`;
     fs.mkdirSync(path.dirname(values["info-file"]), { recursive: true });
@@ -93,7 +108,9 @@ async function main(): Promise<void> {
     fs.renameSync(tmp, values["info-file"]);
   }
   process.stdout.write(JSON.stringify(info) + "\n");
-  log(`gateway ${program.gatewayId} (${program.region}) ready: control ${controlPort}, data ${dataPort ?? "-"}`);
+  log(
+    `gateway ${program.gatewayId} (${program.region}) ready: control ${controlPort}, data ${dataPort ?? "-"}`,
+  );
 }
 
 main().catch((err: Error) => {

@@ -3,10 +3,11 @@ import * as net from "node:net";
 import type { ChunkRequest } from "../../planner/program";
 import { parseMeta, readFramePayload, readFrameStart } from "../codec";
 import { AckStatus, AUTH_BYTES, encodeAck, encodeHello, verifyAuth, WireError } from "../wire";
+import { ByteBudget } from "./memory";
 import { SocketReader } from "./socket-reader";
 
 /** What the receiver hands each verified chunk to; resolves once the chunk is written or forwarded. */
-export type ChunkHandler = (req: ChunkRequest, raw: Buffer, rawCrc: number) => Promise<void>;
+export type ChunkHandler = (req: ChunkRequest, raw: Buffer[], rawCrc: number) => Promise<void>;
 
 /** Options of a data server. */
 export interface DataServerOptions {
@@ -20,6 +21,8 @@ export interface DataServerOptions {
   readonly pipeline?: number;
   /** Bytes of one connection's chunks handed on at once; default 128 MiB (one larger chunk still goes). */
   readonly pipelineBytes?: number;
+  /** Bounds the bytes of received chunks held at once, over all connections. */
+  readonly budget?: ByteBudget;
   /** Called for each frame rejected as corrupt and each connection dropped. */
   readonly onProblem?: (what: string) => void;
 }
@@ -70,36 +73,49 @@ export class DataServer {
       }
       while (await reader.more()) {
         const start = await readFrameStart((n) => reader.read(n));
+        // Hold back reading the payload until it fits in the gateway's budget: TCP slows the sender.
+        const held = Math.max(start.header.rawLength, start.header.payloadLength);
+        await this.opts.budget?.acquire(held);
         let req: ChunkRequest | undefined;
-        let raw: Buffer | undefined;
+        let raw: Buffer[] | undefined;
         let problem: string | undefined;
         try {
           req = parseMeta(start);
           raw = await readFramePayload(start, (n, f) => reader.stream(n, f), this.opts.key);
         } catch (err) {
-          if (!(err instanceof WireError)) throw err;
+          if (!(err instanceof WireError)) {
+            this.opts.budget?.release(held);
+            throw err;
+          }
           problem = err.message;
         }
         if (problem !== undefined || !req || !raw) {
+          this.opts.budget?.release(held);
           this.opts.onProblem?.(`rejected chunk ${start.header.chunkId}: ${problem}`);
           socket.write(encodeAck(AckStatus.Rejected, start.header.chunkId, problem));
           continue;
         }
         const chunk = req;
-        const size = raw.length;
+        const size = start.header.rawLength;
         pendingBytes += size;
         const work = this.opts.handler(chunk, raw, start.header.rawCrc).then(
           () => void (socket.destroyed || socket.write(encodeAck(AckStatus.Ok, chunk.id))),
           (err: Error) =>
-            void (socket.destroyed || socket.write(encodeAck(AckStatus.Failed, chunk.id, err.message))),
+            void (
+              socket.destroyed || socket.write(encodeAck(AckStatus.Failed, chunk.id, err.message))
+            ),
         );
         pending.add(work);
         void work.finally(() => {
           pending.delete(work);
           pendingBytes -= size;
+          this.opts.budget?.release(held);
         });
         // Small chunks overlap many at a time; large ones a couple, which bounds memory.
-        while (pending.size >= (this.opts.pipeline ?? 32) || (pending.size > 0 && pendingBytes >= (this.opts.pipelineBytes ?? 128 * 1024 * 1024))) {
+        while (
+          pending.size >= (this.opts.pipeline ?? 32) ||
+          (pending.size > 0 && pendingBytes >= (this.opts.pipelineBytes ?? 128 * 1024 * 1024))
+        ) {
           await Promise.race(pending);
         }
       }

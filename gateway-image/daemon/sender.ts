@@ -24,7 +24,8 @@ export interface SendPoolOptions extends EncodeOptions {
 
 interface Job {
   readonly req: ChunkRequest;
-  readonly raw: Buffer;
+  readonly raw: Buffer[];
+  readonly size: number;
   readonly rawCrc: number;
   attempts: number;
   readonly resolve: () => void;
@@ -60,10 +61,11 @@ export class SendPool {
   }
 
   /** Sends a chunk; resolves once the receiver has acked it. */
-  send(req: ChunkRequest, raw: Buffer, rawCrc: number): Promise<void> {
+  send(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error("send pool is closed"));
+    const size = raw.reduce((n, p) => n + p.length, 0);
     return new Promise((resolve, reject) => {
-      this.queue.push({ req, raw, rawCrc, attempts: 0, resolve, reject });
+      this.queue.push({ req, raw, size, rawCrc, attempts: 0, resolve, reject });
       this.wakeAll();
     });
   }
@@ -87,7 +89,9 @@ export class SendPool {
     if (this.closed) {
       job.reject(new Error("send pool closed"));
     } else if (job.attempts >= (this.opts.maxAttempts ?? 5)) {
-      job.reject(new Error(`chunk ${job.req.id} to ${this.describe()} failed ${job.attempts} times: ${why}`));
+      job.reject(
+        new Error(`chunk ${job.req.id} to ${this.describe()} failed ${job.attempts} times: ${why}`),
+      );
     } else {
       this.queue.unshift(job);
       this.wakeAll();
@@ -168,16 +172,22 @@ export class SendPool {
     const acks = (async () => {
       for (;;) {
         const ack = decodeAck(await reader.read(ACK_BYTES));
-        const message = ack.messageLength ? (await reader.read(ack.messageLength)).toString("utf8") : "";
+        const message = ack.messageLength
+          ? (await reader.read(ack.messageLength)).toString("utf8")
+          : "";
         const job = inflight.get(ack.chunkId);
         if (!job) continue;
         inflight.delete(ack.chunkId);
-        inflightBytes -= job.raw.length;
+        inflightBytes -= job.size;
         this.outstanding--;
         this.lastProgress = Date.now();
         if (ack.status === AckStatus.Ok) job.resolve();
-        else if (ack.status === AckStatus.Rejected) this.retry(job, `rejected by the receiver: ${message}`);
-        else job.reject(new Error(`${this.describe()} could not handle chunk ${job.req.id}: ${message}`));
+        else if (ack.status === AckStatus.Rejected)
+          this.retry(job, `rejected by the receiver: ${message}`);
+        else
+          job.reject(
+            new Error(`${this.describe()} could not handle chunk ${job.req.id}: ${message}`),
+          );
         wakeOnAck?.();
       }
     })().catch((err: Error) => {
@@ -199,7 +209,7 @@ export class SendPool {
           continue;
         }
         inflight.set(job.req.id, job);
-        inflightBytes += job.raw.length;
+        inflightBytes += job.size;
         this.outstanding++;
         const frame = await encodeFrame(job.req, job.raw, job.rawCrc, this.opts);
         await write(socket, frame.head);

@@ -3,8 +3,9 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
-import { compositeChecksum, crc32, formatCrc } from "../checksum";
+import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import {
+  byteLength,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -12,6 +13,9 @@ import {
   StoreError,
   StoreFeatures,
   UploadedPart,
+  pieces,
+  WriteData,
+  WriteOptions,
 } from "../types";
 
 /*
@@ -49,7 +53,10 @@ export class LocalStore implements ObjectStore {
     const file = path.join(root, META, BUCKET_FILE);
     const existing = await store.region();
     if (existing !== undefined && existing !== region) {
-      throw new StoreError("CONFLICT", `bucket ${bucket} already exists in ${existing}, not ${region}`);
+      throw new StoreError(
+        "CONFLICT",
+        `bucket ${bucket} already exists in ${existing}, not ${region}`,
+      );
     }
     await fsp.writeFile(file, JSON.stringify({ region, created: new Date().toISOString() }) + "\n");
     return store;
@@ -110,10 +117,23 @@ export class LocalStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     await this.mustExist();
-    return this.info(key, true);
+    return this.info(key, false);
   }
 
-  async get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+  /**
+   * The checksum of `key`, computing it (and recording it) when no current record exists: an object
+   * written into the folder by hand has none. Undefined when there is no such object.
+   */
+  async checksum(key: string): Promise<string | undefined> {
+    await this.mustExist();
+    return (await this.info(key, true))?.checksum;
+  }
+
+  async get(
+    key: string,
+    range?: { offset: number; length: number },
+    into?: Buffer,
+  ): Promise<Buffer> {
     const file = this.objectPath(key);
     let fh: fsp.FileHandle;
     try {
@@ -125,7 +145,8 @@ export class LocalStore implements ObjectStore {
       const size = (await fh.stat()).size;
       const offset = range?.offset ?? 0;
       const length = range ? Math.min(range.length, Math.max(0, size - offset)) : size;
-      const buf = Buffer.allocUnsafe(length);
+      const buf =
+        into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
@@ -138,12 +159,12 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async put(key: string, data: Buffer): Promise<ObjectInfo> {
+  async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
     const tmp = await this.tempFile();
-    await fsp.writeFile(tmp, data);
-    return this.publish(key, file, tmp, formatCrc(crc32(data)));
+    await writeAt(tmp, "w", data, 0);
+    return this.publish(key, file, tmp, formatCrc(opts.crc32 ?? crc32Of(pieces(data))));
   }
 
   /**
@@ -154,67 +175,100 @@ export class LocalStore implements ObjectStore {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
     if (!opts.partSize || opts.partSize <= 0) {
-      throw new StoreError("INVALID_ARGUMENT", "the local store needs the part size of a multipart upload");
+      throw new StoreError(
+        "INVALID_ARGUMENT",
+        "the local store needs the part size of a multipart upload",
+      );
     }
     const id = crypto.randomBytes(12).toString("hex");
     const dir = this.uploadDir(id);
     await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
     await fsp.writeFile(path.join(dir, "data"), "");
-    await fsp.writeFile(path.join(dir, "upload.json"), JSON.stringify({ key, partSize: opts.partSize }));
+    await fsp.writeFile(
+      path.join(dir, "upload.json"),
+      JSON.stringify({ key, partSize: opts.partSize }),
+    );
     return id;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<UploadedPart> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    data: WriteData,
+    opts: WriteOptions = {},
+  ): Promise<UploadedPart> {
     const upload = await this.upload(key, uploadId);
     if (!Number.isInteger(partNumber) || partNumber < 1) {
       throw new StoreError("INVALID_ARGUMENT", `part numbers start at 1, not ${partNumber}`);
     }
-    if (data.length > upload.partSize) {
-      throw new StoreError("INVALID_ARGUMENT", `part ${partNumber} is larger than ${upload.partSize} bytes`);
+    const size = byteLength(data);
+    if (size > upload.partSize) {
+      throw new StoreError(
+        "INVALID_ARGUMENT",
+        `part ${partNumber} is larger than ${upload.partSize} bytes`,
+      );
     }
     const dir = this.uploadDir(uploadId);
-    const fh = await fsp.open(path.join(dir, "data"), "r+");
-    try {
-      let done = 0;
-      const offset = (partNumber - 1) * upload.partSize;
-      while (done < data.length) {
-        done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
-      }
-    } finally {
-      await fh.close();
-    }
-    const checksum = formatCrc(crc32(data));
+    await writeAt(path.join(dir, "data"), "r+", data, (partNumber - 1) * upload.partSize);
+    const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
     // The marker is written last: a part counts only once its bytes are in place.
-    await fsp.writeFile(path.join(dir, "parts", String(partNumber)), JSON.stringify({ size: data.length, checksum }));
+    await fsp.writeFile(
+      path.join(dir, "parts", String(partNumber)),
+      JSON.stringify({ size, checksum }),
+    );
     return { partNumber, checksum };
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo> {
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+  ): Promise<ObjectInfo> {
     const upload = await this.upload(key, uploadId);
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
     for (const [i, part] of sorted.entries()) {
       if (part.partNumber !== i + 1) {
-        throw new StoreError("INVALID_PART", `parts must be numbered 1..${sorted.length} without gaps`);
+        throw new StoreError(
+          "INVALID_PART",
+          `parts must be numbered 1..${sorted.length} without gaps`,
+        );
       }
       let marker: { size: number; checksum: string };
       try {
-        marker = JSON.parse(await fsp.readFile(path.join(dir, "parts", String(part.partNumber)), "utf8"));
+        marker = JSON.parse(
+          await fsp.readFile(path.join(dir, "parts", String(part.partNumber)), "utf8"),
+        );
       } catch {
-        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} was never uploaded`);
+        throw new StoreError(
+          "INVALID_PART",
+          `part ${part.partNumber} of ${key} was never uploaded`,
+        );
       }
       if (marker.checksum !== part.checksum) {
-        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} has another checksum`);
+        throw new StoreError(
+          "INVALID_PART",
+          `part ${part.partNumber} of ${key} has another checksum`,
+        );
       }
       if (i < sorted.length - 1 && marker.size !== upload.partSize) {
-        throw new StoreError("INVALID_PART", `part ${part.partNumber} of ${key} is not the part size`);
+        throw new StoreError(
+          "INVALID_PART",
+          `part ${part.partNumber} of ${key} is not the part size`,
+        );
       }
       size += marker.size;
     }
     const data = path.join(dir, "data");
     await fsp.truncate(data, size);
-    const info = await this.publish(key, this.objectPath(key), data, compositeChecksum(sorted.map((p) => p.checksum)));
+    const info = await this.publish(
+      key,
+      this.objectPath(key),
+      data,
+      compositeChecksum(sorted.map((p) => p.checksum)),
+    );
     await fsp.rm(dir, { recursive: true, force: true });
     return info;
   }
@@ -239,7 +293,10 @@ export class LocalStore implements ObjectStore {
       parts.some((p) => p === "." || p === ".." || p === "") ||
       parts[0] === META
     ) {
-      throw new StoreError("INVALID_KEY", `the local store cannot hold the key ${JSON.stringify(key)}`);
+      throw new StoreError(
+        "INVALID_KEY",
+        `the local store cannot hold the key ${JSON.stringify(key)}`,
+      );
     }
     return path.join(this.root, ...parts);
   }
@@ -249,7 +306,8 @@ export class LocalStore implements ObjectStore {
   }
 
   private uploadDir(id: string): string {
-    if (!/^[0-9a-f]{24}$/.test(id)) throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id}`);
+    if (!/^[0-9a-f]{24}$/.test(id))
+      throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id}`);
     return path.join(this.root, META, "uploads", id);
   }
 
@@ -260,7 +318,8 @@ export class LocalStore implements ObjectStore {
     } catch {
       throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id} in bucket ${this.bucket}`);
     }
-    if (upload.key !== key) throw new StoreError("NO_SUCH_UPLOAD", `upload ${id} is not for ${key}`);
+    if (upload.key !== key)
+      throw new StoreError("NO_SUCH_UPLOAD", `upload ${id} is not for ${key}`);
     return upload;
   }
 
@@ -271,7 +330,12 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
-  private async publish(key: string, file: string, tmp: string, checksum: string): Promise<ObjectInfo> {
+  private async publish(
+    key: string,
+    file: string,
+    tmp: string,
+    checksum: string,
+  ): Promise<ObjectInfo> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.rename(tmp, file);
     const stat = await fsp.stat(file);
@@ -304,7 +368,9 @@ export class LocalStore implements ObjectStore {
     }
     if (checksum === undefined && withChecksum) {
       let crc = 0;
-      for await (const piece of fs.createReadStream(this.objectPath(key), { highWaterMark: 1 << 20 })) {
+      for await (const piece of fs.createReadStream(this.objectPath(key), {
+        highWaterMark: 1 << 20,
+      })) {
         crc = crc32(piece as Buffer, crc);
       }
       checksum = formatCrc(crc);
@@ -348,6 +414,32 @@ export class LocalStore implements ObjectStore {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return err as Error;
     await this.mustExist();
     return new StoreError("NO_SUCH_KEY", `no object ${key} in local://${this.bucket}`);
+  }
+}
+
+/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
+async function writeAt(
+  file: string,
+  flags: string,
+  data: WriteData,
+  offset: number,
+): Promise<void> {
+  const fh = await fsp.open(file, flags);
+  try {
+    let list = pieces(data).filter((p) => p.length > 0);
+    let at = offset;
+    while (list.length > 0) {
+      let written = (await fh.writev(list, at)).bytesWritten;
+      at += written;
+      // A short write leaves the rest of the pieces to write again.
+      while (list.length > 0 && written >= list[0].length) {
+        written -= list[0].length;
+        list = list.slice(1);
+      }
+      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
+    }
+  } finally {
+    await fh.close();
   }
 }
 

@@ -8,11 +8,21 @@ import { crc32 } from "../../stores/checksum";
 
 function chunk(data: Buffer): ChunkRequest {
   const id = crypto.randomBytes(16).toString("hex");
-  return { id, srcKey: `k/${id}`, dstKey: `k/${id}`, offset: 0, length: data.length, objectSize: data.length };
+  return {
+    id,
+    srcKey: `k/${id}`,
+    dstKey: `k/${id}`,
+    offset: 0,
+    length: data.length,
+    objectSize: data.length,
+  };
 }
 
 /** A TCP proxy on loopback that flips one byte of the client's stream at `flipAt` on its first connection. */
-async function corruptingProxy(upstreamPort: number, flipAt: number): Promise<{ port: number; close: () => void }> {
+async function corruptingProxy(
+  upstreamPort: number,
+  flipAt: number,
+): Promise<{ port: number; close: () => void }> {
   let first = true;
   const sockets: net.Socket[] = [];
   const server = net.createServer((client) => {
@@ -58,7 +68,7 @@ describe("gateway-image: send pool and data server on loopback", function () {
     const ds = new DataServer({
       token,
       key,
-      handler: async (req, raw) => void received.set(req.id, Buffer.from(raw)),
+      handler: async (req, raw) => void received.set(req.id, Buffer.concat(raw)),
       onProblem: (p) => problems.push(p),
     });
     cleanup.push(() => ds.close());
@@ -68,11 +78,17 @@ describe("gateway-image: send pool and data server on loopback", function () {
   it("moves chunks over several connections, each exactly once and intact", async () => {
     const received = new Map<string, Buffer>();
     const port = await server(received, []);
-    const pool = new SendPool({ target: { gatewayId: "d", host: "127.0.0.1", port }, connections: 3, token, key, compress: "zstd" });
+    const pool = new SendPool({
+      target: { gatewayId: "d", host: "127.0.0.1", port },
+      connections: 3,
+      token,
+      key,
+      compress: "zstd",
+    });
     cleanup.push(() => pool.close());
     const sent = Array.from({ length: 40 }, (_, i) => crypto.randomBytes(i * 1000));
     const reqs = sent.map(chunk);
-    await Promise.all(reqs.map((r, i) => pool.send(r, sent[i], crc32(sent[i]))));
+    await Promise.all(reqs.map((r, i) => pool.send(r, [sent[i]], crc32(sent[i]))));
     assert.equal(received.size, sent.length);
     reqs.forEach((r, i) => assert.ok(received.get(r.id)?.equals(sent[i]), `chunk ${i}`));
   });
@@ -87,11 +103,21 @@ describe("gateway-image: send pool and data server on loopback", function () {
     // 40 bytes of AUTH, the 64-byte header, the metadata, then 1000 bytes into the payload.
     const proxy = await corruptingProxy(port, 40 + 64 + metaLength + 1000);
     cleanup.push(proxy.close);
-    const pool = new SendPool({ target: { gatewayId: "d", host: "127.0.0.1", port: proxy.port }, connections: 1, token, key, compress: "none" });
+    const pool = new SendPool({
+      target: { gatewayId: "d", host: "127.0.0.1", port: proxy.port },
+      connections: 1,
+      token,
+      key,
+      compress: "none",
+    });
     cleanup.push(() => pool.close());
-    await pool.send(req, data, crc32(data));
+    await pool.send(req, [data], crc32(data));
     assert.ok(received.get(req.id)?.equals(data));
-    assert.equal(problems.filter((p) => p.includes("rejected chunk")).length, 1, problems.join("\n"));
+    assert.equal(
+      problems.filter((p) => p.includes("rejected chunk")).length,
+      1,
+      problems.join("\n"),
+    );
     assert.match(problems.join("\n"), /failed authentication/);
   });
 
@@ -109,7 +135,10 @@ describe("gateway-image: send pool and data server on loopback", function () {
     });
     cleanup.push(() => pool.close());
     const data = Buffer.from("secret");
-    await assert.rejects(pool.send(chunk(data), data, crc32(data)), /failed 2 times: connection lost/);
+    await assert.rejects(
+      pool.send(chunk(data), [data], crc32(data)),
+      /failed 2 times: connection lost/,
+    );
     assert.equal(received.size, 0);
     assert.match(problems[0], /bad token/);
   });
@@ -119,9 +148,18 @@ describe("gateway-image: send pool and data server on loopback", function () {
     await new Promise<void>((r) => free.listen(0, "127.0.0.1", r));
     const port = (free.address() as net.AddressInfo).port;
     await new Promise<void>((r) => free.close(() => r()));
-    const pool = new SendPool({ target: { gatewayId: "gw-x", host: "127.0.0.1", port }, connections: 2, token, compress: "none", deadPeerMs: 300 });
+    const pool = new SendPool({
+      target: { gatewayId: "gw-x", host: "127.0.0.1", port },
+      connections: 2,
+      token,
+      compress: "none",
+      deadPeerMs: 300,
+    });
     cleanup.push(() => pool.close());
     const data = Buffer.from("x");
-    await assert.rejects(pool.send(chunk(data), data, crc32(data)), new RegExp(`gateway gw-x at 127.0.0.1:${port} is unreachable`));
+    await assert.rejects(
+      pool.send(chunk(data), [data], crc32(data)),
+      new RegExp(`gateway gw-x at 127.0.0.1:${port} is unreachable`),
+    );
   });
 });

@@ -1,7 +1,12 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import vectors from "../../gateway-image/wire-vectors.json";
-import { readFramePayload, readFrameStart, parseMeta, encodeFrame } from "../../gateway-image/codec";
+import {
+  readFramePayload,
+  readFrameStart,
+  parseMeta,
+  encodeFrame,
+} from "../../gateway-image/codec";
 import {
   AckStatus,
   decodeAck,
@@ -16,7 +21,10 @@ import {
 import { crc32 } from "../../stores/checksum";
 
 /** Decodes a whole frame held in memory. */
-async function decode(frame: Buffer, key?: Buffer): Promise<{ raw: Buffer; meta: unknown; flags: number }> {
+async function decode(
+  frame: Buffer,
+  key?: Buffer,
+): Promise<{ raw: Buffer; meta: unknown; flags: number }> {
   let at = 0;
   const read = async (n: number) => {
     if (at + n > frame.length) throw new Error("short frame");
@@ -39,7 +47,7 @@ async function decode(frame: Buffer, key?: Buffer): Promise<{ raw: Buffer; meta:
     key,
   );
   assert.equal(at, frame.length, "the whole frame is consumed");
-  return { raw, meta: parseMeta(start), flags: start.header.flags };
+  return { raw: Buffer.concat(raw), meta: parseMeta(start), flags: start.header.flags };
 }
 
 describe("gateway-image/wire", () => {
@@ -84,7 +92,10 @@ describe("gateway-image/wire", () => {
       [Buffer.alloc(300_000, "a"), true],
       [randomBytes(300_000), false],
     ] as const) {
-      const f = await encodeFrame(req, raw, crc32(raw), { compress: "zstd", key });
+      const f = await encodeFrame(req, [raw.subarray(0, 1000), raw.subarray(1000)], crc32(raw), {
+        compress: "zstd",
+        key,
+      });
       const frame = Buffer.concat([f.head, ...f.payload]);
       assert.equal((decodeHeader(frame).flags & 2) !== 0, compressed);
       if (compressed) assert.ok(frame.length < 10_000, `compressed frame of ${frame.length} bytes`);
@@ -111,7 +122,10 @@ describe("gateway-image/wire", () => {
       await assert.rejects(decode(f, key), /header checksum mismatch/);
       const g = frame();
       g[0] = 0x58;
-      await assert.rejects(decode(g, key), (e: Error) => e instanceof WireError && /bad frame magic/.test(e.message));
+      await assert.rejects(
+        decode(g, key),
+        (e: Error) => e instanceof WireError && /bad frame magic/.test(e.message),
+      );
       const h = frame();
       h.writeUInt32BE(1 << 30, 24); // metadata length beyond the limit
       await assert.rejects(decode(h, key), /too large/);
@@ -124,7 +138,11 @@ describe("gateway-image/wire", () => {
 
     it("checks acks and auth", () => {
       const ack = encodeAck(AckStatus.Failed, vectors.meta.id, "disk full");
-      assert.deepEqual(decodeAck(ack), { status: AckStatus.Failed, chunkId: vectors.meta.id, messageLength: 9 });
+      assert.deepEqual(decodeAck(ack), {
+        status: AckStatus.Failed,
+        chunkId: vectors.meta.id,
+        messageLength: 9,
+      });
       ack[4] = AckStatus.Ok;
       assert.throws(() => decodeAck(ack), /bad ack checksum/);
       const nonce = Buffer.from(vectors.auth.nonce, "hex");

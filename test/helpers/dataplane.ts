@@ -29,7 +29,7 @@ export interface TestDataplaneOptions {
   readonly destArgs?: string[];
 }
 
-/** Creates buckets `src` (local:east) and `dst` (local:west) and starts a gateway for each. */
+/** Creates buckets `src` (local:east) and `dst` (local:west), or reuses them in `home`, and starts a gateway for each. */
 export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<TestDataplane> {
   const home = opts.home ?? fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-dp-"));
   const token = crypto.randomBytes(24).toString("base64url");
@@ -44,7 +44,14 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
     region: "local:west",
     operators: [{ op: "receive", next: { op: "write_object_store", bucket: "local://dst" } }],
   };
-  const dest = await startLocalGateway({ program: destProgram, dir, token, key, home, extraArgs: opts.destArgs });
+  const dest = await startLocalGateway({
+    program: destProgram,
+    dir,
+    token,
+    key,
+    home,
+    extraArgs: opts.destArgs,
+  });
   const sourceProgram: GatewayProgram = {
     version: GATEWAY_PROGRAM_VERSION,
     gatewayId: "east-0",
@@ -63,8 +70,18 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
       },
     ],
   };
-  const source = await startLocalGateway({ program: sourceProgram, dir, token, key, home, extraArgs: opts.sourceArgs });
-  const client = new GatewayClient({ gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort }, token);
+  const source = await startLocalGateway({
+    program: sourceProgram,
+    dir,
+    token,
+    key,
+    home,
+    extraArgs: opts.sourceArgs,
+  });
+  const client = new GatewayClient(
+    { gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort },
+    token,
+  );
   return {
     home,
     token,

@@ -8,7 +8,12 @@ import { listAll } from "../../stores";
 import { startDataplane, TestDataplane } from "../helpers/dataplane";
 
 const MiB = 1024 * 1024;
-const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, multipartThresholdBytes: 8 * MiB, partSizeBytes: 4 * MiB, pollIntervalMs: 20 };
+const small: TransferOptions = {
+  ...DEFAULT_TRANSFER_OPTIONS,
+  multipartThresholdBytes: 8 * MiB,
+  partSizeBytes: 4 * MiB,
+  pollIntervalMs: 20,
+};
 
 describe("integration: transfer through a source and a destination gateway", function () {
   this.timeout(120_000);
@@ -41,7 +46,10 @@ describe("integration: transfer through a source and a destination gateway", fun
       );
       const expected = Object.entries(objects).filter(([k]) => k.startsWith("data/"));
       assert.equal(result.objects, expected.length);
-      assert.equal(result.bytes, expected.reduce((n, [, v]) => n + v.length, 0));
+      assert.equal(
+        result.bytes,
+        expected.reduce((n, [, v]) => n + v.length, 0),
+      );
       for (const [k, v] of expected) {
         const got = await dp.dst.get(k.replace(/^data\//, "copy/"));
         assert.ok(got.equals(v), `${k} differs`);
@@ -52,14 +60,19 @@ describe("integration: transfer through a source and a destination gateway", fun
       assert.equal(progress.bytesDone, result.bytes);
       assert.equal(progress.chunksDone, 6 + 3);
       assert.deepEqual([events[0], events.at(-2), events.at(-1)], ["planned", "verified", "done"]);
-      assert.equal(fs.readdirSync(path.join(dp.dst.root, ".skyplane", "uploads")).length, 0, "no upload left open");
+      assert.equal(
+        fs.readdirSync(path.join(dp.dst.root, ".skyplane", "uploads")).length,
+        0,
+        "no upload left open",
+      );
     });
   }
 
   it("copies 10,000 tiny objects in batches, not one round trip each", async () => {
     dp = await startDataplane({ compress: "none", encrypt: true });
     const n = 10_000;
-    for (let i = 0; i < n; i++) await dp.src.put(`tiny/${String(i).padStart(5, "0")}`, Buffer.from(`object ${i}`));
+    for (let i = 0; i < n; i++)
+      await dp.src.put(`tiny/${String(i).padStart(5, "0")}`, Buffer.from(`object ${i}`));
     let dispatchCalls = 0;
     const progress = new TransferProgress();
     progress.on((e) => {
@@ -84,7 +97,11 @@ describe("integration: a destination gateway killed mid-transfer", function () {
   after(async () => dp?.stop());
 
   it("fails with an error naming the gateway, and leaves no partial object", async () => {
-    dp = await startDataplane({ compress: "none", encrypt: true, sourceArgs: ["--dead-peer-ms", "1500"] });
+    dp = await startDataplane({
+      compress: "none",
+      encrypt: true,
+      sourceArgs: ["--dead-peer-ms", "1500"],
+    });
     const part = 4 * MiB;
     const big = Buffer.alloc(64 * part);
     for (let i = 0; i < 64; i++) big.fill(i, i * part, (i + 1) * part);
@@ -114,8 +131,15 @@ describe("integration: a destination gateway killed mid-transfer", function () {
     assert.ok(killed, "the gateway was killed during the transfer");
     assert.equal(await dp.dst.head("big.bin"), undefined, "no partial object");
     const uploads = path.join(dp.dst.root, ".skyplane", "uploads");
-    assert.deepEqual(fs.existsSync(uploads) ? fs.readdirSync(uploads) : [], [], "the multipart upload was aborted");
+    assert.deepEqual(
+      fs.existsSync(uploads) ? fs.readdirSync(uploads) : [],
+      [],
+      "the multipart upload was aborted",
+    );
     const small_ = await dp.dst.head("small.txt");
-    assert.ok(small_ === undefined || small_.size === 5, "a small object is there whole or not at all");
+    assert.ok(
+      small_ === undefined || small_.size === 5,
+      "a small object is there whole or not at all",
+    );
   });
 });

@@ -1,0 +1,152 @@
+import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ControlServer } from "../../gateway-image/daemon/control";
+import { GatewayExecutor } from "../../gateway-image/daemon/executor";
+import { DataServer } from "../../gateway-image/daemon/receiver";
+import { GATEWAY_PROGRAM_VERSION } from "../../planner/program";
+import { GatewayClient } from "../../runner/gateway-client";
+import { crc32, formatCrc, LocalStore, localBucketRoot } from "../../stores";
+
+describe("gateway-image: control API", function () {
+  this.timeout(30_000);
+  const token = "t0ken";
+  let home: string;
+  let executor: GatewayExecutor;
+  let control: ControlServer;
+  let downstream: DataServer;
+  let base: string;
+  let release: () => void;
+  let shutdowns = 0;
+
+  beforeEach(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-ctl-"));
+    const src = await LocalStore.createBucket(
+      "src",
+      localBucketRoot({ home }, "src"),
+      "local:east",
+    );
+    for (let i = 0; i < 5; i++) await src.put(`k${i}`, Buffer.from(`v${i}`));
+    // A downstream gateway that holds every chunk until released, so chunks stay in flight.
+    const held = new Promise<void>((r) => (release = r));
+    downstream = new DataServer({ token, handler: () => held });
+    const port = await downstream.listen(0, "127.0.0.1");
+    executor = new GatewayExecutor(
+      {
+        version: GATEWAY_PROGRAM_VERSION,
+        gatewayId: "east-0",
+        region: "local:east",
+        operators: [
+          {
+            op: "read_object_store",
+            bucket: "local://src",
+            next: {
+              op: "send",
+              target: { gatewayId: "west-0", host: "127.0.0.1", port },
+              connections: 1,
+              compress: "none",
+              encrypt: false,
+            },
+          },
+        ],
+      },
+      { token, stores: { home }, queueCapacity: 3 },
+    );
+    control = new ControlServer({
+      token,
+      executor,
+      errors: ["a logged problem"],
+      onShutdown: () => shutdowns++,
+    });
+    base = `http://127.0.0.1:${await control.listen(0, "127.0.0.1")}/api/v1`;
+  });
+  afterEach(async () => {
+    release();
+    await control.close();
+    await executor.close();
+    await downstream.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const chunks = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: crypto.randomBytes(16).toString("hex"),
+      srcKey: `k${i}`,
+      dstKey: `k${i}`,
+      offset: 0,
+      length: 2,
+      objectSize: 2,
+    }));
+
+  it("refuses requests without the right bearer token", async () => {
+    for (const headers of [
+      {},
+      { authorization: "Bearer wrong" },
+      { authorization: `Basic ${token}` },
+    ] as Record<string, string>[]) {
+      const res = await fetch(`${base}/status`, { headers });
+      assert.equal(res.status, 401);
+      assert.deepEqual(await res.json(), { error: "missing or wrong bearer token" });
+    }
+    const res = await fetch(`${base}/chunk_requests`, {
+      method: "POST",
+      body: JSON.stringify({ chunks: chunks(1) }),
+    });
+    assert.equal(res.status, 401);
+    assert.equal(executor.stats.queued + executor.stats.inflight, 0, "nothing was queued");
+  });
+
+  it("takes part of a batch when full, and reports status, chunk outcomes and errors", async () => {
+    const client = new GatewayClient(
+      { gatewayId: "east-0", host: "127.0.0.1", controlPort: Number(new URL(base).port) },
+      token,
+    );
+    const status = await client.status();
+    assert.equal(status.gatewayId, "east-0");
+    assert.equal(status.isSource, true);
+    const batch = chunks(5);
+    assert.equal(await client.submit(batch), 3, "capacity 3: a prefix of the batch");
+    assert.equal(await client.submit(batch.slice(3)), 0, "still full while chunks are in flight");
+    release();
+    let seen: string[] = [];
+    let cursor = 0;
+    while (seen.length < 3) {
+      const r = await client.chunkStatus(cursor);
+      cursor = r.cursor;
+      seen = seen.concat(r.events.map((e) => `${e.id}:${e.state}:${e.crc}`));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(
+      seen.sort(),
+      batch
+        .slice(0, 3)
+        .map((c, i) => `${c.id}:done:${crc(`v${i}`)}`)
+        .sort(),
+    );
+    assert.equal(await client.submit(batch.slice(3)), 2, "room again once they are done");
+    assert.deepEqual(await client.errors(), ["a logged problem"]);
+    await client.shutdown();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(shutdowns, 1);
+  });
+
+  it("answers bad requests with 4xx and a reason", async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    let res = await fetch(`${base}/chunk_requests`, {
+      method: "POST",
+      headers: auth,
+      body: "{nope",
+    });
+    assert.equal(res.status, 400);
+    res = await fetch(`${base}/chunk_status?cursor=-1`, { headers: auth });
+    assert.equal(res.status, 400);
+    res = await fetch(`${base}/nothing`, { headers: auth });
+    assert.equal(res.status, 404);
+  });
+});
+
+function crc(s: string): string {
+  return formatCrc(crc32(Buffer.from(s)));
+}

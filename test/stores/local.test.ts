@@ -1,0 +1,124 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  crc32,
+  formatCrc,
+  LocalStore,
+  localBucketRoot,
+  openStore,
+  parseStoreUri,
+  bucketUri,
+} from "../../stores";
+import { storeConformance } from "./conformance";
+
+describe("stores/local", () => {
+  let home: string;
+  before(() => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-store-"));
+  });
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  let n = 0;
+
+  storeConformance("local", {
+    fresh: () =>
+      LocalStore.createBucket(`b${++n}`, localBucketRoot({ home }, `bucket-${n}`), "local:east"),
+    missing: () => new LocalStore("missing", path.join(home, "no-such-bucket")),
+  });
+
+  it("records the bucket's region and refuses to move it", async () => {
+    const root = localBucketRoot({ home }, "regional");
+    const store = await LocalStore.createBucket("regional", root, "local:west");
+    assert.equal(await store.region(), "local:west");
+    await LocalStore.createBucket("regional", root, "local:west");
+    await assert.rejects(
+      LocalStore.createBucket("regional", root, "local:east"),
+      /already exists in local:west/,
+    );
+  });
+
+  it("keeps skyplane's records out of listings and refuses keys that escape the bucket", async () => {
+    const store = await LocalStore.createBucket(
+      "keys",
+      localBucketRoot({ home }, "keys"),
+      "local:east",
+    );
+    await store.put("a", Buffer.from("a"));
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => o.key),
+      ["a"],
+    );
+    for (const bad of ["../x", "a/../../x", "/abs", "a//b", ".skyplane/bucket.json", ""]) {
+      await assert.rejects(store.put(bad, Buffer.from("x")), /cannot hold the key/, bad);
+    }
+  });
+
+  it("recomputes the checksum of a file changed behind its back", async () => {
+    const store = await LocalStore.createBucket(
+      "edit",
+      localBucketRoot({ home }, "edit"),
+      "local:east",
+    );
+    await store.put("f", Buffer.from("one"));
+    const file = path.join(store.root, "f");
+    fs.writeFileSync(file, "two!");
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    assert.equal(
+      (await store.head("f"))?.checksum,
+      undefined,
+      "head never reports a stale checksum",
+    );
+    assert.equal(await store.checksum("f"), formatCrc(crc32(Buffer.from("two!"))));
+    assert.equal(
+      (await store.head("f"))?.checksum,
+      formatCrc(crc32(Buffer.from("two!"))),
+      "now recorded",
+    );
+    assert.equal(await store.checksum("missing"), undefined);
+  });
+
+  describe("URIs", () => {
+    it("parses local buckets, file URIs and plain paths", () => {
+      assert.deepEqual(parseStoreUri("local://my-bucket/a/b.txt"), {
+        scheme: "local",
+        bucket: "my-bucket",
+        key: "a/b.txt",
+      });
+      assert.deepEqual(parseStoreUri("local://my-bucket"), {
+        scheme: "local",
+        bucket: "my-bucket",
+        key: "",
+      });
+      assert.deepEqual(parseStoreUri("./data", "/work"), {
+        scheme: "file",
+        bucket: "/work/data",
+        key: "",
+      });
+      assert.deepEqual(parseStoreUri("file:///tmp/x%20y"), {
+        scheme: "file",
+        bucket: "/tmp/x y",
+        key: "",
+      });
+      assert.equal(bucketUri(parseStoreUri("local://bb1/k")), "local://bb1");
+    });
+
+    it("explains what is wrong with a malformed URI", () => {
+      assert.throws(
+        () => parseStoreUri("ftp://x/y"),
+        /unknown scheme ftp:\/\/; use local:\/\/BUCKET\/KEY/,
+      );
+      assert.throws(() => parseStoreUri("local://UPPER/k"), /is not a bucket name/);
+      assert.throws(() => parseStoreUri("local:///k"), /is not a bucket name/);
+      assert.throws(() => parseStoreUri("file://relative"), /absolute path/);
+      assert.throws(() => parseStoreUri(""), /empty path/);
+    });
+
+    it("opens a local bucket under the home and a folder as itself", () => {
+      const local = openStore(parseStoreUri("local://bkt/x"), { home }) as LocalStore;
+      assert.equal(local.root, path.join(home, "buckets", "bkt"));
+      const folder = openStore(parseStoreUri("/tmp/some/folder"), { home }) as LocalStore;
+      assert.equal(folder.root, "/tmp/some/folder");
+    });
+  });
+});
