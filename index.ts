@@ -1,9 +1,10 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalProcess } from "./components/local";
+import { LocalDataplane, LocalProcess } from "./components/local";
+import type { Topology } from "./planner/topology";
 import { skyplaneHome } from "./runner/home";
 
-/** One process of the stack's `skyplane:processes` config. */
+/** One process of the stack's `skyplane:processes` config (used by `skyplane check`). */
 export interface ProcessSpec {
   /** Program and arguments. */
   command: string[];
@@ -13,22 +14,42 @@ export interface ProcessSpec {
 
 /**
  * The Pulumi program of a route's stack. The Automation API runs it inline; `pulumi up --stack <route>`
- * runs the compiled copy (dist/index.js) through the language host. It reads the stack's config and
- * builds the local processes it names; the gateway topology replaces this config as the dataplane grows.
+ * runs the compiled copy (dist/index.js) through the language host. Its config:
+ *   skyplane:topology   the planned Topology (JSON), materialised as gateways
+ *   skyplane:token      the dataplane token (secret)
+ *   skyplane:key        the dataplane AES-256 key, base64 (secret)
+ *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
+ *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
+ *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  */
 export default async function program(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config("skyplane");
+  const home = config.get("home") ?? skyplaneHome();
+  const outputs: Record<string, unknown> = {};
+
+  const topology = config.getObject<Topology>("topology");
+  if (topology) {
+    const dataplane = new LocalDataplane("dataplane", {
+      topology,
+      token: config.requireSecret("token"),
+      key: config.requireSecret("key"),
+      home,
+      expireAt: config.getNumber("expireAt"),
+    });
+    outputs.gateways = dataplane.gateways;
+  }
+
   const processes = config.getObject<Record<string, ProcessSpec>>("processes") ?? {};
-  const logDir = path.join(skyplaneHome(), "logs", pulumi.getStack());
   const pids: Record<string, pulumi.Output<number>> = {};
   for (const name of Object.keys(processes).sort()) {
     const spec = processes[name];
     const proc = new LocalProcess(name, {
       command: spec.command,
       env: spec.env,
-      logFile: path.join(logDir, `${name}.log`),
+      logFile: path.join(home, "logs", pulumi.getStack(), `${name}.log`),
     });
     pids[name] = proc.pid;
   }
-  return { pids };
+  if (Object.keys(processes).length > 0) outputs.pids = pids;
+  return outputs;
 }

@@ -74,8 +74,7 @@ async function ours(
   try {
     const result = await runTransfer(
       { src: "local://src/big.bin", dst: "local://dst/big.bin", recursive: false },
-      [dp.client],
-      { home: dp.home },
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 50 },
     );
     if (result.bytes !== bytes) throw new Error(`moved ${result.bytes} of ${bytes} bytes`);

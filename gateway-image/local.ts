@@ -34,6 +34,16 @@ export interface LocalGatewayOptions {
   readonly extraArgs?: string[];
 }
 
+/** The environment of a gateway daemon: where buckets live and the dataplane's secrets. */
+export function gatewayEnv(home: string, token: string, key?: string, program?: string): Record<string, string> {
+  return {
+    SKYPLANE_HOME: home,
+    SKYPLANE_GATEWAY_TOKEN: token,
+    ...(key ? { SKYPLANE_GATEWAY_KEY: key } : {}),
+    ...(program ? { SKYPLANE_GATEWAY_PROGRAM: program } : {}),
+  };
+}
+
 /** A running gateway process started by `startLocalGateway`. */
 export interface LocalGateway {
   /** What it reported. */
@@ -46,23 +56,41 @@ export interface LocalGateway {
   stop(): Promise<void>;
 }
 
-/** The daemon's command line for a program file: what a process manager or a VM's boot script runs. */
-export function gatewayCommand(
-  programFile: string,
-  infoFile: string,
-  opts: Pick<LocalGatewayOptions, "controlPort" | "dataPort" | "extraArgs"> = {},
-): string[] {
+/** Where and how long a gateway daemon runs. */
+export interface GatewayCommandOptions {
+  /** Fixed control port, or 0 for any. */
+  readonly controlPort?: number;
+  /** Fixed data port, or 0 for any. */
+  readonly dataPort?: number;
+  /** Address both servers bind; default 127.0.0.1. */
+  readonly host?: string;
+  /** Epoch ms at which the daemon exits on its own. */
+  readonly expireAt?: number;
+  /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
+  readonly extraArgs?: string[];
+}
+
+/**
+ * The daemon's command line: what a process manager or a VM's boot script runs. The program comes from
+ * `programFile`, or when that is undefined from SKYPLANE_GATEWAY_PROGRAM in the environment.
+ */
+export function gatewayCommand(programFile: string | undefined, infoFile: string, opts: GatewayCommandOptions = {}): string[] {
+  const host = opts.host ?? "127.0.0.1";
   return [
     process.execPath,
     DAEMON_MAIN,
-    "--program",
-    programFile,
+    ...(programFile ? ["--program", programFile] : []),
     "--info-file",
     infoFile,
+    "--control-host",
+    host,
     "--control-port",
     String(opts.controlPort ?? 0),
+    "--data-host",
+    host,
     "--data-port",
     String(opts.dataPort ?? 0),
+    ...(opts.expireAt !== undefined ? ["--expire-at", String(opts.expireAt)] : []),
     ...(opts.extraArgs ?? []),
   ];
 }
@@ -82,12 +110,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const log = fs.openSync(logFile, "a");
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
-    env: {
-      PATH: process.env.PATH,
-      SKYPLANE_HOME: opts.home,
-      SKYPLANE_GATEWAY_TOKEN: opts.token,
-      ...(opts.key ? { SKYPLANE_GATEWAY_KEY: opts.key.toString("base64") } : {}),
-    },
+    env: { PATH: process.env.PATH, ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")) },
   });
   fs.closeSync(log);
   const exited = new Promise<number | null>((resolve) =>

@@ -10,10 +10,14 @@
 /** The version of the program format this code reads and writes. */
 export const GATEWAY_PROGRAM_VERSION = 1;
 
-/** Where a gateway accepts data connections. */
-export interface GatewayAddress {
+/** A gateway named by id, in a topology whose addresses are not known until it is provisioned. */
+export interface GatewayRef {
   /** The gateway's id, used in errors and logs. */
   readonly gatewayId: string;
+}
+
+/** Where a gateway accepts data connections. */
+export interface GatewayAddress extends GatewayRef {
   /** Host name or IP of its data port. */
   readonly host: string;
   /** TCP port of its data server. */
@@ -24,26 +28,26 @@ export interface GatewayAddress {
 export type Compression = "none" | "zstd";
 
 /** Reads each requested chunk from a bucket, then hands it on. Root of a source gateway's program. */
-export interface ReadObjectStoreOp {
+export interface ReadObjectStoreOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "read_object_store";
-  /** Bucket URI, e.g. `local://src`. */
-  readonly bucket: string;
+  /** Bucket URI, e.g. `local://src`; default: the chunk request's `srcBucket` (one dataplane, many jobs). */
+  readonly bucket?: string;
   /** What gets the chunks. */
-  readonly next: Operator;
+  readonly next: Operator<T>;
 }
 
 /** Writes each chunk to a bucket (a part of a multipart upload, or a whole object). A leaf. */
 export interface WriteObjectStoreOp {
   readonly op: "write_object_store";
-  /** Bucket URI, e.g. `local://dst`. */
-  readonly bucket: string;
+  /** Bucket URI, e.g. `local://dst`; default: the chunk request's bucket for this gateway's region. */
+  readonly bucket?: string;
 }
 
 /** Sends each chunk to another gateway over `connections` parallel TCP connections. A leaf. */
-export interface SendOp {
+export interface SendOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "send";
   /** The receiving gateway. */
-  readonly target: GatewayAddress;
+  readonly target: T;
   /** Parallel TCP connections. */
   readonly connections: number;
   /** Compression on the wire; skipped for chunks that do not shrink. */
@@ -53,32 +57,40 @@ export interface SendOp {
 }
 
 /** Accepts chunks from other gateways' `send`, then hands them on. Root of relay and destination programs. */
-export interface ReceiveOp {
+export interface ReceiveOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "receive";
   /** What gets the chunks. */
-  readonly next: Operator;
+  readonly next: Operator<T>;
 }
 
 /** Every child gets every chunk (several destinations). */
-export interface MuxAndOp {
+export interface MuxAndOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "mux_and";
   /** The branches. */
-  readonly children: readonly Operator[];
+  readonly children: readonly Operator<T>[];
 }
 
 /** Each chunk goes to one child (several gateways of a region share the load). */
-export interface MuxOrOp {
+export interface MuxOrOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "mux_or";
   /** The branches. */
-  readonly children: readonly Operator[];
+  readonly children: readonly Operator<T>[];
 }
 
-/** One operator of a gateway program. */
-export type Operator =
-  ReadObjectStoreOp | WriteObjectStoreOp | SendOp | ReceiveOp | MuxAndOp | MuxOrOp;
+/**
+ * One operator of a gateway program. `T` is how send targets are named: addresses in a running
+ * dataplane, bare gateway ids in a topology (before anything is provisioned).
+ */
+export type Operator<T extends GatewayRef = GatewayAddress> =
+  | ReadObjectStoreOp<T>
+  | WriteObjectStoreOp
+  | SendOp<T>
+  | ReceiveOp<T>
+  | MuxAndOp<T>
+  | MuxOrOp<T>;
 
 /** Everything one gateway runs. */
-export interface GatewayProgram {
+export interface GatewayProgram<T extends GatewayRef = GatewayAddress> {
   /** Format version, GATEWAY_PROGRAM_VERSION. */
   readonly version: typeof GATEWAY_PROGRAM_VERSION;
   /** This gateway's id. */
@@ -86,13 +98,74 @@ export interface GatewayProgram {
   /** Its region, e.g. `local:east`. */
   readonly region: string;
   /** Root operators: at most one `read_object_store` and at most one `receive`. */
-  readonly operators: readonly Operator[];
+  readonly operators: readonly Operator<T>[];
+}
+
+/** The gateways a program sends to, by id. */
+export function sendTargets<T extends GatewayRef>(program: GatewayProgram<T>): string[] {
+  const out = new Set<string>();
+  const visit = (op: Operator<T>): void => {
+    switch (op.op) {
+      case "send":
+        out.add(op.target.gatewayId);
+        break;
+      case "read_object_store":
+      case "receive":
+        visit(op.next);
+        break;
+      case "mux_and":
+      case "mux_or":
+        op.children.forEach(visit);
+        break;
+      case "write_object_store":
+        break;
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      }
+    }
+  };
+  program.operators.forEach(visit);
+  return [...out].sort();
+}
+
+/** A program with every send target given its address (from provisioning). */
+export function bindProgram(
+  program: GatewayProgram<GatewayRef>,
+  addresses: Readonly<Record<string, { host: string; port: number }>>,
+): GatewayProgram {
+  const bind = (op: Operator<GatewayRef>): Operator => {
+    switch (op.op) {
+      case "send": {
+        const address = addresses[op.target.gatewayId];
+        if (!address) throw new Error(`no address for gateway ${op.target.gatewayId}`);
+        return { ...op, target: { gatewayId: op.target.gatewayId, host: address.host, port: address.port } };
+      }
+      case "read_object_store":
+      case "receive":
+        return { ...op, next: bind(op.next) };
+      case "mux_and":
+      case "mux_or":
+        return { ...op, children: op.children.map(bind) };
+      case "write_object_store":
+        return op;
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      }
+    }
+  };
+  return { ...program, operators: program.operators.map(bind) };
 }
 
 /** A request to move one chunk: a whole object, or one part of a large object. */
 export interface ChunkRequest {
   /** Unique id: 32 lowercase hex digits. */
   readonly id: string;
+  /** Source bucket URI, for programs whose read operator names none. */
+  readonly srcBucket?: string;
+  /** Destination bucket URI per destination region, for programs whose write operator names none. */
+  readonly dstBuckets?: Readonly<Record<string, string>>;
   /** Key to read at the source. */
   readonly srcKey: string;
   /** Key to write at the destination(s). */
@@ -140,7 +213,7 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
   switch (op.op) {
     case "read_object_store":
     case "write_object_store":
-      if (typeof op.bucket !== "string" || !op.bucket.includes("://")) {
+      if (op.bucket !== undefined && (typeof op.bucket !== "string" || !op.bucket.includes("://"))) {
         throw new Error(`${at}.bucket: must be a bucket URI`);
       }
       if (op.op === "read_object_store") checkOperator(op.next, `${at}.next`);

@@ -122,10 +122,13 @@ export class Engine {
 
   /** Creates the stack `name` (a route, e.g. `local-east--local-west`) or selects it if it exists. */
   async stack(name: string, program: PulumiFn): Promise<Stack> {
-    return LocalWorkspace.createOrSelectStack(
+    const stack = await LocalWorkspace.createOrSelectStack(
       { projectName: PROJECT_NAME, stackName: name, program },
       this.workspaceOptions(),
     );
+    // The program runs in this process, whose SKYPLANE_HOME may differ from the engine's home.
+    await stack.setConfig("skyplane:home", { value: this.home.root });
+    return stack;
   }
 
   /** Names of the stacks in this home's backend. */

@@ -1,3 +1,26 @@
+/*
+ * The public API of skyplane:
+ *
+ *   const client = new SkyplaneClient();
+ *   await client.copy({ src: "local://a/x.txt", dst: "local://b/x.txt" });
+ *   const dp = client.dataplane("local", "east", "local", "west", { nVms: 1 });
+ *   await using _ = dp.autoDeprovision();
+ *   await dp.provision();
+ *   dp.queueCopy("local://a/data/", "local://b/data/", { recursive: true });
+ *   const tracker = dp.runAsync();
+ */
+export { SkyplaneClient, checkRegion } from "./client";
+export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
+export { Dataplane } from "./dataplane";
+export type { DataplaneOptions, JobResult } from "./dataplane";
+export { Tracker } from "./tracker";
+export type { TrackerEvent } from "./tracker";
+export { TransferProgress } from "./progress";
+export type { TransferEvent, TransferListener } from "./progress";
+export type { TransferResult } from "./transfer";
+export { TransferFailedError } from "./transfer";
+export { AWSConfig, GCPConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG } from "./config";
+export type { TransferConfig } from "./config";
 export { Engine, PULUMI_VERSION, PROJECT_NAME, engineCacheRoot, findEngineRoot } from "./engine";
 export { checkEngine } from "./check";
 export type { EngineCheckResult } from "./check";

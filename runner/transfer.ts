@@ -23,6 +23,16 @@ import {
 import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
 
+/** Where a transfer runs: the dataplane's source gateways and its destination region. */
+export interface TransferTarget {
+  /** Control API clients of the gateways that read from the source. */
+  readonly sources: readonly GatewayClient[];
+  /** Where stores find local buckets. */
+  readonly stores: StoreContext;
+  /** The destination region, whose gateways write to the destination bucket. */
+  readonly dstRegion: string;
+}
+
 /** What to copy. */
 export interface TransferRequest {
   /** Source URI: an object, or with `recursive` a prefix. */
@@ -31,6 +41,8 @@ export interface TransferRequest {
   readonly dst: string;
   /** Copy everything under the source prefix. */
   readonly recursive: boolean;
+  /** The objects to copy, when the caller has chosen them (sync); default: list the source. */
+  readonly objects?: readonly ObjectPair[];
 }
 
 /** Tuning of a transfer. */
@@ -125,11 +137,11 @@ export async function listObjects(
  */
 export async function runTransfer(
   req: TransferRequest,
-  sources: readonly GatewayClient[],
-  stores: StoreContext,
+  target: TransferTarget,
   opts: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
   progress: TransferProgress = new TransferProgress(),
 ): Promise<TransferResult> {
+  const { sources, stores } = target;
   const started = Date.now();
   const uploads: Array<{ key: string; uploadId: string }> = [];
   let dst: ObjectStore | undefined;
@@ -146,9 +158,10 @@ export async function runTransfer(
         `the destination ${bucketUri(dstUri)} does not exist: create it first`,
       );
     }
-    const pairs = await listObjects(req, src, srcUri, dstUri);
+    const pairs = req.objects ? [...req.objects] : await listObjects(req, src, srcUri, dstUri);
     const plan = planChunks(pairs, opts);
     const dstBucket = bucketUri(dstUri);
+    const buckets = { srcBucket: bucketUri(srcUri), dstBuckets: { [target.dstRegion]: dstBucket } };
     const chunks: ChunkRequest[] = [];
     const uploadIdOf = new Map<string, string>();
     for (const o of plan.objects.filter((p) => p.multipart)) {
@@ -157,17 +170,11 @@ export async function runTransfer(
       uploadIdOf.set(o.dstKey, uploadId);
     }
     for (const c of plan.chunks) {
-      chunks.push(
-        c.part
-          ? {
-              ...c,
-              part: {
-                number: c.part.number,
-                uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
-              },
-            }
-          : c,
-      );
+      const part = c.part && {
+        number: c.part.number,
+        uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
+      };
+      chunks.push({ ...c, ...buckets, ...(part ? { part } : {}) });
     }
     const bytes = pairs.reduce((n, p) => n + p.size, 0);
     progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });

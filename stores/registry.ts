@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStore } from "./local";
 import { ObjectStore, StoreError } from "./types";
@@ -42,14 +43,14 @@ export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
   if (!m) {
     if (uri === "")
       throw new StoreError("INVALID_URI", "an empty path is not a source or destination");
-    return { scheme: "file", bucket: path.resolve(cwd, uri), key: "" };
+    return fileUri(path.resolve(cwd, uri));
   }
   const scheme = m[1].toLowerCase();
   const rest = m[2];
   if (scheme === "file") {
     if (!rest.startsWith("/"))
       throw new StoreError("INVALID_URI", `${uri}: file:// URIs take an absolute path`);
-    return { scheme, bucket: path.resolve(decodeURIComponent(rest)), key: "" };
+    return fileUri(path.resolve(decodeURIComponent(rest)));
   }
   if (!(scheme in FACTORIES)) {
     throw new StoreError(
@@ -67,6 +68,19 @@ export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
     );
   }
   return { scheme, bucket, key };
+}
+
+/** A folder is a bucket of its own; a file is a key in the folder that holds it. */
+function fileUri(abs: string): StoreUri {
+  let isFile = false;
+  try {
+    isFile = fs.statSync(abs).isFile();
+  } catch {
+    // missing: a folder to be created (a destination)
+  }
+  return isFile
+    ? { scheme: "file", bucket: path.dirname(abs), key: path.basename(abs) }
+    : { scheme: "file", bucket: abs, key: "" };
 }
 
 /** The store for a parsed URI. */

@@ -86,6 +86,8 @@ export interface ObjectStore {
    * the store knows one without reading the object.
    */
   head(key: string): Promise<ObjectInfo | undefined>;
+  /** The object's checksum, reading the object if the store must; undefined if there is no such object. */
+  checksum(key: string): Promise<string | undefined>;
   /**
    * The object's bytes, or `length` bytes from `offset`. With `into` (at least that long), the bytes are
    * read into it and a view of it is returned, so that callers can reuse buffers.

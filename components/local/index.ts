@@ -1,14 +1,6 @@
-export {
-  LocalProcess,
-  LocalProcessProvider,
-  isSameProcess,
-  liveStartTime,
-  parseProcStat,
-  stopProcess,
-} from "./process";
-export type {
-  LocalProcessArgs,
-  LocalProcessInputs,
-  LocalProcessOutputs,
-  ProcStat,
-} from "./process";
+export { LocalProcess, LocalProcessProvider, isSameProcess, liveStartTime, parseProcStat, stopProcess } from "./process";
+export type { LocalProcessArgs, LocalProcessInputs, LocalProcessOutputs, ProcStat } from "./process";
+export { LocalGateway, localGatewayFiles } from "./gateway";
+export type { LocalGatewayArgs } from "./gateway";
+export { LocalDataplane } from "./dataplane";
+export type { LocalDataplaneArgs, ProvisionedGateway } from "./dataplane";

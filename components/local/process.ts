@@ -103,6 +103,10 @@ export interface LocalProcessInputs {
   logFile: string;
   /** Milliseconds between SIGTERM and SIGKILL on delete; default 10000. */
   stopGraceMs?: number;
+  /** A JSON file the process writes once it is ready; create waits for it and returns its content. */
+  readyFile?: string;
+  /** Milliseconds to wait for `readyFile`; default 30000. */
+  readyTimeoutMs?: number;
 }
 
 /** Outputs of a LocalProcess: its inputs plus the identity of the process. */
@@ -111,6 +115,8 @@ export interface LocalProcessOutputs extends LocalProcessInputs {
   pid: number;
   /** Start time in clock ticks after boot; with the pid it identifies the process. */
   startTime: string;
+  /** What the process wrote to `readyFile`. */
+  ready?: Record<string, unknown>;
 }
 
 /** The dynamic provider behind LocalProcess; exported so that tests can drive its CRUD directly. */
@@ -133,7 +139,7 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     news: LocalProcessInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
     // A running process cannot change its command, environment or folder: any change replaces it.
-    const keys = ["command", "env", "cwd", "logFile", "stopGraceMs"] as const;
+    const keys = ["command", "env", "cwd", "logFile", "stopGraceMs", "readyFile"] as const;
     const replaces = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
   }
@@ -147,6 +153,7 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     const path: typeof import("node:path") = require("node:path");
     /* eslint-enable @typescript-eslint/no-require-imports */
     fs.mkdirSync(path.dirname(inputs.logFile), { recursive: true, mode: 0o700 });
+    if (inputs.readyFile) fs.rmSync(inputs.readyFile, { force: true }); // a stale one would lie
     const log = fs.openSync(inputs.logFile, "a", 0o600);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -176,7 +183,28 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     if (pid === undefined || startTime === undefined) {
       throw new Error(`${inputs.command[0]} exited at once; see ${inputs.logFile}`);
     }
-    return { id: `${pid}@${startTime}`, outs: { ...inputs, pid, startTime } };
+    const outs: LocalProcessOutputs = { ...inputs, pid, startTime };
+    if (inputs.readyFile) {
+      const deadline = Date.now() + (inputs.readyTimeoutMs ?? 30_000);
+      for (;;) {
+        try {
+          outs.ready = JSON.parse(fs.readFileSync(inputs.readyFile, "utf8"));
+          break;
+        } catch {
+          // not written yet (writers rename it into place, so it is never half-written)
+        }
+        const tail = () => fs.readFileSync(inputs.logFile, "utf8").slice(-1500);
+        if (!isSameProcess(pid, startTime)) {
+          throw new Error(`${inputs.command[0]} exited before it was ready; ${inputs.logFile} ends with:\n${tail()}`);
+        }
+        if (Date.now() > deadline) {
+          await stopProcess(pid, startTime, 1000);
+          throw new Error(`${inputs.command[0]} was not ready after ${inputs.readyTimeoutMs ?? 30_000} ms; see ${inputs.logFile}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+    return { id: `${pid}@${startTime}`, outs };
   }
 
   async read(id: string, props: LocalProcessOutputs): Promise<pulumi.dynamic.ReadResult> {
@@ -201,6 +229,10 @@ export interface LocalProcessArgs {
   logFile: pulumi.Input<string>;
   /** Milliseconds between SIGTERM and SIGKILL on delete; default 10000. */
   stopGraceMs?: pulumi.Input<number>;
+  /** A JSON file the process writes (atomically) once it is ready; `up` waits for it. */
+  readyFile?: pulumi.Input<string>;
+  /** Milliseconds to wait for `readyFile`; default 30000. */
+  readyTimeoutMs?: pulumi.Input<number>;
 }
 
 /** A process on this machine that runs from `up` until `destroy`. */
@@ -211,13 +243,16 @@ export class LocalProcess extends pulumi.dynamic.Resource {
   declare readonly startTime: pulumi.Output<string>;
   /** Where its output goes. */
   declare readonly logFile: pulumi.Output<string>;
+  /** What it wrote to `readyFile`. */
+  declare readonly ready: pulumi.Output<Record<string, unknown> | undefined>;
 
   constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       new LocalProcessProvider(),
       name,
-      { ...args, pid: undefined, startTime: undefined },
-      opts,
+      { ...args, pid: undefined, startTime: undefined, ready: undefined },
+      // The environment carries the dataplane's token and key: keep it encrypted in the state.
+      { ...opts, additionalSecretOutputs: ["env", ...(opts?.additionalSecretOutputs ?? [])] },
       "skyplane",
       "LocalProcess",
     );

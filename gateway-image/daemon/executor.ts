@@ -79,7 +79,8 @@ export class GatewayExecutor {
   };
   private readonly queue: ChunkRequest[] = [];
   private readonly sinks: Sink[] = [];
-  private readonly source?: { op: ReadObjectStoreOp; store: ObjectStore; sink: Sink };
+  private readonly source?: { op: ReadObjectStoreOp; sink: Sink };
+  private readonly stores = new Map<string, ObjectStore>();
   private readonly receiver?: DataServer;
   private readonly budget: ByteBudget;
   private readonly pool: BufferPool;
@@ -95,7 +96,7 @@ export class GatewayExecutor {
     this.pool = new BufferPool(this.budget.capacity);
     for (const root of program.operators) {
       if (root.op === "read_object_store") {
-        this.source = { op: root, store: this.store(root.bucket), sink: this.build(root.next) };
+        this.source = { op: root, sink: this.build(root.next) };
       } else if (root.op === "receive") {
         const sink = this.build(root.next);
         this.receiver = new DataServer({
@@ -166,7 +167,7 @@ export class GatewayExecutor {
         this.queue.shift();
         this.stats.queued = this.queue.length;
         this.stats.inflight++;
-        void this.move(src.store, src.sink, next).finally(() => {
+        void this.move(src.op, src.sink, next).finally(() => {
           this.stats.inflight--;
           this.budget.release(next.length);
           const r = this.released;
@@ -181,11 +182,14 @@ export class GatewayExecutor {
 
   private released?: () => void;
 
-  private async move(store: ObjectStore, sink: Sink, req: ChunkRequest): Promise<void> {
+  private async move(op: ReadObjectStoreOp, sink: Sink, req: ChunkRequest): Promise<void> {
     // Parts are read into pooled buffers; a buffer goes back only once every destination has acked
     // the chunk, when no socket write or retry can still refer to it.
     const lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
     try {
+      const bucket = op.bucket ?? req.srcBucket;
+      if (!bucket) throw new Error(`chunk ${req.id} names no source bucket, and the program none either`);
+      const store = this.store(bucket);
       const raw =
         req.length === 0
           ? Buffer.alloc(0)
@@ -216,8 +220,14 @@ export class GatewayExecutor {
     });
   }
 
+  /** The store of a bucket URI, opened once. */
   private store(bucket: string): ObjectStore {
-    return openStore(parseStoreUri(bucket), this.runtime.stores);
+    let store = this.stores.get(bucket);
+    if (!store) {
+      store = openStore(parseStoreUri(bucket), this.runtime.stores);
+      this.stores.set(bucket, store);
+    }
+    return store;
   }
 
   private build(op: Operator): Sink {
@@ -229,13 +239,15 @@ export class GatewayExecutor {
   private buildOne(op: Operator): Sink {
     switch (op.op) {
       case "write_object_store": {
-        const store = this.store(op.bucket);
-        const bucket = op.bucket;
+        const region = this.program.region;
         let writing = 0;
         return {
           handle: async (req, raw, rawCrc) => {
             writing++;
             try {
+              const bucket = op.bucket ?? req.dstBuckets?.[region];
+              if (!bucket) throw new Error(`chunk ${req.id} names no destination bucket in ${region}`);
+              const store = this.store(bucket);
               const uploadId = req.part?.uploadIds[bucket];
               if (req.part && !uploadId)
                 throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);

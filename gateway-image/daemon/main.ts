@@ -12,11 +12,12 @@ import { GatewayExecutor } from "./executor";
  *   SKYPLANE_GATEWAY_TOKEN  the dataplane token (required)
  *   SKYPLANE_GATEWAY_KEY    the dataplane AES-256 key, base64 (required if the program encrypts)
  *   SKYPLANE_HOME           where local buckets live
+ *   SKYPLANE_GATEWAY_PROGRAM the program as JSON, when --program is not given
  * Once both servers listen it writes { pid, gatewayId, controlPort, dataPort } to --info-file (atomically)
  * and as one JSON line to stdout.
  */
 
-const USAGE = `usage: skyplane-gateway --program FILE [--control-host H] [--control-port P]
+const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--control-host H] [--control-port P]
        [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
        [--dead-peer-ms MS]`;
 
@@ -43,13 +44,15 @@ async function main(): Promise<void> {
         "max-inflight-mib": { type: "string", default: "256" },
         "max-receive-mib": { type: "string", default: "256" },
         "dead-peer-ms": { type: "string", default: "15000" },
+        "expire-at": { type: "string" },
       },
       strict: true,
     }));
   } catch (err) {
     fail((err as Error).message);
   }
-  if (!values.program) fail("--program is required");
+  const programText = values.program ? undefined : process.env.SKYPLANE_GATEWAY_PROGRAM;
+  if (!values.program && !programText) fail("--program or SKYPLANE_GATEWAY_PROGRAM is required");
   const token = process.env.SKYPLANE_GATEWAY_TOKEN;
   if (!token) fail("SKYPLANE_GATEWAY_TOKEN is not set");
   const key = process.env.SKYPLANE_GATEWAY_KEY
@@ -58,9 +61,9 @@ async function main(): Promise<void> {
   if (key && key.length !== 32) fail("SKYPLANE_GATEWAY_KEY must be 32 bytes, base64-encoded");
   let program;
   try {
-    program = parseGatewayProgram(JSON.parse(fs.readFileSync(values.program, "utf8")));
+    program = parseGatewayProgram(JSON.parse(programText ?? fs.readFileSync(values.program as string, "utf8")));
   } catch (err) {
-    fail(`program ${values.program}: ${(err as Error).message}`);
+    fail(`program ${values.program ?? "in SKYPLANE_GATEWAY_PROGRAM"}: ${(err as Error).message}`);
   }
   const errors: string[] = [];
   const problem = (line: string) => {
@@ -89,6 +92,12 @@ async function main(): Promise<void> {
     log(`stopping: ${why}`);
     await Promise.allSettled([control.close(), executor.close()]);
     process.exit(0);
+  }
+  // A keep-warm gateway exits on its own at its expiry, even when no client is left to stop it.
+  if (values["expire-at"]) {
+    const expireAt = Number(values["expire-at"]);
+    if (!Number.isFinite(expireAt)) fail("--expire-at takes milliseconds since the epoch");
+    setTimeout(() => void stop(`expired at ${new Date(expireAt).toISOString()}`), Math.max(0, expireAt - Date.now())).unref();
   }
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

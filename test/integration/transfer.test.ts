@@ -39,8 +39,7 @@ describe("integration: transfer through a source and a destination gateway", fun
       progress.on((e) => events.push(e.type));
       const result = await runTransfer(
         { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
-        [dp.client],
-        { home: dp.home },
+        { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
         small,
         progress,
       );
@@ -80,8 +79,7 @@ describe("integration: transfer through a source and a destination gateway", fun
     });
     const result = await runTransfer(
       { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
-      [dp.client],
-      { home: dp.home },
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
       progress,
     );
@@ -118,8 +116,7 @@ describe("integration: a destination gateway killed mid-transfer", function () {
     await assert.rejects(
       runTransfer(
         { src: "local://src/", dst: "local://dst/", recursive: true },
-        [dp.client],
-        { home: dp.home },
+        { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
         { ...small, partSizeBytes: part },
         progress,
       ),

@@ -1,0 +1,95 @@
+import * as pulumi from "@pulumi/pulumi";
+import { bindProgram, sendTargets } from "../../planner/program";
+import { provisioningOrder, Topology } from "../../planner/topology";
+import { LocalGateway } from "./gateway";
+
+/** How the runner reaches one provisioned gateway (a stack output). */
+export interface ProvisionedGateway {
+  /** Gateway id from the topology. */
+  readonly id: string;
+  /** Its region. */
+  readonly region: string;
+  /** True when it reads from the source store (the runner sends it chunk requests). */
+  readonly source: boolean;
+  /** Address of its servers. */
+  readonly host: string;
+  /** Control API port. */
+  readonly controlPort: number;
+  /** Data port. */
+  readonly dataPort: number;
+  /** Its log file. */
+  readonly logFile: string;
+}
+
+/** Arguments of a dataplane on the local cloud. */
+export interface LocalDataplaneArgs {
+  /** The planned topology; every gateway must be on the local cloud. */
+  topology: Topology;
+  /** The dataplane token (a secret). */
+  token: pulumi.Input<string>;
+  /** The dataplane key, base64 (a secret). */
+  key: pulumi.Input<string>;
+  /** The skyplane home. */
+  home: pulumi.Input<string>;
+  /** Epoch ms at which gateways exit on their own (keep-warm TTL); default never. */
+  expireAt?: pulumi.Input<number | undefined>;
+  /** Address the gateways bind; default 127.0.0.1. */
+  host?: pulumi.Input<string>;
+}
+
+/**
+ * Every gateway of a topology as a local process. Receivers are started first, so that each sender's
+ * program can be bound to the data ports its targets actually listen on.
+ */
+export class LocalDataplane extends pulumi.ComponentResource {
+  /** One entry per gateway, in topology order. */
+  readonly gateways: pulumi.Output<ProvisionedGateway[]>;
+
+  constructor(name: string, args: LocalDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:local:Dataplane", name, {}, opts);
+    const foreign = args.topology.gateways.filter((g) => g.provider !== "local");
+    if (foreign.length > 0) {
+      throw new pulumi.ResourceError(
+        `the local dataplane cannot run gateways on ${[...new Set(foreign.map((g) => g.provider))].join(", ")}`,
+        this,
+      );
+    }
+    const built = new Map<string, LocalGateway>();
+    for (const spec of provisioningOrder(args.topology)) {
+      const targets = sendTargets(spec.program);
+      const addresses = pulumi
+        .all(targets.map((t) => pulumi.all([built.get(t)?.host, built.get(t)?.dataPort])))
+        .apply((pairs) => Object.fromEntries(targets.map((t, i) => [t, { host: pairs[i][0] as string, port: pairs[i][1] as number }])));
+      built.set(
+        spec.id,
+        new LocalGateway(
+          `${name}-${spec.id}`,
+          {
+            program: addresses.apply((a) => bindProgram(spec.program, a)),
+            token: args.token,
+            key: args.key,
+            home: args.home,
+            host: args.host,
+            expireAt: args.expireAt,
+          },
+          { parent: this },
+        ),
+      );
+    }
+    this.gateways = pulumi.all(
+      args.topology.gateways.map((spec) => {
+        const g = built.get(spec.id) as LocalGateway;
+        return pulumi.all([g.host, g.controlPort, g.dataPort, g.logFile]).apply(([host, controlPort, dataPort, logFile]) => ({
+          id: spec.id,
+          region: spec.region,
+          source: spec.program.operators.some((o) => o.op === "read_object_store"),
+          host,
+          controlPort,
+          dataPort,
+          logFile,
+        }));
+      }),
+    );
+    this.registerOutputs({ gateways: this.gateways });
+  }
+}

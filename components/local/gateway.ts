@@ -1,0 +1,79 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { gatewayCommand, gatewayEnv } from "../../gateway-image/local";
+import type { GatewayProgram } from "../../planner/program";
+import { LocalProcess } from "./process";
+
+/** Arguments of a gateway on the local cloud. */
+export interface LocalGatewayArgs {
+  /** Its program, with send targets bound to addresses. */
+  program: pulumi.Input<GatewayProgram>;
+  /** The dataplane token (keep it a secret). */
+  token: pulumi.Input<string>;
+  /** The dataplane key, 32 bytes base64 (keep it a secret). */
+  key: pulumi.Input<string>;
+  /** The skyplane home: local buckets, logs and run files live there. */
+  home: pulumi.Input<string>;
+  /** Address the gateway binds; default 127.0.0.1. */
+  host?: pulumi.Input<string>;
+  /** Epoch ms at which it exits on its own (keep-warm TTL); default never. */
+  expireAt?: pulumi.Input<number | undefined>;
+}
+
+/** Files of a local gateway under the home: its log and the file it writes once it listens. */
+export function localGatewayFiles(home: string, stack: string, gatewayId: string): { logFile: string; infoFile: string } {
+  return {
+    logFile: path.join(home, "logs", stack, `${gatewayId}.log`),
+    infoFile: path.join(home, "run", stack, `${gatewayId}.json`),
+  };
+}
+
+/** A gateway daemon as a process on this machine (the local cloud's "VM"). */
+export class LocalGateway extends pulumi.ComponentResource {
+  /** Process id of the daemon. */
+  readonly pid: pulumi.Output<number>;
+  /** Address it listens on. */
+  readonly host: pulumi.Output<string>;
+  /** Port of its control API. */
+  readonly controlPort: pulumi.Output<number>;
+  /** Port of its data server. */
+  readonly dataPort: pulumi.Output<number>;
+  /** Its log file. */
+  readonly logFile: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:local:Gateway", name, {}, opts);
+    const stack = pulumi.getStack();
+    const host = pulumi.output(args.host ?? "127.0.0.1");
+    const program = pulumi.output(args.program);
+    const files = pulumi.all([args.home, program]).apply(([home, p]) => localGatewayFiles(home, stack, p.gatewayId));
+    const proc = new LocalProcess(
+      `${name}-daemon`,
+      {
+        command: pulumi
+          .all([files, host, args.expireAt])
+          .apply(([f, h, expireAt]) => gatewayCommand(undefined, f.infoFile, { host: h, expireAt })),
+        env: pulumi
+          .all([args.home, args.token, args.key, program])
+          .apply(([home, token, key, p]) => gatewayEnv(home, token, key, JSON.stringify(p))),
+        logFile: files.logFile,
+        readyFile: files.infoFile,
+        stopGraceMs: 5000,
+      },
+      { parent: this },
+    );
+    const ready = proc.ready.apply((r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null });
+    this.pid = proc.pid;
+    this.host = host;
+    this.controlPort = ready.apply((r) => r.controlPort as number);
+    this.dataPort = ready.apply((r) => r.dataPort ?? 0);
+    this.logFile = proc.logFile;
+    this.registerOutputs({
+      pid: this.pid,
+      host: this.host,
+      controlPort: this.controlPort,
+      dataPort: this.dataPort,
+      logFile: this.logFile,
+    });
+  }
+}

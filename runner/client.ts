@@ -1,0 +1,162 @@
+import * as path from "node:path";
+import { parseRegion, UnknownRegionError } from "../planner/regions";
+import { planDirect, Topology } from "../planner/topology";
+import { bucketUri, openStore, StoreError } from "../stores";
+import { UserError } from "../errors";
+import { AWSConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG, GCPConfig, TransferConfig } from "./config";
+import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
+import { Engine } from "./engine";
+import { skyplaneHome } from "./home";
+import { TransferProgress } from "./progress";
+import { planSync, SyncPlan } from "./sync";
+import { listObjects } from "./transfer";
+
+/** Options of a client. Constructing one does no I/O. */
+export interface SkyplaneClientOptions {
+  /** AWS credentials; default the SDK's credential chain. */
+  readonly aws?: AWSConfig;
+  /** GCP credentials; default Application Default Credentials. */
+  readonly gcp?: GCPConfig;
+  /** Azure credentials; default the environment. */
+  readonly azure?: AzureConfig;
+  /** Where logs go; default `<home>/logs`. */
+  readonly logDir?: string;
+  /** The skyplane home; default $SKYPLANE_HOME or ~/.skyplane. */
+  readonly home?: string;
+  /** How transfers move data. */
+  readonly transferConfig?: Partial<TransferConfig>;
+}
+
+/** What `copy` and `sync` take. */
+export interface CopyRequest {
+  /** Source URI or path. */
+  readonly src: string;
+  /** Destination URI or path. */
+  readonly dst: string;
+  /** Copy everything under the source prefix. */
+  readonly recursive?: boolean;
+  /** Gateways per region. Default 1. */
+  readonly nVms?: number;
+  /** Called with every transfer event (progress bars). */
+  readonly onProgress?: (p: TransferProgress) => void;
+}
+
+/** A planned copy: what would move, and through which topology. */
+export interface CopyPlan {
+  /** The dataplane's plan. */
+  readonly topology: Topology;
+  /** Objects that would move. */
+  readonly objects: number;
+  /** Bytes that would move. */
+  readonly bytes: number;
+  /** For a sync: what it would copy and delete. */
+  readonly sync?: SyncPlan;
+}
+
+/** The entry point of the library: copies, syncs and dataplanes. */
+export class SkyplaneClient {
+  /** The skyplane home. */
+  readonly home: string;
+  /** Where logs go. */
+  readonly logDir: string;
+  /** How transfers move data. */
+  readonly transferConfig: TransferConfig;
+  private engine?: Promise<Engine>;
+
+  constructor(readonly options: SkyplaneClientOptions = {}) {
+    this.home = path.resolve(options.home ?? skyplaneHome());
+    this.logDir = options.logDir ?? path.join(this.home, "logs");
+    this.transferConfig = { ...DEFAULT_TRANSFER_CONFIG, ...options.transferConfig };
+  }
+
+  /**
+   * A dataplane between two regions, e.g. `dataplane("local", "east", "local", "west", { nVms: 1 })`.
+   * Nothing is provisioned until `provision()`.
+   */
+  dataplane(
+    srcCloud: string,
+    srcRegion: string,
+    dstCloud: string,
+    dstRegion: string,
+    opts: DataplaneOptions & { nConnections?: number } = {},
+  ): Dataplane {
+    let topology: Topology;
+    try {
+      topology = planDirect({
+        src: `${srcCloud}:${srcRegion}`,
+        dst: `${dstCloud}:${dstRegion}`,
+        nVms: opts.nVms,
+        connections: opts.nConnections ?? this.transferConfig.connectionsPerGateway,
+        compress: this.transferConfig.compress,
+        encrypt: this.transferConfig.encrypt,
+      });
+    } catch (err) {
+      if (err instanceof UnknownRegionError || err instanceof RangeError) throw new UserError("BAD_PLAN", err.message);
+      throw err;
+    }
+    return new Dataplane(topology, { home: this.home, engine: () => this.openEngine(), transfer: this.transferConfig }, opts);
+  }
+
+  /** Plans a copy without provisioning anything: checks the URIs, buckets and source objects. */
+  async planCopy(req: CopyRequest & { sync?: boolean }): Promise<CopyPlan> {
+    const stores = { home: this.home };
+    const srcUri = parseUri(req.src);
+    const dstUri = parseUri(req.dst);
+    const srcRegion = await regionOf(srcUri, stores);
+    const dstRegion = dstUri.scheme === "file" ? "local:client" : await regionOf(dstUri, stores);
+    const [sc, sr] = srcRegion.split(":");
+    const [dc, dr] = dstRegion.split(":");
+    const topology = this.dataplane(sc, sr, dc, dr, { nVms: req.nVms }).topology;
+    const src = openStore(srcUri, stores);
+    try {
+      if (req.sync) {
+        const sync = await planSync(src, srcUri, openStore(dstUri, stores), dstUri);
+        return { topology, objects: sync.copy.length, bytes: sync.copy.reduce((n, o) => n + o.size, 0), sync };
+      }
+      const objects = await listObjects({ src: req.src, dst: req.dst, recursive: req.recursive ?? false }, src, srcUri, dstUri);
+      return { topology, objects: objects.length, bytes: objects.reduce((n, o) => n + o.size, 0) };
+    } catch (err) {
+      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Copies `src` to `dst`: provisions the route's gateways, transfers, verifies, and always deprovisions. */
+  async copy(req: CopyRequest): Promise<JobResult> {
+    return this.runOnce(req, (dp) => dp.queueCopy(req.src, req.dst, { recursive: req.recursive ?? false }));
+  }
+
+  /** Makes `dst` match `src`: copies what is missing or different; with `delete`, removes extras after. */
+  async sync(req: CopyRequest & { delete?: boolean }): Promise<JobResult> {
+    return this.runOnce(req, (dp) => dp.queueSync(req.src, req.dst, { delete: req.delete ?? false }));
+  }
+
+  private async runOnce(req: CopyRequest, queue: (dp: Dataplane) => void): Promise<JobResult> {
+    const plan = await this.planCopy(req);
+    const { src, dst } = plan.topology.route;
+    const dp = this.dataplane(...(src.split(":") as [string, string]), ...(dst.split(":") as [string, string]), {
+      nVms: req.nVms,
+    });
+    return dp.autoDeprovision(async () => {
+      await dp.provision();
+      queue(dp);
+      const tracker = dp.runAsync();
+      if (req.onProgress) tracker.jobs.forEach((p) => req.onProgress?.(p));
+      return (await tracker.join())[0];
+    });
+  }
+
+  private openEngine(): Promise<Engine> {
+    this.engine ??= Engine.open({ home: this.home });
+    return this.engine;
+  }
+}
+
+/** Checks a region id, reporting an unknown one as a UserError that lists the known ones. */
+export function checkRegion(id: string): string {
+  try {
+    return parseRegion(id).id;
+  } catch (err) {
+    throw new UserError("UNKNOWN_REGION", (err as Error).message);
+  }
+}

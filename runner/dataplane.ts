@@ -1,0 +1,265 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import type { Stack } from "@pulumi/pulumi/automation";
+import type { ProvisionedGateway } from "../components/local";
+import program from "../index";
+import { CLIENT_REGION } from "../planner/regions";
+import { routeStackName, Topology } from "../planner/topology";
+import { bucketUri, openStore, parseStoreUri, StoreContext, StoreError, StoreUri } from "../stores";
+import { SkyplaneError, UserError } from "../errors";
+import { TransferConfig } from "./config";
+import { Engine } from "./engine";
+import { GatewayClient } from "./gateway-client";
+import { TransferProgress } from "./progress";
+import { planSync } from "./sync";
+import { Tracker } from "./tracker";
+import { runTransfer, TransferRequest, TransferResult } from "./transfer";
+
+/** A queued copy or sync. */
+type Job =
+  | { readonly kind: "copy"; readonly src: string; readonly dst: string; readonly recursive: boolean }
+  | { readonly kind: "sync"; readonly src: string; readonly dst: string; readonly delete: boolean };
+
+/** The result of one job; a sync also says what it deleted. */
+export interface JobResult extends TransferResult {
+  /** Destination objects deleted by a sync with `delete`. */
+  readonly deleted?: number;
+}
+
+/** Options of a dataplane. */
+export interface DataplaneOptions {
+  /** Gateways per region. Default 1. */
+  readonly nVms?: number;
+  /**
+   * Keep the gateways up this many seconds after provisioning, for later runs on the same route; they
+   * exit on their own after it, and `autoDeprovision` leaves the stack up. Default 0: torn down.
+   */
+  readonly keepWarmSeconds?: number;
+}
+
+/** Where a dataplane's state and engine live. */
+export interface DataplaneContext {
+  /** The skyplane home. */
+  readonly home: string;
+  /** Opens the engine (lazily, on first provision). */
+  readonly engine: () => Promise<Engine>;
+  /** How transfers move data. */
+  readonly transfer: TransferConfig;
+}
+
+/** Turns a store's error into a UserError with the same message. */
+function userFacing(err: unknown): unknown {
+  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
+}
+
+/** Parses a URI, reporting a malformed one as a UserError. */
+export function parseUri(uri: string): StoreUri {
+  try {
+    return parseStoreUri(uri);
+  } catch (err) {
+    throw userFacing(err);
+  }
+}
+
+/** The region a URI's bucket lives in: the bucket's record, or the client's region for folders. */
+export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<string> {
+  if (uri.scheme === "file") return CLIENT_REGION;
+  const store = openStore(uri, stores);
+  if (!(await store.exists())) {
+    throw new UserError(
+      "NO_SUCH_BUCKET",
+      `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region local:<region>'`,
+    );
+  }
+  const region = await store.region();
+  if (!region) throw new UserError("NO_REGION", `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`);
+  return region;
+}
+
+/**
+ * The gateways of one route, provisioned as that route's Pulumi stack. Queue jobs, provision, run,
+ * and always deprovision (`await using _ = dp.autoDeprovision()`).
+ */
+export class Dataplane {
+  /** The stack that holds this route's gateways. */
+  readonly stackName: string;
+  private readonly jobs: Job[] = [];
+  private gateways?: ProvisionedGateway[];
+  private token?: string;
+  private stack?: Stack;
+
+  /** @internal Built by `SkyplaneClient.dataplane()`. */
+  constructor(
+    /** The planned topology. */
+    readonly topology: Topology,
+    private readonly ctx: DataplaneContext,
+    private readonly opts: DataplaneOptions = {},
+  ) {
+    this.stackName = routeStackName(topology.route.src, topology.route.dst);
+  }
+
+  /** True once `provision()` has succeeded and `deprovision()` has not run since. */
+  get provisioned(): boolean {
+    return this.gateways !== undefined;
+  }
+
+  /**
+   * Brings the route's stack up (`up` with refresh): the gateways start, or an up-to-date stack is
+   * reused as it is. Its topology, token and key are the stack's config, so `pulumi up --stack <route>`
+   * by hand builds the same thing.
+   */
+  async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
+    const engine = await this.ctx.engine();
+    const stack = await engine.stack(this.stackName, program);
+    this.stack = stack;
+    const config = await stack.getAllConfig();
+    // Reuse the stack's secrets: new ones would change every gateway and defeat reuse.
+    const token = config["skyplane:token"]?.value || crypto.randomBytes(32).toString("base64url");
+    const key = config["skyplane:key"]?.value || crypto.randomBytes(32).toString("base64");
+    const settings: Record<string, { value: string; secret?: boolean }> = {
+      "skyplane:topology": { value: JSON.stringify(this.topology) },
+      "skyplane:token": { value: token, secret: true },
+      "skyplane:key": { value: key, secret: true },
+    };
+    const warm = this.opts.keepWarmSeconds ?? 0;
+    const expireAt = Number(config["skyplane:expireAt"]?.value);
+    if (warm > 0 && !(expireAt > Date.now() + 60_000)) {
+      settings["skyplane:expireAt"] = { value: String(Date.now() + warm * 1000) };
+    } else if (warm === 0 && config["skyplane:expireAt"]) {
+      await stack.removeConfig("skyplane:expireAt");
+    }
+    await stack.setAllConfig(settings);
+    let up;
+    try {
+      up = await stack.up({ refresh: true, color: "never", onOutput: opts.onOutput });
+    } catch (err) {
+      throw new SkyplaneError(
+        "PROVISION_FAILED",
+        `provisioning stack ${this.stackName} failed: ${(err as Error).message.split("\n").slice(-12).join("\n")}\n` +
+          `Gateway logs are in ${engine.home.logs}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
+        { cause: err },
+      );
+    }
+    this.gateways = up.outputs.gateways?.value as ProvisionedGateway[];
+    this.token = token;
+    await Promise.all(this.clients(this.gateways).map((c) => c.status()));
+  }
+
+  /** Destroys the route's stack: every gateway stops, and the stack is left empty. */
+  async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
+    const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
+    await stack.destroy({ color: "never", onOutput: opts.onOutput });
+    this.gateways = undefined;
+  }
+
+  /**
+   * Deprovisions when the scope ends, even on error: `await using _ = dp.autoDeprovision()`, or
+   * `await dp.autoDeprovision(async (dp) => ...)`. With `keepWarmSeconds`, the stack is left up and
+   * its gateways exit on their own at the TTL.
+   */
+  autoDeprovision(): AsyncDisposable;
+  autoDeprovision<T>(fn: (dp: Dataplane) => Promise<T>): Promise<T>;
+  autoDeprovision<T>(fn?: (dp: Dataplane) => Promise<T>): AsyncDisposable | Promise<T> {
+    const release = async () => {
+      if ((this.opts.keepWarmSeconds ?? 0) > 0) return;
+      if (this.stack || this.provisioned) await this.deprovision();
+    };
+    if (!fn) return { [Symbol.asyncDispose]: release };
+    return (async () => {
+      try {
+        return await fn(this);
+      } finally {
+        await release();
+      }
+    })();
+  }
+
+  /** Queues a copy of `src` to `dst` (a prefix with `recursive`). */
+  queueCopy(src: string, dst: string, opts: { recursive?: boolean } = {}): void {
+    parseUri(src);
+    parseUri(dst);
+    this.jobs.push({ kind: "copy", src, dst, recursive: opts.recursive ?? false });
+  }
+
+  /** Queues a sync: copies what is missing or different; with `delete`, then removes extras at `dst`. */
+  queueSync(src: string, dst: string, opts: { delete?: boolean } = {}): void {
+    parseUri(src);
+    parseUri(dst);
+    this.jobs.push({ kind: "sync", src, dst, delete: opts.delete ?? false });
+  }
+
+  /** Runs the queued jobs in the background; the tracker reports progress and the results. */
+  runAsync(): Tracker {
+    const jobs = this.jobs.splice(0);
+    const progress = jobs.map(() => new TransferProgress());
+    return new Tracker(progress, async () => {
+      if (!this.gateways) throw new UserError("NOT_PROVISIONED", "call provision() before run()");
+      const results: JobResult[] = [];
+      for (const [i, job] of jobs.entries()) results.push(await this.runJob(job, progress[i]));
+      return results;
+    });
+  }
+
+  /** Runs the queued jobs and resolves to one result per job. */
+  async run(): Promise<JobResult[]> {
+    return this.runAsync().join();
+  }
+
+  private clients(gateways: ProvisionedGateway[]): GatewayClient[] {
+    return gateways.map(
+      (g) => new GatewayClient({ gatewayId: g.id, host: g.host, controlPort: g.controlPort }, this.token as string),
+    );
+  }
+
+  private async runJob(job: Job, progress: TransferProgress): Promise<JobResult> {
+    const stores = { home: this.ctx.home };
+    const srcUri = parseUri(job.src);
+    const dstUri = parseUri(job.dst);
+    const [srcRegion, dstRegion] = await Promise.all([regionOf(srcUri, stores), this.prepareDestination(dstUri, stores)]);
+    const { route } = this.topology;
+    if (srcRegion !== route.src || dstRegion !== route.dst) {
+      throw new UserError(
+        "WRONG_ROUTE",
+        `${job.src} (${srcRegion}) → ${job.dst} (${dstRegion}) does not match this dataplane's route ${route.src} → ${route.dst}`,
+      );
+    }
+    const gateways = this.gateways as ProvisionedGateway[];
+    const target = { sources: this.clients(gateways.filter((g) => g.source)), stores, dstRegion };
+    const cfg = this.ctx.transfer;
+    const opts = {
+      multipartThresholdBytes: cfg.multipartThresholdBytes,
+      partSizeBytes: cfg.partSizeBytes,
+      verify: cfg.verify,
+      batchSize: 1000,
+      pollIntervalMs: 100,
+    };
+    if (job.kind === "copy") {
+      const req: TransferRequest = { src: job.src, dst: job.dst, recursive: job.recursive };
+      return runTransfer(req, target, opts, progress);
+    }
+    const src = openStore(srcUri, stores);
+    const dst = openStore(dstUri, stores);
+    const plan = await planSync(src, srcUri, dst, dstUri).catch((err) => Promise.reject(userFacing(err)));
+    const copied =
+      plan.copy.length > 0
+        ? await runTransfer({ src: job.src, dst: job.dst, recursive: true, objects: plan.copy }, target, opts, progress)
+        : { objects: 0, bytes: 0, seconds: 0 };
+    if (plan.copy.length === 0) progress.emit({ type: "done", objects: 0, bytes: 0, seconds: 0 });
+    // Extras go only once every copy has succeeded (runTransfer threw otherwise).
+    if (job.delete) for (const key of plan.extra) await dst.delete(key);
+    return { ...copied, deleted: job.delete ? plan.extra.length : 0 };
+  }
+
+  /** The destination's region; a destination folder is created if it is missing. */
+  private async prepareDestination(uri: StoreUri, stores: StoreContext): Promise<string> {
+    if (uri.scheme === "file") {
+      try {
+        fs.mkdirSync(uri.bucket, { recursive: true });
+        fs.accessSync(uri.bucket, fs.constants.W_OK);
+      } catch (err) {
+        throw new UserError("UNWRITABLE", `cannot write to ${uri.bucket}: ${(err as Error).message}`);
+      }
+    }
+    return regionOf(uri, stores);
+  }
+}
