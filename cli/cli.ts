@@ -1,6 +1,14 @@
 import yargs, { Argv } from "yargs";
 import { SkyplaneError, UserError } from "../errors";
+import { TransferFailedError } from "../runner/transfer";
+import { GatewayUnreachableError } from "../runner/gateway-client";
 import * as check from "./commands/check";
+import * as cp from "./commands/cp";
+import * as deprovision from "./commands/deprovision";
+import * as mb from "./commands/mb";
+import * as plan from "./commands/plan";
+import * as stacks from "./commands/stacks";
+import * as sync from "./commands/sync";
 
 /** Exit codes of the `skyplane` command. */
 export const EXIT = {
@@ -10,6 +18,8 @@ export const EXIT = {
   USER: 1,
   /** An internal error: a bug or an engine failure; the message says where the logs are. */
   INTERNAL: 2,
+  /** The transfer failed (a gateway died, chunks failed); nothing partial is left at the destination. */
+  TRANSFER: 3,
 } as const;
 
 /** Formats an error for the terminal and returns the exit code it maps to. */
@@ -20,6 +30,11 @@ export function reportError(
   if (err instanceof UserError) {
     write(`error: ${err.message}\n`);
     return EXIT.USER;
+  }
+  if (err instanceof TransferFailedError || err instanceof GatewayUnreachableError) {
+    write(`error: ${err.message}\n`);
+    write("No partial object was left at the destination; run the command again to retry.\n");
+    return EXIT.TRANSFER;
   }
   const code = err instanceof SkyplaneError ? ` [${err.code}]` : "";
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -34,6 +49,12 @@ export function reportError(
 export function buildCli(argv: string[]): Argv {
   return yargs(argv)
     .scriptName("skyplane")
+    .command(cp)
+    .command(sync)
+    .command(mb)
+    .command(plan)
+    .command(stacks)
+    .command(deprovision)
     .command(check)
     .demandCommand(1, "Name a command; see --help.")
     .strict()

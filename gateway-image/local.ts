@@ -35,7 +35,12 @@ export interface LocalGatewayOptions {
 }
 
 /** The environment of a gateway daemon: where buckets live and the dataplane's secrets. */
-export function gatewayEnv(home: string, token: string, key?: string, program?: string): Record<string, string> {
+export function gatewayEnv(
+  home: string,
+  token: string,
+  key?: string,
+  program?: string,
+): Record<string, string> {
   return {
     SKYPLANE_HOME: home,
     SKYPLANE_GATEWAY_TOKEN: token,
@@ -74,7 +79,11 @@ export interface GatewayCommandOptions {
  * The daemon's command line: what a process manager or a VM's boot script runs. The program comes from
  * `programFile`, or when that is undefined from SKYPLANE_GATEWAY_PROGRAM in the environment.
  */
-export function gatewayCommand(programFile: string | undefined, infoFile: string, opts: GatewayCommandOptions = {}): string[] {
+export function gatewayCommand(
+  programFile: string | undefined,
+  infoFile: string,
+  opts: GatewayCommandOptions = {},
+): string[] {
   const host = opts.host ?? "127.0.0.1";
   return [
     process.execPath,
@@ -110,7 +119,10 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const log = fs.openSync(logFile, "a");
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
-    env: { PATH: process.env.PATH, ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")) },
+    env: {
+      PATH: process.env.PATH,
+      ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")),
+    },
   });
   fs.closeSync(log);
   const exited = new Promise<number | null>((resolve) =>

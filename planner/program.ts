@@ -82,12 +82,7 @@ export interface MuxOrOp<T extends GatewayRef = GatewayAddress> {
  * dataplane, bare gateway ids in a topology (before anything is provisioned).
  */
 export type Operator<T extends GatewayRef = GatewayAddress> =
-  | ReadObjectStoreOp<T>
-  | WriteObjectStoreOp
-  | SendOp<T>
-  | ReceiveOp<T>
-  | MuxAndOp<T>
-  | MuxOrOp<T>;
+  ReadObjectStoreOp<T> | WriteObjectStoreOp | SendOp<T> | ReceiveOp<T> | MuxAndOp<T> | MuxOrOp<T>;
 
 /** Everything one gateway runs. */
 export interface GatewayProgram<T extends GatewayRef = GatewayAddress> {
@@ -139,7 +134,10 @@ export function bindProgram(
       case "send": {
         const address = addresses[op.target.gatewayId];
         if (!address) throw new Error(`no address for gateway ${op.target.gatewayId}`);
-        return { ...op, target: { gatewayId: op.target.gatewayId, host: address.host, port: address.port } };
+        return {
+          ...op,
+          target: { gatewayId: op.target.gatewayId, host: address.host, port: address.port },
+        };
       }
       case "read_object_store":
       case "receive":
@@ -213,7 +211,10 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
   switch (op.op) {
     case "read_object_store":
     case "write_object_store":
-      if (op.bucket !== undefined && (typeof op.bucket !== "string" || !op.bucket.includes("://"))) {
+      if (
+        op.bucket !== undefined &&
+        (typeof op.bucket !== "string" || !op.bucket.includes("://"))
+      ) {
         throw new Error(`${at}.bucket: must be a bucket URI`);
       }
       if (op.op === "read_object_store") checkOperator(op.next, `${at}.next`);

@@ -39,12 +39,16 @@ export class UnknownRegionError extends Error {
 export function parseRegion(id: string): Region {
   const m = /^([a-z]+):([a-z0-9-]+)$/.exec(id);
   if (!m) {
-    throw new UnknownRegionError(`"${id}" is not a region id: write provider:region, e.g. local:east or aws:us-east-1`);
+    throw new UnknownRegionError(
+      `"${id}" is not a region id: write provider:region, e.g. local:east or aws:us-east-1`,
+    );
   }
   const provider = m[1] as Provider;
   if (provider === "local") {
     if (!LOCAL_REGIONS.includes(id)) {
-      throw new UnknownRegionError(`unknown region ${id}: the local cloud has ${LOCAL_REGIONS.join(", ")}`);
+      throw new UnknownRegionError(
+        `unknown region ${id}: the local cloud has ${LOCAL_REGIONS.join(", ")}`,
+      );
     }
     return { id, provider, name: m[2] };
   }

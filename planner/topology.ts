@@ -1,4 +1,10 @@
-import { Compression, GATEWAY_PROGRAM_VERSION, GatewayProgram, GatewayRef, Operator } from "./program";
+import {
+  Compression,
+  GATEWAY_PROGRAM_VERSION,
+  GatewayProgram,
+  GatewayRef,
+  Operator,
+} from "./program";
 import { parseRegion, Provider, regionSlug } from "./regions";
 
 /*
@@ -82,9 +88,11 @@ export function planDirect(req: DirectPlanRequest): Topology {
   const src = parseRegion(req.src);
   const dst = parseRegion(req.dst);
   const n = req.nVms ?? 1;
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`nVms must be 1 to 64, not ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new RangeError(`nVms must be 1 to 64, not ${n}`);
   const connections = req.connections ?? 32;
-  if (!Number.isInteger(connections) || connections < 1) throw new RangeError("connections must be at least 1");
+  if (!Number.isInteger(connections) || connections < 1)
+    throw new RangeError("connections must be at least 1");
   const ids = (region: string) => Array.from({ length: n }, (_, i) => `${regionSlug(region)}-${i}`);
   const srcIds = ids(src.id);
   const dstIds = ids(dst.id).map((id) => (src.id === dst.id ? `${id}-dst` : id));
@@ -107,7 +115,12 @@ export function planDirect(req: DirectPlanRequest): Topology {
         version: GATEWAY_PROGRAM_VERSION,
         gatewayId: id,
         region: src.id,
-        operators: [{ op: "read_object_store", next: sends.length === 1 ? sends[0] : { op: "mux_or", children: sends } }],
+        operators: [
+          {
+            op: "read_object_store",
+            next: sends.length === 1 ? sends[0] : { op: "mux_or", children: sends },
+          },
+        ],
       } as GatewayProgram<GatewayRef>,
     })),
     ...dstIds.map((id) => ({
@@ -158,5 +171,7 @@ export function provisioningOrder(topology: Topology): GatewaySpec[] {
 
 /** Ids of the gateways that read from the source store (where the runner sends chunk requests). */
 export function sourceGateways(topology: Topology): GatewaySpec[] {
-  return topology.gateways.filter((g) => g.program.operators.some((o) => o.op === "read_object_store"));
+  return topology.gateways.filter((g) =>
+    g.program.operators.some((o) => o.op === "read_object_store"),
+  );
 }

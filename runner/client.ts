@@ -3,7 +3,13 @@ import { parseRegion, UnknownRegionError } from "../planner/regions";
 import { planDirect, Topology } from "../planner/topology";
 import { bucketUri, openStore, StoreError } from "../stores";
 import { UserError } from "../errors";
-import { AWSConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG, GCPConfig, TransferConfig } from "./config";
+import {
+  AWSConfig,
+  AzureConfig,
+  DEFAULT_TRANSFER_CONFIG,
+  GCPConfig,
+  TransferConfig,
+} from "./config";
 import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
 import { Engine } from "./engine";
 import { skyplaneHome } from "./home";
@@ -91,10 +97,15 @@ export class SkyplaneClient {
         encrypt: this.transferConfig.encrypt,
       });
     } catch (err) {
-      if (err instanceof UnknownRegionError || err instanceof RangeError) throw new UserError("BAD_PLAN", err.message);
+      if (err instanceof UnknownRegionError || err instanceof RangeError)
+        throw new UserError("BAD_PLAN", err.message);
       throw err;
     }
-    return new Dataplane(topology, { home: this.home, engine: () => this.openEngine(), transfer: this.transferConfig }, opts);
+    return new Dataplane(
+      topology,
+      { home: this.home, engine: () => this.openEngine(), transfer: this.transferConfig },
+      opts,
+    );
   }
 
   /** Plans a copy without provisioning anything: checks the URIs, buckets and source objects. */
@@ -111,32 +122,51 @@ export class SkyplaneClient {
     try {
       if (req.sync) {
         const sync = await planSync(src, srcUri, openStore(dstUri, stores), dstUri);
-        return { topology, objects: sync.copy.length, bytes: sync.copy.reduce((n, o) => n + o.size, 0), sync };
+        return {
+          topology,
+          objects: sync.copy.length,
+          bytes: sync.copy.reduce((n, o) => n + o.size, 0),
+          sync,
+        };
       }
-      const objects = await listObjects({ src: req.src, dst: req.dst, recursive: req.recursive ?? false }, src, srcUri, dstUri);
+      const objects = await listObjects(
+        { src: req.src, dst: req.dst, recursive: req.recursive ?? false },
+        src,
+        srcUri,
+        dstUri,
+      );
       return { topology, objects: objects.length, bytes: objects.reduce((n, o) => n + o.size, 0) };
     } catch (err) {
-      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+      if (err instanceof StoreError && err.userFixable)
+        throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
       throw err;
     }
   }
 
   /** Copies `src` to `dst`: provisions the route's gateways, transfers, verifies, and always deprovisions. */
   async copy(req: CopyRequest): Promise<JobResult> {
-    return this.runOnce(req, (dp) => dp.queueCopy(req.src, req.dst, { recursive: req.recursive ?? false }));
+    return this.runOnce(req, (dp) =>
+      dp.queueCopy(req.src, req.dst, { recursive: req.recursive ?? false }),
+    );
   }
 
   /** Makes `dst` match `src`: copies what is missing or different; with `delete`, removes extras after. */
   async sync(req: CopyRequest & { delete?: boolean }): Promise<JobResult> {
-    return this.runOnce(req, (dp) => dp.queueSync(req.src, req.dst, { delete: req.delete ?? false }));
+    return this.runOnce(req, (dp) =>
+      dp.queueSync(req.src, req.dst, { delete: req.delete ?? false }),
+    );
   }
 
   private async runOnce(req: CopyRequest, queue: (dp: Dataplane) => void): Promise<JobResult> {
     const plan = await this.planCopy(req);
     const { src, dst } = plan.topology.route;
-    const dp = this.dataplane(...(src.split(":") as [string, string]), ...(dst.split(":") as [string, string]), {
-      nVms: req.nVms,
-    });
+    const dp = this.dataplane(
+      ...(src.split(":") as [string, string]),
+      ...(dst.split(":") as [string, string]),
+      {
+        nVms: req.nVms,
+      },
+    );
     return dp.autoDeprovision(async () => {
       await dp.provision();
       queue(dp);

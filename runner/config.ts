@@ -52,7 +52,11 @@ export class GCPConfig {
   readonly provider = "gcp" as const;
   constructor(
     /** Explicit settings; each defaults to Application Default Credentials. */
-    readonly options: { readonly projectId?: string; readonly keyFilename?: string; readonly apiEndpoint?: string } = {},
+    readonly options: {
+      readonly projectId?: string;
+      readonly keyFilename?: string;
+      readonly apiEndpoint?: string;
+    } = {},
   ) {}
 }
 

@@ -17,7 +17,12 @@ import { runTransfer, TransferRequest, TransferResult } from "./transfer";
 
 /** A queued copy or sync. */
 type Job =
-  | { readonly kind: "copy"; readonly src: string; readonly dst: string; readonly recursive: boolean }
+  | {
+      readonly kind: "copy";
+      readonly src: string;
+      readonly dst: string;
+      readonly recursive: boolean;
+    }
   | { readonly kind: "sync"; readonly src: string; readonly dst: string; readonly delete: boolean };
 
 /** The result of one job; a sync also says what it deleted. */
@@ -72,7 +77,11 @@ export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<str
     );
   }
   const region = await store.region();
-  if (!region) throw new UserError("NO_REGION", `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`);
+  if (!region)
+    throw new UserError(
+      "NO_REGION",
+      `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`,
+    );
   return region;
 }
 
@@ -207,7 +216,11 @@ export class Dataplane {
 
   private clients(gateways: ProvisionedGateway[]): GatewayClient[] {
     return gateways.map(
-      (g) => new GatewayClient({ gatewayId: g.id, host: g.host, controlPort: g.controlPort }, this.token as string),
+      (g) =>
+        new GatewayClient(
+          { gatewayId: g.id, host: g.host, controlPort: g.controlPort },
+          this.token as string,
+        ),
     );
   }
 
@@ -215,7 +228,10 @@ export class Dataplane {
     const stores = { home: this.ctx.home };
     const srcUri = parseUri(job.src);
     const dstUri = parseUri(job.dst);
-    const [srcRegion, dstRegion] = await Promise.all([regionOf(srcUri, stores), this.prepareDestination(dstUri, stores)]);
+    const [srcRegion, dstRegion] = await Promise.all([
+      regionOf(srcUri, stores),
+      this.prepareDestination(dstUri, stores),
+    ]);
     const { route } = this.topology;
     if (srcRegion !== route.src || dstRegion !== route.dst) {
       throw new UserError(
@@ -239,10 +255,17 @@ export class Dataplane {
     }
     const src = openStore(srcUri, stores);
     const dst = openStore(dstUri, stores);
-    const plan = await planSync(src, srcUri, dst, dstUri).catch((err) => Promise.reject(userFacing(err)));
+    const plan = await planSync(src, srcUri, dst, dstUri).catch((err) =>
+      Promise.reject(userFacing(err)),
+    );
     const copied =
       plan.copy.length > 0
-        ? await runTransfer({ src: job.src, dst: job.dst, recursive: true, objects: plan.copy }, target, opts, progress)
+        ? await runTransfer(
+            { src: job.src, dst: job.dst, recursive: true, objects: plan.copy },
+            target,
+            opts,
+            progress,
+          )
         : { objects: 0, bytes: 0, seconds: 0 };
     if (plan.copy.length === 0) progress.emit({ type: "done", objects: 0, bytes: 0, seconds: 0 });
     // Extras go only once every copy has succeeded (runTransfer threw otherwise).
@@ -257,7 +280,10 @@ export class Dataplane {
         fs.mkdirSync(uri.bucket, { recursive: true });
         fs.accessSync(uri.bucket, fs.constants.W_OK);
       } catch (err) {
-        throw new UserError("UNWRITABLE", `cannot write to ${uri.bucket}: ${(err as Error).message}`);
+        throw new UserError(
+          "UNWRITABLE",
+          `cannot write to ${uri.bucket}: ${(err as Error).message}`,
+        );
       }
     }
     return regionOf(uri, stores);

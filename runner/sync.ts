@@ -16,17 +16,27 @@ export interface SyncPlan {
  * Compares a source prefix with a destination prefix: an object is copied when the destination lacks
  * it, or has another size, or another checksum where both ends know one.
  */
-export async function planSync(src: ObjectStore, srcUri: StoreUri, dst: ObjectStore, dstUri: StoreUri): Promise<SyncPlan> {
+export async function planSync(
+  src: ObjectStore,
+  srcUri: StoreUri,
+  dst: ObjectStore,
+  dstUri: StoreUri,
+): Promise<SyncPlan> {
   const dstObjects = new Map<string, { size: number; checksum?: string }>();
   const dstBase = dstUri.key === "" || dstUri.key.endsWith("/") ? dstUri.key : dstUri.key + "/";
   // A destination folder that does not exist yet holds nothing.
   if (await dst.exists()) {
-    for await (const o of listAll(dst, dstBase)) dstObjects.set(o.key, { size: o.size, checksum: o.checksum });
+    for await (const o of listAll(dst, dstBase))
+      dstObjects.set(o.key, { size: o.size, checksum: o.checksum });
   }
   const srcBase = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
   const candidates: ObjectPair[] = [];
   for await (const o of listAll(src, srcBase)) {
-    candidates.push({ srcKey: o.key, dstKey: destinationKey(o.key, srcBase, dstBase, true), size: o.size });
+    candidates.push({
+      srcKey: o.key,
+      dstKey: destinationKey(o.key, srcBase, dstBase, true),
+      size: o.size,
+    });
   }
   const limit = pLimit(16);
   const differs = await Promise.all(
@@ -34,7 +44,10 @@ export async function planSync(src: ObjectStore, srcUri: StoreUri, dst: ObjectSt
       limit(async () => {
         const there = dstObjects.get(c.dstKey);
         if (!there || there.size !== c.size) return true;
-        const [a, b] = await Promise.all([src.checksum(c.srcKey), there.checksum ?? dst.checksum(c.dstKey)]);
+        const [a, b] = await Promise.all([
+          src.checksum(c.srcKey),
+          there.checksum ?? dst.checksum(c.dstKey),
+        ]);
         return a !== undefined && b !== undefined && a !== b;
       }),
     ),

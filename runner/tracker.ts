@@ -26,7 +26,8 @@ export class Tracker {
 
   /** Bytes still to move; undefined until every job has been listed and planned. */
   queryBytesRemaining(): number | undefined {
-    if (this.jobs.some((p) => p.bytesTotal === 0 && !p.finished && p.chunksTotal === 0)) return undefined;
+    if (this.jobs.some((p) => p.bytesTotal === 0 && !p.finished && p.chunksTotal === 0))
+      return undefined;
     return this.jobs.reduce((n, p) => n + (p.bytesTotal - p.bytesDone), 0);
   }
 

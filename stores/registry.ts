@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStore } from "./local";
@@ -24,8 +25,19 @@ type Factory = (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 /** URI scheme → adapter. New clouds register here; nothing else matches on URI strings. */
 const FACTORIES: Record<string, Factory> = {
   local: (uri, ctx) => new LocalStore(uri.bucket, localBucketRoot(ctx, uri.bucket)),
-  file: (uri) => new LocalStore(path.basename(uri.bucket) || "/", uri.bucket),
+  // A plain folder keeps skyplane's records under the home, not among the user's files.
+  file: (uri, ctx) =>
+    new LocalStore(path.basename(uri.bucket) || "/", uri.bucket, folderRecords(ctx, uri.bucket)),
 };
+
+/** Records folder of a plain folder used as a bucket: `<home>/folders/<hash of its path>`. */
+export function folderRecords(ctx: StoreContext, folder: string): string {
+  return path.join(
+    ctx.home,
+    "folders",
+    crypto.createHash("sha256").update(folder).digest("hex").slice(0, 24),
+  );
+}
 
 /** Folder of the local bucket `name`. */
 export function localBucketRoot(ctx: StoreContext, name: string): string {

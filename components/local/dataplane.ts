@@ -59,7 +59,14 @@ export class LocalDataplane extends pulumi.ComponentResource {
       const targets = sendTargets(spec.program);
       const addresses = pulumi
         .all(targets.map((t) => pulumi.all([built.get(t)?.host, built.get(t)?.dataPort])))
-        .apply((pairs) => Object.fromEntries(targets.map((t, i) => [t, { host: pairs[i][0] as string, port: pairs[i][1] as number }])));
+        .apply((pairs) =>
+          Object.fromEntries(
+            targets.map((t, i) => [
+              t,
+              { host: pairs[i][0] as string, port: pairs[i][1] as number },
+            ]),
+          ),
+        );
       built.set(
         spec.id,
         new LocalGateway(
@@ -79,15 +86,17 @@ export class LocalDataplane extends pulumi.ComponentResource {
     this.gateways = pulumi.all(
       args.topology.gateways.map((spec) => {
         const g = built.get(spec.id) as LocalGateway;
-        return pulumi.all([g.host, g.controlPort, g.dataPort, g.logFile]).apply(([host, controlPort, dataPort, logFile]) => ({
-          id: spec.id,
-          region: spec.region,
-          source: spec.program.operators.some((o) => o.op === "read_object_store"),
-          host,
-          controlPort,
-          dataPort,
-          logFile,
-        }));
+        return pulumi
+          .all([g.host, g.controlPort, g.dataPort, g.logFile])
+          .apply(([host, controlPort, dataPort, logFile]) => ({
+            id: spec.id,
+            region: spec.region,
+            source: spec.program.operators.some((o) => o.op === "read_object_store"),
+            host,
+            controlPort,
+            dataPort,
+            logFile,
+          }));
       }),
     );
     this.registerOutputs({ gateways: this.gateways });

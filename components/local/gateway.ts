@@ -21,7 +21,11 @@ export interface LocalGatewayArgs {
 }
 
 /** Files of a local gateway under the home: its log and the file it writes once it listens. */
-export function localGatewayFiles(home: string, stack: string, gatewayId: string): { logFile: string; infoFile: string } {
+export function localGatewayFiles(
+  home: string,
+  stack: string,
+  gatewayId: string,
+): { logFile: string; infoFile: string } {
   return {
     logFile: path.join(home, "logs", stack, `${gatewayId}.log`),
     infoFile: path.join(home, "run", stack, `${gatewayId}.json`),
@@ -46,13 +50,17 @@ export class LocalGateway extends pulumi.ComponentResource {
     const stack = pulumi.getStack();
     const host = pulumi.output(args.host ?? "127.0.0.1");
     const program = pulumi.output(args.program);
-    const files = pulumi.all([args.home, program]).apply(([home, p]) => localGatewayFiles(home, stack, p.gatewayId));
+    const files = pulumi
+      .all([args.home, program])
+      .apply(([home, p]) => localGatewayFiles(home, stack, p.gatewayId));
     const proc = new LocalProcess(
       `${name}-daemon`,
       {
         command: pulumi
           .all([files, host, args.expireAt])
-          .apply(([f, h, expireAt]) => gatewayCommand(undefined, f.infoFile, { host: h, expireAt })),
+          .apply(([f, h, expireAt]) =>
+            gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
+          ),
         env: pulumi
           .all([args.home, args.token, args.key, program])
           .apply(([home, token, key, p]) => gatewayEnv(home, token, key, JSON.stringify(p))),
@@ -62,7 +70,9 @@ export class LocalGateway extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const ready = proc.ready.apply((r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null });
+    const ready = proc.ready.apply(
+      (r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null },
+    );
     this.pid = proc.pid;
     this.host = host;
     this.controlPort = ready.apply((r) => r.controlPort as number);

@@ -1,5 +1,17 @@
-export { LocalProcess, LocalProcessProvider, isSameProcess, liveStartTime, parseProcStat, stopProcess } from "./process";
-export type { LocalProcessArgs, LocalProcessInputs, LocalProcessOutputs, ProcStat } from "./process";
+export {
+  LocalProcess,
+  LocalProcessProvider,
+  isSameProcess,
+  liveStartTime,
+  parseProcStat,
+  stopProcess,
+} from "./process";
+export type {
+  LocalProcessArgs,
+  LocalProcessInputs,
+  LocalProcessOutputs,
+  ProcStat,
+} from "./process";
 export { LocalGateway, localGatewayFiles } from "./gateway";
 export type { LocalGatewayArgs } from "./gateway";
 export { LocalDataplane } from "./dataplane";

@@ -195,11 +195,15 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
         }
         const tail = () => fs.readFileSync(inputs.logFile, "utf8").slice(-1500);
         if (!isSameProcess(pid, startTime)) {
-          throw new Error(`${inputs.command[0]} exited before it was ready; ${inputs.logFile} ends with:\n${tail()}`);
+          throw new Error(
+            `${inputs.command[0]} exited before it was ready; ${inputs.logFile} ends with:\n${tail()}`,
+          );
         }
         if (Date.now() > deadline) {
           await stopProcess(pid, startTime, 1000);
-          throw new Error(`${inputs.command[0]} was not ready after ${inputs.readyTimeoutMs ?? 30_000} ms; see ${inputs.logFile}`);
+          throw new Error(
+            `${inputs.command[0]} was not ready after ${inputs.readyTimeoutMs ?? 30_000} ms; see ${inputs.logFile}`,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 25));
       }

@@ -188,7 +188,8 @@ export class GatewayExecutor {
     const lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
     try {
       const bucket = op.bucket ?? req.srcBucket;
-      if (!bucket) throw new Error(`chunk ${req.id} names no source bucket, and the program none either`);
+      if (!bucket)
+        throw new Error(`chunk ${req.id} names no source bucket, and the program none either`);
       const store = this.store(bucket);
       const raw =
         req.length === 0
@@ -246,7 +247,8 @@ export class GatewayExecutor {
             writing++;
             try {
               const bucket = op.bucket ?? req.dstBuckets?.[region];
-              if (!bucket) throw new Error(`chunk ${req.id} names no destination bucket in ${region}`);
+              if (!bucket)
+                throw new Error(`chunk ${req.id} names no destination bucket in ${region}`);
               const store = this.store(bucket);
               const uploadId = req.part?.uploadIds[bucket];
               if (req.part && !uploadId)

@@ -61,7 +61,9 @@ async function main(): Promise<void> {
   if (key && key.length !== 32) fail("SKYPLANE_GATEWAY_KEY must be 32 bytes, base64-encoded");
   let program;
   try {
-    program = parseGatewayProgram(JSON.parse(programText ?? fs.readFileSync(values.program as string, "utf8")));
+    program = parseGatewayProgram(
+      JSON.parse(programText ?? fs.readFileSync(values.program as string, "utf8")),
+    );
   } catch (err) {
     fail(`program ${values.program ?? "in SKYPLANE_GATEWAY_PROGRAM"}: ${(err as Error).message}`);
   }
@@ -97,7 +99,10 @@ async function main(): Promise<void> {
   if (values["expire-at"]) {
     const expireAt = Number(values["expire-at"]);
     if (!Number.isFinite(expireAt)) fail("--expire-at takes milliseconds since the epoch");
-    setTimeout(() => void stop(`expired at ${new Date(expireAt).toISOString()}`), Math.max(0, expireAt - Date.now())).unref();
+    setTimeout(
+      () => void stop(`expired at ${new Date(expireAt).toISOString()}`),
+      Math.max(0, expireAt - Date.now()),
+    ).unref();
   }
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -19,14 +19,18 @@ import {
 } from "../types";
 
 /*
- * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records live in
- * `<root>/.skyplane/` (never listed): the bucket's region, checksums of objects, temporary files and
- * multipart uploads. Writes go to a temporary file that is renamed into place, so a reader never sees
- * a partial object, and a multipart upload appears only when it is completed.
+ * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records (the
+ * bucket's region, checksums of objects, multipart uploads) live in a records folder: `<root>/.skyplane`
+ * for a local bucket (never listed), or a folder under the skyplane home for a plain folder, which
+ * thus gets nothing but the files copied into it. Writes go to a hidden temporary file beside their
+ * target (same file system), renamed into place, so a reader never sees a partial object; a multipart
+ * upload appears only when it is completed.
  */
 
 const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
+/** Hidden work files: `.<name>.skyplane-<hex>` (a write) and `.<name>.skyplane-upload-<hex>` (an upload). */
+const WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
 
 /** A folder-backed bucket. */
 export class LocalStore implements ObjectStore {
@@ -39,18 +43,25 @@ export class LocalStore implements ObjectStore {
     maxPartBytes: 5 * 1024 ** 3,
   };
 
+  /** Where skyplane's records of this bucket live. */
+  readonly records: string;
+
   constructor(
     /** The bucket name (the folder's name for a plain folder). */
     readonly bucket: string,
     /** The folder that holds the bucket's objects. */
     readonly root: string,
-  ) {}
+    /** Records folder; default `<root>/.skyplane`. */
+    records?: string,
+  ) {
+    this.records = records ?? path.join(root, META);
+  }
 
   /** Creates a bucket folder in `region` (e.g. `local:east`); an existing bucket keeps its region. */
   static async createBucket(bucket: string, root: string, region: string): Promise<LocalStore> {
     const store = new LocalStore(bucket, root);
-    await fsp.mkdir(path.join(root, META), { recursive: true });
-    const file = path.join(root, META, BUCKET_FILE);
+    await fsp.mkdir(store.records, { recursive: true });
+    const file = path.join(store.records, BUCKET_FILE);
     const existing = await store.region();
     if (existing !== undefined && existing !== region) {
       throw new StoreError(
@@ -64,7 +75,7 @@ export class LocalStore implements ObjectStore {
 
   async region(): Promise<string | undefined> {
     try {
-      return JSON.parse(await fsp.readFile(path.join(this.root, META, BUCKET_FILE), "utf8")).region;
+      return JSON.parse(await fsp.readFile(path.join(this.records, BUCKET_FILE), "utf8")).region;
     } catch {
       return undefined;
     }
@@ -162,7 +173,7 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
-    const tmp = await this.tempFile();
+    const tmp = await this.workFile(key, "");
     await writeAt(tmp, "w", data, 0);
     return this.publish(key, file, tmp, formatCrc(opts.crc32 ?? crc32Of(pieces(data))));
   }
@@ -183,7 +194,7 @@ export class LocalStore implements ObjectStore {
     const id = crypto.randomBytes(12).toString("hex");
     const dir = this.uploadDir(id);
     await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
-    await fsp.writeFile(path.join(dir, "data"), "");
+    await fsp.writeFile(await this.workFile(key, `upload-${id}`), "");
     await fsp.writeFile(
       path.join(dir, "upload.json"),
       JSON.stringify({ key, partSize: opts.partSize }),
@@ -210,7 +221,7 @@ export class LocalStore implements ObjectStore {
       );
     }
     const dir = this.uploadDir(uploadId);
-    await writeAt(path.join(dir, "data"), "r+", data, (partNumber - 1) * upload.partSize);
+    await writeAt(this.uploadData(key, uploadId), "r+", data, (partNumber - 1) * upload.partSize);
     const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
     // The marker is written last: a part counts only once its bytes are in place.
     await fsp.writeFile(
@@ -261,7 +272,7 @@ export class LocalStore implements ObjectStore {
       }
       size += marker.size;
     }
-    const data = path.join(dir, "data");
+    const data = this.uploadData(key, uploadId);
     await fsp.truncate(data, size);
     const info = await this.publish(
       key,
@@ -275,6 +286,7 @@ export class LocalStore implements ObjectStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.upload(key, uploadId);
+    await fsp.rm(this.uploadData(key, uploadId), { force: true });
     await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
   }
 
@@ -302,13 +314,13 @@ export class LocalStore implements ObjectStore {
   }
 
   private metaPath(key: string): string {
-    return path.join(this.root, META, "meta", ...key.split("/")) + ".json";
+    return path.join(this.records, "meta", ...key.split("/")) + ".json";
   }
 
   private uploadDir(id: string): string {
     if (!/^[0-9a-f]{24}$/.test(id))
       throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${id}`);
-    return path.join(this.root, META, "uploads", id);
+    return path.join(this.records, "uploads", id);
   }
 
   private async upload(key: string, id: string): Promise<{ key: string; partSize: number }> {
@@ -323,10 +335,18 @@ export class LocalStore implements ObjectStore {
     return upload;
   }
 
-  private async tempFile(): Promise<string> {
-    const dir = path.join(this.root, META, "tmp");
-    await fsp.mkdir(dir, { recursive: true });
-    return path.join(dir, crypto.randomBytes(12).toString("hex"));
+  /** A hidden work file beside `key`'s file (so that renaming it into place never crosses file systems). */
+  private async workFile(key: string, kind: string): Promise<string> {
+    const file = this.objectPath(key);
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const id = kind || crypto.randomBytes(12).toString("hex");
+    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-${id}`);
+  }
+
+  /** The file a multipart upload's parts are written into, in place. */
+  private uploadData(key: string, id: string): string {
+    const file = this.objectPath(key);
+    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-upload-${id}`);
   }
 
   /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
@@ -391,7 +411,7 @@ export class LocalStore implements ObjectStore {
       }
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
-        if (!rel && e.name === META) continue;
+        if ((!rel && e.name === META) || WORK_FILE.test(e.name)) continue;
         if (e.isDirectory()) await visit(key);
         else if (e.isFile()) keys.push(key);
       }

@@ -21,30 +21,54 @@ describe("api: SkyplaneClient on the local cloud", function () {
 
   before(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-api-"));
-    client = new SkyplaneClient({ home, transferConfig: { multipartThresholdBytes: 8 << 20, partSizeBytes: 4 << 20 } });
-    east = await LocalStore.createBucket("east-bucket", localBucketRoot({ home }, "east-bucket"), "local:east");
-    west = await LocalStore.createBucket("west-bucket", localBucketRoot({ home }, "west-bucket"), "local:west");
+    client = new SkyplaneClient({
+      home,
+      transferConfig: { multipartThresholdBytes: 8 << 20, partSizeBytes: 4 << 20 },
+    });
+    east = await LocalStore.createBucket(
+      "east-bucket",
+      localBucketRoot({ home }, "east-bucket"),
+      "local:east",
+    );
+    west = await LocalStore.createBucket(
+      "west-bucket",
+      localBucketRoot({ home }, "west-bucket"),
+      "local:west",
+    );
   });
   after(() => fs.rmSync(home, { recursive: true, force: true }));
 
   async function stackResources(name: string): Promise<string[]> {
     const engine = await Engine.open({ home });
     const stack = await engine.stack(name, async () => ({}));
-    return ((await stack.exportStack()).deployment.resources ?? []).map((r: { type: string }) => r.type);
+    return ((await stack.exportStack()).deployment.resources ?? []).map(
+      (r: { type: string }) => r.type,
+    );
   }
 
   it("copies one object with client.copy, and tears the gateways down", async () => {
     const data = crypto.randomBytes(3 << 20);
     await east.put("x.txt", data);
-    const result = await client.copy({ src: "local://east-bucket/x.txt", dst: "local://west-bucket/x.txt", recursive: false });
+    const result = await client.copy({
+      src: "local://east-bucket/x.txt",
+      dst: "local://west-bucket/x.txt",
+      recursive: false,
+    });
     assert.equal(result.objects, 1);
     assert.equal(result.bytes, data.length);
     assert.ok((await west.get("x.txt")).equals(data));
-    assert.deepEqual(await stackResources("local-east--local-west"), [], "the stack is empty after copy");
+    assert.deepEqual(
+      await stackResources("local-east--local-west"),
+      [],
+      "the stack is empty after copy",
+    );
   });
 
   it("runs a dataplane session: autoDeprovision, provision, queueCopy, runAsync, queryBytesRemaining", async () => {
-    const objects = Array.from({ length: 20 }, (_, i) => [`data/${i}.bin`, crypto.randomBytes(i * 100_000 + 1)] as const);
+    const objects = Array.from(
+      { length: 20 },
+      (_, i) => [`data/${i}.bin`, crypto.randomBytes(i * 100_000 + 1)] as const,
+    );
     for (const [k, v] of objects) await east.put(k, v);
     await east.put("data/big.bin", crypto.randomBytes(10 << 20)); // 3 parts
     let pids: number[] = [];
@@ -57,7 +81,9 @@ describe("api: SkyplaneClient on the local cloud", function () {
       assert.equal(dp.topology.gateways.length, 4, "2 gateways in each region");
       pids = fs
         .readdirSync(path.join(home, "run", dp.stackName))
-        .map((f) => JSON.parse(fs.readFileSync(path.join(home, "run", dp.stackName, f), "utf8")).pid);
+        .map(
+          (f) => JSON.parse(fs.readFileSync(path.join(home, "run", dp.stackName, f), "utf8")).pid,
+        );
       assert.equal(pids.length, 4);
       dp.queueCopy("local://east-bucket/data/", "local://west-bucket/copy/", { recursive: true });
       const tracker = dp.runAsync();
@@ -72,18 +98,39 @@ describe("api: SkyplaneClient on the local cloud", function () {
       assert.equal(tracker.queryBytesRemaining(), 0);
       assert.equal(tracker.queryBytesDispatched(), result.bytes);
     }
-    for (const [k, v] of objects) assert.ok((await west.get(k.replace("data/", "copy/"))).equals(v), k);
-    assert.ok(remaining.length > 0 && remaining.every((r, i) => i === 0 || r <= remaining[i - 1]), "remaining only falls");
+    for (const [k, v] of objects)
+      assert.ok((await west.get(k.replace("data/", "copy/"))).equals(v), k);
+    assert.ok(
+      remaining.length > 0 && remaining.every((r, i) => i === 0 || r <= remaining[i - 1]),
+      "remaining only falls",
+    );
     assert.deepEqual([seen[0], seen.at(-1)], ["planned", "done"]);
     for (const pid of pids) assert.equal(liveStartTime(pid), undefined, `gateway ${pid} stopped`);
-    assert.deepEqual(await stackResources("local-east--local-west"), [], "autoDeprovision destroyed the stack");
+    assert.deepEqual(
+      await stackResources("local-east--local-west"),
+      [],
+      "autoDeprovision destroyed the stack",
+    );
   });
 
   it("refuses bad input before provisioning anything", async () => {
-    await assert.rejects(client.copy({ src: "local://no-such-bucket/x", dst: "local://west-bucket/x" }), (e: Error) => e instanceof UserError && /does not exist: create it with 'skyplane mb/.test(e.message));
-    await assert.rejects(client.copy({ src: "local://east-bucket/missing.txt", dst: "local://west-bucket/" }), /no object local:\/\/east-bucket\/missing.txt/);
-    await assert.rejects(client.copy({ src: "local://east-bucket/data", dst: "local://west-bucket/" }), /it is a prefix: add -r/);
-    assert.throws(() => client.dataplane("local", "nowhere", "local", "west"), /unknown region local:nowhere: the local cloud has local:east/);
+    await assert.rejects(
+      client.copy({ src: "local://no-such-bucket/x", dst: "local://west-bucket/x" }),
+      (e: Error) =>
+        e instanceof UserError && /does not exist: create it with 'skyplane mb/.test(e.message),
+    );
+    await assert.rejects(
+      client.copy({ src: "local://east-bucket/missing.txt", dst: "local://west-bucket/" }),
+      /no object local:\/\/east-bucket\/missing.txt/,
+    );
+    await assert.rejects(
+      client.copy({ src: "local://east-bucket/data", dst: "local://west-bucket/" }),
+      /it is a prefix: add -r/,
+    );
+    assert.throws(
+      () => client.dataplane("local", "nowhere", "local", "west"),
+      /unknown region local:nowhere: the local cloud has local:east/,
+    );
     assert.ok(!fs.existsSync(path.join(home, "run", "local-east--local-nowhere")));
   });
 });

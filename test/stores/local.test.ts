@@ -54,6 +54,36 @@ describe("stores/local", () => {
     }
   });
 
+  it("leaves nothing but the objects in a plain folder", async () => {
+    const folder = path.join(home, "plain-folder");
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    fs.mkdirSync(folder);
+    await store.put("a/b.txt", Buffer.from("x"));
+    const id = await store.createMultipartUpload("big", { partSize: 2 });
+    const p1 = await store.uploadPart("big", id, 1, Buffer.from("ab"));
+    const p2 = await store.uploadPart("big", id, 2, Buffer.from("c"));
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => o.key),
+      ["a/b.txt"],
+      "an open upload is not listed",
+    );
+    await store.completeMultipartUpload("big", id, [p1, p2]);
+    const all: string[] = [];
+    const walk = (d: string, rel = ""): void =>
+      fs
+        .readdirSync(d, { withFileTypes: true })
+        .forEach((e) =>
+          e.isDirectory() ? walk(path.join(d, e.name), rel + e.name + "/") : all.push(rel + e.name),
+        );
+    walk(folder);
+    assert.deepEqual(all.sort(), ["a/b.txt", "big"]);
+    assert.equal(
+      (await store.head("big"))?.checksum?.endsWith("-2"),
+      true,
+      "records kept under the home",
+    );
+  });
+
   it("recomputes the checksum of a file changed behind its back", async () => {
     const store = await LocalStore.createBucket(
       "edit",

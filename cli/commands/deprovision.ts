@@ -1,0 +1,58 @@
+import type { ArgumentsCamelCase, Argv } from "yargs";
+import { Engine, UserError } from "../../runner";
+import { deprovisionStack, listStacks } from "../../runner/stacks";
+import { confirm } from "../render";
+
+/** `skyplane deprovision [STACK]`: destroys one route's gateways, or every route's. */
+export const command = "deprovision [stack]";
+/** One line for --help. */
+export const describe = "Tear down gateways: destroy one stack, or all skyplane stacks";
+
+interface DeprovisionArgs {
+  stack?: string;
+  y: boolean;
+  json: boolean;
+}
+
+/** Options of `skyplane deprovision`. */
+export function builder(y: Argv): Argv<DeprovisionArgs> {
+  return y
+    .positional("stack", {
+      type: "string",
+      describe: "The route's stack, e.g. local-east--local-west; default all",
+    })
+    .option("y", { type: "boolean", default: false, describe: "Do not ask for confirmation" })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print JSON",
+    }) as unknown as Argv<DeprovisionArgs>;
+}
+
+/** Destroys the stacks. */
+export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promise<void> {
+  const engine = await Engine.open();
+  const all = (await listStacks(engine)).map((s) => s.name);
+  if (args.stack && !all.includes(args.stack)) {
+    throw new UserError(
+      "NO_SUCH_STACK",
+      `no stack ${args.stack}; 'skyplane stacks' lists them: ${all.join(", ") || "none"}`,
+    );
+  }
+  const names = args.stack ? [args.stack] : all;
+  if (names.length === 0) {
+    process.stdout.write(args.json ? "[]\n" : "No stacks to deprovision.\n");
+    return;
+  }
+  if (!(await confirm(`Destroy ${names.join(", ")}?`, args.y))) return;
+  const results = [];
+  for (const name of names) {
+    const r = await deprovisionStack(engine, name);
+    results.push({ stack: name, ...r });
+    if (!args.json) {
+      const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";
+      process.stdout.write(`${name}: destroyed ${r.destroyed} resource(s)${strays}\n`);
+    }
+  }
+  if (args.json) process.stdout.write(JSON.stringify(results) + "\n");
+}

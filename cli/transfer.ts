@@ -1,0 +1,75 @@
+import { formatBytes, confirm, describePlan, progressBar } from "./render";
+import { JobResult, SkyplaneClient } from "../runner";
+
+/** Options shared by `cp` and `sync`. */
+export interface TransferArgs {
+  src: string;
+  dst: string;
+  y: boolean;
+  json: boolean;
+  nVms: number;
+}
+
+/** Plans, confirms, runs and reports a copy or a sync. */
+export async function runTransferCommand(
+  kind: "copy" | "sync",
+  args: TransferArgs & { recursive?: boolean; delete?: boolean; dryRun?: boolean },
+): Promise<void> {
+  const client = new SkyplaneClient();
+  const sync = kind === "sync";
+  const req = {
+    src: args.src,
+    dst: args.dst,
+    recursive: sync || (args.recursive ?? false),
+    nVms: args.nVms,
+  };
+  const plan = await client.planCopy({ ...req, sync });
+  const out = (s: string) => !args.json && process.stderr.write(s + "\n");
+  out(describePlan(plan.topology, plan.objects, plan.bytes));
+  if (plan.sync) {
+    out(
+      `Sync:     ${plan.sync.same} object(s) already the same, ${plan.sync.extra.length} extra at the destination` +
+        (args.delete ? " (to delete after the copy)" : " (kept; --delete removes them)"),
+    );
+  }
+  if (args.dryRun) {
+    if (args.json)
+      process.stdout.write(
+        JSON.stringify({
+          dryRun: true,
+          objects: plan.objects,
+          bytes: plan.bytes,
+          sync: plan.sync,
+          topology: plan.topology,
+        }) + "\n",
+      );
+    return;
+  }
+  if (plan.objects === 0 && !(args.delete && plan.sync?.extra.length)) {
+    out("Nothing to do.");
+    if (args.json)
+      process.stdout.write(JSON.stringify({ objects: 0, bytes: 0, seconds: 0 }) + "\n");
+    return;
+  }
+  if (!(await confirm("Provision the gateways and start?", args.y))) {
+    out("Cancelled; nothing was provisioned.");
+    return;
+  }
+  out("Provisioning gateways…");
+  const onProgress = args.json ? undefined : progressBar;
+  const result: JobResult = sync
+    ? await client.sync({ ...req, delete: args.delete, onProgress })
+    : await client.copy({ ...req, onProgress });
+  const mbps = result.seconds > 0 ? result.bytes / 1e6 / result.seconds : 0;
+  if (args.json) {
+    process.stdout.write(
+      JSON.stringify({ ...result, throughputMBps: Number(mbps.toFixed(1)) }) + "\n",
+    );
+  } else {
+    const deleted = result.deleted ? `, deleted ${result.deleted}` : "";
+    process.stdout.write(
+      `${sync ? "Synced" : "Copied"} ${result.objects} object(s), ${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s ` +
+        `(${mbps.toFixed(1)} MB/s, ${((mbps * 8) / 1000).toFixed(3)} Gbit/s)${deleted}; verified, gateways torn down.\n`,
+    );
+  }
+}
