@@ -31,6 +31,15 @@ export function reportError(
     write(`error: ${err.message}\n`);
     return EXIT.USER;
   }
+  // The machine's, not ours: a folder the user cannot write, a full disk.
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  if (errno && ["EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT"].includes(errno)) {
+    write(`error: ${(err as Error).message}\n`);
+    write(
+      "Check the permissions and free space of that path (SKYPLANE_HOME moves skyplane's state).\n",
+    );
+    return EXIT.USER;
+  }
   if (err instanceof TransferFailedError || err instanceof GatewayUnreachableError) {
     write(`error: ${err.message}\n`);
     write("No partial object was left at the destination; run the command again to retry.\n");

@@ -1,4 +1,6 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
+import pLimit from "p-limit";
 import { parseRegion, UnknownRegionError } from "../planner/regions";
 import { planDirect, Topology } from "../planner/topology";
 import { bucketUri, openStore, StoreError } from "../stores";
@@ -135,6 +137,11 @@ export class SkyplaneClient {
         srcUri,
         dstUri,
       );
+      if (srcUri.scheme === "file")
+        await mustBeReadable(
+          srcUri.bucket,
+          objects.map((o) => o.srcKey),
+        );
       return { topology, objects: objects.length, bytes: objects.reduce((n, o) => n + o.size, 0) };
     } catch (err) {
       if (err instanceof StoreError && err.userFixable)
@@ -179,6 +186,30 @@ export class SkyplaneClient {
   private openEngine(): Promise<Engine> {
     this.engine ??= Engine.open({ home: this.home });
     return this.engine;
+  }
+}
+
+/** Fails, naming them, when files of a folder cannot be read: better now than after provisioning. */
+async function mustBeReadable(folder: string, keys: string[]): Promise<void> {
+  const limit = pLimit(32);
+  const denied = (
+    await Promise.all(
+      keys.map((k) =>
+        limit(() =>
+          fs.promises.access(path.join(folder, k), fs.constants.R_OK).then(
+            () => undefined,
+            (err: NodeJS.ErrnoException) => `${path.join(folder, k)} (${err.code})`,
+          ),
+        ),
+      ),
+    )
+  ).filter((d): d is string => d !== undefined);
+  if (denied.length > 0) {
+    const more = denied.length > 3 ? ` and ${denied.length - 3} more` : "";
+    throw new UserError(
+      "UNREADABLE",
+      `cannot read ${denied.slice(0, 3).join(", ")}${more}: fix their permissions, or copy a folder without them`,
+    );
   }
 }
 

@@ -132,7 +132,8 @@ export class Dataplane {
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
-    if (warm > 0 && !(expireAt > Date.now() + 60_000)) {
+    // A still-valid expiry is kept, so that a warm stack is reused as it is rather than restarted.
+    if (warm > 0 && !(expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2))) {
       settings["skyplane:expireAt"] = { value: String(Date.now() + warm * 1000) };
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
