@@ -20,6 +20,7 @@ export interface ProcessSpec {
  *   skyplane:key        the dataplane AES-256 key, base64 (secret)
  *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
  *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
+ *   skyplane:logDir     where gateway logs go (default <home>/logs)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  */
 export default async function program(): Promise<Record<string, unknown>> {
@@ -34,6 +35,7 @@ export default async function program(): Promise<Record<string, unknown>> {
       token: config.requireSecret("token"),
       key: config.requireSecret("key"),
       home,
+      logDir: config.get("logDir"),
       expireAt: config.getNumber("expireAt"),
     });
     outputs.gateways = dataplane.gateways;

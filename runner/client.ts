@@ -105,7 +105,12 @@ export class SkyplaneClient {
     }
     return new Dataplane(
       topology,
-      { home: this.home, engine: () => this.openEngine(), transfer: this.transferConfig },
+      {
+        home: this.home,
+        logDir: this.logDir,
+        engine: () => this.openEngine(),
+        transfer: this.transferConfig,
+      },
       opts,
     );
   }

@@ -46,6 +46,8 @@ export interface DataplaneOptions {
 export interface DataplaneContext {
   /** The skyplane home. */
   readonly home: string;
+  /** Where gateway logs go. */
+  readonly logDir: string;
   /** Opens the engine (lazily, on first provision). */
   readonly engine: () => Promise<Engine>;
   /** How transfers move data. */
@@ -129,6 +131,7 @@ export class Dataplane {
       "skyplane:topology": { value: JSON.stringify(this.topology) },
       "skyplane:token": { value: token, secret: true },
       "skyplane:key": { value: key, secret: true },
+      "skyplane:logDir": { value: this.ctx.logDir },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
@@ -146,7 +149,7 @@ export class Dataplane {
       throw new SkyplaneError(
         "PROVISION_FAILED",
         `provisioning stack ${this.stackName} failed: ${(err as Error).message.split("\n").slice(-12).join("\n")}\n` +
-          `Gateway logs are in ${engine.home.logs}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
+          `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
         { cause: err },
       );
     }

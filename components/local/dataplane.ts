@@ -31,6 +31,8 @@ export interface LocalDataplaneArgs {
   key: pulumi.Input<string>;
   /** The skyplane home. */
   home: pulumi.Input<string>;
+  /** Folder of gateway logs; default `<home>/logs`. */
+  logDir?: pulumi.Input<string | undefined>;
   /** Epoch ms at which gateways exit on their own (keep-warm TTL); default never. */
   expireAt?: pulumi.Input<number | undefined>;
   /** Address the gateways bind; default 127.0.0.1. */
@@ -76,6 +78,7 @@ export class LocalDataplane extends pulumi.ComponentResource {
             token: args.token,
             key: args.key,
             home: args.home,
+            logDir: args.logDir,
             host: args.host,
             expireAt: args.expireAt,
           },

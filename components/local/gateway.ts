@@ -12,22 +12,25 @@ export interface LocalGatewayArgs {
   token: pulumi.Input<string>;
   /** The dataplane key, 32 bytes base64 (keep it a secret). */
   key: pulumi.Input<string>;
-  /** The skyplane home: local buckets, logs and run files live there. */
+  /** The skyplane home: local buckets and run files live there. */
   home: pulumi.Input<string>;
+  /** Folder of gateway logs; default `<home>/logs`. A stack's logs go to `<logDir>/<stack>/`. */
+  logDir?: pulumi.Input<string | undefined>;
   /** Address the gateway binds; default 127.0.0.1. */
   host?: pulumi.Input<string>;
   /** Epoch ms at which it exits on its own (keep-warm TTL); default never. */
   expireAt?: pulumi.Input<number | undefined>;
 }
 
-/** Files of a local gateway under the home: its log and the file it writes once it listens. */
+/** Files of a local gateway: its log and the file it writes once it listens (under the home). */
 export function localGatewayFiles(
   home: string,
   stack: string,
   gatewayId: string,
+  logDir: string = path.join(home, "logs"),
 ): { logFile: string; infoFile: string } {
   return {
-    logFile: path.join(home, "logs", stack, `${gatewayId}.log`),
+    logFile: path.join(logDir, stack, `${gatewayId}.log`),
     infoFile: path.join(home, "run", stack, `${gatewayId}.json`),
   };
 }
@@ -51,8 +54,8 @@ export class LocalGateway extends pulumi.ComponentResource {
     const host = pulumi.output(args.host ?? "127.0.0.1");
     const program = pulumi.output(args.program);
     const files = pulumi
-      .all([args.home, program])
-      .apply(([home, p]) => localGatewayFiles(home, stack, p.gatewayId));
+      .all([args.home, program, args.logDir])
+      .apply(([home, p, logDir]) => localGatewayFiles(home, stack, p.gatewayId, logDir));
     const proc = new LocalProcess(
       `${name}-daemon`,
       {

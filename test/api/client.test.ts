@@ -22,6 +22,7 @@ describe("api: SkyplaneClient on the local cloud", function () {
   before(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-api-"));
     client = new SkyplaneClient({
+      logDir: path.join(home, "custom-logs"),
       home,
       transferConfig: { multipartThresholdBytes: 8 << 20, partSizeBytes: 4 << 20 },
     });
@@ -61,6 +62,12 @@ describe("api: SkyplaneClient on the local cloud", function () {
       await stackResources("local-east--local-west"),
       [],
       "the stack is empty after copy",
+    );
+    const logs = fs.readdirSync(path.join(home, "custom-logs", "local-east--local-west")).sort();
+    assert.deepEqual(
+      logs,
+      ["local-east-0.log", "local-west-0.log"],
+      "gateway logs go to the client's logDir",
     );
   });
 
