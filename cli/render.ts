@@ -15,18 +15,24 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-/** A plan in a few lines, for a person to confirm. */
-export function describePlan(t: Topology, objects: number, bytes: number): string {
-  const perRegion = (region: string) => t.gateways.filter((g) => g.region === region).length;
-  const cost = t.estimate.costPerGB.total * (bytes / 1e9);
-  return [
-    `Route:    ${t.route.src} → ${t.route.dst}`,
-    `Gateways: ${perRegion(t.route.src)} in ${t.route.src}, ${perRegion(t.route.dst)} in ${t.route.dst}` +
-      ` (${t.edges.reduce((n, e) => n + e.connections, 0)} connections)`,
-    `Moves:    ${objects} object(s), ${formatBytes(bytes)}`,
-    `Cost:     $${cost.toFixed(2)} estimated ($${t.estimate.costPerGB.total.toFixed(4)}/GB` +
-      ` = egress $${t.estimate.costPerGB.egress.toFixed(4)} + gateways $${t.estimate.costPerGB.vm.toFixed(4)})`,
-  ].join("\n");
+/** A plan in a few lines, for a person to read before confirming. */
+export function describePlan(t: Topology, objects?: number, bytes?: number): string {
+  const e = t.estimate;
+  const lines = [
+    `Route:    ${t.route.src} → ${t.route.dsts.join(", ")} (${t.objective} plan)`,
+    `Gateways: ${t.regions.map((r) => `${r.gateways} × ${r.vmClass} in ${r.region}`).join(", ")}`,
+    ...t.links.map(
+      (l) => `  ${l.from} → ${l.to}: ${l.gbps} Gbit/s over ${l.connections} connections`,
+    ),
+    `Expected: ${e.throughputGbps} Gbit/s; $${e.costPerGB.total.toFixed(4)}/GB` +
+      ` (egress $${e.costPerGB.egress.toFixed(4)} + gateways $${e.costPerGB.vm.toFixed(4)})`,
+  ];
+  if (objects !== undefined && bytes !== undefined) {
+    lines.push(
+      `Moves:    ${objects} object(s), ${formatBytes(bytes)}: about $${((e.costPerGB.total * bytes) / 1e9).toFixed(2)}`,
+    );
+  }
+  return lines.join("\n");
 }
 
 /**

@@ -1,7 +1,9 @@
+import { CATALOGUE, catalogueRegion } from "./catalogue";
+
 /*
  * Region ids are `provider:name`: `local:east`, `aws:us-east-1`, `gcp:us-central1-a`, `azure:eastus`.
  * The local cloud's regions are fixed names on this machine; `local:client` is the machine the client
- * runs on (where plain folders live). Cloud catalogues come with the cloud planners.
+ * runs on (where plain folders live). The catalogue (catalogue.ts) lists every region.
  */
 
 /** Providers skyplane knows. */
@@ -18,24 +20,19 @@ export interface Region {
 }
 
 /** Regions of the embedded local cloud. */
-export const LOCAL_REGIONS: readonly string[] = [
-  "local:east",
-  "local:west",
-  "local:north",
-  "local:south",
-  "local:central",
-  "local:client",
-];
+export const LOCAL_REGIONS: readonly string[] = CATALOGUE.filter((r) => r.provider === "local").map(
+  (r) => r.id,
+);
 
 /** The region where the client itself runs (plain folders, file:// URIs). */
 export const CLIENT_REGION = "local:client";
 
-/** A region id that is not known; the message lists the valid ones. */
+/** A region id that is not known; the message lists valid ones. */
 export class UnknownRegionError extends Error {
   override name = "UnknownRegionError";
 }
 
-/** Parses and checks a region id; throws UnknownRegionError naming the known regions. */
+/** Parses and checks a region id against the catalogue; throws UnknownRegionError naming valid ones. */
 export function parseRegion(id: string): Region {
   const m = /^([a-z]+):([a-z0-9-]+)$/.exec(id);
   if (!m) {
@@ -43,21 +40,20 @@ export function parseRegion(id: string): Region {
       `"${id}" is not a region id: write provider:region, e.g. local:east or aws:us-east-1`,
     );
   }
-  const provider = m[1] as Provider;
-  if (provider === "local") {
-    if (!LOCAL_REGIONS.includes(id)) {
-      throw new UnknownRegionError(
-        `unknown region ${id}: the local cloud has ${LOCAL_REGIONS.join(", ")}`,
-      );
-    }
-    return { id, provider, name: m[2] };
-  }
-  if (provider === "aws" || provider === "gcp" || provider === "azure") {
+  const known = catalogueRegion(id);
+  if (known) return { id, provider: known.provider, name: m[2] };
+  const same = CATALOGUE.filter((r) => r.provider === m[1]).map((r) => r.id);
+  if (same.length === 0)
     throw new UnknownRegionError(
-      `${id}: ${provider} regions cannot be planned yet; this version plans the local cloud (${LOCAL_REGIONS.join(", ")})`,
+      `unknown provider "${m[1]}" in ${id}: use local, aws, gcp or azure`,
     );
-  }
-  throw new UnknownRegionError(`unknown provider "${m[1]}" in ${id}: use local, aws, gcp or azure`);
+  const shown =
+    same.length > 8 ? `${same.slice(0, 8).join(", ")}, … (${same.length} in all)` : same.join(", ");
+  throw new UnknownRegionError(
+    m[1] === "local"
+      ? `unknown region ${id}: the local cloud has ${shown}`
+      : `unknown region ${id}: ${m[1]} regions are ${shown}`,
+  );
 }
 
 /** A region id as a stack-name part: `local:east` → `local-east`. */

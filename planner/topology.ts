@@ -5,7 +5,7 @@ import {
   GatewayRef,
   Operator,
 } from "./program";
-import { parseRegion, Provider, regionSlug } from "./regions";
+import { Provider, regionSlug } from "./regions";
 
 /*
  * Topology: the plan of one dataplane, the handoff from the planner to Pulumi and the runner. It is
@@ -18,7 +18,7 @@ export const TOPOLOGY_VERSION = 1;
 
 /** One gateway of a topology. */
 export interface GatewaySpec {
-  /** Unique id, e.g. `local-east-0`. */
+  /** Unique id, e.g. `aws-us-east-1-0`. */
   readonly id: string;
   /** Its provider. */
   readonly provider: Provider;
@@ -38,6 +38,20 @@ export interface TopologyEdge {
   readonly to: string;
   /** Parallel TCP connections. */
   readonly connections: number;
+  /** Expected Gbit/s on this path. */
+  readonly expectedGbps: number;
+}
+
+/** Traffic between two regions: what a reviewer reads first. */
+export interface TopologyLink {
+  /** Sending region. */
+  readonly from: string;
+  /** Receiving region. */
+  readonly to: string;
+  /** TCP connections over all gateway pairs. */
+  readonly connections: number;
+  /** Expected Gbit/s. */
+  readonly gbps: number;
 }
 
 /** A dataplane plan. */
@@ -45,104 +59,170 @@ export interface Topology {
   /** Format version, TOPOLOGY_VERSION. */
   readonly version: typeof TOPOLOGY_VERSION;
   /** Source and destination regions. */
-  readonly route: { readonly src: string; readonly dst: string };
+  readonly route: { readonly src: string; readonly dsts: readonly string[] };
+  /** How it was planned: `direct`, `cost` or `throughput`. */
+  readonly objective: "direct" | "cost" | "throughput";
+  /** Gateways per region, sorted. */
+  readonly regions: readonly {
+    readonly region: string;
+    readonly gateways: number;
+    readonly vmClass: string;
+  }[];
+  /** Region-level traffic, sorted. */
+  readonly links: readonly TopologyLink[];
   /** Gateways, sorted by id. */
   readonly gateways: readonly GatewaySpec[];
-  /** Data paths, sorted. */
+  /** Gateway-level data paths, sorted. */
   readonly edges: readonly TopologyEdge[];
-  /** What the plan is expected to cost; the local cloud is free. */
+  /** What the plan is expected to do and cost. */
   readonly estimate: {
-    /** USD per GB moved, split into egress and gateway time. */
+    /** Expected throughput to every destination, Gbit/s. */
+    readonly throughputGbps: number;
+    /** USD per GB of source data, split into egress (every hop, relays included) and gateway time. */
     readonly costPerGB: { readonly egress: number; readonly vm: number; readonly total: number };
-    /** Expected throughput in Gbit/s, when the network model knows the route. */
-    readonly throughputGbps?: number;
   };
 }
 
-/** What a direct plan needs. */
-export interface DirectPlanRequest {
-  /** Source region id. */
+/** A plan at the level of regions, before gateways and programs are laid out. */
+export interface RegionPlan {
   readonly src: string;
-  /** Destination region id. */
-  readonly dst: string;
-  /** Gateways per region. Default 1. */
-  readonly nVms?: number;
-  /** TCP connections per source gateway, split over its destinations. Default 32. */
-  readonly connections?: number;
-  /** Compression on the wire. Default zstd. */
+  readonly dsts: readonly string[];
+  readonly objective: Topology["objective"];
+  /** Gateways and class per region that takes part. */
+  readonly vms: Readonly<
+    Record<
+      string,
+      { readonly count: number; readonly vmClass: string; readonly provider: Provider }
+    >
+  >;
+  /** Region links with traffic. */
+  readonly links: readonly TopologyLink[];
+  /**
+   * Where each region hands chunks on: `split` spreads them over the next regions (by link Gbit/s),
+   * `copy` sends every chunk to every next region (multicast).
+   */
+  readonly next: Readonly<
+    Record<string, { readonly mode: "split" | "copy"; readonly to: readonly string[] }>
+  >;
+  readonly throughputGbps: number;
+  readonly costPerGB: { readonly egress: number; readonly vm: number };
+}
+
+/** How chunks travel on the wire. */
+export interface WireOptions {
+  /** Compression. Default zstd. */
   readonly compress?: Compression;
-  /** Encryption on the wire. Default true. */
+  /** Encryption. Default true. */
   readonly encrypt?: boolean;
 }
 
-/** The stack name of a route: `local-east--local-west`. */
-export function routeStackName(src: string, dst: string): string {
-  return `${regionSlug(src)}--${regionSlug(dst)}`;
+/** The stack name of a route: `local-east--local-west`, `aws-us-east-1--gcp-us-central1-a--azure-eastus`. */
+export function routeStackName(src: string, dsts: string | readonly string[]): string {
+  return [src, ...(typeof dsts === "string" ? [dsts] : dsts)].map(regionSlug).join("--");
 }
 
-/**
- * The direct plan: `nVms` gateways in the source region, each spreading its chunks over the `nVms`
- * gateways of the destination region (mux_or), which write them to the destination bucket.
- */
-export function planDirect(req: DirectPlanRequest): Topology {
-  const src = parseRegion(req.src);
-  const dst = parseRegion(req.dst);
-  const n = req.nVms ?? 1;
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new RangeError(`nVms must be 1 to 64, not ${n}`);
-  const connections = req.connections ?? 32;
-  if (!Number.isInteger(connections) || connections < 1)
-    throw new RangeError("connections must be at least 1");
-  const ids = (region: string) => Array.from({ length: n }, (_, i) => `${regionSlug(region)}-${i}`);
-  const srcIds = ids(src.id);
-  const dstIds = ids(dst.id).map((id) => (src.id === dst.id ? `${id}-dst` : id));
-  const perEdge = Math.max(1, Math.floor(connections / dstIds.length));
-  const sends: Operator<GatewayRef>[] = dstIds.map((to) => ({
-    op: "send",
-    target: { gatewayId: to },
-    connections: perEdge,
-    compress: req.compress ?? "zstd",
-    encrypt: req.encrypt ?? true,
-  }));
-  const vmClass = (p: Provider) => (p === "local" ? "process" : "unknown");
-  const gateways: GatewaySpec[] = [
-    ...srcIds.map((id) => ({
-      id,
-      provider: src.provider,
-      region: src.id,
-      vmClass: vmClass(src.provider),
-      program: {
-        version: GATEWAY_PROGRAM_VERSION,
-        gatewayId: id,
-        region: src.id,
-        operators: [
-          {
-            op: "read_object_store",
-            next: sends.length === 1 ? sends[0] : { op: "mux_or", children: sends },
-          },
-        ],
-      } as GatewayProgram<GatewayRef>,
-    })),
-    ...dstIds.map((id) => ({
-      id,
-      provider: dst.provider,
-      region: dst.id,
-      vmClass: vmClass(dst.provider),
-      program: {
-        version: GATEWAY_PROGRAM_VERSION,
-        gatewayId: id,
-        region: dst.id,
-        operators: [{ op: "receive", next: { op: "write_object_store" } }],
-      } as GatewayProgram<GatewayRef>,
-    })),
-  ].sort((a, b) => a.id.localeCompare(b.id));
-  const edges = srcIds.flatMap((from) => dstIds.map((to) => ({ from, to, connections: perEdge })));
+/** Rounds for a reviewer: 4 significant digits, so the same plan always prints the same. */
+function round(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
+/** Lays a region plan out as gateways, programs and edges. Deterministic: sorted everywhere. */
+export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
+  const regions = Object.keys(plan.vms).sort();
+  const ids = (region: string) =>
+    Array.from({ length: plan.vms[region].count }, (_, i) => `${regionSlug(region)}-${i}`);
+  const linkOf = (from: string, to: string) =>
+    plan.links.find((l) => l.from === from && l.to === to);
+  const perPair = (from: string, to: string) => {
+    const link = linkOf(from, to);
+    const pairs = plan.vms[from].count * plan.vms[to].count;
+    return {
+      connections: Math.max(1, Math.ceil((link?.connections ?? 1) / pairs)),
+      gbps: round((link?.gbps ?? 0) / pairs),
+    };
+  };
+  const sendsTo = (from: string, to: string): Operator<GatewayRef>[] =>
+    ids(to).map((gatewayId) => ({
+      op: "send",
+      target: { gatewayId },
+      connections: perPair(from, to).connections,
+      compress: wire.compress ?? "zstd",
+      encrypt: wire.encrypt ?? true,
+    }));
+  const group = (ops: Operator<GatewayRef>[]): Operator<GatewayRef> =>
+    ops.length === 1 ? ops[0] : { op: "mux_or", children: ops };
+  const onward = (region: string): Operator<GatewayRef> | undefined => {
+    const next = plan.next[region];
+    if (!next || next.to.length === 0) return undefined;
+    const to = [...next.to].sort();
+    if (next.mode === "copy") {
+      const branches = to.map((r) => group(sendsTo(region, r)));
+      return branches.length === 1 ? branches[0] : { op: "mux_and", children: branches };
+    }
+    return group(to.flatMap((r) => sendsTo(region, r)));
+  };
+  const gateways: GatewaySpec[] = [];
+  for (const region of regions) {
+    const { vmClass, provider } = plan.vms[region];
+    const forward = onward(region);
+    const writes = plan.dsts.includes(region);
+    const after: Operator<GatewayRef> | undefined =
+      writes && forward
+        ? { op: "mux_and", children: [{ op: "write_object_store" }, forward] }
+        : writes
+          ? { op: "write_object_store" }
+          : forward;
+    if (!after)
+      throw new Error(`region ${region} takes part in the plan but neither writes nor forwards`);
+    for (const id of ids(region)) {
+      gateways.push({
+        id,
+        provider,
+        region,
+        vmClass,
+        program: {
+          version: GATEWAY_PROGRAM_VERSION,
+          gatewayId: id,
+          region,
+          operators: [
+            region === plan.src
+              ? { op: "read_object_store", next: after }
+              : { op: "receive", next: after },
+          ],
+        },
+      });
+    }
+  }
+  const edges: TopologyEdge[] = [];
+  for (const link of plan.links) {
+    const { connections, gbps } = perPair(link.from, link.to);
+    for (const from of ids(link.from)) {
+      for (const to of ids(link.to)) edges.push({ from, to, connections, expectedGbps: gbps });
+    }
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return {
     version: TOPOLOGY_VERSION,
-    route: { src: src.id, dst: dst.id },
-    gateways,
-    edges,
-    estimate: { costPerGB: { egress: 0, vm: 0, total: 0 } },
+    route: { src: plan.src, dsts: [...plan.dsts] },
+    objective: plan.objective,
+    regions: regions.map((region) => ({
+      region,
+      gateways: plan.vms[region].count,
+      vmClass: plan.vms[region].vmClass,
+    })),
+    links: [...plan.links]
+      .map((l) => ({ ...l, gbps: round(l.gbps) }))
+      .sort((a, b) => cmp(a.from, b.from) || cmp(a.to, b.to)),
+    gateways: gateways.sort((a, b) => cmp(a.id, b.id)),
+    edges: edges.sort((a, b) => cmp(a.from, b.from) || cmp(a.to, b.to)),
+    estimate: {
+      throughputGbps: round(plan.throughputGbps),
+      costPerGB: {
+        egress: round(plan.costPerGB.egress),
+        vm: round(plan.costPerGB.vm),
+        total: round(plan.costPerGB.egress + plan.costPerGB.vm),
+      },
+    },
   };
 }
 
@@ -169,7 +249,7 @@ export function provisioningOrder(topology: Topology): GatewaySpec[] {
   return order;
 }
 
-/** Ids of the gateways that read from the source store (where the runner sends chunk requests). */
+/** The gateways that read from the source store (where the runner sends chunk requests). */
 export function sourceGateways(topology: Topology): GatewaySpec[] {
   return topology.gateways.filter((g) =>
     g.program.operators.some((o) => o.op === "read_object_store"),

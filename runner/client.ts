@@ -1,8 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
+import { PlanError, planDirect } from "../planner/direct";
+import { buildModel } from "../planner/model";
 import { parseRegion, UnknownRegionError } from "../planner/regions";
-import { planDirect, Topology } from "../planner/topology";
+import type { Topology } from "../planner/topology";
 import { bucketUri, openStore, StoreError } from "../stores";
 import { UserError } from "../errors";
 import {
@@ -90,18 +92,29 @@ export class SkyplaneClient {
   ): Dataplane {
     let topology: Topology;
     try {
-      topology = planDirect({
-        src: `${srcCloud}:${srcRegion}`,
-        dst: `${dstCloud}:${dstRegion}`,
-        nVms: opts.nVms,
-        connections: opts.nConnections ?? this.transferConfig.connectionsPerGateway,
-        compress: this.transferConfig.compress,
-        encrypt: this.transferConfig.encrypt,
-      });
+      topology = planDirect(
+        {
+          src: `${srcCloud}:${srcRegion}`,
+          dsts: [`${dstCloud}:${dstRegion}`],
+          nVms: opts.nVms,
+          connections: opts.nConnections ?? this.transferConfig.connectionsPerGateway,
+          compress: this.transferConfig.compress,
+          encrypt: this.transferConfig.encrypt,
+        },
+        buildModel(),
+      );
     } catch (err) {
-      if (err instanceof UnknownRegionError || err instanceof RangeError)
+      if (err instanceof UnknownRegionError || err instanceof PlanError)
         throw new UserError("BAD_PLAN", err.message);
       throw err;
+    }
+    const remote = topology.regions.filter((r) => !r.region.startsWith("local:"));
+    if (remote.length > 0) {
+      throw new UserError(
+        "UNSUPPORTED",
+        `this version provisions gateways on the local cloud only, not in ${remote.map((r) => r.region).join(", ")}; ` +
+          "'skyplane plan' plans cloud routes",
+      );
     }
     return new Dataplane(
       topology,
@@ -171,7 +184,8 @@ export class SkyplaneClient {
 
   private async runOnce(req: CopyRequest, queue: (dp: Dataplane) => void): Promise<JobResult> {
     const plan = await this.planCopy(req);
-    const { src, dst } = plan.topology.route;
+    const { src, dsts } = plan.topology.route;
+    const dst = dsts[0];
     const dp = this.dataplane(
       ...(src.split(":") as [string, string]),
       ...(dst.split(":") as [string, string]),

@@ -106,7 +106,7 @@ export class Dataplane {
     private readonly ctx: DataplaneContext,
     private readonly opts: DataplaneOptions = {},
   ) {
-    this.stackName = routeStackName(topology.route.src, topology.route.dst);
+    this.stackName = routeStackName(topology.route.src, topology.route.dsts);
   }
 
   /** True once `provision()` has succeeded and `deprovision()` has not run since. */
@@ -237,10 +237,10 @@ export class Dataplane {
       this.prepareDestination(dstUri, stores),
     ]);
     const { route } = this.topology;
-    if (srcRegion !== route.src || dstRegion !== route.dst) {
+    if (srcRegion !== route.src || !route.dsts.includes(dstRegion)) {
       throw new UserError(
         "WRONG_ROUTE",
-        `${job.src} (${srcRegion}) → ${job.dst} (${dstRegion}) does not match this dataplane's route ${route.src} → ${route.dst}`,
+        `${job.src} (${srcRegion}) → ${job.dst} (${dstRegion}) does not match this dataplane's route ${route.src} → ${route.dsts.join(", ")}`,
       );
     }
     const gateways = this.gateways as ProvisionedGateway[];

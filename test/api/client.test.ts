@@ -136,7 +136,11 @@ describe("api: SkyplaneClient on the local cloud", function () {
     );
     assert.throws(
       () => client.dataplane("local", "nowhere", "local", "west"),
-      /unknown region local:nowhere: the local cloud has local:east/,
+      /unknown region local:nowhere: the local cloud has local:central, local:client, local:east/,
+    );
+    assert.throws(
+      () => client.dataplane("aws", "us-east-1", "gcp", "us-central1-a"),
+      /provisions gateways on the local cloud only, not in aws:us-east-1, gcp:us-central1-a/,
     );
     assert.ok(!fs.existsSync(path.join(home, "run", "local-east--local-nowhere")));
   });

@@ -73,12 +73,30 @@ describe("cli: bad input gets a clear error, a non-zero exit, and changes nothin
     [
       "an unknown region",
       ["mb", "local://new-bucket", "--region", "local:mars"],
-      /unknown region local:mars: the local cloud has local:east, local:west/,
+      /unknown region local:mars: the local cloud has local:central, local:client, local:east/,
     ],
     [
-      "a cloud region not yet plannable",
-      ["plan", "local:east", "aws:us-east-1"],
-      /aws regions cannot be planned yet/,
+      "an unknown cloud region",
+      ["plan", "aws:us-east-1", "aws:mars-1"],
+      /unknown region aws:mars-1: aws regions are aws:af-south-1/,
+    ],
+    [
+      "an impossible target",
+      [
+        "plan",
+        "aws:us-east-1",
+        "gcp:us-central1-a",
+        "--objective",
+        "cost",
+        "--min-throughput",
+        "900",
+      ],
+      /no plan reaches 900 Gbit\/s .* the most achievable is/,
+    ],
+    [
+      "zero gateways per region",
+      ["cp", "local://src-bucket/x.txt", "local://dst-bucket/", "-y", "--n-vms", "0"],
+      /nVms must be 1 to 64, not 0/,
     ],
     ["a missing argument", ["cp", "local://src-bucket/x.txt"], /Not enough non-option arguments/],
     [

@@ -1,0 +1,396 @@
+import * as assert from "node:assert/strict";
+import fc from "fast-check";
+import { PlanError, planDirect } from "../../planner/direct";
+import { loadSolver } from "../../planner/highs";
+import {
+  buildModel,
+  estimateThroughputGbps,
+  GridRow,
+  parseGridCsv,
+  parsePriceCsv,
+  PriceRow,
+} from "../../planner/model";
+import { MilpSolver, planOverlay } from "../../planner/overlay";
+import { bindProgram, parseGatewayProgram, Operator, GatewayRef } from "../../planner/program";
+import { catalogueRegion } from "../../planner/catalogue";
+import type { Topology } from "../../planner/topology";
+
+/** Four real regions with a synthetic grid and prices, so expectations are exact. */
+const A = "aws:us-east-1";
+const B = "aws:us-west-2";
+const R = "aws:us-east-2";
+const D = "gcp:europe-west1-b";
+
+function model(
+  grid: Record<string, number>,
+  prices: Record<string, number>,
+  quotas?: Record<string, number>,
+) {
+  const all = [A, B, R, D];
+  const g: GridRow[] = [];
+  const p: PriceRow[] = [];
+  for (const s of all) {
+    for (const t of all) {
+      if (s === t) continue;
+      g.push({ src: s, dst: t, gbps: grid[`${s}>${t}`] ?? 1 });
+      p.push({ src: s, dst: t, cost: prices[`${s}>${t}`] ?? 0.09 });
+    }
+  }
+  return buildModel({ grid: g, prices: p, regions: all, quotas });
+}
+
+/** Every operator of a program, depth first. */
+function ops(op: Operator<GatewayRef>): Operator<GatewayRef>[] {
+  switch (op.op) {
+    case "read_object_store":
+    case "receive":
+      return [op, ...ops(op.next)];
+    case "mux_and":
+    case "mux_or":
+      return [op, ...op.children.flatMap(ops)];
+    default:
+      return [op];
+  }
+}
+
+describe("planner", function () {
+  this.timeout(120_000);
+  let solver: MilpSolver;
+  before(async () => {
+    solver = await loadSolver();
+  });
+
+  describe("model", () => {
+    it("estimates throughput from per-VM caps and distance", () => {
+      const east = catalogueRegion("aws:us-east-1")!;
+      const east2 = catalogueRegion("aws:us-east-2")!;
+      const sydney = catalogueRegion("aws:ap-southeast-2")!;
+      const near = estimateThroughputGbps(east, east2);
+      const far = estimateThroughputGbps(east, sydney);
+      assert.ok(near > 4 && near <= 5, `AWS caps egress at 5 Gbit/s: ${near}`);
+      assert.ok(far < near * 0.7, "a path across the world is slower");
+      assert.equal(
+        estimateThroughputGbps(catalogueRegion("local:east")!, catalogueRegion("local:west")!),
+        10,
+      );
+    });
+
+    it("parses Skyplane's grid and price CSVs, and explains bad ones", () => {
+      const grid = parseGridCsv(
+        "src_region,src_tier,src_instance_class,dst_region,dst_tier,dst_instance_class,connections,throughput_sent_bps,throughput_received_bps,cpu_utilization,success\n" +
+          "aws:us-east-1,PREMIUM,m5.8xlarge,gcp:us-central1-a,PREMIUM,n2-standard-32,64,5e9,4.5e9,7,True\n" +
+          "aws:us-east-1,PREMIUM,m5.8xlarge,gcp:us-east1-b,PREMIUM,n2-standard-32,64,5e9,4e9,7,False\n",
+      );
+      assert.deepEqual(grid, [{ src: "aws:us-east-1", dst: "gcp:us-central1-a", gbps: 4.5 }]);
+      assert.deepEqual(parsePriceCsv("src,dest,cost\naws:us-east-1,gcp:us-central1-a,0.09\n"), [
+        { src: "aws:us-east-1", dst: "gcp:us-central1-a", cost: 0.09 },
+      ]);
+      assert.throws(() => parseGridCsv("a,b\n1,2"), /no column src_region/);
+      assert.throws(() => parsePriceCsv("x,y\n"), /starts with "src,dest,cost"/);
+      assert.throws(
+        () => buildModel().throughputGbps("aws:us-east-1", "aws:mars-1"),
+        /unknown region aws:mars-1: aws regions are/,
+      );
+    });
+  });
+
+  describe("direct", () => {
+    it("plans N gateways per region and prices egress and VM time", () => {
+      const t = planDirect(
+        { src: A, dsts: [D], nVms: 2 },
+        model({ [`${A}>${D}`]: 3 }, { [`${A}>${D}`]: 0.08 }),
+      );
+      assert.deepEqual(
+        t.regions.map((r) => [r.region, r.gateways, r.vmClass]),
+        [
+          [A, 2, "m5.8xlarge"],
+          [D, 2, "n2-standard-32"],
+        ],
+      );
+      assert.equal(t.estimate.throughputGbps, 6);
+      assert.equal(t.estimate.costPerGB.egress, 0.08);
+      // 2 × $1.536 + 2 × $1.554 per hour over 6 Gbit/s = 0.75 GB/s
+      assert.equal(
+        t.estimate.costPerGB.vm,
+        Number(((2 * 1.536 + 2 * 32 * 0.04856) / 3600 / 0.75).toPrecision(4)),
+      );
+      assert.equal(t.gateways.length, 4);
+      assert.equal(t.edges.length, 4, "each source gateway reaches each destination gateway");
+    });
+
+    it("picks a smaller VM class when the vCPU quota forces it, and says so when nothing fits", () => {
+      const m = model({}, {}, { [A]: 16 });
+      assert.equal(planDirect({ src: A, dsts: [D] }, m).regions[0].vmClass, "m5.4xlarge");
+      assert.equal(planDirect({ src: A, dsts: [D], nVms: 2 }, m).regions[0].vmClass, "m5.2xlarge");
+      const tight = model({}, {}, { aws: 2 });
+      assert.throws(
+        () => planDirect({ src: A, dsts: [D] }, tight),
+        /aws:us-east-1: a quota of 2 vCPUs fits no 1 gateway/,
+      );
+    });
+
+    it("plans a same-region transfer as read → write, with no network and no egress", () => {
+      const t = planDirect({ src: A, dsts: [A] }, model({}, {}));
+      assert.deepEqual(t.links, []);
+      assert.equal(t.estimate.costPerGB.egress, 0);
+      assert.deepEqual(t.gateways[0].program.operators, [
+        { op: "read_object_store", next: { op: "write_object_store" } },
+      ]);
+    });
+  });
+
+  describe("overlay", () => {
+    // Direct A→D is slow (1 Gbit/s per pair) and cheap; the relay R is fast (5 and 5) but costs two hops.
+    const slowDirect = { [`${A}>${D}`]: 1, [`${A}>${R}`]: 5, [`${R}>${D}`]: 5 };
+
+    const table: Array<[string, Record<string, number>, { min: number; maxVms: number }, boolean]> =
+      [
+        [
+          "no relay when the direct path meets the target cheaper",
+          { [`${A}>${R}`]: 0.02, [`${R}>${D}`]: 0.09 },
+          { min: 0.8, maxVms: 1 },
+          false,
+        ],
+        [
+          "a relay when the target needs it",
+          { [`${A}>${R}`]: 0.02, [`${R}>${D}`]: 0.09 },
+          { min: 3, maxVms: 1 },
+          true,
+        ],
+        [
+          "a relay when it is cheaper",
+          { [`${A}>${D}`]: 0.12, [`${A}>${R}`]: 0.01, [`${R}>${D}`]: 0.05 },
+          { min: 0.8, maxVms: 1 },
+          true,
+        ],
+      ];
+    for (const [what, prices, { min, maxVms }, relayed] of table) {
+      it(`chooses ${what}`, () => {
+        const t = planOverlay(
+          {
+            src: A,
+            dsts: [D],
+            objective: "cost",
+            minThroughputGbps: min,
+            maxVmsPerRegion: maxVms,
+            relayCandidates: 2,
+          },
+          model(slowDirect, prices),
+          solver,
+        );
+        assert.equal(
+          t.regions.some((r) => r.region === R),
+          relayed,
+          JSON.stringify(t.links),
+        );
+        assert.ok(t.estimate.throughputGbps >= min - 1e-6);
+      });
+    }
+
+    it("says what is achievable when a request cannot be met", () => {
+      const m = model(slowDirect, {});
+      assert.throws(
+        () =>
+          planOverlay(
+            { src: A, dsts: [D], objective: "cost", minThroughputGbps: 500, maxVmsPerRegion: 2 },
+            m,
+            solver,
+          ),
+        (e: Error) =>
+          e instanceof PlanError &&
+          /no plan reaches 500 Gbit\/s .* the most achievable is \d+\.\d\d Gbit\/s/.test(e.message),
+      );
+      assert.throws(
+        () =>
+          planOverlay(
+            { src: A, dsts: [D], objective: "throughput", maxCostPerGB: 0.01 },
+            m,
+            solver,
+          ),
+        /no plan .* costs at most \$0.01\/GB; the fastest plan costs \$0\.\d+\/GB/,
+      );
+    });
+
+    it("is deterministic: the same request gives the same bytes", () => {
+      const req = {
+        src: A,
+        dsts: [D],
+        objective: "cost" as const,
+        minThroughputGbps: 2.5,
+        relayCandidates: 2,
+      };
+      const a = JSON.stringify(planOverlay(req, model(slowDirect, {}), solver));
+      const b = JSON.stringify(planOverlay(req, model(slowDirect, {}), solver));
+      assert.equal(a, b);
+    });
+
+    it("lays out programs: read → send at the source, receive → send at relays, receive → write at the end", () => {
+      const t = planOverlay(
+        { src: A, dsts: [D], objective: "cost", minThroughputGbps: 3, maxVmsPerRegion: 1 },
+        model(slowDirect, {}),
+        solver,
+      );
+      const byRegion = (r: string) => t.gateways.filter((g) => g.region === r);
+      assert.equal(byRegion(A)[0].program.operators[0].op, "read_object_store");
+      assert.ok(ops(byRegion(R)[0].program.operators[0]).some((o) => o.op === "send"));
+      assert.deepEqual(byRegion(D)[0].program.operators, [
+        { op: "receive", next: { op: "write_object_store" } },
+      ]);
+      const addresses = Object.fromEntries(
+        t.gateways.map((g, i) => [g.id, { host: "10.0.0.1", port: 9000 + i }]),
+      );
+      for (const g of t.gateways) parseGatewayProgram(bindProgram(g.program, addresses));
+    });
+
+    it("multicasts along a tree, sharing the long hop and fanning out with mux_and", () => {
+      // B is far from A; R and D both near each other; one long hop A→R then R→D is cheaper.
+      const grid = { [`${A}>${R}`]: 5, [`${A}>${D}`]: 5, [`${R}>${D}`]: 5, [`${D}>${R}`]: 5 };
+      const prices = {
+        [`${A}>${R}`]: 0.09,
+        [`${A}>${D}`]: 0.09,
+        [`${R}>${D}`]: 0.01,
+        [`${D}>${R}`]: 0.01,
+      };
+      const t = planOverlay(
+        { src: A, dsts: [R, D], objective: "cost", minThroughputGbps: 2 },
+        model(grid, prices),
+        solver,
+      );
+      const fromA = t.links.filter((l) => l.from === A);
+      assert.equal(fromA.length, 1, `one copy leaves the source: ${JSON.stringify(t.links)}`);
+      assert.ok(
+        t.estimate.costPerGB.egress < 0.09 * 2,
+        "cheaper than sending to both from the source",
+      );
+      const forwarding = t.gateways.filter(
+        (g) => g.region !== A && ops(g.program.operators[0]).some((o) => o.op === "mux_and"),
+      );
+      assert.ok(forwarding.length > 0, "the middle destination writes and forwards (mux_and)");
+    });
+
+    describe("properties on random networks", () => {
+      const regions = [A, B, R, D];
+      const arbNet = fc.record({
+        grid: fc.array(fc.double({ min: 0.2, max: 8, noNaN: true }), {
+          minLength: 12,
+          maxLength: 12,
+        }),
+        prices: fc.array(fc.double({ min: 0.005, max: 0.15, noNaN: true }), {
+          minLength: 12,
+          maxLength: 12,
+        }),
+        factor: fc.double({ min: 0.5, max: 3, noNaN: true }),
+      });
+      const build = (net: { grid: number[]; prices: number[] }) => {
+        const g: Record<string, number> = {};
+        const p: Record<string, number> = {};
+        let i = 0;
+        for (const s of regions) {
+          for (const t of regions) {
+            if (s === t) continue;
+            g[`${s}>${t}`] = net.grid[i];
+            p[`${s}>${t}`] = net.prices[i++];
+          }
+        }
+        return { m: model(g, p), p };
+      };
+      const checkCaps = (t: Topology, m: ReturnType<typeof model>) => {
+        for (const r of t.regions) {
+          const out = t.links.filter((l) => l.from === r.region);
+          const inn = t.links.filter((l) => l.to === r.region);
+          assert.ok(
+            out.reduce((s, l) => s + l.connections, 0) <= 64 * r.gateways + 1e-6,
+            "connections out",
+          );
+          assert.ok(
+            inn.reduce((s, l) => s + l.gbps, 0) <=
+              m.ingressCapGbps(r.region) * r.gateways * 1.001 + 1e-3,
+            "ingress cap",
+          );
+          const egressUse = out.reduce((s, l) => s + l.gbps / m.egressCapGbps(r.region, l.to), 0);
+          assert.ok(egressUse <= r.gateways * 1.001 + 1e-3, "egress cap");
+        }
+      };
+
+      it("conserves flow, respects caps, and costs at least the cheapest path's egress (cost objective)", () => {
+        fc.assert(
+          fc.property(arbNet, (net) => {
+            const { m, p } = build(net);
+            const direct = planDirect({ src: A, dsts: [D] }, m);
+            const target = direct.estimate.throughputGbps * net.factor;
+            let t: Topology;
+            try {
+              t = planOverlay(
+                {
+                  src: A,
+                  dsts: [D],
+                  objective: "cost",
+                  minThroughputGbps: target,
+                  maxVmsPerRegion: 4,
+                },
+                m,
+                solver,
+              );
+            } catch (e) {
+              assert.ok(e instanceof PlanError);
+              return;
+            }
+            const out = (r: string) =>
+              t.links.filter((l) => l.from === r).reduce((s, l) => s + l.gbps, 0);
+            const inn = (r: string) =>
+              t.links.filter((l) => l.to === r).reduce((s, l) => s + l.gbps, 0);
+            assert.ok(
+              Math.abs(out(A) - t.estimate.throughputGbps) <
+                0.01 * t.estimate.throughputGbps + 1e-3,
+              "source sends T",
+            );
+            assert.ok(
+              Math.abs(inn(D) - t.estimate.throughputGbps) <
+                0.01 * t.estimate.throughputGbps + 1e-3,
+              "destination gets T",
+            );
+            for (const r of [B, R])
+              assert.ok(
+                Math.abs(out(r) - inn(r)) < 0.01 * target + 1e-3,
+                `relay ${r} forwards what it gets`,
+              );
+            checkCaps(t, m);
+            // The cheapest path A→D over the priced links (at most one relay here).
+            const cheapest = Math.min(
+              p[`${A}>${D}`],
+              ...[B, R].map((x) => p[`${A}>${x}`] + p[`${x}>${D}`]),
+            );
+            assert.ok(
+              t.estimate.costPerGB.egress >= cheapest * 0.999 - 1e-4,
+              `egress ${t.estimate.costPerGB.egress} < ${cheapest}`,
+            );
+          }),
+          { numRuns: 25, seed: 7 },
+        );
+      });
+
+      it("is never slower than the direct plan at the same cost cap (throughput objective)", () => {
+        fc.assert(
+          fc.property(arbNet, (net) => {
+            const { m } = build(net);
+            const direct = planDirect({ src: A, dsts: [D] }, m);
+            // Estimates are rounded to 4 significant digits: allow for it.
+            const cap = direct.estimate.costPerGB.total * 1.002;
+            const t = planOverlay(
+              { src: A, dsts: [D], objective: "throughput", maxCostPerGB: cap },
+              m,
+              solver,
+            );
+            assert.ok(
+              t.estimate.throughputGbps >= direct.estimate.throughputGbps * 0.999,
+              `${t.estimate.throughputGbps} < ${direct.estimate.throughputGbps}`,
+            );
+            assert.ok(t.estimate.costPerGB.total <= cap * 1.001 + 1e-6);
+            checkCaps(t, m);
+          }),
+          { numRuns: 25, seed: 11 },
+        );
+      });
+    });
+  });
+});
