@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalDataplane, LocalProcess } from "./components/local";
+import { emulatedNetwork, LocalDataplane, LocalProcess } from "./components/local";
 import type { Topology } from "./planner/topology";
 import { skyplaneHome } from "./runner/home";
 
@@ -21,6 +21,7 @@ export interface ProcessSpec {
  *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
  *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
  *   skyplane:logDir     where gateway logs go (default <home>/logs)
+ *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  */
 export default async function program(): Promise<Record<string, unknown>> {
@@ -36,6 +37,7 @@ export default async function program(): Promise<Record<string, unknown>> {
       key: config.requireSecret("key"),
       home,
       logDir: config.get("logDir"),
+      network: emulatedNetwork(config.getObject("network")),
       expireAt: config.getNumber("expireAt"),
     });
     outputs.gateways = dataplane.gateways;

@@ -61,22 +61,21 @@ export function planDirect(req: PlanRequest, model: PlannerModel): Topology {
     vms[region] = { count: n, vmClass: c.name, provider: requireRegion(region).provider };
   }
   const remote = dsts.filter((d) => d !== src.id);
-  const perDst = Math.max(1, Math.floor(connections / Math.max(1, remote.length)));
+  // On a shaped link a few connections fill it; many only fight over its queue.
+  const perDst = model.aggregateLinks
+    ? Math.min(8, connections)
+    : Math.max(1, Math.floor(connections / Math.max(1, remote.length)));
   const srcShare = classShare(classes.get(src.id) as VmClass);
   let throughput = Infinity;
   const links = [];
   for (const d of remote) {
     const dstShare = classShare(classes.get(d) as VmClass);
-    const perPair =
-      Math.min(
-        model.throughputGbps(src.id, d),
-        model.egressCapGbps(src.id, d) * srcShare,
-        model.ingressCapGbps(d) * dstShare,
-      ) * Math.min(1, perDst / CONNECTIONS_PER_VM);
-    const gbps = Math.min(
-      n * perPair,
-      (n * model.egressCapGbps(src.id, d) * srcShare) / remote.length,
-    );
+    const caps = Math.min(model.egressCapGbps(src.id, d) * srcShare, model.ingressCapGbps(d) * dstShare);
+    const srcEgress = (n * model.egressCapGbps(src.id, d) * srcShare) / remote.length;
+    const gbps = model.aggregateLinks
+      ? // one shaped link, shared by every gateway pair; the gateways' own caps add up
+        Math.min(model.throughputGbps(src.id, d), n * caps, srcEgress)
+      : Math.min(n * Math.min(model.throughputGbps(src.id, d), caps) * Math.min(1, perDst / CONNECTIONS_PER_VM), srcEgress);
     throughput = Math.min(throughput, gbps);
     links.push({ from: src.id, to: d, connections: perDst * n, gbps });
   }

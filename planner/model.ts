@@ -62,6 +62,11 @@ export interface PlannerModel {
   quotaVcpus(region: string): number;
   /** Gateway classes of a provider, largest first. */
   vmClasses(provider: string): readonly VmClass[];
+  /**
+   * True when a link's rate is shared by all gateways of its two regions (a shaped link of the local
+   * cloud), false when each gateway pair gets the grid rate with 64 connections (the clouds).
+   */
+  readonly aggregateLinks: boolean;
 }
 
 /** The catalogue entry of a region id; an UnknownRegionError names valid ones. */
@@ -87,6 +92,12 @@ export interface ModelOptions {
   readonly quotas?: Readonly<Record<string, number>>;
   /** Restrict the regions (relays included) to these ids. */
   readonly regions?: readonly string[];
+  /** Per-region gateway caps that replace the provider's (a network profile's), Gbit/s. */
+  readonly caps?: Readonly<Record<string, { readonly egressGbps: number; readonly ingressGbps: number }>>;
+  /** Throughput of pairs the grid lacks; default the estimate. A profile says 0: no link. */
+  readonly missingLinkGbps?: number;
+  /** Links are shared by all gateways of a region pair (a shaped local link). Default false. */
+  readonly aggregateLinks?: boolean;
 }
 
 /** A planner model from the defaults and whatever measured tables are given. */
@@ -103,15 +114,18 @@ export function buildModel(opts: ModelOptions = {}): PlannerModel {
     egressPerGB: (src, dst) =>
       prices.get(`${src} ${dst}`) ?? listEgressPerGB(requireRegion(src), requireRegion(dst)),
     egressCapGbps: (src, dst) => {
+      const own = opts.caps?.[src]?.egressGbps;
+      if (own !== undefined) return own;
       const a = requireRegion(src);
       return a.provider === requireRegion(dst).provider
         ? EGRESS_INTRA[a.provider]
         : EGRESS_INTER[a.provider];
     },
-    ingressCapGbps: (dst) => INGRESS[requireRegion(dst).provider],
+    ingressCapGbps: (dst) => opts.caps?.[dst]?.ingressGbps ?? INGRESS[requireRegion(dst).provider],
     quotaVcpus: (region) =>
       opts.quotas?.[region] ?? opts.quotas?.[region.split(":")[0]] ?? Infinity,
     vmClasses: (provider) => VM_CLASSES.filter((c) => c.provider === provider),
+    aggregateLinks: opts.aggregateLinks ?? false,
   };
 }
 

@@ -138,8 +138,14 @@ function buildMilp(
     edges.forEach((_, e) => rows.push(`share${d}_${e}: ${f(d, e)} - ${F(e)} <= 0`));
   });
   edges.forEach(([u, v], e) => {
-    const perConnection = model.throughputGbps(nodes[u], nodes[v]) / CONNECTIONS_PER_VM;
-    rows.push(`conn${e}: ${F(e)} - ${num(perConnection)} ${C(e)} <= 0`);
+    const rate = model.throughputGbps(nodes[u], nodes[v]);
+    if (model.aggregateLinks) {
+      // A shaped link: its rate is shared by every gateway pair, and any one connection can fill it.
+      rows.push(`conn${e}: ${F(e)} - ${num(rate)} ${C(e)} <= 0`);
+      rows.push(`link${e}: ${F(e)} <= ${num(rate)}`);
+    } else {
+      rows.push(`conn${e}: ${F(e)} - ${num(rate / CONNECTIONS_PER_VM)} ${C(e)} <= 0`);
+    }
   });
   nodes.forEach((_, i) => {
     const out = edges.map(([u], e) => (u === i ? e : -1)).filter((e) => e >= 0);
@@ -209,12 +215,11 @@ function readSolution(
   edges.forEach(([u, v], e) => {
     const gbps = value(`F${e}`);
     if (gbps <= EPS * Math.max(1, T)) return;
-    links.push({
-      from: nodes[u],
-      to: nodes[v],
-      connections: Math.max(1, Math.round(value(`C${e}`))),
-      gbps,
-    });
+    // On shaped links a few connections per gateway pair keep the link full; elsewhere the MILP counts them.
+    const connections = model.aggregateLinks
+      ? 8 * Math.max(1, Math.round(value(`N${u}`))) * Math.max(1, Math.round(value(`N${v}`)))
+      : Math.max(1, Math.round(value(`C${e}`)));
+    links.push({ from: nodes[u], to: nodes[v], connections, gbps });
     egress += gbps * model.egressPerGB(nodes[u], nodes[v]);
   });
   // Regions that carry traffic (or are an end) keep their gateways; idle ones are dropped.

@@ -75,6 +75,8 @@ export interface MuxOrOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "mux_or";
   /** The branches. */
   readonly children: readonly Operator<T>[];
+  /** Relative share of chunks per child (the planned Gbit/s of each path); default equal. */
+  readonly weights?: readonly number[];
 }
 
 /**
@@ -241,6 +243,13 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
       break;
     case "mux_and":
     case "mux_or":
+      if (
+        op.op === "mux_or" &&
+        op.weights !== undefined &&
+        (!Array.isArray(op.weights) || op.weights.length !== op.children?.length || op.weights.some((w) => !(w > 0)))
+      ) {
+        throw new Error(`${at}.weights: one positive weight per child`);
+      }
       if (!Array.isArray(op.children) || op.children.length === 0) {
         throw new Error(`${at}.children: must be a non-empty list`);
       }

@@ -159,7 +159,11 @@ export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
       const branches = to.map((r) => group(sendsTo(region, r)));
       return branches.length === 1 ? branches[0] : { op: "mux_and", children: branches };
     }
-    return group(to.flatMap((r) => sendsTo(region, r)));
+    const sends = to.flatMap((r) => sendsTo(region, r));
+    const weights = to.flatMap((r) => ids(r).map(() => Math.max(1e-6, perPair(region, r).gbps)));
+    if (sends.length === 1) return sends[0];
+    // Weighted only when the paths differ: equal weights are the default.
+    return new Set(weights).size > 1 ? { op: "mux_or", children: sends, weights } : { op: "mux_or", children: sends };
   };
   const gateways: GatewaySpec[] = [];
   for (const region of regions) {

@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { PlanError, planDirect } from "../planner/direct";
-import { buildModel } from "../planner/model";
+import { buildModel, PlannerModel } from "../planner/model";
+import { NetworkProfile, profileModelOptions } from "../planner/profile";
 import { parseRegion, UnknownRegionError } from "../planner/regions";
 import type { Topology } from "../planner/topology";
 import { bucketUri, openStore, StoreError } from "../stores";
@@ -35,6 +36,8 @@ export interface SkyplaneClientOptions {
   readonly home?: string;
   /** How transfers move data. */
   readonly transferConfig?: Partial<TransferConfig>;
+  /** The local cloud as an emulated WAN (namespaces and shaped links, as root); default loopback. */
+  readonly network?: NetworkProfile;
 }
 
 /** What `copy` and `sync` take. */
@@ -101,13 +104,23 @@ export class SkyplaneClient {
           compress: this.transferConfig.compress,
           encrypt: this.transferConfig.encrypt,
         },
-        buildModel(),
+        this.model(),
       );
     } catch (err) {
       if (err instanceof UnknownRegionError || err instanceof PlanError)
         throw new UserError("BAD_PLAN", err.message);
       throw err;
     }
+    return this.dataplaneFor(topology, opts);
+  }
+
+  /** The planner's model: the local cloud's network profile when there is one, the defaults otherwise. */
+  model(): PlannerModel {
+    return buildModel(this.options.network ? profileModelOptions(this.options.network) : {});
+  }
+
+  /** A dataplane for a topology planned elsewhere (`skyplane plan`, `planOverlay`). */
+  dataplaneFor(topology: Topology, opts: DataplaneOptions = {}): Dataplane {
     const remote = topology.regions.filter((r) => !r.region.startsWith("local:"));
     if (remote.length > 0) {
       throw new UserError(
@@ -123,6 +136,7 @@ export class SkyplaneClient {
         logDir: this.logDir,
         engine: () => this.openEngine(),
         transfer: this.transferConfig,
+        network: this.options.network,
       },
       opts,
     );

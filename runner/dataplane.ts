@@ -7,6 +7,8 @@ import { CLIENT_REGION } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
 import { bucketUri, openStore, parseStoreUri, StoreContext, StoreError, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
+import type { NetworkProfile } from "../planner/profile";
+import { emulatedNetwork } from "../components/local";
 import { TransferConfig } from "./config";
 import { Engine } from "./engine";
 import { GatewayClient } from "./gateway-client";
@@ -52,6 +54,8 @@ export interface DataplaneContext {
   readonly engine: () => Promise<Engine>;
   /** How transfers move data. */
   readonly transfer: TransferConfig;
+  /** The local cloud as an emulated WAN, if any. */
+  readonly network?: NetworkProfile;
 }
 
 /** Turns a store's error into a UserError with the same message. */
@@ -109,6 +113,15 @@ export class Dataplane {
     this.stackName = routeStackName(topology.route.src, topology.route.dsts);
   }
 
+  /**
+   * How the local cloud's network behaves: "shaped" (the profile emulated with namespaces and tbf),
+   * "unshaped" (a profile was given, but shaping needs root: loopback instead), or "loopback".
+   */
+  get network(): "shaped" | "unshaped" | "loopback" {
+    if (!this.ctx.network) return "loopback";
+    return emulatedNetwork(this.ctx.network) ? "shaped" : "unshaped";
+  }
+
   /** True once `provision()` has succeeded and `deprovision()` has not run since. */
   get provisioned(): boolean {
     return this.gateways !== undefined;
@@ -141,6 +154,8 @@ export class Dataplane {
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
+    if (this.ctx.network) settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
+    else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
     await stack.setAllConfig(settings);
     let up;
     try {

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, sendTargets } from "../../planner/program";
 import { provisioningOrder, Topology } from "../../planner/topology";
+import type { NetworkProfile } from "../../planner/profile";
 import { LocalGateway } from "./gateway";
+import { LocalNetwork, networkTag, planNetwork } from "./network";
 
 /** How the runner reaches one provisioned gateway (a stack output). */
 export interface ProvisionedGateway {
@@ -37,6 +39,8 @@ export interface LocalDataplaneArgs {
   expireAt?: pulumi.Input<number | undefined>;
   /** Address the gateways bind; default 127.0.0.1. */
   host?: pulumi.Input<string>;
+  /** Emulate this WAN with network namespaces and shaped links (needs root); default loopback. */
+  network?: NetworkProfile;
 }
 
 /**
@@ -55,6 +59,20 @@ export class LocalDataplane extends pulumi.ComponentResource {
         `the local dataplane cannot run gateways on ${[...new Set(foreign.map((g) => g.provider))].join(", ")}`,
         this,
       );
+    }
+    let placement: Record<string, { ns: string; ip: string }> | undefined;
+    let network: LocalNetwork | undefined;
+    if (args.network) {
+      const missing = args.topology.gateways.filter((g) => !args.network?.regions.includes(g.region));
+      if (missing.length > 0) {
+        throw new pulumi.ResourceError(
+          `the network profile has no region ${[...new Set(missing.map((g) => g.region))].join(", ")}`,
+          this,
+        );
+      }
+      const plan = planNetwork(args.network, args.topology.gateways, networkTag(pulumi.getStack()));
+      network = new LocalNetwork(`${name}-network`, { plan }, { parent: this });
+      placement = plan.gateways;
     }
     const built = new Map<string, LocalGateway>();
     for (const spec of provisioningOrder(args.topology)) {
@@ -79,10 +97,11 @@ export class LocalDataplane extends pulumi.ComponentResource {
             key: args.key,
             home: args.home,
             logDir: args.logDir,
-            host: args.host,
+            host: placement?.[spec.id]?.ip ?? args.host,
+            netns: placement?.[spec.id]?.ns,
             expireAt: args.expireAt,
           },
-          { parent: this },
+          { parent: this, dependsOn: network ? [network] : [] },
         ),
       );
     }

@@ -20,6 +20,8 @@ export interface LocalGatewayArgs {
   host?: pulumi.Input<string>;
   /** Epoch ms at which it exits on its own (keep-warm TTL); default never. */
   expireAt?: pulumi.Input<number | undefined>;
+  /** Network namespace to run in (an emulated WAN); default the host's. */
+  netns?: pulumi.Input<string | undefined>;
 }
 
 /** Files of a local gateway: its log and the file it writes once it listens (under the home). */
@@ -59,11 +61,10 @@ export class LocalGateway extends pulumi.ComponentResource {
     const proc = new LocalProcess(
       `${name}-daemon`,
       {
-        command: pulumi
-          .all([files, host, args.expireAt])
-          .apply(([f, h, expireAt]) =>
-            gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
-          ),
+        command: pulumi.all([files, host, args.expireAt, args.netns]).apply(([f, h, expireAt, netns]) => [
+          ...(netns ? ["ip", "netns", "exec", netns] : []),
+          ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
+        ]),
         env: pulumi
           .all([args.home, args.token, args.key, program])
           .apply(([home, token, key, p]) => gatewayEnv(home, token, key, JSON.stringify(p))),

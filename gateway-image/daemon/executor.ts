@@ -300,10 +300,16 @@ export class GatewayExecutor {
       }
       case "mux_or": {
         const children = op.children.map((c) => this.buildOne(c));
+        const weights = op.weights ?? children.map(() => 1);
+        // The child with the least work per unit of weight takes the chunk: gateways of a region share
+        // the load, and faster paths get proportionally more, even when many chunks arrive at once.
+        const cost = (i: number) => (children[i].load() + 1) / weights[i];
         return {
-          // The least busy child takes the chunk: gateways of a region share the load.
-          handle: (r, raw, c) =>
-            children.reduce((a, b) => (b.load() < a.load() ? b : a)).handle(r, raw, c),
+          handle: (r, raw, c) => {
+            let best = 0;
+            for (let i = 1; i < children.length; i++) if (cost(i) < cost(best)) best = i;
+            return children[best].handle(r, raw, c);
+          },
           load: () => Math.min(...children.map((ch) => ch.load())),
           close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
         };
