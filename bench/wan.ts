@@ -46,24 +46,39 @@ async function rehearse(
   try {
     const client = new SkyplaneClient({ home, network: net, transferConfig: { compress: "none" } });
     const { src, dsts } = topology.route;
-    const srcStore = await LocalStore.createBucket("wan-src", localBucketRoot({ home }, "wan-src"), src);
+    const srcStore = await LocalStore.createBucket(
+      "wan-src",
+      localBucketRoot({ home }, "wan-src"),
+      src,
+    );
     await LocalStore.createBucket("wan-dst", localBucketRoot({ home }, "wan-dst"), dsts[0]);
-    const bytes = Math.max(4, Math.round((topology.estimate.throughputGbps * 1e9 * seconds) / 8 / (1 << 20))) << 20;
+    const bytes =
+      Math.max(4, Math.round((topology.estimate.throughputGbps * 1e9 * seconds) / 8 / (1 << 20))) <<
+      20;
     const block = crypto.randomBytes(1 << 20);
-    for (let i = 0; i < bytes >> 20; i++) await srcStore.put(`data/${String(i).padStart(4, "0")}`, block);
+    for (let i = 0; i < bytes >> 20; i++)
+      await srcStore.put(`data/${String(i).padStart(4, "0")}`, block);
     const dp = client.dataplaneFor(topology);
-    if (dp.network !== "shaped") throw new Error(`the network is ${dp.network}: run the benchmark as root`);
+    if (dp.network !== "shaped")
+      throw new Error(`the network is ${dp.network}: run the benchmark as root`);
     return await dp.autoDeprovision(async () => {
       await dp.provision();
       const runDir = path.join(home, "run", dp.stackName);
-      const pids = fs.readdirSync(runDir).map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);
+      const pids = fs
+        .readdirSync(runDir)
+        .map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);
       const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
       const self0 = process.cpuUsage();
       dp.queueCopy("local://wan-src/data/", "local://wan-dst/data/", { recursive: true });
       const [result] = await dp.run();
       const self = process.cpuUsage(self0);
-      const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0 + (self.user + self.system) / 1e6;
-      return { measuredGbps: (result.bytes * 8) / 1e9 / result.seconds, cpuSeconds: cpu, bytes: result.bytes };
+      const cpu =
+        pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0 + (self.user + self.system) / 1e6;
+      return {
+        measuredGbps: (result.bytes * 8) / 1e9 / result.seconds,
+        cpuSeconds: cpu,
+        bytes: result.bytes,
+      };
     });
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
@@ -88,12 +103,24 @@ async function main(): Promise<void> {
   const model = buildModel(profileModelOptions(relayNet));
   const direct = planDirect({ src: "local:east", dsts: ["local:west"] }, model);
   const target = 3 * direct.estimate.throughputGbps; // 30 Mbit/s: above the 10 Mbit/s direct link
-  const overlay = planOverlay({ src: "local:east", dsts: ["local:west"], objective: "cost", minThroughputGbps: target, maxVmsPerRegion: 1 }, model, solver);
+  const overlay = planOverlay(
+    {
+      src: "local:east",
+      dsts: ["local:west"],
+      objective: "cost",
+      minThroughputGbps: target,
+      maxVmsPerRegion: 1,
+    },
+    model,
+    solver,
+  );
   const viaRelay = await rehearse(relayNet, overlay, 8);
   const forced = await rehearse(relayNet, direct, 6);
   line({
     scenario: "relay",
-    relays: overlay.regions.map((r) => r.region).filter((r) => !["local:east", "local:west"].includes(r)),
+    relays: overlay.regions
+      .map((r) => r.region)
+      .filter((r) => !["local:east", "local:west"].includes(r)),
     predictedGbps: overlay.estimate.throughputGbps,
     measuredGbps: r3(viaRelay.measuredGbps),
     ratio: r3(viaRelay.measuredGbps / overlay.estimate.throughputGbps),
@@ -125,7 +152,9 @@ async function main(): Promise<void> {
   // fidelity: five pairs of the triangle, in a fixed order (every ordered pair but one).
   const tri = profile("aws-triangle.json");
   const triModel = buildModel(profileModelOptions(tri));
-  const pairs = tri.regions.flatMap((a) => tri.regions.filter((b) => b !== a).map((b) => [a, b] as const)).slice(0, 5);
+  const pairs = tri.regions
+    .flatMap((a) => tri.regions.filter((b) => b !== a).map((b) => [a, b] as const))
+    .slice(0, 5);
   for (const [a, b] of pairs) {
     const plan = planDirect({ src: a, dsts: [b] }, triModel);
     const m = await rehearse(tri, plan, 8);

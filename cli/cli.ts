@@ -7,6 +7,7 @@ import * as cp from "./commands/cp";
 import * as deprovision from "./commands/deprovision";
 import * as mb from "./commands/mb";
 import * as plan from "./commands/plan";
+import * as profile from "./commands/profile";
 import * as stacks from "./commands/stacks";
 import * as sync from "./commands/sync";
 
@@ -62,6 +63,7 @@ export function buildCli(argv: string[]): Argv {
     .command(sync)
     .command(mb)
     .command(plan)
+    .command(profile)
     .command(stacks)
     .command(deprovision)
     .command(check)

@@ -1,5 +1,6 @@
 import { formatBytes, confirm, describePlan, progressBar } from "./render";
 import { JobResult, SkyplaneClient } from "../runner";
+import { readProfile } from "./profile-file";
 
 /** Options shared by `cp` and `sync`. */
 export interface TransferArgs {
@@ -8,6 +9,7 @@ export interface TransferArgs {
   y: boolean;
   json: boolean;
   nVms: number;
+  profile?: string;
 }
 
 /** Plans, confirms, runs and reports a copy or a sync. */
@@ -15,7 +17,8 @@ export async function runTransferCommand(
   kind: "copy" | "sync",
   args: TransferArgs & { recursive?: boolean; delete?: boolean; dryRun?: boolean },
 ): Promise<void> {
-  const client = new SkyplaneClient();
+  const network = readProfile(args.profile);
+  const client = new SkyplaneClient({ network });
   const sync = kind === "sync";
   const req = {
     src: args.src,
@@ -54,6 +57,14 @@ export async function runTransferCommand(
   if (!(await confirm("Provision the gateways and start?", args.y))) {
     out("Cancelled; nothing was provisioned.");
     return;
+  }
+  if (network) {
+    const shaped = process.getuid?.() === 0;
+    out(
+      shaped
+        ? "Network:  emulated WAN (namespaces, shaped links)"
+        : "Network:  unshaped loopback: emulating a WAN needs root",
+    );
   }
   out("Provisioning gateways…");
   const onProgress = args.json ? undefined : progressBar;

@@ -70,12 +70,20 @@ export function planDirect(req: PlanRequest, model: PlannerModel): Topology {
   const links = [];
   for (const d of remote) {
     const dstShare = classShare(classes.get(d) as VmClass);
-    const caps = Math.min(model.egressCapGbps(src.id, d) * srcShare, model.ingressCapGbps(d) * dstShare);
+    const caps = Math.min(
+      model.egressCapGbps(src.id, d) * srcShare,
+      model.ingressCapGbps(d) * dstShare,
+    );
     const srcEgress = (n * model.egressCapGbps(src.id, d) * srcShare) / remote.length;
     const gbps = model.aggregateLinks
       ? // one shaped link, shared by every gateway pair; the gateways' own caps add up
         Math.min(model.throughputGbps(src.id, d), n * caps, srcEgress)
-      : Math.min(n * Math.min(model.throughputGbps(src.id, d), caps) * Math.min(1, perDst / CONNECTIONS_PER_VM), srcEgress);
+      : Math.min(
+          n *
+            Math.min(model.throughputGbps(src.id, d), caps) *
+            Math.min(1, perDst / CONNECTIONS_PER_VM),
+          srcEgress,
+        );
     throughput = Math.min(throughput, gbps);
     links.push({ from: src.id, to: d, connections: perDst * n, gbps });
   }

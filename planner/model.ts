@@ -93,7 +93,9 @@ export interface ModelOptions {
   /** Restrict the regions (relays included) to these ids. */
   readonly regions?: readonly string[];
   /** Per-region gateway caps that replace the provider's (a network profile's), Gbit/s. */
-  readonly caps?: Readonly<Record<string, { readonly egressGbps: number; readonly ingressGbps: number }>>;
+  readonly caps?: Readonly<
+    Record<string, { readonly egressGbps: number; readonly ingressGbps: number }>
+  >;
   /** Throughput of pairs the grid lacks; default the estimate. A profile says 0: no link. */
   readonly missingLinkGbps?: number;
   /** Links are shared by all gateways of a region pair (a shaped local link). Default false. */

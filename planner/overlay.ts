@@ -213,7 +213,8 @@ function readSolution(
   const links: TopologyLink[] = [];
   let egress = 0;
   edges.forEach(([u, v], e) => {
-    const gbps = value(`F${e}`);
+    // What the link really carries: the largest destination's copy (F may exceed it where it costs nothing).
+    const gbps = Math.max(...dsts.map((_, d) => value(`f${d}_${e}`)));
     if (gbps <= EPS * Math.max(1, T)) return;
     // On shaped links a few connections per gateway pair keep the link full; elsewhere the MILP counts them.
     const connections = model.aggregateLinks

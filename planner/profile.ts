@@ -24,7 +24,9 @@ export interface NetworkProfile {
   readonly gateway: {
     readonly egressMbps: number;
     readonly ingressMbps: number;
-    readonly perRegion?: Readonly<Record<string, { readonly egressMbps?: number; readonly ingressMbps?: number }>>;
+    readonly perRegion?: Readonly<
+      Record<string, { readonly egressMbps?: number; readonly ingressMbps?: number }>
+    >;
   };
 }
 
@@ -32,18 +34,24 @@ export interface NetworkProfile {
 export function parseProfile(value: unknown): NetworkProfile {
   const p = value as NetworkProfile;
   if (typeof p !== "object" || p === null) throw new Error("a network profile is a JSON object");
-  if (p.version !== PROFILE_VERSION) throw new Error(`profile version ${String(p.version)} is not ${PROFILE_VERSION}`);
-  if (!Array.isArray(p.regions) || p.regions.length < 2) throw new Error("regions: name at least two local regions");
+  if (p.version !== PROFILE_VERSION)
+    throw new Error(`profile version ${String(p.version)} is not ${PROFILE_VERSION}`);
+  if (!Array.isArray(p.regions) || p.regions.length < 2)
+    throw new Error("regions: name at least two local regions");
   for (const r of p.regions) {
-    if (!LOCAL_REGIONS.includes(r)) throw new Error(`regions: ${r} is not a local region (${LOCAL_REGIONS.join(", ")})`);
+    if (!LOCAL_REGIONS.includes(r))
+      throw new Error(`regions: ${r} is not a local region (${LOCAL_REGIONS.join(", ")})`);
   }
   for (const [pair, rate] of Object.entries(p.links ?? {})) {
     const [a, b] = pair.split(">");
-    if (!p.regions.includes(a) || !p.regions.includes(b) || a === b) throw new Error(`links: "${pair}" is not a pair of the profile's regions`);
-    if (!(typeof rate === "number" && rate > 0 && rate <= 100_000)) throw new Error(`links: ${pair} must be 0 < Mbit/s ≤ 100000`);
+    if (!p.regions.includes(a) || !p.regions.includes(b) || a === b)
+      throw new Error(`links: "${pair}" is not a pair of the profile's regions`);
+    if (!(typeof rate === "number" && rate > 0 && rate <= 100_000))
+      throw new Error(`links: ${pair} must be 0 < Mbit/s ≤ 100000`);
   }
   const g = p.gateway;
-  if (!g || !(g.egressMbps > 0) || !(g.ingressMbps > 0)) throw new Error("gateway: egressMbps and ingressMbps must be positive");
+  if (!g || !(g.egressMbps > 0) || !(g.ingressMbps > 0))
+    throw new Error("gateway: egressMbps and ingressMbps must be positive");
   return p;
 }
 
@@ -53,9 +61,15 @@ export function linkMbps(p: NetworkProfile, from: string, to: string): number | 
 }
 
 /** A gateway's caps in a region, Mbit/s. */
-export function gatewayCaps(p: NetworkProfile, region: string): { egressMbps: number; ingressMbps: number } {
+export function gatewayCaps(
+  p: NetworkProfile,
+  region: string,
+): { egressMbps: number; ingressMbps: number } {
   const r = p.gateway.perRegion?.[region];
-  return { egressMbps: r?.egressMbps ?? p.gateway.egressMbps, ingressMbps: r?.ingressMbps ?? p.gateway.ingressMbps };
+  return {
+    egressMbps: r?.egressMbps ?? p.gateway.egressMbps,
+    ingressMbps: r?.ingressMbps ?? p.gateway.ingressMbps,
+  };
 }
 
 /**
@@ -74,7 +88,13 @@ export function profileModelOptions(p: NetworkProfile): ModelOptions {
     }
   }
   const caps = Object.fromEntries(
-    p.regions.map((r) => [r, { egressGbps: gatewayCaps(p, r).egressMbps / 1000, ingressGbps: gatewayCaps(p, r).ingressMbps / 1000 }]),
+    p.regions.map((r) => [
+      r,
+      {
+        egressGbps: gatewayCaps(p, r).egressMbps / 1000,
+        ingressGbps: gatewayCaps(p, r).ingressMbps / 1000,
+      },
+    ]),
   );
   return { grid, regions: [...p.regions], caps, missingLinkGbps: 0, aggregateLinks: true };
 }

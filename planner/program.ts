@@ -246,7 +246,9 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
       if (
         op.op === "mux_or" &&
         op.weights !== undefined &&
-        (!Array.isArray(op.weights) || op.weights.length !== op.children?.length || op.weights.some((w) => !(w > 0)))
+        (!Array.isArray(op.weights) ||
+          op.weights.length !== op.children?.length ||
+          op.weights.some((w) => !(w > 0)))
       ) {
         throw new Error(`${at}.weights: one positive weight per child`);
       }

@@ -163,7 +163,9 @@ export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
     const weights = to.flatMap((r) => ids(r).map(() => Math.max(1e-6, perPair(region, r).gbps)));
     if (sends.length === 1) return sends[0];
     // Weighted only when the paths differ: equal weights are the default.
-    return new Set(weights).size > 1 ? { op: "mux_or", children: sends, weights } : { op: "mux_or", children: sends };
+    return new Set(weights).size > 1
+      ? { op: "mux_or", children: sends, weights }
+      : { op: "mux_or", children: sends };
   };
   const gateways: GatewaySpec[] = [];
   for (const region of regions) {

@@ -154,7 +154,8 @@ export class Dataplane {
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
-    if (this.ctx.network) settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
+    if (this.ctx.network)
+      settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
     else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
     await stack.setAllConfig(settings);
     let up;

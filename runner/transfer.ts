@@ -216,7 +216,8 @@ async function dispatchAndTrack(
     while (next < chunks.length && failures.length === 0 && !stopped) {
       // Spread evenly: each round of the sources, every source is offered the same share of what was
       // left when the round began (at most a batch).
-      if (turn % sources.length === 0) share = Math.min(opts.batchSize, Math.ceil((chunks.length - next) / sources.length));
+      if (turn % sources.length === 0)
+        share = Math.min(opts.batchSize, Math.ceil((chunks.length - next) / sources.length));
       const client = sources[turn++ % sources.length];
       const batch = chunks.slice(next, next + share);
       const accepted = await client.submit(batch);

@@ -9,6 +9,8 @@ import { UnknownRegionError } from "../../planner/regions";
 import type { Topology } from "../../planner/topology";
 import { UserError } from "../../runner";
 import { describePlan } from "../render";
+import { readProfile } from "../profile-file";
+import { profileModelOptions } from "../../planner/profile";
 
 /** `skyplane plan SRC DST[,DST2...]`: the topology and its estimate; nothing is provisioned. */
 export const command = "plan <src-region> <dst-regions>";
@@ -26,6 +28,7 @@ interface PlanArgs {
   nVms: number;
   grid?: string;
   prices?: string;
+  profile?: string;
   format: "text" | "json" | "yaml" | "dot";
   json: boolean;
 }
@@ -68,6 +71,10 @@ export function builder(y: Argv): Argv<PlanArgs> {
       describe: "Measured throughput grid CSV (Skyplane's format)",
     })
     .option("prices", { type: "string", describe: "Egress price matrix CSV: src,dest,cost" })
+    .option("profile", {
+      type: "string",
+      describe: "Network profile (JSON) of the local cloud: its links are the grid",
+    })
     .option("format", {
       choices: ["text", "json", "yaml", "dot"] as const,
       default: "text" as const,
@@ -130,7 +137,10 @@ export function toDot(t: Topology): string {
 export async function handler(args: ArgumentsCamelCase<PlanArgs>): Promise<void> {
   const grid = readTable<GridRow>(args.grid, parseGridCsv, "throughput grid");
   const prices = readTable<PriceRow>(args.prices, parsePriceCsv, "price matrix");
-  const model = buildModel({ grid, prices });
+  const profile = readProfile(args.profile);
+  const model = buildModel(
+    profile ? { ...profileModelOptions(profile), prices } : { grid, prices },
+  );
   const req = {
     src: args.srcRegion,
     dsts: args.dstRegions

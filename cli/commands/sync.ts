@@ -34,6 +34,10 @@ export function builder(y: Argv): Argv<SyncArgs> {
       default: false,
       describe: "Print the result as JSON, no progress bar",
     })
+    .option("profile", {
+      type: "string",
+      describe: "Network profile (JSON): rehearse on a local cloud shaped like that WAN (root)",
+    })
     .option("n-vms", {
       type: "number",
       default: 1,

@@ -63,7 +63,9 @@ export class LocalDataplane extends pulumi.ComponentResource {
     let placement: Record<string, { ns: string; ip: string }> | undefined;
     let network: LocalNetwork | undefined;
     if (args.network) {
-      const missing = args.topology.gateways.filter((g) => !args.network?.regions.includes(g.region));
+      const missing = args.topology.gateways.filter(
+        (g) => !args.network?.regions.includes(g.region),
+      );
       if (missing.length > 0) {
         throw new pulumi.ResourceError(
           `the network profile has no region ${[...new Set(missing.map((g) => g.region))].join(", ")}`,

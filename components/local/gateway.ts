@@ -61,10 +61,12 @@ export class LocalGateway extends pulumi.ComponentResource {
     const proc = new LocalProcess(
       `${name}-daemon`,
       {
-        command: pulumi.all([files, host, args.expireAt, args.netns]).apply(([f, h, expireAt, netns]) => [
-          ...(netns ? ["ip", "netns", "exec", netns] : []),
-          ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
-        ]),
+        command: pulumi
+          .all([files, host, args.expireAt, args.netns])
+          .apply(([f, h, expireAt, netns]) => [
+            ...(netns ? ["ip", "netns", "exec", netns] : []),
+            ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
+          ]),
         env: pulumi
           .all([args.home, args.token, args.key, program])
           .apply(([home, token, key, p]) => gatewayEnv(home, token, key, JSON.stringify(p))),

@@ -16,5 +16,13 @@ export { LocalGateway, localGatewayFiles } from "./gateway";
 export type { LocalGatewayArgs } from "./gateway";
 export { LocalDataplane } from "./dataplane";
 export type { LocalDataplaneArgs, ProvisionedGateway } from "./dataplane";
-export { LocalNetwork, LocalNetworkProvider, emulatedNetwork, planNetwork, upCommands, downCommands, networkTag } from "./network";
+export {
+  LocalNetwork,
+  LocalNetworkProvider,
+  emulatedNetwork,
+  planNetwork,
+  upCommands,
+  downCommands,
+  networkTag,
+} from "./network";
 export type { NetworkPlan, VethEnd } from "./network";

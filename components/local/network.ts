@@ -20,7 +20,10 @@ import { gatewayCaps, linkMbps, NetworkProfile, parseProfile } from "../../plann
  * The profile to emulate, or undefined: shaping needs root (namespaces, tc); without it the local cloud
  * runs unshaped on loopback, and the runner says so.
  */
-export function emulatedNetwork(profile: unknown, uid = process.getuid?.()): NetworkProfile | undefined {
+export function emulatedNetwork(
+  profile: unknown,
+  uid = process.getuid?.(),
+): NetworkProfile | undefined {
   return profile !== undefined && uid === 0 ? parseProfile(profile) : undefined;
 }
 
@@ -77,14 +80,20 @@ export function planNetwork(
     ]);
     routes.push({ to: `10.213.${r + 1}.0/24`, via: `10.215.${r}.2` });
     const inRegion = gateways.filter((g) => g.region === region);
-    if (inRegion.length > 63) throw new Error(`${region}: at most 63 gateways per region can be emulated`);
+    if (inRegion.length > 63)
+      throw new Error(`${region}: at most 63 gateways per region can be emulated`);
     const caps = gatewayCaps(profile, region);
     inRegion.forEach((g, i) => {
       const ns = `sk${tag}r${r}g${i}`;
       namespaces.push(ns);
       const base = 4 * i;
       veths.push([
-        { ns: routerNs(r), ifname: `g${i}`, cidr: `10.213.${r + 1}.${base + 1}/30`, rateMbps: caps.ingressMbps },
+        {
+          ns: routerNs(r),
+          ifname: `g${i}`,
+          cidr: `10.213.${r + 1}.${base + 1}/30`,
+          rateMbps: caps.ingressMbps,
+        },
         { ns, ifname: "eth0", cidr: `10.213.${r + 1}.${base + 2}/30`, rateMbps: caps.egressMbps },
       ]);
       routes.push({ ns, to: "default", via: `10.213.${r + 1}.${base + 1}` });
@@ -107,7 +116,14 @@ export function planNetwork(
       pair++;
     }
   }
-  return { namespaces, veths, routes, gateways: placed, routers: regions.map((_, r) => routerNs(r)), tag };
+  return {
+    namespaces,
+    veths,
+    routes,
+    gateways: placed,
+    routers: regions.map((_, r) => routerNs(r)),
+    tag,
+  };
 }
 
 /**
@@ -123,12 +139,14 @@ function tbf(rateMbps: number): string[] {
 /** The `ip`/`tc` command lines that build the plan, in order. */
 export function upCommands(plan: NetworkPlan): string[][] {
   const cmds: string[][] = [];
-  const inNs = (ns: string | undefined, args: string[]) => (ns ? ["ip", "netns", "exec", ns, ...args] : args);
+  const inNs = (ns: string | undefined, args: string[]) =>
+    ns ? ["ip", "netns", "exec", ns, ...args] : args;
   for (const ns of plan.namespaces) {
     cmds.push(["ip", "netns", "add", ns]);
     cmds.push(["ip", "-n", ns, "link", "set", "lo", "up"]);
   }
-  for (const ns of plan.routers) cmds.push(inNs(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]));
+  for (const ns of plan.routers)
+    cmds.push(inNs(ns, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]));
   plan.veths.forEach(([a, b], i) => {
     // Created in the host under temporary names, then moved and renamed: names only need be unique per namespace.
     const ta = `s${plan.tag}v${i}a`;
@@ -144,18 +162,29 @@ export function upCommands(plan: NetworkPlan): string[][] {
       cmds.push([...ipn, "addr", "add", end.cidr, "dev", end.ifname]);
       cmds.push([...ipn, "link", "set", end.ifname, "up"]);
       if (end.rateMbps !== undefined) {
-        cmds.push([...(end.ns ? ["tc", "-n", end.ns] : ["tc"]), "qdisc", "replace", "dev", end.ifname, "root", ...tbf(end.rateMbps)]);
+        cmds.push([
+          ...(end.ns ? ["tc", "-n", end.ns] : ["tc"]),
+          "qdisc",
+          "replace",
+          "dev",
+          end.ifname,
+          "root",
+          ...tbf(end.rateMbps),
+        ]);
       }
     }
   });
-  for (const r of plan.routes) cmds.push([...(r.ns ? ["ip", "-n", r.ns] : ["ip"]), "route", "replace", r.to, "via", r.via]);
+  for (const r of plan.routes)
+    cmds.push([...(r.ns ? ["ip", "-n", r.ns] : ["ip"]), "route", "replace", r.to, "via", r.via]);
   return cmds;
 }
 
 /** The command lines that remove everything the plan made: its namespaces (with their veths) and host ends. */
 export function downCommands(plan: NetworkPlan): string[][] {
   return [
-    ...plan.veths.flatMap(([a, b]) => [a, b].filter((e) => !e.ns).map((e) => ["ip", "link", "del", e.ifname])),
+    ...plan.veths.flatMap(([a, b]) =>
+      [a, b].filter((e) => !e.ns).map((e) => ["ip", "link", "del", e.ifname]),
+    ),
     ...[...plan.namespaces].reverse().map((ns) => ["ip", "netns", "del", ns]),
   ];
 }
@@ -175,7 +204,10 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
       try {
         cp.execFileSync(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
       } catch (err) {
-        if (!tolerant) throw new Error(`${cmd.join(" ")}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+        if (!tolerant)
+          throw new Error(
+            `${cmd.join(" ")}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`,
+          );
       }
     };
     try {
@@ -187,7 +219,11 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
     return { id: inputs.plan.namespaces[0], outs: inputs };
   }
 
-  async diff(_id: string, olds: LocalNetworkInputs, news: LocalNetworkInputs): Promise<pulumi.dynamic.DiffResult> {
+  async diff(
+    _id: string,
+    olds: LocalNetworkInputs,
+    news: LocalNetworkInputs,
+  ): Promise<pulumi.dynamic.DiffResult> {
     const changed = JSON.stringify(olds.plan) !== JSON.stringify(news.plan);
     return { changes: changed, replaces: changed ? ["plan"] : [], deleteBeforeReplace: true };
   }
@@ -216,7 +252,11 @@ export class LocalNetwork extends pulumi.dynamic.Resource {
   /** What was built. */
   declare readonly plan: pulumi.Output<NetworkPlan>;
 
-  constructor(name: string, args: { plan: pulumi.Input<NetworkPlan> }, opts?: pulumi.CustomResourceOptions) {
+  constructor(
+    name: string,
+    args: { plan: pulumi.Input<NetworkPlan> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
     super(new LocalNetworkProvider(), name, args, opts, "skyplane", "LocalNetwork");
   }
 }

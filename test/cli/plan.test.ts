@@ -79,6 +79,45 @@ describe("cli: skyplane plan", function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("derives a network profile from a measured grid, and plans with it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-profile-"));
+    const header =
+      "src_region,src_tier,src_instance_class,dst_region,dst_tier,dst_instance_class,connections,throughput_sent_bps,throughput_received_bps,cpu_utilization,success";
+    fs.writeFileSync(
+      path.join(dir, "grid.csv"),
+      [
+        header,
+        "aws:us-east-1,P,x,aws:eu-west-1,P,y,64,4e9,4e9,1,True",
+        "aws:eu-west-1,P,x,aws:us-east-1,P,y,64,3e9,3e9,1,True",
+      ].join("\n"),
+    );
+    const derive = spawnSync(
+      process.execPath,
+      [
+        MAIN,
+        "profile",
+        "derive",
+        "--grid",
+        path.join(dir, "grid.csv"),
+        "--map",
+        "aws:us-east-1=local:east,aws:eu-west-1=local:west",
+        "--scale",
+        "0.01",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(derive.status, 0, derive.stderr);
+    const profile = JSON.parse(derive.stdout);
+    assert.deepEqual(profile.links, { "local:east>local:west": 40, "local:west>local:east": 30 });
+    fs.writeFileSync(path.join(dir, "profile.json"), derive.stdout);
+    const t = JSON.parse(
+      plan(["local:east", "local:west", "--profile", path.join(dir, "profile.json"), "--json"])
+        .stdout,
+    );
+    assert.equal(t.estimate.throughputGbps, 0.04, "the profile's link is the plan's grid");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("refuses a grid it cannot read, saying which file", () => {
     const r = plan(["aws:us-east-1", "gcp:us-central1-a", "--grid", "/nonexistent/grid.csv"]);
     assert.equal(r.status, 1);
