@@ -60,7 +60,7 @@ export function progressBar(progress: TransferProgress): void {
   if (!process.stderr.isTTY) return;
   const bar = new SingleBar(
     {
-      format: " {bar} {percentage}% | {done} / {total} | {speed} | {chunks}",
+      format: " {bar} {percentage}% | {done} / {size} | {speed} | {chunks}",
       hideCursor: true,
       stream: process.stderr,
       etaBuffer: 20,
@@ -72,7 +72,7 @@ export function progressBar(progress: TransferProgress): void {
     const secs = (Date.now() - started) / 1000;
     return {
       done: formatBytes(progress.bytesDone),
-      total: formatBytes(progress.bytesTotal),
+      size: formatBytes(progress.bytesTotal),
       speed: secs > 0 ? `${formatBytes(progress.bytesDone / secs)}/s` : "",
       chunks: `${progress.chunksDone}/${progress.chunksTotal} chunks`,
     };

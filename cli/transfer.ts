@@ -1,3 +1,4 @@
+import type { Argv } from "yargs";
 import { formatBytes, confirm, describePlan, progressBar } from "./render";
 import { JobResult, SkyplaneClient } from "../runner";
 import { readProfile } from "./profile-file";
@@ -10,6 +11,26 @@ export interface TransferArgs {
   json: boolean;
   nVms: number;
   profile?: string;
+}
+
+/** The options `cp` and `sync` share. */
+export function transferOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option("y", { type: "boolean", default: false, describe: "Do not ask for confirmation" })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print the result as JSON, no progress bar",
+    })
+    .option("profile", {
+      type: "string",
+      describe: "Network profile (JSON): rehearse on a local cloud shaped like that WAN (root)",
+    })
+    .option("n-vms", {
+      type: "number",
+      default: 1,
+      describe: "Gateways per region",
+    }) as unknown as Argv<T>;
 }
 
 /** Plans, confirms, runs and reports a copy or a sync. */

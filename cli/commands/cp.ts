@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { runTransferCommand, TransferArgs } from "../transfer";
+import { runTransferCommand, TransferArgs, transferOptions } from "../transfer";
 
 /** `skyplane cp SRC DST`: copies through provisioned gateways. */
 export const command = "cp <src> <dst>";
@@ -10,38 +10,25 @@ type CpArgs = TransferArgs & { recursive: boolean };
 
 /** Options of `skyplane cp`. */
 export function builder(y: Argv): Argv<CpArgs> {
-  return y
-    .positional("src", {
-      type: "string",
-      demandOption: true,
-      describe: "Source: local://BUCKET/KEY, a folder or a file",
-    })
-    .positional("dst", {
-      type: "string",
-      demandOption: true,
-      describe: "Destination: local://BUCKET/KEY or a folder",
-    })
-    .option("recursive", {
-      alias: "r",
-      type: "boolean",
-      default: false,
-      describe: "Copy everything under the source prefix",
-    })
-    .option("y", { type: "boolean", default: false, describe: "Do not ask for confirmation" })
-    .option("json", {
-      type: "boolean",
-      default: false,
-      describe: "Print the result as JSON, no progress bar",
-    })
-    .option("profile", {
-      type: "string",
-      describe: "Network profile (JSON): rehearse on a local cloud shaped like that WAN (root)",
-    })
-    .option("n-vms", {
-      type: "number",
-      default: 1,
-      describe: "Gateways per region",
-    }) as unknown as Argv<CpArgs>;
+  return transferOptions(
+    y
+      .positional("src", {
+        type: "string",
+        demandOption: true,
+        describe: "Source: local://BUCKET/KEY, a folder or a file",
+      })
+      .positional("dst", {
+        type: "string",
+        demandOption: true,
+        describe: "Destination: local://BUCKET/KEY or a folder",
+      })
+      .option("recursive", {
+        alias: "r",
+        type: "boolean",
+        default: false,
+        describe: "Copy everything under the source prefix",
+      }),
+  ) as unknown as Argv<CpArgs>;
 }
 
 /** Runs the copy. */

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { runTransferCommand, TransferArgs } from "../transfer";
+import { runTransferCommand, TransferArgs, transferOptions } from "../transfer";
 
 /** `skyplane sync SRC DST`: copies what is missing or different. */
 export const command = "sync <src> <dst>";
@@ -11,38 +11,29 @@ type SyncArgs = TransferArgs & { delete: boolean; dryRun: boolean };
 
 /** Options of `skyplane sync`. */
 export function builder(y: Argv): Argv<SyncArgs> {
-  return y
-    .positional("src", { type: "string", demandOption: true, describe: "Source prefix or folder" })
-    .positional("dst", {
-      type: "string",
-      demandOption: true,
-      describe: "Destination prefix or folder",
-    })
-    .option("delete", {
-      type: "boolean",
-      default: false,
-      describe: "Delete destination objects missing at the source, after the copy succeeded",
-    })
-    .option("dry-run", {
-      type: "boolean",
-      default: false,
-      describe: "Show what would be copied and deleted; change nothing",
-    })
-    .option("y", { type: "boolean", default: false, describe: "Do not ask for confirmation" })
-    .option("json", {
-      type: "boolean",
-      default: false,
-      describe: "Print the result as JSON, no progress bar",
-    })
-    .option("profile", {
-      type: "string",
-      describe: "Network profile (JSON): rehearse on a local cloud shaped like that WAN (root)",
-    })
-    .option("n-vms", {
-      type: "number",
-      default: 1,
-      describe: "Gateways per region",
-    }) as unknown as Argv<SyncArgs>;
+  return transferOptions(
+    y
+      .positional("src", {
+        type: "string",
+        demandOption: true,
+        describe: "Source prefix or folder",
+      })
+      .positional("dst", {
+        type: "string",
+        demandOption: true,
+        describe: "Destination prefix or folder",
+      })
+      .option("delete", {
+        type: "boolean",
+        default: false,
+        describe: "Delete destination objects missing at the source, after the copy succeeded",
+      })
+      .option("dry-run", {
+        type: "boolean",
+        default: false,
+        describe: "Show what would be copied and deleted; change nothing",
+      }),
+  ) as unknown as Argv<SyncArgs>;
 }
 
 /** Runs the sync. */
