@@ -32,6 +32,9 @@ interface Job {
   readonly reject: (err: Error) => void;
 }
 
+/** Bytes sent between two turns given to the event loop while one frame is enciphered. */
+const YIELD_EVERY_BYTES = 4 * 1024 * 1024;
+
 /** The target of a send is down; the message names it. */
 export class PeerUnreachableError extends Error {
   override name = "PeerUnreachableError";
@@ -213,7 +216,17 @@ export class SendPool {
         this.outstanding++;
         const frame = await encodeFrame(job.req, job.raw, job.rawCrc, this.opts);
         await write(socket, frame.head);
-        for (const piece of frame.payload) await write(socket, piece);
+        let sinceYield = 0;
+        for (const piece of frame.payload) {
+          await write(socket, piece);
+          // Each piece was enciphered synchronously; when the socket never pushes back (a fast
+          // link), give timers and other sockets a turn every few MiB rather than once per chunk.
+          sinceYield += piece.length;
+          if (sinceYield >= YIELD_EVERY_BYTES) {
+            sinceYield = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
       }
     } catch (err) {
       broken = broken ?? (err as Error);

@@ -6,9 +6,9 @@ import * as path from "node:path";
 import { ControlServer } from "../../gateway-image/daemon/control";
 import { GatewayExecutor } from "../../gateway-image/daemon/executor";
 import { DataServer } from "../../gateway-image/daemon/receiver";
-import { GATEWAY_PROGRAM_VERSION } from "../../planner/program";
 import { GatewayClient } from "../../runner/gateway-client";
 import { crc32, formatCrc, LocalStore, localBucketRoot } from "../../stores";
+import { sourceProgram } from "../helpers/dataplane";
 
 describe("gateway-image: control API", function () {
   this.timeout(30_000);
@@ -33,27 +33,11 @@ describe("gateway-image: control API", function () {
     const held = new Promise<void>((r) => (release = r));
     downstream = new DataServer({ token, handler: () => held });
     const port = await downstream.listen(0, "127.0.0.1");
-    executor = new GatewayExecutor(
-      {
-        version: GATEWAY_PROGRAM_VERSION,
-        gatewayId: "east-0",
-        region: "local:east",
-        operators: [
-          {
-            op: "read_object_store",
-            bucket: "local://src",
-            next: {
-              op: "send",
-              target: { gatewayId: "west-0", host: "127.0.0.1", port },
-              connections: 1,
-              compress: "none",
-              encrypt: false,
-            },
-          },
-        ],
-      },
-      { token, stores: { home }, queueCapacity: 3 },
-    );
+    executor = new GatewayExecutor(sourceProgram(port, { connections: 1, encrypt: false }), {
+      token,
+      stores: { home },
+      queueCapacity: 3,
+    });
     control = new ControlServer({
       token,
       executor,

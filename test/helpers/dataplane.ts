@@ -29,6 +29,31 @@ export interface TestDataplaneOptions {
   readonly destArgs?: string[];
 }
 
+/** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
+export function sourceProgram(
+  port: number,
+  opts: { connections?: number; compress?: Compression; encrypt?: boolean } = {},
+): GatewayProgram {
+  return {
+    version: GATEWAY_PROGRAM_VERSION,
+    gatewayId: "east-0",
+    region: "local:east",
+    operators: [
+      {
+        op: "read_object_store",
+        bucket: "local://src",
+        next: {
+          op: "send",
+          target: { gatewayId: "west-0", host: "127.0.0.1", port },
+          connections: opts.connections ?? 4,
+          compress: opts.compress ?? "none",
+          encrypt: opts.encrypt ?? true,
+        },
+      },
+    ],
+  };
+}
+
 /** Creates buckets `src` (local:east) and `dst` (local:west), or reuses them in `home`, and starts a gateway for each. */
 export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<TestDataplane> {
   const home = opts.home ?? fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-dp-"));
@@ -52,26 +77,8 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
     home,
     extraArgs: opts.destArgs,
   });
-  const sourceProgram: GatewayProgram = {
-    version: GATEWAY_PROGRAM_VERSION,
-    gatewayId: "east-0",
-    region: "local:east",
-    operators: [
-      {
-        op: "read_object_store",
-        bucket: "local://src",
-        next: {
-          op: "send",
-          target: { gatewayId: "west-0", host: "127.0.0.1", port: dest.info.dataPort as number },
-          connections: opts.connections ?? 4,
-          compress: opts.compress ?? "none",
-          encrypt: opts.encrypt ?? true,
-        },
-      },
-    ],
-  };
   const source = await startLocalGateway({
-    program: sourceProgram,
+    program: sourceProgram(dest.info.dataPort as number, opts),
     dir,
     token,
     key,
