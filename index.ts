@@ -5,7 +5,7 @@ import type { Topology } from "./planner/topology";
 import { skyplaneHome } from "./runner/home";
 
 /** One process of the stack's `skyplane:processes` config (used by `skyplane check`). */
-export interface ProcessSpec {
+interface ProcessSpec {
   /** Program and arguments. */
   command: string[];
   /** Extra environment variables. */
@@ -24,7 +24,7 @@ export interface ProcessSpec {
  *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  */
-export default async function program(): Promise<Record<string, unknown>> {
+async function program(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config("skyplane");
   const home = config.get("home") ?? skyplaneHome();
   const outputs: Record<string, unknown> = {};
@@ -57,3 +57,7 @@ export default async function program(): Promise<Record<string, unknown>> {
   if (Object.keys(processes).length > 0) outputs.pids = pids;
   return outputs;
 }
+
+// `export =`: the language host's runner calls a CommonJS module's export when it is a function (a
+// `default` export would be taken for an output named "default"); the Automation API imports it too.
+export = program;

@@ -104,8 +104,8 @@ build_from_go_modules() {
     # Renamed last so that an interrupted build is never taken for a finished one.
     mv "$BIN/pulumi.tmp" "$BIN/pulumi"
   )
-  # The language host is needed only to run the project folder (`pulumi up` by hand); the Automation
-  # API's inline programs run in the calling process. Some module proxies do not serve it: go on without.
+  # The language host runs the project folder (`pulumi up --stack <route>` by hand); the Automation
+  # API's inline programs do not need it. Some module proxies do not serve the official one.
   write_wrapper_module "$ROOT/src/langhost"
   if (
     cd "$ROOT/src/langhost"
@@ -114,12 +114,22 @@ build_from_go_modules() {
       go build "${GO_BUILD_FLAGS[@]}" -o "$BIN/pulumi-language-nodejs" \
         github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 >&2
   ); then
-    log "built pulumi-language-nodejs"
+    log "built the official pulumi-language-nodejs"
   else
-    log "WARNING: pulumi-language-nodejs could not be built (the module proxy does not serve it)."
-    log "  The Automation API (skyplane's library and CLI) works without it; 'pulumi up' run by hand in"
-    log "  the project folder does not. Put a pulumi-language-nodejs v$PULUMI_VERSION in $BIN to enable it."
+    log "the module proxy does not serve the official Node.js language host; building skyplane's own"
   fi
+}
+
+# skyplane's own Node.js language host (scripts/language-host), where the official one is missing.
+build_own_language_host() {
+  [ -x "$BIN/pulumi-language-nodejs" ] && return 0
+  command -v go >/dev/null || { log "no Go toolchain: 'pulumi up' by hand will not work (the library does)"; return 0; }
+  (
+    cd "$PROJECT_DIR/scripts/language-host"
+    GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build "${GO_BUILD_FLAGS[@]}" \
+      -o "$BIN/pulumi-language-nodejs.tmp" . >&2
+    mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
+  ) && log "built skyplane's pulumi-language-nodejs"
 }
 
 if reports_pinned_version "$BIN/pulumi"; then
@@ -131,5 +141,6 @@ else
 fi
 
 reports_pinned_version "$BIN/pulumi" || { log "the engine in $BIN does not report v$PULUMI_VERSION"; exit 1; }
+build_own_language_host
 [ "${SKYPLANE_SKIP_NODE_PLUGIN:-}" = "1" ] || install_dynamic_provider_plugin
 echo "$BIN"

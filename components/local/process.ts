@@ -126,10 +126,12 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     news: LocalProcessInputs,
   ): Promise<pulumi.dynamic.CheckResult<LocalProcessInputs>> {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!Array.isArray(news.command) || news.command.length === 0 || !news.command[0]) {
+    // During a preview, values computed from other resources are not known yet (Pulumi's sentinel).
+    const unknown = (v: unknown) => v === "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    if (!unknown(news.command) && (!Array.isArray(news.command) || news.command.length === 0 || !news.command[0])) {
       failures.push({ property: "command", reason: "command must name a program to run" });
     }
-    if (!news.logFile) failures.push({ property: "logFile", reason: "logFile is required" });
+    if (!unknown(news.logFile) && !news.logFile) failures.push({ property: "logFile", reason: "logFile is required" });
     return { inputs: news, failures };
   }
 

@@ -1,0 +1,65 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { liveStartTime } from "../../components/local";
+import { planDirect } from "../../planner/direct";
+import { buildModel } from "../../planner/model";
+import { engineCacheRoot, findEngineRoot } from "../../runner/engine";
+
+/*
+ * GitOps: an operator runs the project folder by hand, `pulumi up --stack <route>` on a reviewed
+ * topology, through the real CLI and the Node.js language host, then `pulumi destroy`.
+ */
+describe("integration: pulumi up --stack <route> by hand", function () {
+  this.timeout(180_000);
+  const route = "local-east--local-west";
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const pulumi = (...args: string[]) => {
+    const r = spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, `pulumi ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-gitops-"));
+    const dist = path.resolve(__dirname, "..", "..");
+    // A project folder like the repository's, pointing at the compiled program.
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.yaml"),
+      `name: skyplane\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: ${dist}\n`,
+    );
+    env = {
+      ...process.env,
+      PATH: `${path.join(engineCacheRoot(), "bin")}:${process.env.PATH}`,
+      PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+      PULUMI_HOME: path.join(dir, "pulumi-home"),
+      PULUMI_CONFIG_PASSPHRASE: "gitops-test",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      SKYPLANE_HOME: path.join(dir, "home"),
+    };
+    fs.mkdirSync(path.join(dir, "state"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("brings a reviewed topology up, changes nothing on a second run, and destroys it", () => {
+    pulumi("stack", "init");
+    const topology = planDirect({ src: "local:east", dsts: ["local:west"] }, buildModel());
+    pulumi("config", "set", "skyplane:topology", JSON.stringify(topology));
+    pulumi("config", "set", "skyplane:home", env.SKYPLANE_HOME as string);
+    pulumi("config", "set", "--secret", "skyplane:token", crypto.randomBytes(24).toString("base64url"));
+    pulumi("config", "set", "--secret", "skyplane:key", crypto.randomBytes(32).toString("base64"));
+    pulumi("up", "--yes", "--skip-preview");
+    const runDir = path.join(env.SKYPLANE_HOME as string, "run", route);
+    const pids = fs.readdirSync(runDir).map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);
+    assert.equal(pids.length, 2);
+    assert.ok(pids.every((p) => liveStartTime(p)), "both gateways run");
+    pulumi("preview", "--expect-no-changes");
+    pulumi("destroy", "--yes", "--skip-preview");
+    assert.ok(pids.every((p) => !liveStartTime(p)), "destroy stopped them");
+  });
+});
