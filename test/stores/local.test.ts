@@ -27,6 +27,16 @@ describe("stores/local", () => {
     missing: () => new LocalStore("missing", path.join(home, "no-such-bucket")),
   });
 
+  it("pages a delimited listing by objects and prefixes together", async () => {
+    // (Emulators count only objects against the page size, so this is the local store's own test.)
+    const store = await LocalStore.createBucket("paged", localBucketRoot({ home }, "paged"), "local:east");
+    for (const k of ["a/1", "ab", "b", "z/9"]) await store.put(k, Buffer.from(k));
+    const root = await store.list({ delimiter: "/", maxKeys: 2 });
+    assert.deepEqual([root.prefixes, root.objects.map((o) => o.key)], [["a/"], ["ab"]]);
+    const rest = await store.list({ delimiter: "/", maxKeys: 2, token: root.nextToken });
+    assert.deepEqual([rest.objects.map((o) => o.key), rest.prefixes], [["b"], ["z/"]]);
+  });
+
   it("records the bucket's region and refuses to move it", async () => {
     const root = localBucketRoot({ home }, "regional");
     const store = await LocalStore.createBucket("regional", root, "local:west");
