@@ -21,6 +21,7 @@ interface ProcessSpec {
  *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
  *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
  *   skyplane:logDir     where gateway logs go (default <home>/logs)
+ *   skyplane:storeEnv   endpoints and credentials of cloud stores for the gateways (secret, optional)
  *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  */
@@ -38,6 +39,7 @@ async function program(): Promise<Record<string, unknown>> {
       home,
       logDir: config.get("logDir"),
       network: emulatedNetwork(config.getObject("network")),
+      storeEnv: config.getSecretObject<Record<string, string>>("storeEnv"),
       expireAt: config.getNumber("expireAt"),
     });
     outputs.gateways = dataplane.gateways;

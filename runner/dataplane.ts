@@ -5,7 +5,7 @@ import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
 import { CLIENT_REGION } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
-import { bucketUri, openStore, parseStoreUri, StoreContext, StoreError, StoreUri } from "../stores";
+import { bucketUri, openStore, parseStoreUri, StoreContext, StoreError, storeEnv, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
 import { emulatedNetwork } from "../components/local";
@@ -75,8 +75,28 @@ export function parseUri(uri: string): StoreUri {
 /** The region a URI's bucket lives in: the bucket's record, or the client's region for folders. */
 export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<string> {
   if (uri.scheme === "file") return CLIENT_REGION;
-  const store = openStore(uri, stores);
-  if (!(await store.exists())) {
+  let store;
+  let exists: boolean;
+  try {
+    store = openStore(uri, stores);
+    exists = await store.exists(); // also proves the credentials, before anything is provisioned
+  } catch (err) {
+    throw userFacing(err);
+  }
+  if (uri.scheme !== "local") {
+    if (!exists) {
+      throw new UserError("NO_SUCH_BUCKET", `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region <region>'`);
+    }
+    const region = await store.region();
+    if (!region) {
+      throw new UserError(
+        "UNSUPPORTED",
+        `${bucketUri(uri)}: this version moves data through the local cloud, between local buckets, folders and emulated stores (npm run emulators); cloud dataplanes come next`,
+      );
+    }
+    return region;
+  }
+  if (!exists) {
     throw new UserError(
       "NO_SUCH_BUCKET",
       `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region local:<region>'`,
@@ -145,6 +165,8 @@ export class Dataplane {
       "skyplane:token": { value: token, secret: true },
       "skyplane:key": { value: key, secret: true },
       "skyplane:logDir": { value: this.ctx.logDir },
+      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
+      "skyplane:storeEnv": { value: JSON.stringify(storeEnv()), secret: true },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);

@@ -1,7 +1,10 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { AzureStore } from "./azure";
+import { GcsStore } from "./gcs";
 import { LocalStore } from "./local";
+import { S3Store } from "./s3";
 import { ObjectStore, StoreError } from "./types";
 
 /** A parsed object-store URI. */
@@ -18,6 +21,8 @@ export interface StoreUri {
 export interface StoreContext {
   /** The skyplane home; local buckets live in `<home>/buckets/<name>`. */
   readonly home: string;
+  /** Where cloud stores read credentials and endpoints; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 type Factory = (uri: StoreUri, ctx: StoreContext) => ObjectStore;
@@ -28,7 +33,31 @@ const FACTORIES: Record<string, Factory> = {
   // A plain folder keeps skyplane's records under the home, not among the user's files.
   file: (uri, ctx) =>
     new LocalStore(path.basename(uri.bucket) || "/", uri.bucket, folderRecords(ctx, uri.bucket)),
+  s3: (uri, ctx) => new S3Store(uri.bucket, {}, ctx.env),
+  gs: (uri, ctx) => new GcsStore(uri.bucket, {}, ctx.env),
+  azure: (uri, ctx) => new AzureStore(uri.bucket, {}, ctx.env),
 };
+
+/** Environment variables that point cloud stores at their services (passed on to gateways). */
+export const STORE_ENV_VARS: readonly string[] = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_PROFILE",
+  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL_S3",
+  "STORAGE_EMULATOR_HOST",
+  "GOOGLE_APPLICATION_CREDENTIALS",
+  "GOOGLE_CLOUD_PROJECT",
+  "AZURE_STORAGE_CONNECTION_STRING",
+];
+
+/** The store variables set in `env`. */
+export function storeEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(STORE_ENV_VARS.filter((k) => env[k]).map((k) => [k, env[k] as string]));
+}
 
 /** Records folder of a plain folder used as a bucket: `<home>/folders/<hash of its path>`. */
 export function folderRecords(ctx: StoreContext, folder: string): string {
@@ -64,21 +93,36 @@ export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
       throw new StoreError("INVALID_URI", `${uri}: file:// URIs take an absolute path`);
     return fileUri(path.resolve(decodeURIComponent(rest)));
   }
+  if (scheme === "https") {
+    // https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY is azure://ACCOUNT/CONTAINER/KEY
+    const az = /^([a-z0-9]{3,24})\.blob\.core\.windows\.net\/(.*)$/.exec(rest);
+    if (!az) throw new StoreError("INVALID_URI", `${uri}: an https URI must be an Azure blob URL (https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY)`);
+    return parseStoreUri(`azure://${az[1]}/${az[2]}`, cwd);
+  }
   if (!(scheme in FACTORIES)) {
     throw new StoreError(
       "INVALID_URI",
-      `${uri}: unknown scheme ${scheme}://; use local://BUCKET/KEY, file:///PATH or a folder path`,
+      `${uri}: unknown scheme ${scheme}://; use local://BUCKET/KEY, s3://BUCKET/KEY, gs://BUCKET/KEY, azure://ACCOUNT/CONTAINER/KEY, file:///PATH or a folder path`,
     );
   }
-  const slash = rest.indexOf("/");
-  const bucket = slash < 0 ? rest : rest.slice(0, slash);
-  const key = slash < 0 ? "" : rest.slice(slash + 1);
-  if (!BUCKET_NAME.test(bucket)) {
+  let bucketPart = rest;
+  if (scheme === "azure") {
+    const slash = rest.indexOf("/");
+    if (slash < 0 || !/^[a-z0-9]{3,24}$/.test(rest.slice(0, slash))) {
+      throw new StoreError("INVALID_URI", `${uri}: write azure://ACCOUNT/CONTAINER/KEY (an account is 3-24 lowercase letters and digits)`);
+    }
+    bucketPart = rest.slice(slash + 1);
+  }
+  const slash = bucketPart.indexOf("/");
+  const name = slash < 0 ? bucketPart : bucketPart.slice(0, slash);
+  const key = slash < 0 ? "" : bucketPart.slice(slash + 1);
+  if (!BUCKET_NAME.test(name)) {
     throw new StoreError(
       "INVALID_URI",
-      `${uri}: "${bucket}" is not a bucket name (3-63 characters: a-z, 0-9, '.', '-')`,
+      `${uri}: "${name}" is not a bucket name (3-63 characters: a-z, 0-9, '.', '-')`,
     );
   }
+  const bucket = scheme === "azure" ? `${rest.slice(0, rest.indexOf("/"))}/${name}` : name;
   return { scheme, bucket, key };
 }
 

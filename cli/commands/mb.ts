@@ -1,11 +1,12 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { checkRegion, SkyplaneClient, UserError } from "../../runner";
-import { LocalStore, localBucketRoot, parseStoreUri, StoreError } from "../../stores";
+import { CATALOGUE } from "../../planner/catalogue";
+import { AzureStore, bucketUri, GcsStore, LocalStore, localBucketRoot, parseStoreUri, S3Store, StoreError } from "../../stores";
 
 /** `skyplane mb URI --region REGION`: makes a bucket. */
 export const command = "mb <bucket>";
 /** One line for --help. */
-export const describe = "Make a bucket, e.g. skyplane mb local://my-bucket --region local:east";
+export const describe = "Make a bucket: local://B --region local:east, s3://B --region aws:us-east-1, gs://B --region gcp:us-central1, azure://ACCOUNT/C --region azure:eastus";
 
 interface MbArgs {
   bucket: string;
@@ -33,32 +34,37 @@ export function builder(y: Argv): Argv<MbArgs> {
     }) as Argv<MbArgs>;
 }
 
-/** Creates the bucket; an existing bucket in the same region is fine. */
+/** The provider a bucket URI's region must belong to. */
+const PROVIDER: Record<string, string> = { local: "local", s3: "aws", gs: "gcp", azure: "azure" };
+
+/** Creates the bucket; an existing local bucket in the same region is fine. */
 export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
-  const region = checkRegion(args.region);
   let uri;
   try {
     uri = parseStoreUri(args.bucket);
   } catch (err) {
     throw new UserError("INVALID_URI", (err as Error).message);
   }
-  if (uri.scheme !== "local") {
-    throw new UserError(
-      "UNSUPPORTED",
-      `${args.bucket}: this version makes local buckets only (local://NAME)`,
-    );
-  }
   if (uri.key) throw new UserError("INVALID_URI", `${args.bucket}: name a bucket, without a key`);
-  if (!region.startsWith("local:"))
-    throw new UserError("UNSUPPORTED", "a local bucket lives in a local region");
-  const home = new SkyplaneClient().home;
+  const provider = PROVIDER[uri.scheme];
+  if (!provider) throw new UserError("UNSUPPORTED", `${args.bucket}: mb makes local://, s3://, gs:// and azure:// buckets`);
+  // GCS buckets live in regions (gcp:us-central1), the catalogue lists zones (gcp:us-central1-a).
+  const region = uri.scheme === "gs" && CATALOGUE.some((r) => r.id.startsWith(`${args.region}-`)) ? args.region : checkRegion(args.region);
+  if (!region.startsWith(`${provider}:`)) {
+    throw new UserError("BAD_REGION", `${args.bucket} needs a ${provider} region (${provider}:…), not ${region}`);
+  }
+  const client = new SkyplaneClient();
+  const name = region.slice(provider.length + 1);
   try {
-    await LocalStore.createBucket(uri.bucket, localBucketRoot({ home }, uri.bucket), region);
+    if (uri.scheme === "local") await LocalStore.createBucket(uri.bucket, localBucketRoot({ home: client.home }, uri.bucket), region);
+    else if (uri.scheme === "s3") await new S3Store(uri.bucket).create(name);
+    else if (uri.scheme === "gs") await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
+    else await new AzureStore(uri.bucket).create();
   } catch (err) {
     if (err instanceof StoreError) throw new UserError(err.code, err.message);
     throw err;
   }
-  if (args.json)
-    process.stdout.write(JSON.stringify({ bucket: `local://${uri.bucket}`, region }) + "\n");
-  else process.stdout.write(`Made local://${uri.bucket} in ${region}\n`);
+  const made = bucketUri(uri);
+  if (args.json) process.stdout.write(JSON.stringify({ bucket: made, region }) + "\n");
+  else process.stdout.write(`Made ${made} in ${region}\n`);
 }

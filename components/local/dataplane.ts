@@ -41,6 +41,8 @@ export interface LocalDataplaneArgs {
   host?: pulumi.Input<string>;
   /** Emulate this WAN with network namespaces and shaped links (needs root); default loopback. */
   network?: NetworkProfile;
+  /** Environment the gateways' stores need (endpoints, credentials); keep it a secret. */
+  storeEnv?: pulumi.Input<Record<string, string> | undefined>;
 }
 
 /**
@@ -101,6 +103,7 @@ export class LocalDataplane extends pulumi.ComponentResource {
             logDir: args.logDir,
             host: placement?.[spec.id]?.ip ?? args.host,
             netns: placement?.[spec.id]?.ns,
+            storeEnv: args.storeEnv,
             expireAt: args.expireAt,
           },
           { parent: this, dependsOn: network ? [network] : [] },

@@ -22,6 +22,8 @@ export interface LocalGatewayArgs {
   expireAt?: pulumi.Input<number | undefined>;
   /** Network namespace to run in (an emulated WAN); default the host's. */
   netns?: pulumi.Input<string | undefined>;
+  /** Extra environment for the stores (endpoints, credentials); keep it a secret. */
+  storeEnv?: pulumi.Input<Record<string, string> | undefined>;
 }
 
 /** Files of a local gateway: its log and the file it writes once it listens (under the home). */
@@ -68,8 +70,8 @@ export class LocalGateway extends pulumi.ComponentResource {
             ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
           ]),
         env: pulumi
-          .all([args.home, args.token, args.key, program])
-          .apply(([home, token, key, p]) => gatewayEnv(home, token, key, JSON.stringify(p))),
+          .all([args.home, args.token, args.key, program, args.storeEnv])
+          .apply(([home, token, key, p, extra]) => ({ ...extra, ...gatewayEnv(home, token, key, JSON.stringify(p)) })),
         logFile: files.logFile,
         readyFile: files.infoFile,
         stopGraceMs: 5000,

@@ -2,7 +2,7 @@ import * as crypto from "node:crypto";
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
-import { ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
+import { EMULATED_REGIONS, ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
 
 /*
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
@@ -74,7 +74,8 @@ export class AzureStore implements ObjectStore {
   }
 
   async region(): Promise<string | undefined> {
-    return undefined;
+    // An emulator runs on this machine: its buckets are in a local region.
+    return this.emulated ? EMULATED_REGIONS.azure : undefined;
   }
 
   async exists(): Promise<boolean> {

@@ -2,7 +2,7 @@ import * as crypto from "node:crypto";
 import { Bucket, Storage } from "@google-cloud/storage";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
-import { ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
+import { EMULATED_REGIONS, ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
 
 /*
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
@@ -40,12 +40,21 @@ export class GcsStore implements ObjectStore {
   ) {
     const apiEndpoint = settings.apiEndpoint ?? env.STORAGE_EMULATOR_HOST;
     this.emulated = apiEndpoint !== undefined;
-    this.storage = new Storage({
-      ...(apiEndpoint ? { apiEndpoint } : {}),
-      projectId: settings.projectId ?? env.GOOGLE_CLOUD_PROJECT ?? (apiEndpoint ? "skyplane-emulator" : undefined),
-      ...(settings.keyFilename ? { keyFilename: settings.keyFilename } : {}),
-      retryOptions: { autoRetry: false }, // withRetries is the one retry policy
-    });
+    // The Node client takes STORAGE_EMULATOR_HOST from process.env as its whole base URL (…/storage/v1),
+    // where every other client, and the emulators, mean http://host:port. Give it the endpoint as
+    // apiEndpoint instead, with the variable hidden while it is built (it reads it only then).
+    const saved = process.env.STORAGE_EMULATOR_HOST;
+    delete process.env.STORAGE_EMULATOR_HOST;
+    try {
+      this.storage = new Storage({
+        ...(apiEndpoint ? { apiEndpoint } : {}),
+        projectId: settings.projectId ?? env.GOOGLE_CLOUD_PROJECT ?? (apiEndpoint ? "skyplane-emulator" : undefined),
+        ...(settings.keyFilename ? { keyFilename: settings.keyFilename } : {}),
+        retryOptions: { autoRetry: false }, // withRetries is the one retry policy
+      });
+    } finally {
+      if (saved !== undefined) process.env.STORAGE_EMULATOR_HOST = saved;
+    }
     this.b = this.storage.bucket(bucket);
   }
 
@@ -72,7 +81,8 @@ export class GcsStore implements ObjectStore {
   }
 
   async region(): Promise<string | undefined> {
-    return undefined;
+    // An emulator runs on this machine: its buckets are in a local region.
+    return this.emulated ? EMULATED_REGIONS.gs : undefined;
   }
 
   async exists(): Promise<boolean> {

@@ -19,6 +19,7 @@ import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
   byteLength,
+  EMULATED_REGIONS,
   ListOptions,
   ListPage,
   ObjectInfo,
@@ -119,7 +120,9 @@ export class S3Store implements ObjectStore {
   }
 
   async region(): Promise<string | undefined> {
-    return undefined; // an emulator's region is mapped by the registry; a real bucket's by its location
+    // An emulator runs on this machine: its buckets are in a local region. (Real buckets' regions come
+    // with the cloud dataplanes.)
+    return this.emulated ? EMULATED_REGIONS.s3 : undefined;
   }
 
   async exists(): Promise<boolean> {
