@@ -5,7 +5,15 @@ import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
 import { CLIENT_REGION } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
-import { bucketUri, openStore, parseStoreUri, StoreContext, StoreError, storeEnv, StoreUri } from "../stores";
+import {
+  bucketUri,
+  openStore,
+  parseStoreUri,
+  StoreContext,
+  StoreError,
+  storeEnv,
+  StoreUri,
+} from "../stores";
 import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
 import { emulatedNetwork } from "../components/local";
@@ -85,7 +93,10 @@ export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<str
   }
   if (uri.scheme !== "local") {
     if (!exists) {
-      throw new UserError("NO_SUCH_BUCKET", `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region <region>'`);
+      throw new UserError(
+        "NO_SUCH_BUCKET",
+        `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region <region>'`,
+      );
     }
     const region = await store.region();
     if (!region) {

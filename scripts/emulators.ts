@@ -14,21 +14,28 @@ import { liveStartTime, stopProcess } from "../components/local/process";
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
-const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const AZURITE_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /** Running emulators. */
 export interface Emulators {
   /** What points the stores at them (endpoints and credentials). */
   readonly env: Record<string, string>;
   /** Their processes, by pid and start time. */
-  readonly processes: readonly { readonly name: string; readonly pid: number; readonly startTime: string }[];
+  readonly processes: readonly {
+    readonly name: string;
+    readonly pid: number;
+    readonly startTime: string;
+  }[];
   /** Stops them. */
   stop(): Promise<void>;
 }
 
 /** The emulators' cache folder (scripts/setup-emulators.sh fills it). */
 export function emulatorRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.SKYPLANE_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "skyplane");
+  const cache =
+    env.SKYPLANE_CACHE ??
+    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "skyplane");
   return path.join(cache, "emulators");
 }
 
@@ -55,20 +62,44 @@ async function waitForPort(port: number, name: string, log: string, ms = 30_000)
 }
 
 /** Starts the three emulators, logging into `dir`; `detached` keeps them running after this process. */
-export async function startEmulators(dir: string, opts: { detached?: boolean } = {}): Promise<Emulators> {
+export async function startEmulators(
+  dir: string,
+  opts: { detached?: boolean } = {},
+): Promise<Emulators> {
   const root = emulatorRoot();
-  const missing = ["bin/gofakes3", "bin/fake-gcs-server", "azurite/node_modules/azurite/package.json"].filter(
-    (f) => !fs.existsSync(path.join(root, f)),
-  );
-  if (missing.length) throw new Error(`emulators missing in ${root} (${missing.join(", ")}): run 'bash scripts/setup-emulators.sh'`);
+  const missing = [
+    "bin/gofakes3",
+    "bin/fake-gcs-server",
+    "azurite/node_modules/azurite/package.json",
+  ].filter((f) => !fs.existsSync(path.join(root, f)));
+  if (missing.length)
+    throw new Error(
+      `emulators missing in ${root} (${missing.join(", ")}): run 'bash scripts/setup-emulators.sh'`,
+    );
   fs.mkdirSync(dir, { recursive: true });
   const [s3, gcs, azure] = [await freePort(), await freePort(), await freePort()];
   const specs: Array<[string, string, string[], number]> = [
-    ["gofakes3", path.join(root, "bin", "gofakes3"), ["-backend", "memory", "-host", `127.0.0.1:${s3}`], s3],
+    [
+      "gofakes3",
+      path.join(root, "bin", "gofakes3"),
+      ["-backend", "memory", "-host", `127.0.0.1:${s3}`],
+      s3,
+    ],
     [
       "fake-gcs-server",
       path.join(root, "bin", "fake-gcs-server"),
-      ["-scheme", "http", "-host", "127.0.0.1", "-port", String(gcs), "-backend", "memory", "-public-host", `127.0.0.1:${gcs}`],
+      [
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        String(gcs),
+        "-backend",
+        "memory",
+        "-public-host",
+        `127.0.0.1:${gcs}`,
+      ],
       gcs,
     ],
     [
@@ -76,7 +107,13 @@ export async function startEmulators(dir: string, opts: { detached?: boolean } =
       process.execPath,
       [
         path.join(root, "azurite", "node_modules", "azurite", "dist", "src", "blob", "main.js"),
-        "--blobHost", "127.0.0.1", "--blobPort", String(azure), "--inMemoryPersistence", "--loose", "--skipApiVersionCheck",
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        String(azure),
+        "--inMemoryPersistence",
+        "--loose",
+        "--skipApiVersionCheck",
       ],
       azure,
     ],
@@ -92,8 +129,14 @@ export async function startEmulators(dir: string, opts: { detached?: boolean } =
       const child = spawn(cmd, args, { stdio: ["ignore", log, log], detached: true });
       fs.closeSync(log);
       if (opts.detached) child.unref();
-      await new Promise<void>((resolve, reject) => (child.once("spawn", resolve), child.once("error", reject)));
-      processes.push({ name, pid: child.pid as number, startTime: liveStartTime(child.pid as number) as string });
+      await new Promise<void>(
+        (resolve, reject) => (child.once("spawn", resolve), child.once("error", reject)),
+      );
+      processes.push({
+        name,
+        pid: child.pid as number,
+        startTime: liveStartTime(child.pid as number) as string,
+      });
       await waitForPort(port, name, logFile);
     }
   } catch (err) {
@@ -132,9 +175,20 @@ async function main(): Promise<void> {
     }
   }
   const emulators = await startEmulators(path.join(home, "emulators"), { detached: true });
-  fs.writeFileSync(state, JSON.stringify({ processes: emulators.processes, env: emulators.env }, null, 2));
-  fs.writeFileSync(envFile, Object.entries(emulators.env).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
-  console.log(`Started ${emulators.processes.map((p) => p.name).join(", ")} on 127.0.0.1. Point skyplane at them with:\n  source ${envFile}`);
+  fs.writeFileSync(
+    state,
+    JSON.stringify({ processes: emulators.processes, env: emulators.env }, null, 2),
+  );
+  fs.writeFileSync(
+    envFile,
+    Object.entries(emulators.env)
+      .map(([k, v]) => `export ${k}='${v}'`)
+      .join("\n") + "\n",
+    { mode: 0o600 },
+  );
+  console.log(
+    `Started ${emulators.processes.map((p) => p.name).join(", ")} on 127.0.0.1. Point skyplane at them with:\n  source ${envFile}`,
+  );
 }
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh clone: npm packages, the compiled project, and the Pulumi engine (built once, cached
-# outside the clone). Safe to run again: every step reuses what is already there.
+# Sets up a fresh clone: npm packages, the compiled project, the Pulumi engine and the storage emulators
+# (built once, cached outside the clone). Safe to run again: every step reuses what is already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -8,5 +8,6 @@ if [ ! -d node_modules/@pulumi/pulumi ] || [ package-lock.json -nt node_modules/
   npm ci --no-audit --no-fund
 fi
 bash scripts/setup-pulumi.sh >/dev/null
+bash scripts/setup-emulators.sh >/dev/null
 npm run --silent build
 echo "[setup] ready: the engine is in $(bash scripts/setup-pulumi.sh 2>/dev/null)" >&2

@@ -1,7 +1,15 @@
 export * from "./types";
 export * from "./checksum";
 export { LocalStore } from "./local";
-export { bucketUri, localBucketRoot, openStore, parseStoreUri, storeEnv, STORE_ENV_VARS, folderRecords } from "./registry";
+export {
+  bucketUri,
+  localBucketRoot,
+  openStore,
+  parseStoreUri,
+  storeEnv,
+  STORE_ENV_VARS,
+  folderRecords,
+} from "./registry";
 export { S3Store } from "./s3";
 export { GcsStore } from "./gcs";
 export { AzureStore } from "./azure";

@@ -96,7 +96,11 @@ export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
   if (scheme === "https") {
     // https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY is azure://ACCOUNT/CONTAINER/KEY
     const az = /^([a-z0-9]{3,24})\.blob\.core\.windows\.net\/(.*)$/.exec(rest);
-    if (!az) throw new StoreError("INVALID_URI", `${uri}: an https URI must be an Azure blob URL (https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY)`);
+    if (!az)
+      throw new StoreError(
+        "INVALID_URI",
+        `${uri}: an https URI must be an Azure blob URL (https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY)`,
+      );
     return parseStoreUri(`azure://${az[1]}/${az[2]}`, cwd);
   }
   if (!(scheme in FACTORIES)) {
@@ -109,7 +113,10 @@ export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
   if (scheme === "azure") {
     const slash = rest.indexOf("/");
     if (slash < 0 || !/^[a-z0-9]{3,24}$/.test(rest.slice(0, slash))) {
-      throw new StoreError("INVALID_URI", `${uri}: write azure://ACCOUNT/CONTAINER/KEY (an account is 3-24 lowercase letters and digits)`);
+      throw new StoreError(
+        "INVALID_URI",
+        `${uri}: write azure://ACCOUNT/CONTAINER/KEY (an account is 3-24 lowercase letters and digits)`,
+      );
     }
     bucketPart = rest.slice(slash + 1);
   }

@@ -51,11 +51,21 @@ export function httpVerdict(status: number | undefined, retryAfter?: string | nu
   if (status === undefined) return { retry: false };
   const transient = status === 408 || status === 429 || status >= 500;
   const seconds = retryAfter ? Number(retryAfter) : NaN;
-  return { retry: transient, ...(transient && Number.isFinite(seconds) ? { afterMs: seconds * 1000 } : {}) };
+  return {
+    retry: transient,
+    ...(transient && Number.isFinite(seconds) ? { afterMs: seconds * 1000 } : {}),
+  };
 }
 
 /** Connection-level failures worth another try. */
 export function isTransientNetworkError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? "";
-  return ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "UND_ERR_SOCKET"].includes(code);
+  return [
+    "ECONNRESET",
+    "ECONNREFUSED",
+    "EPIPE",
+    "ETIMEDOUT",
+    "EAI_AGAIN",
+    "UND_ERR_SOCKET",
+  ].includes(code);
 }

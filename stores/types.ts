@@ -134,7 +134,11 @@ export function byteLength(data: WriteData): number {
  * Regions of emulated stores on the local cloud (an S3 emulator's buckets are in local:east, and so on):
  * the emulators run on this machine, so a transfer between them is a local-cloud route.
  */
-export const EMULATED_REGIONS: Readonly<Record<string, string>> = { s3: "local:east", gs: "local:west", azure: "local:north" };
+export const EMULATED_REGIONS: Readonly<Record<string, string>> = {
+  s3: "local:east",
+  gs: "local:west",
+  azure: "local:north",
+};
 
 /** Every object under `prefix`, page by page. */
 export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<ObjectInfo> {

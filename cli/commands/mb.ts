@@ -1,12 +1,22 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { checkRegion, SkyplaneClient, UserError } from "../../runner";
 import { CATALOGUE } from "../../planner/catalogue";
-import { AzureStore, bucketUri, GcsStore, LocalStore, localBucketRoot, parseStoreUri, S3Store, StoreError } from "../../stores";
+import {
+  AzureStore,
+  bucketUri,
+  GcsStore,
+  LocalStore,
+  localBucketRoot,
+  parseStoreUri,
+  S3Store,
+  StoreError,
+} from "../../stores";
 
 /** `skyplane mb URI --region REGION`: makes a bucket. */
 export const command = "mb <bucket>";
 /** One line for --help. */
-export const describe = "Make a bucket: local://B --region local:east, s3://B --region aws:us-east-1, gs://B --region gcp:us-central1, azure://ACCOUNT/C --region azure:eastus";
+export const describe =
+  "Make a bucket: local://B --region local:east, s3://B --region aws:us-east-1, gs://B --region gcp:us-central1, azure://ACCOUNT/C --region azure:eastus";
 
 interface MbArgs {
   bucket: string;
@@ -47,18 +57,34 @@ export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
   }
   if (uri.key) throw new UserError("INVALID_URI", `${args.bucket}: name a bucket, without a key`);
   const provider = PROVIDER[uri.scheme];
-  if (!provider) throw new UserError("UNSUPPORTED", `${args.bucket}: mb makes local://, s3://, gs:// and azure:// buckets`);
+  if (!provider)
+    throw new UserError(
+      "UNSUPPORTED",
+      `${args.bucket}: mb makes local://, s3://, gs:// and azure:// buckets`,
+    );
   // GCS buckets live in regions (gcp:us-central1), the catalogue lists zones (gcp:us-central1-a).
-  const region = uri.scheme === "gs" && CATALOGUE.some((r) => r.id.startsWith(`${args.region}-`)) ? args.region : checkRegion(args.region);
+  const region =
+    uri.scheme === "gs" && CATALOGUE.some((r) => r.id.startsWith(`${args.region}-`))
+      ? args.region
+      : checkRegion(args.region);
   if (!region.startsWith(`${provider}:`)) {
-    throw new UserError("BAD_REGION", `${args.bucket} needs a ${provider} region (${provider}:…), not ${region}`);
+    throw new UserError(
+      "BAD_REGION",
+      `${args.bucket} needs a ${provider} region (${provider}:…), not ${region}`,
+    );
   }
   const client = new SkyplaneClient();
   const name = region.slice(provider.length + 1);
   try {
-    if (uri.scheme === "local") await LocalStore.createBucket(uri.bucket, localBucketRoot({ home: client.home }, uri.bucket), region);
+    if (uri.scheme === "local")
+      await LocalStore.createBucket(
+        uri.bucket,
+        localBucketRoot({ home: client.home }, uri.bucket),
+        region,
+      );
     else if (uri.scheme === "s3") await new S3Store(uri.bucket).create(name);
-    else if (uri.scheme === "gs") await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
+    else if (uri.scheme === "gs")
+      await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
     else await new AzureStore(uri.bucket).create();
   } catch (err) {
     if (err instanceof StoreError) throw new UserError(err.code, err.message);

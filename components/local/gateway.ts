@@ -71,7 +71,10 @@ export class LocalGateway extends pulumi.ComponentResource {
           ]),
         env: pulumi
           .all([args.home, args.token, args.key, program, args.storeEnv])
-          .apply(([home, token, key, p, extra]) => ({ ...extra, ...gatewayEnv(home, token, key, JSON.stringify(p)) })),
+          .apply(([home, token, key, p, extra]) => ({
+            ...extra,
+            ...gatewayEnv(home, token, key, JSON.stringify(p)),
+          })),
         logFile: files.logFile,
         readyFile: files.infoFile,
         stopGraceMs: 5000,

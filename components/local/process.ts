@@ -128,10 +128,14 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     // During a preview, values computed from other resources are not known yet (Pulumi's sentinel).
     const unknown = (v: unknown) => v === "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    if (!unknown(news.command) && (!Array.isArray(news.command) || news.command.length === 0 || !news.command[0])) {
+    if (
+      !unknown(news.command) &&
+      (!Array.isArray(news.command) || news.command.length === 0 || !news.command[0])
+    ) {
       failures.push({ property: "command", reason: "command must name a program to run" });
     }
-    if (!unknown(news.logFile) && !news.logFile) failures.push({ property: "logFile", reason: "logFile is required" });
+    if (!unknown(news.logFile) && !news.logFile)
+      failures.push({ property: "logFile", reason: "logFile is required" });
     return { inputs: news, failures };
   }
 

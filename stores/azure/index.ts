@@ -2,7 +2,19 @@ import * as crypto from "node:crypto";
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
-import { EMULATED_REGIONS, ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
+import {
+  EMULATED_REGIONS,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  pieces,
+  StoreError,
+  StoreFeatures,
+  UploadedPart,
+  WriteData,
+  WriteOptions,
+} from "../types";
 
 /*
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
@@ -18,14 +30,19 @@ const MARK = ".skyplane-upload-";
 
 /** Classifies Azure errors for the retry helper. */
 export function azureVerdict(err: unknown): Verdict {
-  if (err instanceof RestError) return httpVerdict(err.statusCode, err.response?.headers.get("retry-after"));
+  if (err instanceof RestError)
+    return httpVerdict(err.statusCode, err.response?.headers.get("retry-after"));
   return { retry: isTransientNetworkError(err) };
 }
 
 /** An Azure Blob container. */
 export class AzureStore implements ObjectStore {
   readonly scheme = "azure";
-  readonly features: StoreFeatures = { multipart: true, serverSideCopy: true, maxPartBytes: 4000 * 1024 ** 2 };
+  readonly features: StoreFeatures = {
+    multipart: true,
+    serverSideCopy: true,
+    maxPartBytes: 4000 * 1024 ** 2,
+  };
   private readonly container: ContainerClient;
   /** True when the account is Azurite (a development endpoint). */
   readonly emulated: boolean;
@@ -44,11 +61,18 @@ export class AzureStore implements ObjectStore {
         `no Azure credentials for ${account}: set AZURE_STORAGE_CONNECTION_STRING (from 'az storage account show-connection-string')`,
       );
     }
-    const service = BlobServiceClient.fromConnectionString(connectionString, { retryOptions: { maxTries: 1 } });
+    const service = BlobServiceClient.fromConnectionString(connectionString, {
+      retryOptions: { maxTries: 1 },
+    });
     if (service.accountName !== account) {
-      throw new StoreError("INVALID_URI", `azure://${bucket}: the connection string is for account ${service.accountName}, not ${account}`);
+      throw new StoreError(
+        "INVALID_URI",
+        `azure://${bucket}: the connection string is for account ${service.accountName}, not ${account}`,
+      );
     }
-    this.emulated = /AccountName=devstoreaccount1/.test(connectionString) || /127\.0\.0\.1|localhost/.test(connectionString);
+    this.emulated =
+      /AccountName=devstoreaccount1/.test(connectionString) ||
+      /127\.0\.0\.1|localhost/.test(connectionString);
     this.container = service.getContainerClient(containerName);
   }
 
@@ -56,8 +80,14 @@ export class AzureStore implements ObjectStore {
     return withRetries(fn, azureVerdict).catch(async (err) => {
       const explained = this.explain(err, key);
       // A missing container can look like a missing blob (404 BlobNotFound): tell them apart.
-      if (explained instanceof StoreError && explained.code === "NO_SUCH_KEY" && !(await this.container.exists())) {
-        throw this.explain(new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }));
+      if (
+        explained instanceof StoreError &&
+        explained.code === "NO_SUCH_KEY" &&
+        !(await this.container.exists())
+      ) {
+        throw this.explain(
+          new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }),
+        );
       }
       throw explained;
     });
@@ -66,10 +96,18 @@ export class AzureStore implements ObjectStore {
   private explain(err: unknown, key?: string): unknown {
     if (!(err instanceof RestError)) return err;
     if (err.code === "ContainerNotFound" || (err.statusCode === 404 && key === undefined)) {
-      return new StoreError("NO_SUCH_BUCKET", `container azure://${this.bucket} does not exist: create it with 'skyplane mb azure://${this.bucket} --region azure:<region>'`);
+      return new StoreError(
+        "NO_SUCH_BUCKET",
+        `container azure://${this.bucket} does not exist: create it with 'skyplane mb azure://${this.bucket} --region azure:<region>'`,
+      );
     }
-    if (err.statusCode === 404) return new StoreError("NO_SUCH_KEY", `no blob ${key} in azure://${this.bucket}`);
-    if (err.statusCode === 403) return new StoreError("ACCESS_DENIED", `access to azure://${this.bucket} was denied: check the connection string`);
+    if (err.statusCode === 404)
+      return new StoreError("NO_SUCH_KEY", `no blob ${key} in azure://${this.bucket}`);
+    if (err.statusCode === 403)
+      return new StoreError(
+        "ACCESS_DENIED",
+        `access to azure://${this.bucket} was denied: check the connection string`,
+      );
     return err;
   }
 
@@ -90,14 +128,42 @@ export class AzureStore implements ObjectStore {
   async list(opts: ListOptions = {}): Promise<ListPage> {
     const pageSize = opts.maxKeys ?? 1000;
     const page = opts.delimiter
-      ? (await this.call(() => this.container.listBlobsByHierarchy(opts.delimiter as string, { prefix: opts.prefix || undefined, includeMetadata: true }).byPage({ maxPageSize: pageSize, continuationToken: opts.token }).next())).value
-      : (await this.call(() => this.container.listBlobsFlat({ prefix: opts.prefix || undefined, includeMetadata: true }).byPage({ maxPageSize: pageSize, continuationToken: opts.token }).next())).value;
-    const items = page.segment.blobItems as Array<{ name: string; properties: { contentLength?: number; lastModified: Date }; metadata?: Record<string, string> }>;
-    const prefixes = ((page.segment as { blobPrefixes?: Array<{ name: string }> }).blobPrefixes ?? []).map((p) => p.name);
+      ? (
+          await this.call(() =>
+            this.container
+              .listBlobsByHierarchy(opts.delimiter as string, {
+                prefix: opts.prefix || undefined,
+                includeMetadata: true,
+              })
+              .byPage({ maxPageSize: pageSize, continuationToken: opts.token })
+              .next(),
+          )
+        ).value
+      : (
+          await this.call(() =>
+            this.container
+              .listBlobsFlat({ prefix: opts.prefix || undefined, includeMetadata: true })
+              .byPage({ maxPageSize: pageSize, continuationToken: opts.token })
+              .next(),
+          )
+        ).value;
+    const items = page.segment.blobItems as Array<{
+      name: string;
+      properties: { contentLength?: number; lastModified: Date };
+      metadata?: Record<string, string>;
+    }>;
+    const prefixes = (
+      (page.segment as { blobPrefixes?: Array<{ name: string }> }).blobPrefixes ?? []
+    ).map((p) => p.name);
     return {
       objects: items
         .filter((b) => !b.name.includes(MARK))
-        .map((b) => ({ key: b.name, size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified, checksum: b.metadata?.[META] })),
+        .map((b) => ({
+          key: b.name,
+          size: b.properties.contentLength ?? 0,
+          lastModified: b.properties.lastModified,
+          checksum: b.metadata?.[META],
+        })),
       prefixes: prefixes.filter((p) => !p.includes(MARK)),
       ...(page.continuationToken ? { nextToken: page.continuationToken } : {}),
     };
@@ -106,10 +172,16 @@ export class AzureStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const p = await this.call(() => this.container.getBlobClient(key).getProperties(), key);
-      return { key, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), checksum: p.metadata?.[META] };
+      return {
+        key,
+        size: p.contentLength ?? 0,
+        lastModified: p.lastModified ?? new Date(0),
+        checksum: p.metadata?.[META],
+      };
     } catch (err) {
       if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
-      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists())) return undefined;
+      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists()))
+        return undefined;
       throw err;
     }
   }
@@ -120,7 +192,11 @@ export class AzureStore implements ObjectStore {
     return info.checksum ?? formatCrc(crc32(await this.get(key)));
   }
 
-  async get(key: string, range?: { offset: number; length: number }, into?: Buffer): Promise<Buffer> {
+  async get(
+    key: string,
+    range?: { offset: number; length: number },
+    into?: Buffer,
+  ): Promise<Buffer> {
     if (range && range.length === 0) return Buffer.alloc(0);
     const blob = this.container.getBlobClient(key);
     const bytes = await this.call(async () => {
@@ -139,7 +215,13 @@ export class AzureStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     const body = Buffer.concat(pieces(data) as Buffer[]);
     const crc = formatCrc(opts.crc32 ?? crc32(body));
-    await this.call(() => this.container.getBlockBlobClient(key).upload(body, body.length, { metadata: { [META]: crc } }), key);
+    await this.call(
+      () =>
+        this.container
+          .getBlockBlobClient(key)
+          .upload(body, body.length, { metadata: { [META]: crc } }),
+      key,
+    );
     return { key, size: body.length, lastModified: new Date(), checksum: crc };
   }
 
@@ -150,37 +232,76 @@ export class AzureStore implements ObjectStore {
 
   async createMultipartUpload(key: string): Promise<string> {
     const id = crypto.randomBytes(12).toString("hex");
-    await this.call(() => this.container.getBlockBlobClient(`${key}${MARK}${id}`).upload(Buffer.alloc(0), 0), key);
+    await this.call(
+      () => this.container.getBlockBlobClient(`${key}${MARK}${id}`).upload(Buffer.alloc(0), 0),
+      key,
+    );
     return id;
   }
 
   private async mustBeOpen(key: string, uploadId: string): Promise<void> {
-    const open = await this.call(() => this.container.getBlobClient(`${key}${MARK}${uploadId}`).exists(), key);
-    if (!open) throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${uploadId} of ${key} in azure://${this.bucket}`);
+    const open = await this.call(
+      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).exists(),
+      key,
+    );
+    if (!open)
+      throw new StoreError(
+        "NO_SUCH_UPLOAD",
+        `no multipart upload ${uploadId} of ${key} in azure://${this.bucket}`,
+      );
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, data: WriteData, opts: WriteOptions = {}): Promise<UploadedPart> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    data: WriteData,
+    opts: WriteOptions = {},
+  ): Promise<UploadedPart> {
     await this.mustBeOpen(key, uploadId);
     const body = Buffer.concat(pieces(data) as Buffer[]);
-    await this.call(() => this.container.getBlockBlobClient(key).stageBlock(this.blockId(uploadId, partNumber), body, body.length), key);
+    await this.call(
+      () =>
+        this.container
+          .getBlockBlobClient(key)
+          .stageBlock(this.blockId(uploadId, partNumber), body, body.length),
+      key,
+    );
     return { partNumber, checksum: formatCrc(opts.crc32 ?? crc32Of(pieces(data))) };
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo> {
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+  ): Promise<ObjectInfo> {
     await this.mustBeOpen(key, uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     const blob = this.container.getBlockBlobClient(key);
     const staged = new Set(
-      ((await this.call(() => blob.getBlockList("uncommitted"), key)).uncommittedBlocks ?? []).map((b) => b.name),
+      ((await this.call(() => blob.getBlockList("uncommitted"), key)).uncommittedBlocks ?? []).map(
+        (b) => b.name,
+      ),
     );
     const missing = sorted.find((p) => !staged.has(this.blockId(uploadId, p.partNumber)));
-    if (missing) throw new StoreError("INVALID_PART", `part ${missing.partNumber} of ${key} was never uploaded`);
+    if (missing)
+      throw new StoreError(
+        "INVALID_PART",
+        `part ${missing.partNumber} of ${key} was never uploaded`,
+      );
     const checksum = compositeChecksum(sorted.map((p) => p.checksum));
     await this.call(
-      () => blob.commitBlockList(sorted.map((p) => this.blockId(uploadId, p.partNumber)), { metadata: { [META]: checksum } }),
+      () =>
+        blob.commitBlockList(
+          sorted.map((p) => this.blockId(uploadId, p.partNumber)),
+          { metadata: { [META]: checksum } },
+        ),
       key,
     );
-    await this.call(() => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(), key);
+    await this.call(
+      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(),
+      key,
+    );
     const info = await this.head(key);
     return { key, size: info?.size ?? 0, lastModified: info?.lastModified ?? new Date(), checksum };
   }
@@ -188,11 +309,17 @@ export class AzureStore implements ObjectStore {
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.mustBeOpen(key, uploadId);
     // Uncommitted blocks are dropped by Azure; removing the mark closes the upload now.
-    await this.call(() => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(), key);
+    await this.call(
+      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(),
+      key,
+    );
   }
 
   async delete(key: string): Promise<void> {
-    if (!(await this.exists())) throw this.explain(new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }));
+    if (!(await this.exists()))
+      throw this.explain(
+        new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }),
+      );
     await this.call(() => this.container.getBlobClient(key).deleteIfExists(), key);
   }
 }

@@ -2,7 +2,19 @@ import * as crypto from "node:crypto";
 import { Bucket, Storage } from "@google-cloud/storage";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
-import { EMULATED_REGIONS, ListOptions, ListPage, ObjectInfo, ObjectStore, pieces, StoreError, StoreFeatures, UploadedPart, WriteData, WriteOptions } from "../types";
+import {
+  EMULATED_REGIONS,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  pieces,
+  StoreError,
+  StoreFeatures,
+  UploadedPart,
+  WriteData,
+  WriteOptions,
+} from "../types";
 
 /*
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
@@ -20,14 +32,24 @@ const COMPOSE_MAX = 32;
 /** Classifies GCS errors for the retry helper. */
 export function gcsVerdict(err: unknown): Verdict {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === "number") return httpVerdict(code, (err as { response?: { headers?: Record<string, string> } }).response?.headers?.["retry-after"]);
+  if (typeof code === "number")
+    return httpVerdict(
+      code,
+      (err as { response?: { headers?: Record<string, string> } }).response?.headers?.[
+        "retry-after"
+      ],
+    );
   return { retry: isTransientNetworkError(err) };
 }
 
 /** A GCS bucket. */
 export class GcsStore implements ObjectStore {
   readonly scheme = "gs";
-  readonly features: StoreFeatures = { multipart: true, serverSideCopy: true, maxPartBytes: 5 * 1024 ** 3 };
+  readonly features: StoreFeatures = {
+    multipart: true,
+    serverSideCopy: true,
+    maxPartBytes: 5 * 1024 ** 3,
+  };
   private readonly b: Bucket;
   private readonly storage: Storage;
   /** True when the store is an emulator. */
@@ -48,7 +70,10 @@ export class GcsStore implements ObjectStore {
     try {
       this.storage = new Storage({
         ...(apiEndpoint ? { apiEndpoint } : {}),
-        projectId: settings.projectId ?? env.GOOGLE_CLOUD_PROJECT ?? (apiEndpoint ? "skyplane-emulator" : undefined),
+        projectId:
+          settings.projectId ??
+          env.GOOGLE_CLOUD_PROJECT ??
+          (apiEndpoint ? "skyplane-emulator" : undefined),
         ...(settings.keyFilename ? { keyFilename: settings.keyFilename } : {}),
         retryOptions: { autoRetry: false }, // withRetries is the one retry policy
       });
@@ -68,14 +93,24 @@ export class GcsStore implements ObjectStore {
     const code = (err as { code?: unknown }).code;
     const message = String((err as Error)?.message ?? "");
     if (code === 404 && (key === undefined || /bucket/i.test(message))) {
-      return new StoreError("NO_SUCH_BUCKET", `bucket gs://${this.bucket} does not exist: create it with 'skyplane mb gs://${this.bucket} --region gcp:<region>'`);
+      return new StoreError(
+        "NO_SUCH_BUCKET",
+        `bucket gs://${this.bucket} does not exist: create it with 'skyplane mb gs://${this.bucket} --region gcp:<region>'`,
+      );
     }
-    if (code === 404) return new StoreError("NO_SUCH_KEY", `no object ${key} in gs://${this.bucket}`);
+    if (code === 404)
+      return new StoreError("NO_SUCH_KEY", `no object ${key} in gs://${this.bucket}`);
     if (code === 401 || code === 403) {
-      return new StoreError("ACCESS_DENIED", `access to gs://${this.bucket} was denied: check the credentials (GOOGLE_APPLICATION_CREDENTIALS) and their roles`);
+      return new StoreError(
+        "ACCESS_DENIED",
+        `access to gs://${this.bucket} was denied: check the credentials (GOOGLE_APPLICATION_CREDENTIALS) and their roles`,
+      );
     }
     if (/Could not load the default credentials/.test(message)) {
-      return new StoreError("NO_CREDENTIALS", "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS or run 'gcloud auth application-default login'");
+      return new StoreError(
+        "NO_CREDENTIALS",
+        "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS or run 'gcloud auth application-default login'",
+      );
     }
     return err;
   }
@@ -106,13 +141,21 @@ export class GcsStore implements ObjectStore {
         autoPaginate: false,
       }),
     );
-    const prefixes = ((response as { prefixes?: string[] } | undefined)?.prefixes ?? []).filter((p) => !p.includes(PART));
+    const prefixes = ((response as { prefixes?: string[] } | undefined)?.prefixes ?? []).filter(
+      (p) => !p.includes(PART),
+    );
     return {
       objects: files
         .filter((f) => !f.name.includes(PART))
-        .map((f) => ({ key: f.name, size: Number(f.metadata.size ?? 0), lastModified: new Date(f.metadata.updated ?? 0) })),
+        .map((f) => ({
+          key: f.name,
+          size: Number(f.metadata.size ?? 0),
+          lastModified: new Date(f.metadata.updated ?? 0),
+        })),
       prefixes,
-      ...((next as { pageToken?: string } | null)?.pageToken ? { nextToken: (next as { pageToken: string }).pageToken } : {}),
+      ...((next as { pageToken?: string } | null)?.pageToken
+        ? { nextToken: (next as { pageToken: string }).pageToken }
+        : {}),
     };
   }
 
@@ -127,7 +170,8 @@ export class GcsStore implements ObjectStore {
       };
     } catch (err) {
       if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
-      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists())) return undefined;
+      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists()))
+        return undefined;
       throw err;
     }
   }
@@ -138,11 +182,22 @@ export class GcsStore implements ObjectStore {
     return info.checksum ?? formatCrc(crc32(await this.get(key)));
   }
 
-  async get(key: string, range?: { offset: number; length: number }, into?: Buffer): Promise<Buffer> {
+  async get(
+    key: string,
+    range?: { offset: number; length: number },
+    into?: Buffer,
+  ): Promise<Buffer> {
     if (range && range.length === 0) return Buffer.alloc(0);
     if (!(await this.exists())) throw this.explain({ code: 404 });
     const [bytes] = await this.call(
-      () => this.b.file(key).download(range ? { start: range.offset, end: range.offset + range.length - 1, validation: false } : {}),
+      () =>
+        this.b
+          .file(key)
+          .download(
+            range
+              ? { start: range.offset, end: range.offset + range.length - 1, validation: false }
+              : {},
+          ),
       key,
     );
     if (into && into.length >= bytes.length) {
@@ -154,7 +209,14 @@ export class GcsStore implements ObjectStore {
 
   private async save(name: string, body: Buffer, crc: number): Promise<void> {
     await this.call(
-      () => this.b.file(name).save(body, { resumable: false, validation: false, metadata: { metadata: { [META]: formatCrc(crc) } } }),
+      () =>
+        this.b
+          .file(name)
+          .save(body, {
+            resumable: false,
+            validation: false,
+            metadata: { metadata: { [META]: formatCrc(crc) } },
+          }),
       name,
     );
   }
@@ -179,11 +241,24 @@ export class GcsStore implements ObjectStore {
   }
 
   private async mustBeOpen(key: string, uploadId: string): Promise<void> {
-    const [open] = await this.call(() => this.b.file(this.partName(key, uploadId, 0)).exists(), key);
-    if (!open) throw new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${uploadId} of ${key} in gs://${this.bucket}`);
+    const [open] = await this.call(
+      () => this.b.file(this.partName(key, uploadId, 0)).exists(),
+      key,
+    );
+    if (!open)
+      throw new StoreError(
+        "NO_SUCH_UPLOAD",
+        `no multipart upload ${uploadId} of ${key} in gs://${this.bucket}`,
+      );
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, data: WriteData, opts: WriteOptions = {}): Promise<UploadedPart> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    data: WriteData,
+    opts: WriteOptions = {},
+  ): Promise<UploadedPart> {
     await this.mustBeOpen(key, uploadId);
     const body = Buffer.concat(pieces(data) as Buffer[]);
     const crc = opts.crc32 ?? crc32Of(pieces(data));
@@ -191,13 +266,21 @@ export class GcsStore implements ObjectStore {
     return { partNumber, checksum: formatCrc(crc) };
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo> {
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+  ): Promise<ObjectInfo> {
     await this.mustBeOpen(key, uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let sources = sorted.map((p) => this.partName(key, uploadId, p.partNumber));
     for (const s of sources) {
       const [there] = await this.call(() => this.b.file(s).exists(), key);
-      if (!there) throw new StoreError("INVALID_PART", `part ${Number(s.slice(-5))} of ${key} was never uploaded`);
+      if (!there)
+        throw new StoreError(
+          "INVALID_PART",
+          `part ${Number(s.slice(-5))} of ${key} was never uploaded`,
+        );
     }
     // Compose joins at most 32 objects: join in rounds, each round into hidden intermediate objects.
     const temporary: string[] = [];
@@ -217,7 +300,10 @@ export class GcsStore implements ObjectStore {
     const checksum = compositeChecksum(sorted.map((p) => p.checksum));
     await this.call(() => this.b.combine(sources, key), key);
     await this.call(() => this.b.file(key).setMetadata({ metadata: { [META]: checksum } }), key);
-    await this.cleanUp(key, uploadId, [...sorted.map((p) => this.partName(key, uploadId, p.partNumber)), ...temporary]);
+    await this.cleanUp(key, uploadId, [
+      ...sorted.map((p) => this.partName(key, uploadId, p.partNumber)),
+      ...temporary,
+    ]);
     const info = await this.head(key);
     return { key, size: info?.size ?? 0, lastModified: info?.lastModified ?? new Date(), checksum };
   }
@@ -230,8 +316,15 @@ export class GcsStore implements ObjectStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.mustBeOpen(key, uploadId);
-    const [files] = await this.call(() => this.b.getFiles({ prefix: `${key}${PART}${uploadId}-` }), key);
-    await this.cleanUp(key, uploadId, files.map((f) => f.name));
+    const [files] = await this.call(
+      () => this.b.getFiles({ prefix: `${key}${PART}${uploadId}-` }),
+      key,
+    );
+    await this.cleanUp(
+      key,
+      uploadId,
+      files.map((f) => f.name),
+    );
   }
 
   async delete(key: string): Promise<void> {

@@ -55,7 +55,9 @@ export function s3Verdict(err: unknown): Verdict {
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode;
     if (err.name === "SlowDown" || err.name === "RequestLimitExceeded") return { retry: true };
-    const retryAfter = (err.$response?.headers as Record<string, string> | undefined)?.["retry-after"];
+    const retryAfter = (err.$response?.headers as Record<string, string> | undefined)?.[
+      "retry-after"
+    ];
     return httpVerdict(status, retryAfter);
   }
   return { retry: isTransientNetworkError(err) };
@@ -64,7 +66,11 @@ export function s3Verdict(err: unknown): Verdict {
 /** An S3 bucket. */
 export class S3Store implements ObjectStore {
   readonly scheme = "s3";
-  readonly features: StoreFeatures = { multipart: true, serverSideCopy: true, maxPartBytes: 5 * 1024 ** 3 };
+  readonly features: StoreFeatures = {
+    multipart: true,
+    serverSideCopy: true,
+    maxPartBytes: 5 * 1024 ** 3,
+  };
   private readonly client: S3Client;
 
   constructor(
@@ -76,7 +82,11 @@ export class S3Store implements ObjectStore {
     // Keys in the given environment are used as they are; otherwise the SDK's chain looks for them.
     const fromEnv =
       env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-        ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }
+        ? {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            sessionToken: env.AWS_SESSION_TOKEN,
+          }
         : undefined;
     const credentials = settings.credentials ?? fromEnv;
     this.client = new S3Client({
@@ -103,18 +113,38 @@ export class S3Store implements ObjectStore {
     const name = (err as Error)?.name ?? "";
     const status = (err as S3ServiceException).$metadata?.httpStatusCode;
     if (uploadId && (name === "NoSuchUpload" || status === 404)) {
-      return new StoreError("NO_SUCH_UPLOAD", `no multipart upload ${uploadId} of ${key} in s3://${this.bucket}`);
+      return new StoreError(
+        "NO_SUCH_UPLOAD",
+        `no multipart upload ${uploadId} of ${key} in s3://${this.bucket}`,
+      );
     }
     if (name === "NoSuchBucket" || (status === 404 && key === undefined)) {
-      return new StoreError("NO_SUCH_BUCKET", `bucket s3://${this.bucket} does not exist: create it with 'skyplane mb s3://${this.bucket} --region aws:<region>'`);
+      return new StoreError(
+        "NO_SUCH_BUCKET",
+        `bucket s3://${this.bucket} does not exist: create it with 'skyplane mb s3://${this.bucket} --region aws:<region>'`,
+      );
     }
-    if (name === "NoSuchKey" || (status === 404 && key !== undefined)) return new StoreError("NO_SUCH_KEY", `no object ${key} in s3://${this.bucket}`);
-    if (name === "NoSuchUpload") return new StoreError("NO_SUCH_UPLOAD", `no multipart upload of ${key} in s3://${this.bucket}`);
-    if (name === "CredentialsProviderError" || /Could not load credentials/.test(String((err as Error)?.message))) {
-      return new StoreError("NO_CREDENTIALS", "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run 'aws configure'");
+    if (name === "NoSuchKey" || (status === 404 && key !== undefined))
+      return new StoreError("NO_SUCH_KEY", `no object ${key} in s3://${this.bucket}`);
+    if (name === "NoSuchUpload")
+      return new StoreError(
+        "NO_SUCH_UPLOAD",
+        `no multipart upload of ${key} in s3://${this.bucket}`,
+      );
+    if (
+      name === "CredentialsProviderError" ||
+      /Could not load credentials/.test(String((err as Error)?.message))
+    ) {
+      return new StoreError(
+        "NO_CREDENTIALS",
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run 'aws configure'",
+      );
     }
     if (status === 403 || name === "AccessDenied") {
-      return new StoreError("ACCESS_DENIED", `access to s3://${this.bucket}${key ? `/${key}` : ""} was denied: check the credentials' permissions`);
+      return new StoreError(
+        "ACCESS_DENIED",
+        `access to s3://${this.bucket}${key ? `/${key}` : ""} was denied: check the credentials' permissions`,
+      );
     }
     return err;
   }
@@ -141,7 +171,9 @@ export class S3Store implements ObjectStore {
       this.client.send(
         new CreateBucketCommand({
           Bucket: this.bucket,
-          ...(region !== "us-east-1" ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}),
+          ...(region !== "us-east-1"
+            ? { CreateBucketConfiguration: { LocationConstraint: region as never } }
+            : {}),
         }),
       ),
     );
@@ -160,7 +192,11 @@ export class S3Store implements ObjectStore {
       ),
     );
     return {
-      objects: (r.Contents ?? []).map((o) => ({ key: o.Key as string, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) })),
+      objects: (r.Contents ?? []).map((o) => ({
+        key: o.Key as string,
+        size: o.Size ?? 0,
+        lastModified: o.LastModified ?? new Date(0),
+      })),
       prefixes: (r.CommonPrefixes ?? []).map((p) => p.Prefix as string),
       ...(r.IsTruncated && r.NextContinuationToken ? { nextToken: r.NextContinuationToken } : {}),
     };
@@ -168,8 +204,16 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const r = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), key);
-      return { key, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), checksum: r.Metadata?.[META] };
+      const r = await this.call(
+        () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+        key,
+      );
+      return {
+        key,
+        size: r.ContentLength ?? 0,
+        lastModified: r.LastModified ?? new Date(0),
+        checksum: r.Metadata?.[META],
+      };
     } catch (err) {
       if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
       if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET") {
@@ -185,7 +229,11 @@ export class S3Store implements ObjectStore {
     return info.checksum ?? formatCrc(crc32(await this.get(key)));
   }
 
-  async get(key: string, range?: { offset: number; length: number }, into?: Buffer): Promise<Buffer> {
+  async get(
+    key: string,
+    range?: { offset: number; length: number },
+    into?: Buffer,
+  ): Promise<Buffer> {
     if (range && range.length === 0) return Buffer.alloc(0);
     const r = await this.call(
       () =>
@@ -198,7 +246,9 @@ export class S3Store implements ObjectStore {
         ),
       key,
     );
-    const bytes = Buffer.from(await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    const bytes = Buffer.from(
+      await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
     if (into && into.length >= bytes.length) {
       bytes.copy(into);
       return into.subarray(0, bytes.length);
@@ -212,7 +262,13 @@ export class S3Store implements ObjectStore {
     await this.call(
       () =>
         this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, Metadata: { [META]: formatCrc(crc) } }),
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.length,
+            Metadata: { [META]: formatCrc(crc) },
+          }),
         ),
       key,
     );
@@ -220,16 +276,32 @@ export class S3Store implements ObjectStore {
   }
 
   async createMultipartUpload(key: string): Promise<string> {
-    const r = await this.call(() => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key })), key);
+    const r = await this.call(
+      () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key })),
+      key,
+    );
     return r.UploadId as string;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, data: WriteData, opts: WriteOptions = {}): Promise<UploadedPart> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    data: WriteData,
+    opts: WriteOptions = {},
+  ): Promise<UploadedPart> {
     const body = Buffer.concat(pieces(data) as Buffer[]);
     const r = await this.call(
       () =>
         this.client.send(
-          new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: byteLength(data) }),
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: byteLength(data),
+          }),
         ),
       key,
       uploadId,
@@ -238,14 +310,26 @@ export class S3Store implements ObjectStore {
     return { partNumber, checksum: formatCrc(opts.crc32 ?? crc32Of(pieces(data))) };
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<ObjectInfo> {
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+  ): Promise<ObjectInfo> {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     // S3 completes an upload by the parts' ETags, which the caller (the runner) never saw: list them.
     const etags = new Map<number, string>();
     let marker: string | undefined;
     do {
       const page = await this.call(
-        () => this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker })),
+        () =>
+          this.client.send(
+            new ListPartsCommand({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumberMarker: marker,
+            }),
+          ),
         key,
       );
       for (const p of page.Parts ?? []) etags.set(p.PartNumber as number, p.ETag as string);
@@ -253,7 +337,10 @@ export class S3Store implements ObjectStore {
     } while (marker);
     const missing = sorted.filter((p) => !etags.has(p.partNumber));
     if (missing.length > 0) {
-      throw new StoreError("INVALID_PART", `part ${missing[0].partNumber} of ${key} was never uploaded`);
+      throw new StoreError(
+        "INVALID_PART",
+        `part ${missing[0].partNumber} of ${key} was never uploaded`,
+      );
     }
     await this.call(
       () =>
@@ -262,7 +349,12 @@ export class S3Store implements ObjectStore {
             Bucket: this.bucket,
             Key: key,
             UploadId: uploadId,
-            MultipartUpload: { Parts: sorted.map((p) => ({ PartNumber: p.partNumber, ETag: etags.get(p.partNumber) })) },
+            MultipartUpload: {
+              Parts: sorted.map((p) => ({
+                PartNumber: p.partNumber,
+                ETag: etags.get(p.partNumber),
+              })),
+            },
           }),
         ),
       key,
@@ -289,10 +381,19 @@ export class S3Store implements ObjectStore {
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.call(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })), key);
+    await this.call(
+      () =>
+        this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+        ),
+      key,
+    );
   }
 
   async delete(key: string): Promise<void> {
-    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), key);
+    await this.call(
+      () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+      key,
+    );
   }
 }

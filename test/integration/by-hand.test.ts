@@ -19,7 +19,12 @@ describe("integration: pulumi up --stack <route> by hand", function () {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   const pulumi = (...args: string[]) => {
-    const r = spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], {
+      cwd: dir,
+      env,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, `pulumi ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
@@ -51,15 +56,29 @@ describe("integration: pulumi up --stack <route> by hand", function () {
     const topology = planDirect({ src: "local:east", dsts: ["local:west"] }, buildModel());
     pulumi("config", "set", "skyplane:topology", JSON.stringify(topology));
     pulumi("config", "set", "skyplane:home", env.SKYPLANE_HOME as string);
-    pulumi("config", "set", "--secret", "skyplane:token", crypto.randomBytes(24).toString("base64url"));
+    pulumi(
+      "config",
+      "set",
+      "--secret",
+      "skyplane:token",
+      crypto.randomBytes(24).toString("base64url"),
+    );
     pulumi("config", "set", "--secret", "skyplane:key", crypto.randomBytes(32).toString("base64"));
     pulumi("up", "--yes", "--skip-preview");
     const runDir = path.join(env.SKYPLANE_HOME as string, "run", route);
-    const pids = fs.readdirSync(runDir).map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);
+    const pids = fs
+      .readdirSync(runDir)
+      .map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);
     assert.equal(pids.length, 2);
-    assert.ok(pids.every((p) => liveStartTime(p)), "both gateways run");
+    assert.ok(
+      pids.every((p) => liveStartTime(p)),
+      "both gateways run",
+    );
     pulumi("preview", "--expect-no-changes");
     pulumi("destroy", "--yes", "--skip-preview");
-    assert.ok(pids.every((p) => !liveStartTime(p)), "destroy stopped them");
+    assert.ok(
+      pids.every((p) => !liveStartTime(p)),
+      "destroy stopped them",
+    );
   });
 });

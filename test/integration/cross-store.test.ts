@@ -4,7 +4,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SkyplaneClient } from "../../runner";
-import { AzureStore, crc32, formatCrc, GcsStore, listAll, LocalStore, localBucketRoot, ObjectStore, S3Store } from "../../stores";
+import {
+  AzureStore,
+  crc32,
+  formatCrc,
+  GcsStore,
+  listAll,
+  LocalStore,
+  localBucketRoot,
+  ObjectStore,
+  S3Store,
+} from "../../stores";
 import { AZURITE_ACCOUNT } from "../../scripts/emulators";
 import { emulators } from "../helpers/emulators";
 
@@ -29,9 +39,16 @@ describe("integration: cp and sync between every pair of stores", function () {
     }
     home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-xstore-"));
     // Parts of 5 MiB: S3 refuses smaller ones (but the last).
-    client = new SkyplaneClient({ home, transferConfig: { multipartThresholdBytes: 8 << 20, partSizeBytes: 5 << 20 } });
+    client = new SkyplaneClient({
+      home,
+      transferConfig: { multipartThresholdBytes: 8 << 20, partSizeBytes: 5 << 20 },
+    });
     const tag = crypto.randomBytes(3).toString("hex");
-    const local = await LocalStore.createBucket(`xs-local-${tag}`, localBucketRoot({ home }, `xs-local-${tag}`), "local:south");
+    const local = await LocalStore.createBucket(
+      `xs-local-${tag}`,
+      localBucketRoot({ home }, `xs-local-${tag}`),
+      "local:south",
+    );
     const s3 = new S3Store(`xs-s3-${tag}`);
     await s3.create("us-east-1");
     const gcs = new GcsStore(`xs-gcs-${tag}`);
@@ -44,7 +61,8 @@ describe("integration: cp and sync between every pair of stores", function () {
     stores.azure = { uri: `azure://${AZURITE_ACCOUNT}/xs-az-${tag}`, store: azure };
     objects["big.bin"] = crypto.randomBytes(12 << 20); // 3 parts
     objects["empty"] = Buffer.alloc(0);
-    for (let i = 0; i < 25; i++) objects[`small/${String(i).padStart(2, "0")}.txt`] = crypto.randomBytes(100 + i * 37);
+    for (let i = 0; i < 25; i++)
+      objects[`small/${String(i).padStart(2, "0")}.txt`] = crypto.randomBytes(100 + i * 37);
     for (const { store } of Object.values(stores)) {
       for (const [k, v] of Object.entries(objects)) await store.put(`src/${k}`, v);
     }
@@ -59,12 +77,14 @@ describe("integration: cp and sync between every pair of stores", function () {
 
   async function contents(store: ObjectStore, prefix: string): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for await (const o of listAll(store, prefix)) out[o.key.slice(prefix.length)] = formatCrc(crc32(await store.get(o.key)));
+    for await (const o of listAll(store, prefix))
+      out[o.key.slice(prefix.length)] = formatCrc(crc32(await store.get(o.key)));
     return out;
   }
 
   const names = ["local", "s3", "gcs", "azure"];
-  const expected = () => Object.fromEntries(Object.entries(objects).map(([k, v]) => [k, formatCrc(crc32(v))]));
+  const expected = () =>
+    Object.fromEntries(Object.entries(objects).map(([k, v]) => [k, formatCrc(crc32(v))]));
   for (const from of names) {
     for (const to of names) {
       if (from === to) continue;
@@ -72,14 +92,20 @@ describe("integration: cp and sync between every pair of stores", function () {
         const src = stores[from];
         const dst = stores[to];
         const [srcRegion, dstRegion] = [await src.store.region(), await dst.store.region()];
-        const dp = client.dataplane(...(srcRegion!.split(":") as [string, string]), ...(dstRegion!.split(":") as [string, string]));
+        const dp = client.dataplane(
+          ...(srcRegion!.split(":") as [string, string]),
+          ...(dstRegion!.split(":") as [string, string]),
+        );
         const results = await dp.autoDeprovision(async () => {
           await dp.provision();
           dp.queueCopy(`${src.uri}/src/`, `${dst.uri}/from-${from}/cp/`, { recursive: true });
           dp.queueSync(`${src.uri}/src/`, `${dst.uri}/from-${from}/sync/`);
           return dp.run();
         });
-        assert.deepEqual(results.map((r) => r.objects), [27, 27]);
+        assert.deepEqual(
+          results.map((r) => r.objects),
+          [27, 27],
+        );
         assert.deepEqual(await contents(dst.store, `from-${from}/cp/`), expected(), "copy");
         assert.deepEqual(await contents(dst.store, `from-${from}/sync/`), expected(), "sync");
       });

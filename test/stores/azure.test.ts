@@ -13,7 +13,11 @@ describe("stores/azure against Azurite", function () {
 
   storeConformance("azure", {
     fresh: async () => {
-      const store = new AzureStore(`${AZURITE_ACCOUNT}/skyplane-${crypto.randomBytes(4).toString("hex")}`, {}, env);
+      const store = new AzureStore(
+        `${AZURITE_ACCOUNT}/skyplane-${crypto.randomBytes(4).toString("hex")}`,
+        {},
+        env,
+      );
       await store.create();
       return store;
     },

@@ -66,7 +66,13 @@ export function storeConformance(name: string, target: ConformanceTarget): void 
       );
       assert.deepEqual(level.prefixes, ["a/b/"]);
       const root = await store.list({ delimiter: "/" });
-      assert.deepEqual([root.prefixes, root.objects.map((o) => o.key)], [["a/", "z/"], ["ab", "b", "é"]]);
+      assert.deepEqual(
+        [root.prefixes, root.objects.map((o) => o.key)],
+        [
+          ["a/", "z/"],
+          ["ab", "b", "é"],
+        ],
+      );
       const collected: string[] = [];
       for await (const o of listAll(store, "a/b")) collected.push(o.key);
       assert.deepEqual(collected, ["a/b/3", "a/b/4"]);

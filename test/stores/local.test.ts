@@ -29,7 +29,11 @@ describe("stores/local", () => {
 
   it("pages a delimited listing by objects and prefixes together", async () => {
     // (Emulators count only objects against the page size, so this is the local store's own test.)
-    const store = await LocalStore.createBucket("paged", localBucketRoot({ home }, "paged"), "local:east");
+    const store = await LocalStore.createBucket(
+      "paged",
+      localBucketRoot({ home }, "paged"),
+      "local:east",
+    );
     for (const k of ["a/1", "ab", "b", "z/9"]) await store.put(k, Buffer.from(k));
     const root = await store.list({ delimiter: "/", maxKeys: 2 });
     assert.deepEqual([root.prefixes, root.objects.map((o) => o.key)], [["a/"], ["ab"]]);
