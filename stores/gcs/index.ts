@@ -31,15 +31,9 @@ const COMPOSE_MAX = 32;
 
 /** Classifies GCS errors for the retry helper. */
 export function gcsVerdict(err: unknown): Verdict {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "number")
-    return httpVerdict(
-      code,
-      (err as { response?: { headers?: Record<string, string> } }).response?.headers?.[
-        "retry-after"
-      ],
-    );
-  return { retry: isTransientNetworkError(err) };
+  const e = err as { code?: unknown; response?: { headers?: Record<string, string> } };
+  if (typeof e.code !== "number") return { retry: isTransientNetworkError(err) };
+  return httpVerdict(e.code, e.response?.headers?.["retry-after"]);
 }
 
 /** A GCS bucket. */
@@ -210,13 +204,11 @@ export class GcsStore implements ObjectStore {
   private async save(name: string, body: Buffer, crc: number): Promise<void> {
     await this.call(
       () =>
-        this.b
-          .file(name)
-          .save(body, {
-            resumable: false,
-            validation: false,
-            metadata: { metadata: { [META]: formatCrc(crc) } },
-          }),
+        this.b.file(name).save(body, {
+          resumable: false,
+          validation: false,
+          metadata: { metadata: { [META]: formatCrc(crc) } },
+        }),
       name,
     );
   }
