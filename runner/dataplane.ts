@@ -5,15 +5,7 @@ import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
 import { CLIENT_REGION } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
-import {
-  bucketUri,
-  openStore,
-  parseStoreUri,
-  StoreContext,
-  StoreError,
-  storeEnv,
-  StoreUri,
-} from "../stores";
+import { bucketUri, openStore, parseStoreUri, StoreContext, storeEnv, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
 import { emulatedNetwork } from "../components/local";
@@ -23,7 +15,7 @@ import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
 import { planSync } from "./sync";
 import { Tracker } from "./tracker";
-import { runTransfer, TransferRequest, TransferResult } from "./transfer";
+import { asUserError, runTransfer, TransferRequest, TransferResult } from "./transfer";
 
 /** A queued copy or sync. */
 type Job =
@@ -66,17 +58,12 @@ export interface DataplaneContext {
   readonly network?: NetworkProfile;
 }
 
-/** Turns a store's error into a UserError with the same message. */
-function userFacing(err: unknown): unknown {
-  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
-}
-
 /** Parses a URI, reporting a malformed one as a UserError. */
 export function parseUri(uri: string): StoreUri {
   try {
     return parseStoreUri(uri);
   } catch (err) {
-    throw userFacing(err);
+    throw asUserError(err);
   }
 }
 
@@ -89,37 +76,26 @@ export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<str
     store = openStore(uri, stores);
     exists = await store.exists(); // also proves the credentials, before anything is provisioned
   } catch (err) {
-    throw userFacing(err);
+    throw asUserError(err);
   }
-  if (uri.scheme !== "local") {
-    if (!exists) {
-      throw new UserError(
-        "NO_SUCH_BUCKET",
-        `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region <region>'`,
-      );
-    }
-    const region = await store.region();
-    if (!region) {
-      throw new UserError(
-        "UNSUPPORTED",
-        `${bucketUri(uri)}: this version moves data through the local cloud, between local buckets, folders and emulated stores (npm run emulators); cloud dataplanes come next`,
-      );
-    }
-    return region;
-  }
+  const local = uri.scheme === "local";
   if (!exists) {
     throw new UserError(
       "NO_SUCH_BUCKET",
-      `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region local:<region>'`,
+      `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region ${local ? "local:<region>" : "<region>"}'`,
     );
   }
   const region = await store.region();
-  if (!region)
-    throw new UserError(
-      "NO_REGION",
-      `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`,
-    );
-  return region;
+  if (region) return region;
+  throw local
+    ? new UserError(
+        "NO_REGION",
+        `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`,
+      )
+    : new UserError(
+        "UNSUPPORTED",
+        `${bucketUri(uri)}: this version moves data through the local cloud, between local buckets, folders and emulated stores (npm run emulators); cloud dataplanes come next`,
+      );
 }
 
 /**
@@ -309,7 +285,7 @@ export class Dataplane {
     const src = openStore(srcUri, stores);
     const dst = openStore(dstUri, stores);
     const plan = await planSync(src, srcUri, dst, dstUri).catch((err) =>
-      Promise.reject(userFacing(err)),
+      Promise.reject(asUserError(err)),
     );
     const copied =
       plan.copy.length > 0

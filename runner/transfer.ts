@@ -85,7 +85,7 @@ export class TransferFailedError extends SkyplaneError {
 }
 
 /** Turns a store's error into a UserError (what to do) or leaves it as it is. */
-function asUserError(err: unknown): unknown {
+export function asUserError(err: unknown): unknown {
   return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
 }
 
