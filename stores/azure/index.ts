@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
+import { checksumOf, headOrMissing, intoBuffer } from "../common";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
@@ -170,26 +171,22 @@ export class AzureStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const p = await this.call(() => this.container.getBlobClient(key).getProperties(), key);
-      return {
-        key,
-        size: p.contentLength ?? 0,
-        lastModified: p.lastModified ?? new Date(0),
-        checksum: p.metadata?.[META],
-      };
-    } catch (err) {
-      if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
-      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists()))
-        return undefined;
-      throw err;
-    }
+    return headOrMissing(
+      async () => {
+        const p = await this.call(() => this.container.getBlobClient(key).getProperties(), key);
+        return {
+          key,
+          size: p.contentLength ?? 0,
+          lastModified: p.lastModified ?? new Date(0),
+          checksum: p.metadata?.[META],
+        };
+      },
+      () => this.exists(),
+    );
   }
 
   async checksum(key: string): Promise<string | undefined> {
-    const info = await this.head(key);
-    if (!info) return undefined;
-    return info.checksum ?? formatCrc(crc32(await this.get(key)));
+    return checksumOf(this, key);
   }
 
   async get(
@@ -205,11 +202,7 @@ export class AzureStore implements ObjectStore {
       const length = Math.min(range.length, Math.max(0, size - range.offset));
       return length === 0 ? Buffer.alloc(0) : blob.downloadToBuffer(range.offset, length);
     }, key);
-    if (into && into.length >= bytes.length) {
-      bytes.copy(into);
-      return into.subarray(0, bytes.length);
-    }
-    return bytes;
+    return intoBuffer(bytes, into);
   }
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {

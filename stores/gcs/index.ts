@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import { Bucket, Storage } from "@google-cloud/storage";
+import { checksumOf, headOrMissing, intoBuffer } from "../common";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
@@ -154,26 +155,22 @@ export class GcsStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const [m] = await this.call(() => this.b.file(key).getMetadata(), key);
-      return {
-        key,
-        size: Number(m.size ?? 0),
-        lastModified: new Date(m.updated ?? 0),
-        checksum: (m.metadata as Record<string, string> | undefined)?.[META],
-      };
-    } catch (err) {
-      if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
-      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET" && (await this.exists()))
-        return undefined;
-      throw err;
-    }
+    return headOrMissing(
+      async () => {
+        const [m] = await this.call(() => this.b.file(key).getMetadata(), key);
+        return {
+          key,
+          size: Number(m.size ?? 0),
+          lastModified: new Date(m.updated ?? 0),
+          checksum: (m.metadata as Record<string, string> | undefined)?.[META],
+        };
+      },
+      () => this.exists(),
+    );
   }
 
   async checksum(key: string): Promise<string | undefined> {
-    const info = await this.head(key);
-    if (!info) return undefined;
-    return info.checksum ?? formatCrc(crc32(await this.get(key)));
+    return checksumOf(this, key);
   }
 
   async get(
@@ -194,11 +191,7 @@ export class GcsStore implements ObjectStore {
           ),
       key,
     );
-    if (into && into.length >= bytes.length) {
-      bytes.copy(into);
-      return into.subarray(0, bytes.length);
-    }
-    return bytes;
+    return intoBuffer(bytes, into);
   }
 
   private async save(name: string, body: Buffer, crc: number): Promise<void> {

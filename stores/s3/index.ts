@@ -15,6 +15,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { checksumOf, headOrMissing, intoBuffer } from "../common";
 import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
@@ -203,30 +204,25 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const r = await this.call(
-        () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
-        key,
-      );
-      return {
-        key,
-        size: r.ContentLength ?? 0,
-        lastModified: r.LastModified ?? new Date(0),
-        checksum: r.Metadata?.[META],
-      };
-    } catch (err) {
-      if (err instanceof StoreError && err.code === "NO_SUCH_KEY") return undefined;
-      if (err instanceof StoreError && err.code === "NO_SUCH_BUCKET") {
-        if (await this.exists()) return undefined; // HEAD of a missing key answers a bare 404
-      }
-      throw err;
-    }
+    return headOrMissing(
+      async () => {
+        const r = await this.call(
+          () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+          key,
+        );
+        return {
+          key,
+          size: r.ContentLength ?? 0,
+          lastModified: r.LastModified ?? new Date(0),
+          checksum: r.Metadata?.[META],
+        };
+      },
+      () => this.exists(),
+    );
   }
 
   async checksum(key: string): Promise<string | undefined> {
-    const info = await this.head(key);
-    if (!info) return undefined;
-    return info.checksum ?? formatCrc(crc32(await this.get(key)));
+    return checksumOf(this, key);
   }
 
   async get(
@@ -249,11 +245,7 @@ export class S3Store implements ObjectStore {
     const bytes = Buffer.from(
       await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
     );
-    if (into && into.length >= bytes.length) {
-      bytes.copy(into);
-      return into.subarray(0, bytes.length);
-    }
-    return bytes;
+    return intoBuffer(bytes, into);
   }
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
