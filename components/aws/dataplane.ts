@@ -1,0 +1,193 @@
+import * as aws from "@pulumi/aws";
+import * as ec2 from "@pulumi/aws/ec2";
+import * as secretsmanager from "@pulumi/aws/secretsmanager";
+import * as pulumi from "@pulumi/pulumi";
+import { bindProgram, sendTargets } from "../../planner/program";
+import { regionSlug } from "../../planner/regions";
+import { routeStackName, Topology } from "../../planner/topology";
+import { AwsGatewayFirewall } from "./firewall";
+import { AwsGateway } from "./gateway";
+import { AwsGatewayIdentity } from "./iam";
+import { dataplaneTags } from "./naming";
+import { AwsRegionNetwork } from "./network";
+
+/** Arguments of a dataplane on AWS. */
+export interface AwsDataplaneArgs {
+  /** The planned topology; every gateway on AWS. */
+  topology: Topology;
+  /** The dataplane token (a secret). */
+  token: pulumi.Input<string>;
+  /** The dataplane key, base64 (a secret). */
+  key: pulumi.Input<string>;
+  /** The client's address as a CIDR, e.g. 203.0.113.7/32: it alone reaches the control API. */
+  clientCidr: pulumi.Input<string>;
+  /** Gateway image (AMI) per region id. */
+  amis: Record<string, pulumi.Input<string>>;
+  /** The gateway container image. */
+  image: string;
+  /** Buckets the gateways read (names). */
+  readBuckets: string[];
+  /** Buckets the gateways write (names). */
+  writeBuckets: string[];
+  /** Epoch ms at which every gateway ends itself. */
+  expireAt: number;
+  /** Minutes from boot to expiry. Default 120. */
+  ttlMinutes?: number;
+  /** Control API port. Default 8080. */
+  controlPort?: number;
+  /** Data port. Default 8081. */
+  dataPort?: number;
+  /** A CIDR allowed to SSH in; default none. */
+  sshCidr?: pulumi.Input<string>;
+}
+
+/** Every gateway of a topology as EC2 VMs, with their networks, firewalls, identity and secrets. */
+export class AwsDataplane extends pulumi.ComponentResource {
+  /** Where the runner reaches each gateway. */
+  readonly gateways: pulumi.Output<
+    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
+  >;
+
+  constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:aws:Dataplane", name, {}, opts);
+    const { topology } = args;
+    const foreign = topology.gateways.filter((g) => g.provider !== "aws");
+    if (foreign.length > 0)
+      throw new pulumi.ResourceError(
+        `the AWS dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
+        this,
+      );
+    const regions = [...new Set(topology.gateways.map((g) => g.region))].sort();
+    for (const r of regions) {
+      if (!args.amis[r]) {
+        throw new pulumi.InputPropertyError({
+          propertyPath: `amis["${r}"]`,
+          reason: `no gateway image for ${r}: build one with gateway-image/vm-image.pkr.hcl`,
+        });
+      }
+    }
+    const controlPort = args.controlPort ?? 8080;
+    const dataPort = args.dataPort ?? 8081;
+    const tags = dataplaneTags(
+      routeStackName(topology.route.src, topology.route.dsts),
+      name,
+      args.expireAt,
+    );
+    const providers = new Map(
+      regions.map((r) => [
+        r,
+        new aws.Provider(
+          `${name}-${regionSlug(r)}`,
+          { region: r.slice(4) as aws.Region },
+          { parent: this },
+        ),
+      ]),
+    );
+    // Addresses first: every firewall must know every peer before any gateway boots.
+    const eips = new Map(
+      topology.gateways.map((g) => [
+        g.id,
+        new ec2.Eip(
+          `${name}-${g.id}-ip`,
+          { domain: "vpc", tags },
+          { parent: this, provider: providers.get(g.region) },
+        ),
+      ]),
+    );
+    const peerIps = [...eips.values()].map((e) => e.publicIp);
+    const secrets = new Map(
+      regions.map((r) => {
+        const secret = new secretsmanager.Secret(
+          `${name}-${regionSlug(r)}-secret`,
+          { recoveryWindowInDays: 0, tags },
+          { parent: this, provider: providers.get(r) },
+        );
+        new secretsmanager.SecretVersion(
+          `${name}-${regionSlug(r)}-secret-value`,
+          {
+            secretId: secret.id,
+            secretString: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+          },
+          { parent: this, provider: providers.get(r) },
+        );
+        return [r, secret];
+      }),
+    );
+    const identity = new AwsGatewayIdentity(
+      `${name}-identity`,
+      {
+        readBuckets: args.readBuckets,
+        writeBuckets: args.writeBuckets,
+        secretArns: [...secrets.values()].map((s) => s.arn),
+        tags,
+      },
+      { parent: this, providers: [providers.get(regions[0]) as aws.Provider] },
+    );
+    regions.forEach((region, index) => {
+      const provider = providers.get(region) as aws.Provider;
+      const network = new AwsRegionNetwork(
+        `${name}-${regionSlug(region)}`,
+        { index, tags, provider },
+        { parent: this },
+      );
+      const firewall = new AwsGatewayFirewall(
+        `${name}-${regionSlug(region)}`,
+        {
+          vpcId: network.vpcId,
+          peerIps,
+          clientCidr: args.clientCidr,
+          dataPort,
+          controlPort,
+          sshCidr: args.sshCidr,
+          tags,
+          provider,
+        },
+        { parent: this },
+      );
+      for (const spec of topology.gateways.filter((g) => g.region === region)) {
+        const targets = sendTargets(spec.program);
+        const program = pulumi
+          .all(targets.map((t) => (eips.get(t) as ec2.Eip).publicIp))
+          .apply((ips) =>
+            bindProgram(
+              spec.program,
+              Object.fromEntries(targets.map((t, i) => [t, { host: ips[i], port: dataPort }])),
+            ),
+          );
+        new AwsGateway(
+          `${name}-${spec.id}`,
+          {
+            program,
+            instanceType: spec.vmClass,
+            ami: args.amis[region],
+            image: args.image,
+            subnetId: network.subnetId,
+            securityGroupId: firewall.securityGroupId,
+            instanceProfile: identity.instanceProfile,
+            allocationId: (eips.get(spec.id) as ec2.Eip).id,
+            secretArn: (secrets.get(region) as secretsmanager.Secret).arn,
+            controlPort,
+            dataPort,
+            expireAt: args.expireAt,
+            ttlMinutes: args.ttlMinutes ?? 120,
+            tags,
+            provider,
+          },
+          { parent: this },
+        );
+      }
+    });
+    this.gateways = pulumi.all(
+      topology.gateways.map((g) =>
+        (eips.get(g.id) as ec2.Eip).publicIp.apply((host) => ({
+          id: g.id,
+          region: g.region,
+          host,
+          controlPort,
+          dataPort,
+        })),
+      ),
+    );
+    this.registerOutputs({ gateways: this.gateways });
+  }
+}

@@ -1,0 +1,59 @@
+import * as iam from "@pulumi/aws/iam";
+import * as pulumi from "@pulumi/pulumi";
+import { gatewayPolicy } from "./naming";
+
+/** Arguments of the gateways' identity. */
+export interface AwsGatewayIdentityArgs {
+  /** Buckets the gateways read. */
+  readBuckets: string[];
+  /** Buckets the gateways write. */
+  writeBuckets: string[];
+  /** ARNs of the dataplane's secrets. */
+  secretArns: pulumi.Input<pulumi.Input<string>[]>;
+  /** Tags. */
+  tags: Record<string, string>;
+}
+
+/** An IAM role and instance profile with exactly the permissions this dataplane's buckets need. */
+export class AwsGatewayIdentity extends pulumi.ComponentResource {
+  /** The instance profile's name. */
+  readonly instanceProfile: pulumi.Output<string>;
+
+  constructor(name: string, args: AwsGatewayIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:aws:GatewayIdentity", name, {}, opts);
+    const role = new iam.Role(
+      `${name}-role`,
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "ec2.amazonaws.com" },
+              Action: "sts:AssumeRole",
+            },
+          ],
+        }),
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    new iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: role.id,
+        policy: pulumi
+          .output(args.secretArns)
+          .apply((arns) => gatewayPolicy(args.readBuckets, args.writeBuckets, arns)),
+      },
+      { parent: this },
+    );
+    const profile = new iam.InstanceProfile(
+      `${name}-profile`,
+      { role: role.name, tags: args.tags },
+      { parent: this },
+    );
+    this.instanceProfile = profile.name;
+    this.registerOutputs({ instanceProfile: this.instanceProfile });
+  }
+}

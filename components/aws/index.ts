@@ -1,0 +1,7 @@
+export { AwsDataplane } from "./dataplane";
+export type { AwsDataplaneArgs } from "./dataplane";
+export { AwsGateway } from "./gateway";
+export { AwsGatewayFirewall } from "./firewall";
+export { AwsGatewayIdentity } from "./iam";
+export { AwsRegionNetwork } from "./network";
+export { dataplaneTags, gatewayPolicy, regionCidrs } from "./naming";

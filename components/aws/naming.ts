@@ -1,0 +1,76 @@
+/*
+ * Pure helpers of the AWS dataplane: names, address plans, tags and policies, tested without mocks.
+ */
+
+/** Tags every resource of a dataplane carries (what a policy checks, and what cleans up leaks). */
+export function dataplaneTags(
+  route: string,
+  dataplane: string,
+  expireAt: number,
+): Record<string, string> {
+  return {
+    skyplane: "gateway",
+    "skyplane:route": route,
+    "skyplane:dataplane": dataplane,
+    "skyplane:expires": new Date(expireAt).toISOString(),
+  };
+}
+
+/** The VPC CIDR of the i-th region of a dataplane: 10.(100+i).0.0/16, one subnet /24 in it. */
+export function regionCidrs(i: number): { vpc: string; subnet: string } {
+  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
+  return { vpc: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
+}
+
+/** A bucket's ARNs: the bucket itself (for List) and its objects. */
+function bucketArns(bucket: string): { bucket: string; objects: string } {
+  return { bucket: `arn:aws:s3:::${bucket}`, objects: `arn:aws:s3:::${bucket}/*` };
+}
+
+/**
+ * The gateways' IAM policy: exactly what this dataplane's buckets need, and reading its own secrets.
+ * Reading: list and get; writing: put and the multipart calls. Nothing is granted on `*`.
+ */
+export function gatewayPolicy(
+  read: readonly string[],
+  write: readonly string[],
+  secretArns: readonly string[],
+): string {
+  const statements: Array<{ Sid: string; Effect: "Allow"; Action: string[]; Resource: string[] }> =
+    [];
+  if (read.length) {
+    statements.push({
+      Sid: "ListSource",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: read.map((b) => bucketArns(b).bucket),
+    });
+    statements.push({
+      Sid: "ReadSource",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: read.map((b) => bucketArns(b).objects),
+    });
+  }
+  if (write.length) {
+    statements.push({
+      Sid: "ListDestination",
+      Effect: "Allow",
+      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+      Resource: write.map((b) => bucketArns(b).bucket),
+    });
+    statements.push({
+      Sid: "WriteDestination",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      Resource: write.map((b) => bucketArns(b).objects),
+    });
+  }
+  statements.push({
+    Sid: "ReadDataplaneSecret",
+    Effect: "Allow",
+    Action: ["secretsmanager:GetSecretValue"],
+    Resource: [...secretArns],
+  });
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}

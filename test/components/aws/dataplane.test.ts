@@ -1,0 +1,186 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { planDirect } from "../../../planner/direct";
+import { buildModel } from "../../../planner/model";
+
+/*
+ * The AWS dataplane under Pulumi's mocks: a two-region topology produces exactly the expected
+ * resources, firewalls open only the gateway ports to exactly the peers and the client, the IAM policy
+ * grants exact actions on exact buckets, and every resource hangs under the component.
+ */
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const registered: Registered[] = [];
+let ips = 0;
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "aws:ec2/eip:Eip") state.publicIp = `198.51.100.${++ips}`; // TEST-NET-2: documentation only
+      if (args.type === "aws:secretsmanager/secret:Secret")
+        state.arn = `arn:aws:secretsmanager:region:123456789012:secret:${args.name}`;
+      if (args.type === "aws:iam/instanceProfile:InstanceProfile") state.name = args.name;
+      return { id: `${args.name}-id`, state };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      throw new Error(`unexpected call to ${args.token}: the dataplane must not look anything up`);
+    },
+  },
+  "skyplane",
+  "aws-us-east-1--aws-us-west-2",
+  false,
+);
+
+function value<T>(o: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as pulumi.Unwrap<T>)));
+}
+
+describe("components/aws: the dataplane under mocks", function () {
+  this.timeout(30_000);
+  let gateways: Array<{ id: string; host: string }>;
+  let root: pulumi.ComponentResource;
+
+  before(async () => {
+    const { AwsDataplane } = await import("../../../components/aws");
+    const topology = planDirect({ src: "aws:us-east-1", dsts: ["aws:us-west-2"] }, buildModel());
+    const dp = new AwsDataplane("dp", {
+      topology,
+      token: pulumi.secret("the-token-value"),
+      key: pulumi.secret("the-key-value"),
+      clientCidr: "203.0.113.7/32",
+      amis: { "aws:us-east-1": "ami-east", "aws:us-west-2": "ami-west" },
+      image: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
+      readBuckets: ["src-bucket"],
+      writeBuckets: ["dst-bucket"],
+      expireAt: Date.UTC(2026, 10, 27, 14),
+    });
+    root = dp;
+    gateways = await value(dp.gateways);
+    await new Promise((r) => setTimeout(r, 100)); // let the last registrations land
+  });
+
+  const count = (type: string) => registered.filter((r) => r.type === type).length;
+
+  it("makes exactly the resources of two regions with one gateway each", () => {
+    const expected: Record<string, number> = {
+      "pulumi:providers:aws": 2,
+      "aws:ec2/eip:Eip": 2,
+      "aws:secretsmanager/secret:Secret": 2,
+      "aws:secretsmanager/secretVersion:SecretVersion": 2,
+      "aws:iam/role:Role": 1,
+      "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:iam/instanceProfile:InstanceProfile": 1,
+      "aws:ec2/vpc:Vpc": 2,
+      "aws:ec2/subnet:Subnet": 2,
+      "aws:ec2/internetGateway:InternetGateway": 2,
+      "aws:ec2/routeTable:RouteTable": 2,
+      "aws:ec2/routeTableAssociation:RouteTableAssociation": 2,
+      "aws:ec2/securityGroup:SecurityGroup": 2,
+      "aws:ec2/instance:Instance": 2,
+      "aws:ec2/eipAssociation:EipAssociation": 2,
+    };
+    const custom = registered.filter((r) => !r.type.startsWith("skyplane:"));
+    assert.deepEqual(Object.fromEntries(Object.keys(expected).map((t) => [t, count(t)])), expected);
+    assert.equal(
+      custom.length,
+      Object.values(expected).reduce((a, b) => a + b, 0),
+      "nothing else",
+    );
+    assert.deepEqual(
+      gateways.map((g) => g.id),
+      ["aws-us-east-1-0", "aws-us-west-2-0"],
+    );
+  });
+
+  it("opens only the gateway ports: data to exactly the peers, control to the client, never the world", () => {
+    const peers = registered
+      .filter((r) => r.type === "aws:ec2/eip:Eip")
+      .map((_, i) => `198.51.100.${i + 1}/32`)
+      .sort();
+    for (const sg of registered.filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")) {
+      const ingress = sg.inputs.ingress as Array<{
+        fromPort: number;
+        toPort: number;
+        cidrBlocks: string[];
+      }>;
+      assert.deepEqual(
+        ingress.map((i) => [i.fromPort, i.toPort]),
+        [
+          [8081, 8081],
+          [8080, 8080],
+        ],
+        "no SSH unless asked",
+      );
+      assert.deepEqual([...ingress[0].cidrBlocks].sort(), peers);
+      assert.deepEqual(ingress[1].cidrBlocks, ["203.0.113.7/32"]);
+      assert.ok(ingress.every((i) => !i.cidrBlocks.includes("0.0.0.0/0")));
+    }
+  });
+
+  it("grants exact actions on exact buckets and on the dataplane's own secrets only", () => {
+    const [policy] = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+    const doc = JSON.parse(policy.inputs.policy as string) as {
+      Statement: Array<{ Action: string[]; Resource: string[] }>;
+    };
+    const grants = doc.Statement.flatMap((s) =>
+      s.Action.map((a) => `${a} ${s.Resource.join(",")}`),
+    );
+    assert.deepEqual(grants, [
+      "s3:ListBucket arn:aws:s3:::src-bucket",
+      "s3:GetObject arn:aws:s3:::src-bucket/*",
+      "s3:ListBucket arn:aws:s3:::dst-bucket",
+      "s3:ListBucketMultipartUploads arn:aws:s3:::dst-bucket",
+      "s3:PutObject arn:aws:s3:::dst-bucket/*",
+      "s3:AbortMultipartUpload arn:aws:s3:::dst-bucket/*",
+      "s3:ListMultipartUploadParts arn:aws:s3:::dst-bucket/*",
+      "secretsmanager:GetSecretValue arn:aws:secretsmanager:region:123456789012:secret:dp-aws-us-east-1-secret,arn:aws:secretsmanager:region:123456789012:secret:dp-aws-us-west-2-secret",
+    ]);
+    assert.ok(!JSON.stringify(doc).includes('"*"'), "no wildcard action or resource");
+  });
+
+  it("boots gateways from cloud-init with no secret in user data, terminating themselves at expiry, tagged", () => {
+    for (const vm of registered.filter((r) => r.type === "aws:ec2/instance:Instance")) {
+      assert.equal(vm.inputs.instanceInitiatedShutdownBehavior, "terminate");
+      assert.equal(vm.inputs.instanceType, "m5.8xlarge");
+      const userData = vm.inputs.userData as string;
+      assert.match(userData, /^#cloud-config/);
+      assert.match(userData, /shutdown -P \+120/);
+      assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
+      const tags = vm.inputs.tags as Record<string, string>;
+      assert.equal(tags["skyplane:route"], "aws-us-east-1--aws-us-west-2");
+      assert.equal(tags["skyplane:expires"], "2026-11-27T14:00:00.000Z");
+    }
+    const source = registered.find(
+      (r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("us-east-1"),
+    );
+    assert.match(
+      source?.inputs.userData as string,
+      /"host": "198\.51\.100\.2"/,
+      "the source sends to the destination's address",
+    );
+  });
+
+  it("hangs every resource under the component, so destroy leaves nothing", () => {
+    const reachable = new Set<string>();
+    const walk = (r: pulumi.Resource) => {
+      for (const c of (r as unknown as { __childResources?: Set<pulumi.Resource> })
+        .__childResources ?? new Set()) {
+        reachable.add((c as unknown as { __name: string }).__name);
+        walk(c);
+      }
+    };
+    walk(root);
+    const custom = registered.filter((r) => !r.type.startsWith("skyplane:")).map((r) => r.name);
+    assert.deepEqual(
+      custom.filter((n) => !reachable.has(n)),
+      [],
+    );
+  });
+});
