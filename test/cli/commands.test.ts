@@ -117,6 +117,11 @@ describe("cli: bad input gets a clear error, a non-zero exit, and changes nothin
 
   it("rejects an unreadable file before provisioning anything", function () {
     if (process.getuid?.() !== 0) this.skip(); // needs root to run the CLI as another user
+    // The other user must be able to run this checkout (a clone under a private folder is not).
+    const probe = skyplane(work, ["--help"], { uid: 65534 });
+    if (probe.code !== 0) {
+      this.skip(); // the checkout is not readable by other users, so the CLI cannot run as one
+    }
     const data = path.join(work, "data");
     fs.mkdirSync(data, { mode: 0o755 });
     fs.writeFileSync(path.join(data, "ok.txt"), "ok", { mode: 0o644 });
