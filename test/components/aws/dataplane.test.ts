@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { descendants, registered as all, value } from "../../helpers/mocks";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
@@ -9,43 +10,12 @@ import { buildModel } from "../../../planner/model";
  * grants exact actions on exact buckets, and every resource hangs under the component.
  */
 
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-
-const registered: Registered[] = [];
-let ips = 0;
-
-pulumi.runtime.setMocks(
-  {
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "aws:ec2/eip:Eip") state.publicIp = `198.51.100.${++ips}`; // TEST-NET-2: documentation only
-      if (args.type === "aws:secretsmanager/secret:Secret")
-        state.arn = `arn:aws:secretsmanager:region:123456789012:secret:${args.name}`;
-      if (args.type === "aws:iam/instanceProfile:InstanceProfile") state.name = args.name;
-      return { id: `${args.name}-id`, state };
-    },
-    call(args: pulumi.runtime.MockCallArgs) {
-      throw new Error(`unexpected call to ${args.token}: the dataplane must not look anything up`);
-    },
-  },
-  "skyplane",
-  "aws-us-east-1--aws-us-west-2",
-  false,
-);
-
-function value<T>(o: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
-  return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as pulumi.Unwrap<T>)));
-}
-
 describe("components/aws: the dataplane under mocks", function () {
   this.timeout(30_000);
   let gateways: Array<{ id: string; host: string }>;
   let root: pulumi.ComponentResource;
+  // This file's resources (the mocks are shared by every mock test): all named after the component "dp".
+  const mine = () => all.filter((r) => r.name === "dp" || r.name.startsWith("dp-"));
 
   before(async () => {
     const { AwsDataplane } = await import("../../../components/aws");
@@ -66,7 +36,7 @@ describe("components/aws: the dataplane under mocks", function () {
     await new Promise((r) => setTimeout(r, 100)); // let the last registrations land
   });
 
-  const count = (type: string) => registered.filter((r) => r.type === type).length;
+  const count = (type: string) => mine().filter((r) => r.type === type).length;
 
   it("makes exactly the resources of two regions with one gateway each", () => {
     const expected: Record<string, number> = {
@@ -86,7 +56,7 @@ describe("components/aws: the dataplane under mocks", function () {
       "aws:ec2/instance:Instance": 2,
       "aws:ec2/eipAssociation:EipAssociation": 2,
     };
-    const custom = registered.filter((r) => !r.type.startsWith("skyplane:"));
+    const custom = mine().filter((r) => !r.type.startsWith("skyplane:"));
     assert.deepEqual(Object.fromEntries(Object.keys(expected).map((t) => [t, count(t)])), expected);
     assert.equal(
       custom.length,
@@ -100,11 +70,11 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("opens only the gateway ports: data to exactly the peers, control to the client, never the world", () => {
-    const peers = registered
+    const peers = mine()
       .filter((r) => r.type === "aws:ec2/eip:Eip")
       .map((_, i) => `198.51.100.${i + 1}/32`)
       .sort();
-    for (const sg of registered.filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")) {
+    for (const sg of mine().filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")) {
       const ingress = sg.inputs.ingress as Array<{
         fromPort: number;
         toPort: number;
@@ -125,7 +95,7 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("grants exact actions on exact buckets and on the dataplane's own secrets only", () => {
-    const [policy] = registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+    const [policy] = mine().filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
     const doc = JSON.parse(policy.inputs.policy as string) as {
       Statement: Array<{ Action: string[]; Resource: string[] }>;
     };
@@ -146,7 +116,7 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("boots gateways from cloud-init with no secret in user data, terminating themselves at expiry, tagged", () => {
-    for (const vm of registered.filter((r) => r.type === "aws:ec2/instance:Instance")) {
+    for (const vm of mine().filter((r) => r.type === "aws:ec2/instance:Instance")) {
       assert.equal(vm.inputs.instanceInitiatedShutdownBehavior, "terminate");
       assert.equal(vm.inputs.instanceType, "m5.8xlarge");
       const userData = vm.inputs.userData as string;
@@ -157,7 +127,7 @@ describe("components/aws: the dataplane under mocks", function () {
       assert.equal(tags["skyplane:route"], "aws-us-east-1--aws-us-west-2");
       assert.equal(tags["skyplane:expires"], "2026-11-27T14:00:00.000Z");
     }
-    const source = registered.find(
+    const source = mine().find(
       (r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("us-east-1"),
     );
     assert.match(
@@ -168,16 +138,10 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {
-    const reachable = new Set<string>();
-    const walk = (r: pulumi.Resource) => {
-      for (const c of (r as unknown as { __childResources?: Set<pulumi.Resource> })
-        .__childResources ?? new Set()) {
-        reachable.add((c as unknown as { __name: string }).__name);
-        walk(c);
-      }
-    };
-    walk(root);
-    const custom = registered.filter((r) => !r.type.startsWith("skyplane:")).map((r) => r.name);
+    const reachable = descendants(root);
+    const custom = mine()
+      .filter((r) => !r.type.startsWith("skyplane:"))
+      .map((r) => r.name);
     assert.deepEqual(
       custom.filter((n) => !reachable.has(n)),
       [],

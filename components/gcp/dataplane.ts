@@ -1,0 +1,193 @@
+import * as compute from "@pulumi/gcp/compute";
+import * as projects from "@pulumi/gcp/projects";
+import * as secretmanager from "@pulumi/gcp/secretmanager";
+import * as pulumi from "@pulumi/pulumi";
+import { bindProgram, sendTargets } from "../../planner/program";
+import { routeStackName, Topology } from "../../planner/topology";
+import { GcpGatewayFirewall } from "./firewall";
+import { GcpGateway } from "./gateway";
+import { GcpGatewayIdentity } from "./iam";
+import { dataplaneLabels, SELF_DELETE_PERMISSIONS } from "./naming";
+import { GcpNetwork } from "./network";
+
+/** Arguments of a dataplane on GCP. */
+export interface GcpDataplaneArgs {
+  /** The planned topology; every gateway on GCP (region ids are zones, e.g. gcp:us-central1-a). */
+  topology: Topology;
+  /** The project. */
+  project: pulumi.Input<string>;
+  /** The dataplane token (a secret). */
+  token: pulumi.Input<string>;
+  /** The dataplane key, base64 (a secret). */
+  key: pulumi.Input<string>;
+  /** The client's address as a CIDR: it alone reaches the control API. */
+  clientCidr: pulumi.Input<string>;
+  /** VM image with Docker, jq and gcloud. */
+  image: pulumi.Input<string>;
+  /** The gateway container image. */
+  containerImage: string;
+  /** Buckets the gateways read. */
+  readBuckets: string[];
+  /** Buckets the gateways write. */
+  writeBuckets: string[];
+  /** Epoch ms at which every gateway deletes itself. */
+  expireAt: number;
+  /** Minutes from boot to expiry. Default 120. */
+  ttlMinutes?: number;
+  /** Control API port. Default 8080. */
+  controlPort?: number;
+  /** Data port. Default 8081. */
+  dataPort?: number;
+  /** A CIDR allowed to SSH in; default none. */
+  sshCidr?: pulumi.Input<string>;
+}
+
+/** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
+export class GcpDataplane extends pulumi.ComponentResource {
+  /** Where the runner reaches each gateway. */
+  readonly gateways: pulumi.Output<
+    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
+  >;
+
+  constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:gcp:Dataplane", name, {}, opts);
+    const { topology } = args;
+    const foreign = topology.gateways.filter((g) => g.provider !== "gcp");
+    if (foreign.length > 0)
+      throw new pulumi.ResourceError(
+        `the GCP dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
+        this,
+      );
+    const controlPort = args.controlPort ?? 8080;
+    const dataPort = args.dataPort ?? 8081;
+    const zone = (regionId: string) => regionId.slice(4);
+    const regionOf = (regionId: string) => zone(regionId).replace(/-[a-z]$/, "");
+    const regions = [...new Set(topology.gateways.map((g) => regionOf(g.region)))].sort();
+    const labels = dataplaneLabels(
+      routeStackName(topology.route.src, topology.route.dsts),
+      name,
+      args.expireAt,
+    );
+    const id =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, "")
+        .slice(0, 12) || "dp";
+    const tag = `skyplane-${id}`;
+    const addresses = new Map(
+      topology.gateways.map((g) => [
+        g.id,
+        new compute.Address(
+          `${name}-${g.id}-ip`,
+          { project: args.project, region: regionOf(g.region), labels },
+          { parent: this },
+        ),
+      ]),
+    );
+    const peerIps = [...addresses.values()].map((a) => a.address);
+    const network = new GcpNetwork(
+      `${name}-net`,
+      { project: args.project, regions },
+      { parent: this },
+    );
+    new GcpGatewayFirewall(
+      `${name}-fw`,
+      {
+        project: args.project,
+        network: network.network,
+        targetTag: tag,
+        peerIps,
+        clientCidr: args.clientCidr,
+        dataPort,
+        controlPort,
+        sshCidr: args.sshCidr,
+      },
+      { parent: this },
+    );
+    const identity = new GcpGatewayIdentity(
+      `${name}-identity`,
+      { project: args.project, id, readBuckets: args.readBuckets, writeBuckets: args.writeBuckets },
+      { parent: this },
+    );
+    const secret = new secretmanager.Secret(
+      `${name}-secret`,
+      { project: args.project, secretId: `skyplane-${id}`, replication: { auto: {} }, labels },
+      { parent: this },
+    );
+    new secretmanager.SecretVersion(
+      `${name}-secret-value`,
+      {
+        secret: secret.id,
+        secretData: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+      },
+      { parent: this },
+    );
+    new secretmanager.SecretIamMember(
+      `${name}-secret-access`,
+      {
+        project: args.project,
+        secretId: secret.secretId,
+        role: "roles/secretmanager.secretAccessor",
+        member: identity.member,
+      },
+      { parent: this },
+    );
+    const selfDelete = new projects.IAMCustomRole(
+      `${name}-self-delete`,
+      {
+        project: args.project,
+        roleId: `skyplane_${id}_self_delete`,
+        title: "skyplane gateway self-delete",
+        permissions: SELF_DELETE_PERMISSIONS,
+      },
+      { parent: this },
+    );
+    for (const spec of topology.gateways) {
+      const targets = sendTargets(spec.program);
+      const program = pulumi
+        .all(targets.map((t) => (addresses.get(t) as compute.Address).address))
+        .apply((ips) =>
+          bindProgram(
+            spec.program,
+            Object.fromEntries(targets.map((t, i) => [t, { host: ips[i], port: dataPort }])),
+          ),
+        );
+      new GcpGateway(
+        `${name}-${spec.id}`,
+        {
+          project: args.project,
+          zone: zone(spec.region),
+          program,
+          machineType: spec.vmClass,
+          image: args.image,
+          containerImage: args.containerImage,
+          subnet: network.subnets[regionOf(spec.region)],
+          address: (addresses.get(spec.id) as compute.Address).address,
+          tag,
+          serviceAccount: identity.email,
+          secret: secret.secretId,
+          selfDeleteRole: selfDelete.name,
+          member: identity.member,
+          controlPort,
+          dataPort,
+          expireAt: args.expireAt,
+          ttlMinutes: args.ttlMinutes ?? 120,
+          labels,
+        },
+        { parent: this },
+      );
+    }
+    this.gateways = pulumi.all(
+      topology.gateways.map((g) =>
+        (addresses.get(g.id) as compute.Address).address.apply((host) => ({
+          id: g.id,
+          region: g.region,
+          host,
+          controlPort,
+          dataPort,
+        })),
+      ),
+    );
+    this.registerOutputs({ gateways: this.gateways });
+  }
+}

@@ -1,0 +1,91 @@
+import * as compute from "@pulumi/gcp/compute";
+import * as pulumi from "@pulumi/pulumi";
+import { renderBootScript } from "../../gateway-image/boot";
+import type { GatewayProgram } from "../../planner/program";
+
+/** Arguments of one GCP gateway VM. */
+export interface GcpGatewayArgs {
+  /** The project. */
+  project: pulumi.Input<string>;
+  /** Zone, e.g. us-central1-a. */
+  zone: string;
+  /** Its program, send targets bound to peers' addresses. */
+  program: pulumi.Input<GatewayProgram>;
+  /** VM class, e.g. n2-standard-32. */
+  machineType: string;
+  /** Image with Docker, jq and gcloud. */
+  image: pulumi.Input<string>;
+  /** The gateway container image. */
+  containerImage: string;
+  /** Subnet. */
+  subnet: pulumi.Input<string>;
+  /** Its static external address. */
+  address: pulumi.Input<string>;
+  /** Network tag the firewall targets. */
+  tag: string;
+  /** The gateways' service account. */
+  serviceAccount: pulumi.Input<string>;
+  /** The dataplane's secret (id). */
+  secret: pulumi.Input<string>;
+  /** The self-delete role (granted on this instance only). */
+  selfDeleteRole: pulumi.Input<string>;
+  /** The account as an IAM member. */
+  member: pulumi.Input<string>;
+  /** Ports. */
+  controlPort: number;
+  /** Data port. */
+  dataPort: number;
+  /** Epoch ms of expiry and minutes to it from boot. */
+  expireAt: number;
+  /** Minutes from boot to expiry. */
+  ttlMinutes: number;
+  /** Labels. */
+  labels: Record<string, string>;
+}
+
+/** A gateway VM: cloud-init boot, no SSH provisioning, deleting itself at expiry with its own identity. */
+export class GcpGateway extends pulumi.ComponentResource {
+  constructor(name: string, args: GcpGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:gcp:Gateway", name, {}, opts);
+    const userData = pulumi
+      .all([args.program, args.project, args.secret])
+      .apply(([program, project, secret]) =>
+        renderBootScript({
+          program,
+          image: args.containerImage,
+          secrets: { provider: "gcp", secret, project },
+          controlPort: args.controlPort,
+          dataPort: args.dataPort,
+          expireAt: args.expireAt,
+          now: args.expireAt - args.ttlMinutes * 60_000,
+        }),
+      );
+    const vm = new compute.Instance(
+      `${name}-vm`,
+      {
+        project: args.project,
+        zone: args.zone,
+        machineType: args.machineType,
+        bootDisk: { initializeParams: { image: args.image } },
+        networkInterfaces: [{ subnetwork: args.subnet, accessConfigs: [{ natIp: args.address }] }],
+        metadata: { "user-data": userData },
+        serviceAccount: { email: args.serviceAccount, scopes: ["cloud-platform"] },
+        tags: [args.tag],
+        labels: args.labels,
+      },
+      { parent: this },
+    );
+    new compute.InstanceIAMMember(
+      `${name}-self-delete`,
+      {
+        project: args.project,
+        zone: args.zone,
+        instanceName: vm.name,
+        role: args.selfDeleteRole,
+        member: args.member,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

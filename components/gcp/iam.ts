@@ -1,0 +1,66 @@
+import * as projects from "@pulumi/gcp/projects";
+import * as serviceaccount from "@pulumi/gcp/serviceaccount";
+import * as storage from "@pulumi/gcp/storage";
+import * as pulumi from "@pulumi/pulumi";
+import { READ_PERMISSIONS, WRITE_PERMISSIONS } from "./naming";
+
+/** Arguments of the gateways' identity. */
+export interface GcpGatewayIdentityArgs {
+  /** The project. */
+  project: pulumi.Input<string>;
+  /** A short id for role and account names (letters and digits). */
+  id: string;
+  /** Buckets the gateways read. */
+  readBuckets: string[];
+  /** Buckets the gateways write. */
+  writeBuckets: string[];
+}
+
+/** A service account holding exactly the object permissions this dataplane's buckets need. */
+export class GcpGatewayIdentity extends pulumi.ComponentResource {
+  /** The service account's email. */
+  readonly email: pulumi.Output<string>;
+  /** The account as an IAM member (`serviceAccount:…`). */
+  readonly member: pulumi.Output<string>;
+
+  constructor(name: string, args: GcpGatewayIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:gcp:GatewayIdentity", name, {}, opts);
+    const account = new serviceaccount.Account(
+      `${name}-sa`,
+      {
+        project: args.project,
+        accountId: `skyplane-${args.id}`.slice(0, 30),
+        displayName: "skyplane gateways",
+      },
+      { parent: this },
+    );
+    this.email = account.email;
+    this.member = pulumi.interpolate`serviceAccount:${account.email}`;
+    const role = (kind: string, permissions: string[]) =>
+      new projects.IAMCustomRole(
+        `${name}-${kind}`,
+        {
+          project: args.project,
+          roleId: `skyplane_${args.id}_${kind}`,
+          title: `skyplane ${kind}`,
+          permissions,
+        },
+        { parent: this },
+      );
+    const grant = (bucket: string, r: projects.IAMCustomRole, kind: string) =>
+      new storage.BucketIAMMember(
+        `${name}-${kind}-${bucket}`,
+        { bucket, role: r.name, member: this.member },
+        { parent: this },
+      );
+    if (args.readBuckets.length) {
+      const read = role("read", READ_PERMISSIONS);
+      for (const b of args.readBuckets) grant(b, read, "read");
+    }
+    if (args.writeBuckets.length) {
+      const write = role("write", WRITE_PERMISSIONS);
+      for (const b of args.writeBuckets) grant(b, write, "write");
+    }
+    this.registerOutputs({ email: this.email });
+  }
+}

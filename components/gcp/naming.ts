@@ -1,0 +1,40 @@
+/*
+ * Pure helpers of the GCP dataplane: labels, address plans and the exact permissions of its roles.
+ */
+
+/** GCP labels (lowercase keys and values, at most 63 characters) every resource of a dataplane carries. */
+export function dataplaneLabels(
+  route: string,
+  dataplane: string,
+  expireAt: number,
+): Record<string, string> {
+  const clean = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, "-")
+      .slice(0, 63);
+  return {
+    skyplane: "gateway",
+    "skyplane-route": clean(route),
+    "skyplane-dataplane": clean(dataplane),
+    "skyplane-expires": String(Math.floor(expireAt / 1000)),
+  };
+}
+
+/** The subnet of the i-th region of a dataplane's VPC. */
+export function subnetCidr(i: number): string {
+  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
+  return `10.${100 + i}.0.0/24`;
+}
+
+/** What reading a source bucket takes. */
+export const READ_PERMISSIONS = ["storage.objects.get", "storage.objects.list"];
+/** What writing a destination bucket takes: objects, and composing and deleting the parts of uploads. */
+export const WRITE_PERMISSIONS = [
+  "storage.objects.create",
+  "storage.objects.delete",
+  "storage.objects.get",
+  "storage.objects.list",
+];
+/** What a gateway needs to end itself at expiry (granted on its own instance only). */
+export const SELF_DELETE_PERMISSIONS = ["compute.instances.delete"];

@@ -1,0 +1,150 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { descendants, registered as all, value } from "../../helpers/mocks";
+import { planDirect } from "../../../planner/direct";
+import { buildModel } from "../../../planner/model";
+
+/*
+ * The GCP dataplane under Pulumi's mocks: a two-region topology produces exactly the expected resources,
+ * firewall sources are exactly the peers and the client, roles hold exact permissions on exact buckets,
+ * and every resource hangs under the component.
+ */
+describe("components/gcp: the dataplane under mocks", function () {
+  this.timeout(30_000);
+  let root: pulumi.ComponentResource;
+  let gateways: Array<{ id: string; host: string }>;
+  const mine = () => all.filter((r) => r.name === "gdp" || r.name.startsWith("gdp-"));
+  const count = (type: string) => mine().filter((r) => r.type === type).length;
+
+  before(async () => {
+    const { GcpDataplane } = await import("../../../components/gcp");
+    const topology = planDirect(
+      { src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] },
+      buildModel(),
+    );
+    const dp = new GcpDataplane("gdp", {
+      topology,
+      project: "my-project",
+      token: pulumi.secret("the-token-value"),
+      key: pulumi.secret("the-key-value"),
+      clientCidr: "203.0.113.7/32",
+      image: "projects/my-project/global/images/skyplane-gateway",
+      containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
+      readBuckets: ["src-bucket"],
+      writeBuckets: ["dst-bucket"],
+      expireAt: Date.UTC(2026, 10, 27, 14),
+    });
+    root = dp;
+    gateways = await value(dp.gateways);
+    await new Promise((r) => setTimeout(r, 100));
+  });
+
+  it("makes exactly the resources of two regions with one gateway each", () => {
+    const expected: Record<string, number> = {
+      "gcp:compute/address:Address": 2,
+      "gcp:compute/network:Network": 1,
+      "gcp:compute/subnetwork:Subnetwork": 2,
+      "gcp:compute/firewall:Firewall": 2,
+      "gcp:serviceaccount/account:Account": 1,
+      "gcp:projects/iAMCustomRole:IAMCustomRole": 3,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
+      "gcp:secretmanager/secret:Secret": 1,
+      "gcp:secretmanager/secretVersion:SecretVersion": 1,
+      "gcp:secretmanager/secretIamMember:SecretIamMember": 1,
+      "gcp:compute/instance:Instance": 2,
+      "gcp:compute/instanceIAMMember:InstanceIAMMember": 2,
+    };
+    assert.deepEqual(Object.fromEntries(Object.keys(expected).map((t) => [t, count(t)])), expected);
+    assert.equal(
+      mine().filter((r) => !r.type.startsWith("skyplane:")).length,
+      Object.values(expected).reduce((a, b) => a + b, 0),
+    );
+    assert.deepEqual(
+      gateways.map((g) => g.id),
+      ["gcp-europe-west1-b-0", "gcp-us-central1-a-0"],
+    );
+  });
+
+  it("opens only the gateway ports: data to exactly the peers, control to the client, never the world", () => {
+    const rules = Object.fromEntries(
+      mine()
+        .filter((r) => r.type === "gcp:compute/firewall:Firewall")
+        .map((r) => [
+          r.name,
+          r.inputs as {
+            allows: Array<{ ports: string[] }>;
+            sourceRanges: string[];
+            targetTags: string[];
+          },
+        ]),
+    );
+    assert.deepEqual(
+      Object.keys(rules).sort(),
+      ["gdp-fw-control", "gdp-fw-data"],
+      "no SSH rule unless asked",
+    );
+    assert.deepEqual(rules["gdp-fw-data"].allows, [{ protocol: "tcp", ports: ["8081"] }]);
+    assert.equal(rules["gdp-fw-data"].sourceRanges.length, 2);
+    assert.ok(
+      rules["gdp-fw-data"].sourceRanges.every((s) => /^198\.51\.100\.\d+\/32$/.test(s)),
+      "each peer's address",
+    );
+    assert.deepEqual(rules["gdp-fw-control"].sourceRanges, ["203.0.113.7/32"]);
+    assert.ok(Object.values(rules).every((r) => !r.sourceRanges.includes("0.0.0.0/0")));
+  });
+
+  it("grants exact permissions on exact buckets, the secret to the gateways, and self-deletion per instance", () => {
+    const roles = Object.fromEntries(
+      mine()
+        .filter((r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole")
+        .map((r) => [r.inputs.roleId as string, r.inputs.permissions]),
+    );
+    assert.deepEqual(roles, {
+      skyplane_gdp_read: ["storage.objects.get", "storage.objects.list"],
+      skyplane_gdp_write: [
+        "storage.objects.create",
+        "storage.objects.delete",
+        "storage.objects.get",
+        "storage.objects.list",
+      ],
+      skyplane_gdp_self_delete: ["compute.instances.delete"],
+    });
+    const bindings = mine()
+      .filter((r) => r.type === "gcp:storage/bucketIAMMember:BucketIAMMember")
+      .map((r) => `${r.inputs.bucket} ${r.inputs.role}`)
+      .sort();
+    assert.deepEqual(bindings, [
+      "dst-bucket projects/p/roles/skyplane_gdp_write",
+      "src-bucket projects/p/roles/skyplane_gdp_read",
+    ]);
+    const [access] = mine().filter(
+      (r) => r.type === "gcp:secretmanager/secretIamMember:SecretIamMember",
+    );
+    assert.equal(access.inputs.role, "roles/secretmanager.secretAccessor");
+    assert.equal(
+      access.inputs.member,
+      "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+    );
+  });
+
+  it("boots gateways from cloud-init with no secret in the metadata, labelled with their expiry", () => {
+    for (const vm of mine().filter((r) => r.type === "gcp:compute/instance:Instance")) {
+      const userData = (vm.inputs.metadata as Record<string, string>)["user-data"];
+      assert.match(userData, /^#cloud-config/);
+      assert.match(userData, /gcloud compute instances delete/);
+      assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
+      assert.equal((vm.inputs.labels as Record<string, string>)["skyplane-expires"], "1795788000");
+      assert.equal(vm.inputs.machineType, "n2-standard-32");
+    }
+  });
+
+  it("hangs every resource under the component, so destroy leaves nothing", () => {
+    const reachable = descendants(root);
+    assert.deepEqual(
+      mine()
+        .filter((r) => !r.type.startsWith("skyplane:") && !reachable.has(r.name))
+        .map((r) => r.name),
+      [],
+    );
+  });
+});

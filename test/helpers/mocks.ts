@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/*
+ * Pulumi's mocks are global to the process, so every mock test shares this one set-up: it records each
+ * registered resource, gives addresses from TEST-NET-2 (a documentation range: nothing is ever sent) and
+ * fails any provider function call (the components must not look anything up).
+ */
+
+/** A resource the mocks saw. */
+export interface Registered {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+/** Everything registered so far, in order. */
+export const registered: Registered[] = [];
+let ips = 0;
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "aws:ec2/eip:Eip") state.publicIp = `198.51.100.${++ips}`;
+      if (args.type === "gcp:compute/address:Address") state.address = `198.51.100.${++ips}`;
+      if (args.type === "aws:secretsmanager/secret:Secret")
+        state.arn = `arn:aws:secretsmanager:region:123456789012:secret:${args.name}`;
+      if (args.type === "aws:iam/instanceProfile:InstanceProfile") state.name = args.name;
+      if (args.type === "gcp:serviceaccount/account:Account")
+        state.email = `${args.inputs.accountId}@project.iam.gserviceaccount.com`;
+      if (args.type === "gcp:projects/iAMCustomRole:IAMCustomRole")
+        state.name = `projects/p/roles/${args.inputs.roleId}`;
+      if (
+        args.type === "gcp:compute/network:Network" ||
+        args.type === "gcp:compute/subnetwork:Subnetwork"
+      ) {
+        state.selfLink = `https://compute/${args.name}`;
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      throw new Error(`unexpected call to ${args.token}: a component must not look anything up`);
+    },
+  },
+  "skyplane",
+  "mocks",
+  false,
+);
+
+/** The value of an output, once known. */
+export function value<T>(o: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as pulumi.Unwrap<T>)));
+}
+
+/** Names of every resource reachable from `root` through its children. */
+export function descendants(root: pulumi.Resource): Set<string> {
+  const out = new Set<string>();
+  const walk = (r: pulumi.Resource) => {
+    for (const c of (r as unknown as { __childResources?: Set<pulumi.Resource> })
+      .__childResources ?? new Set()) {
+      out.add((c as unknown as { __name: string }).__name);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
