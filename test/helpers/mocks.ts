@@ -27,6 +27,17 @@ pulumi.runtime.setMocks(
       if (args.type === "aws:secretsmanager/secret:Secret")
         state.arn = `arn:aws:secretsmanager:region:123456789012:secret:${args.name}`;
       if (args.type === "aws:iam/instanceProfile:InstanceProfile") state.name = args.name;
+      if (args.type === "azure-native:network:PublicIPAddress")
+        state.ipAddress = `198.51.100.${++ips}`;
+      if (args.type === "azure-native:managedidentity:UserAssignedIdentity")
+        state.principalId = `principal-${args.name}`;
+      if (args.type.startsWith("azure-native:")) {
+        // Azure names a resource by its own `<kind>Name` input (a resource group by `resourceGroupName`).
+        const own = args.type.endsWith(":ResourceGroup")
+          ? "resourceGroupName"
+          : Object.keys(args.inputs).find((k) => k.endsWith("Name") && k !== "resourceGroupName");
+        state.name = (own && args.inputs[own]) ?? args.name;
+      }
       if (args.type === "gcp:serviceaccount/account:Account")
         state.email = `${args.inputs.accountId}@project.iam.gserviceaccount.com`;
       if (args.type === "gcp:projects/iAMCustomRole:IAMCustomRole")

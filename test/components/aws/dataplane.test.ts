@@ -70,10 +70,12 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("opens only the gateway ports: data to exactly the peers, control to the client, never the world", () => {
-    const peers = mine()
-      .filter((r) => r.type === "aws:ec2/eip:Eip")
-      .map((_, i) => `198.51.100.${i + 1}/32`)
-      .sort();
+    // The mocks hand out TEST-NET-2 addresses; the peers are exactly the gateways' own.
+    const peers = gateways.map((g) => `${g.host}/32`).sort();
+    assert.ok(
+      peers.every((p) => /^198\.51\.100\.\d+\/32$/.test(p)),
+      peers.join(),
+    );
     for (const sg of mine().filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")) {
       const ingress = sg.inputs.ingress as Array<{
         fromPort: number;
@@ -130,9 +132,9 @@ describe("components/aws: the dataplane under mocks", function () {
     const source = mine().find(
       (r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("us-east-1"),
     );
-    assert.match(
-      source?.inputs.userData as string,
-      /"host": "198\.51\.100\.2"/,
+    const destination = gateways.find((g) => g.id === "aws-us-west-2-0");
+    assert.ok(
+      (source?.inputs.userData as string).includes(`"host": "${destination?.host}"`),
       "the source sends to the destination's address",
     );
   });

@@ -1,0 +1,229 @@
+import { createHash } from "node:crypto";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as keyvault from "@pulumi/azure-native/keyvault";
+import * as network from "@pulumi/azure-native/network";
+import * as resources from "@pulumi/azure-native/resources";
+import * as pulumi from "@pulumi/pulumi";
+import { bindProgram, sendTargets } from "../../planner/program";
+import { routeStackName, Topology } from "../../planner/topology";
+import { AzureGatewayFirewall } from "./firewall";
+import { AzureGateway } from "./gateway";
+import { AzureGatewayIdentity } from "./iam";
+import { dataplaneTags, ROLES, roleDefinitionId } from "./naming";
+import { AzureRegionNetwork } from "./network";
+
+/** Arguments of a dataplane on Azure. */
+export interface AzureDataplaneArgs {
+  /** The planned topology; every gateway on Azure. */
+  topology: Topology;
+  /** The subscription. */
+  subscriptionId: string;
+  /** The Entra tenant (for the Key Vault). */
+  tenantId: string;
+  /** The dataplane token (a secret). */
+  token: pulumi.Input<string>;
+  /** The dataplane key, base64 (a secret). */
+  key: pulumi.Input<string>;
+  /** The client's address as a CIDR: it alone reaches the control API. */
+  clientCidr: pulumi.Input<string>;
+  /** VM image id with Docker, jq and the Azure CLI. */
+  imageId: pulumi.Input<string>;
+  /** The gateway container image. */
+  containerImage: string;
+  /** Storage account id holding the containers. */
+  storageAccountId: string;
+  /** Containers the gateways read. */
+  readContainers: string[];
+  /** Containers the gateways write. */
+  writeContainers: string[];
+  /** SSH public key Azure requires for Linux VMs (SSH stays closed unless sshCidr is given). */
+  sshPublicKey: pulumi.Input<string>;
+  /** Epoch ms at which every gateway deletes itself. */
+  expireAt: number;
+  /** Minutes from boot to expiry. Default 120. */
+  ttlMinutes?: number;
+  /** Control API port. Default 8080. */
+  controlPort?: number;
+  /** Data port. Default 8081. */
+  dataPort?: number;
+  /** A CIDR allowed to SSH in; default none. */
+  sshCidr?: pulumi.Input<string>;
+}
+
+/** Every gateway of a topology as Azure VMs in one resource group, with networks, NSGs, identity and vault. */
+export class AzureDataplane extends pulumi.ComponentResource {
+  /** Where the runner reaches each gateway. */
+  readonly gateways: pulumi.Output<
+    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
+  >;
+
+  constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:azure:Dataplane", name, {}, opts);
+    const { topology } = args;
+    const foreign = topology.gateways.filter((g) => g.provider !== "azure");
+    if (foreign.length > 0)
+      throw new pulumi.ResourceError(
+        `the Azure dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
+        this,
+      );
+    const controlPort = args.controlPort ?? 8080;
+    const dataPort = args.dataPort ?? 8081;
+    const location = (regionId: string) => regionId.slice(6);
+    const regions = [...new Set(topology.gateways.map((g) => location(g.region)))].sort();
+    const tags = dataplaneTags(
+      routeStackName(topology.route.src, topology.route.dsts),
+      name,
+      args.expireAt,
+    );
+    // One resource group holds everything: destroying the stack removes it whole.
+    const group = new resources.ResourceGroup(
+      `${name}-rg`,
+      { location: regions[0], tags },
+      { parent: this },
+    );
+    const rg = group.name;
+    const ips = new Map(
+      topology.gateways.map((g) => [
+        g.id,
+        new network.PublicIPAddress(
+          `${name}-${g.id}-ip`,
+          {
+            resourceGroupName: rg,
+            location: location(g.region),
+            publicIPAllocationMethod: "Static",
+            sku: { name: "Standard" },
+            tags,
+          },
+          { parent: this },
+        ),
+      ]),
+    );
+    const peerIps = [...ips.values()].map((ip) => ip.ipAddress.apply((a) => a as string));
+    const identity = new AzureGatewayIdentity(
+      `${name}-identity`,
+      {
+        subscriptionId: args.subscriptionId,
+        resourceGroupName: rg,
+        location: regions[0],
+        storageAccountId: args.storageAccountId,
+        readContainers: args.readContainers,
+        writeContainers: args.writeContainers,
+        tags,
+      },
+      { parent: this },
+    );
+    // Vault names are global across Azure: a hash of subscription and name keeps two users' apart.
+    const vaultName =
+      `sp${name.toLowerCase().replace(/[^a-z0-9]/g, "")}`.slice(0, 14) +
+      createHash("sha256").update(`${args.subscriptionId}/${name}`).digest("hex").slice(0, 10);
+    const vault = new keyvault.Vault(
+      `${name}-kv`,
+      {
+        resourceGroupName: rg,
+        vaultName,
+        location: regions[0],
+        properties: {
+          tenantId: args.tenantId,
+          sku: { family: "A", name: "standard" },
+          enableRbacAuthorization: true,
+        },
+        tags,
+      },
+      { parent: this },
+    );
+    const secret = new keyvault.Secret(
+      `${name}-secret`,
+      {
+        resourceGroupName: rg,
+        vaultName: vault.name,
+        secretName: "skyplane-dataplane",
+        properties: {
+          value: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+        },
+      },
+      { parent: this },
+    );
+    new authorization.RoleAssignment(
+      `${name}-secret-access`,
+      {
+        principalId: identity.principalId,
+        principalType: "ServicePrincipal",
+        roleDefinitionId: roleDefinitionId(args.subscriptionId, ROLES.secretsUser),
+        scope: secret.id,
+      },
+      { parent: this },
+    );
+    regions.forEach((loc, index) => {
+      const net = new AzureRegionNetwork(
+        `${name}-${loc}`,
+        { resourceGroupName: rg, location: loc, index, tags },
+        { parent: this },
+      );
+      const nsg = new AzureGatewayFirewall(
+        `${name}-${loc}`,
+        {
+          resourceGroupName: rg,
+          location: loc,
+          peerIps,
+          clientCidr: args.clientCidr,
+          dataPort,
+          controlPort,
+          sshCidr: args.sshCidr,
+          tags,
+        },
+        { parent: this },
+      );
+      for (const spec of topology.gateways.filter((g) => location(g.region) === loc)) {
+        const targets = sendTargets(spec.program);
+        const program = pulumi
+          .all(targets.map((t) => (ips.get(t) as network.PublicIPAddress).ipAddress))
+          .apply((addrs) =>
+            bindProgram(
+              spec.program,
+              Object.fromEntries(
+                targets.map((t, i) => [t, { host: addrs[i] as string, port: dataPort }]),
+              ),
+            ),
+          );
+        new AzureGateway(
+          `${name}-${spec.id}`,
+          {
+            subscriptionId: args.subscriptionId,
+            resourceGroupName: rg,
+            location: loc,
+            program,
+            vmSize: spec.vmClass,
+            imageId: args.imageId,
+            containerImage: args.containerImage,
+            subnetId: net.subnetId,
+            securityGroupId: nsg.id,
+            publicIp: ips.get(spec.id) as network.PublicIPAddress,
+            identityId: identity.id,
+            principalId: identity.principalId,
+            vault: vault.name,
+            secret: secret.name,
+            sshPublicKey: args.sshPublicKey,
+            controlPort,
+            dataPort,
+            expireAt: args.expireAt,
+            ttlMinutes: args.ttlMinutes ?? 120,
+            tags,
+          },
+          { parent: this },
+        );
+      }
+    });
+    this.gateways = pulumi.all(
+      topology.gateways.map((g) =>
+        (ips.get(g.id) as network.PublicIPAddress).ipAddress.apply((host) => ({
+          id: g.id,
+          region: g.region,
+          host: host as string,
+          controlPort,
+          dataPort,
+        })),
+      ),
+    );
+    this.registerOutputs({ gateways: this.gateways });
+  }
+}

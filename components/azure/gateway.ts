@@ -1,0 +1,133 @@
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as compute from "@pulumi/azure-native/compute";
+import * as network from "@pulumi/azure-native/network";
+import * as pulumi from "@pulumi/pulumi";
+import { renderBootScript } from "../../gateway-image/boot";
+import type { GatewayProgram } from "../../planner/program";
+import { ROLES, roleDefinitionId } from "./naming";
+
+/** Arguments of one Azure gateway VM. */
+export interface AzureGatewayArgs {
+  /** The subscription. */
+  subscriptionId: string;
+  /** The dataplane's resource group. */
+  resourceGroupName: pulumi.Input<string>;
+  /** Azure location. */
+  location: string;
+  /** Its program, send targets bound to peers' addresses. */
+  program: pulumi.Input<GatewayProgram>;
+  /** VM size, e.g. Standard_D32_v5. */
+  vmSize: string;
+  /** Image id with Docker, jq and the Azure CLI. */
+  imageId: pulumi.Input<string>;
+  /** The gateway container image. */
+  containerImage: string;
+  /** Subnet id. */
+  subnetId: pulumi.Input<string>;
+  /** Security group id. */
+  securityGroupId: pulumi.Input<string>;
+  /** Its static public address resource. */
+  publicIp: network.PublicIPAddress;
+  /** The gateways' managed identity and its principal. */
+  identityId: pulumi.Input<string>;
+  /** The identity's principal id. */
+  principalId: pulumi.Input<string>;
+  /** Key Vault name and secret name of the dataplane's secrets. */
+  vault: pulumi.Input<string>;
+  /** Secret name. */
+  secret: pulumi.Input<string>;
+  /** An SSH public key Azure requires for Linux VMs (SSH stays closed by the security group). */
+  sshPublicKey: pulumi.Input<string>;
+  /** Ports. */
+  controlPort: number;
+  /** Data port. */
+  dataPort: number;
+  /** Epoch ms of expiry. */
+  expireAt: number;
+  /** Minutes from boot to expiry. */
+  ttlMinutes: number;
+  /** Tags. */
+  tags: Record<string, string>;
+}
+
+/** A gateway VM: cloud-init boot (user data), no SSH provisioning, deleting itself at expiry. */
+export class AzureGateway extends pulumi.ComponentResource {
+  constructor(name: string, args: AzureGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:azure:Gateway", name, {}, opts);
+    const nic = new network.NetworkInterface(
+      `${name}-nic`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        networkSecurityGroup: { id: args.securityGroupId },
+        ipConfigurations: [
+          {
+            name: "primary",
+            subnet: { id: args.subnetId },
+            publicIPAddress: { id: args.publicIp.id },
+          },
+        ],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const userData = pulumi
+      .all([args.program, args.vault, args.secret])
+      .apply(([program, vault, secret]) =>
+        Buffer.from(
+          renderBootScript({
+            program,
+            image: args.containerImage,
+            secrets: { provider: "azure", vault, secret },
+            controlPort: args.controlPort,
+            dataPort: args.dataPort,
+            expireAt: args.expireAt,
+            now: args.expireAt - args.ttlMinutes * 60_000,
+          }),
+        ).toString("base64"),
+      );
+    const vm = new compute.VirtualMachine(
+      `${name}-vm`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        hardwareProfile: { vmSize: args.vmSize },
+        storageProfile: {
+          imageReference: { id: args.imageId },
+          osDisk: { createOption: "FromImage", deleteOption: "Delete" },
+        },
+        networkProfile: {
+          networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }],
+        },
+        osProfile: {
+          computerName: name.slice(0, 15),
+          adminUsername: "skyplane",
+          linuxConfiguration: {
+            disablePasswordAuthentication: true,
+            ssh: {
+              publicKeys: [
+                { path: "/home/skyplane/.ssh/authorized_keys", keyData: args.sshPublicKey },
+              ],
+            },
+          },
+        },
+        identity: { type: "UserAssigned", userAssignedIdentities: [args.identityId] },
+        userData,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    // The gateway may delete exactly its own VM, at expiry.
+    new authorization.RoleAssignment(
+      `${name}-self-delete`,
+      {
+        principalId: args.principalId,
+        principalType: "ServicePrincipal",
+        roleDefinitionId: roleDefinitionId(args.subscriptionId, ROLES.vmContributor),
+        scope: vm.id,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,7 @@
+export { AzureDataplane } from "./dataplane";
+export type { AzureDataplaneArgs } from "./dataplane";
+export { AzureGateway } from "./gateway";
+export { AzureGatewayFirewall } from "./firewall";
+export { AzureGatewayIdentity } from "./iam";
+export { AzureRegionNetwork } from "./network";
+export { containerScope, dataplaneTags, regionCidrs, ROLES, roleDefinitionId } from "./naming";
