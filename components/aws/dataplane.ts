@@ -4,7 +4,8 @@ import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, sendTargets } from "../../planner/program";
 import { regionSlug } from "../../planner/regions";
-import { routeStackName, Topology } from "../../planner/topology";
+import { routeStackName } from "../../planner/topology";
+import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
 import { AwsGatewayFirewall } from "./firewall";
 import { AwsGateway } from "./gateway";
 import { AwsGatewayIdentity } from "./iam";
@@ -12,15 +13,7 @@ import { dataplaneTags } from "./naming";
 import { AwsRegionNetwork } from "./network";
 
 /** Arguments of a dataplane on AWS. */
-export interface AwsDataplaneArgs {
-  /** The planned topology; every gateway on AWS. */
-  topology: Topology;
-  /** The dataplane token (a secret). */
-  token: pulumi.Input<string>;
-  /** The dataplane key, base64 (a secret). */
-  key: pulumi.Input<string>;
-  /** The client's address as a CIDR, e.g. 203.0.113.7/32: it alone reaches the control API. */
-  clientCidr: pulumi.Input<string>;
+export interface AwsDataplaneArgs extends CloudDataplaneArgs {
   /** Gateway image (AMI) per region id. */
   amis: Record<string, pulumi.Input<string>>;
   /** The gateway container image. */
@@ -29,34 +22,17 @@ export interface AwsDataplaneArgs {
   readBuckets: string[];
   /** Buckets the gateways write (names). */
   writeBuckets: string[];
-  /** Epoch ms at which every gateway ends itself. */
-  expireAt: number;
-  /** Minutes from boot to expiry. Default 120. */
-  ttlMinutes?: number;
-  /** Control API port. Default 8080. */
-  controlPort?: number;
-  /** Data port. Default 8081. */
-  dataPort?: number;
-  /** A CIDR allowed to SSH in; default none. */
-  sshCidr?: pulumi.Input<string>;
 }
 
 /** Every gateway of a topology as EC2 VMs, with their networks, firewalls, identity and secrets. */
 export class AwsDataplane extends pulumi.ComponentResource {
   /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<
-    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
-  >;
+  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
 
   constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:aws:Dataplane", name, {}, opts);
     const { topology } = args;
-    const foreign = topology.gateways.filter((g) => g.provider !== "aws");
-    if (foreign.length > 0)
-      throw new pulumi.ResourceError(
-        `the AWS dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
-        this,
-      );
+    requireProvider(topology, "aws", "AWS", this);
     const regions = [...new Set(topology.gateways.map((g) => g.region))].sort();
     for (const r of regions) {
       if (!args.amis[r]) {

@@ -4,4 +4,4 @@ export { AwsGateway } from "./gateway";
 export { AwsGatewayFirewall } from "./firewall";
 export { AwsGatewayIdentity } from "./iam";
 export { AwsRegionNetwork } from "./network";
-export { dataplaneTags, gatewayPolicy, regionCidrs } from "./naming";
+export { dataplaneTags, gatewayPolicy } from "./naming";

@@ -16,12 +16,6 @@ export function dataplaneTags(
   };
 }
 
-/** The VPC CIDR of the i-th region of a dataplane: 10.(100+i).0.0/16, one subnet /24 in it. */
-export function regionCidrs(i: number): { vpc: string; subnet: string } {
-  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
-  return { vpc: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
-}
-
 /** A bucket's ARNs: the bucket itself (for List) and its objects. */
 function bucketArns(bucket: string): { bucket: string; objects: string } {
   return { bucket: `arn:aws:s3:::${bucket}`, objects: `arn:aws:s3:::${bucket}/*` };

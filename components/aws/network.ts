@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as pulumi from "@pulumi/pulumi";
-import { regionCidrs } from "./naming";
+import { regionCidrs } from "../cloud";
 
 /** Arguments of a region's network. */
 export interface AwsRegionNetworkArgs {
@@ -26,7 +26,7 @@ export class AwsRegionNetwork extends pulumi.ComponentResource {
     const cidrs = regionCidrs(args.index);
     const vpc = new ec2.Vpc(
       `${name}-vpc`,
-      { cidrBlock: cidrs.vpc, enableDnsHostnames: true, tags: args.tags },
+      { cidrBlock: cidrs.network, enableDnsHostnames: true, tags: args.tags },
       child,
     );
     const subnet = new ec2.Subnet(

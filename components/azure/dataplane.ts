@@ -5,7 +5,8 @@ import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, sendTargets } from "../../planner/program";
-import { routeStackName, Topology } from "../../planner/topology";
+import { routeStackName } from "../../planner/topology";
+import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
 import { AzureGatewayFirewall } from "./firewall";
 import { AzureGateway } from "./gateway";
 import { AzureGatewayIdentity } from "./iam";
@@ -13,19 +14,11 @@ import { dataplaneTags, ROLES, roleDefinitionId } from "./naming";
 import { AzureRegionNetwork } from "./network";
 
 /** Arguments of a dataplane on Azure. */
-export interface AzureDataplaneArgs {
-  /** The planned topology; every gateway on Azure. */
-  topology: Topology;
+export interface AzureDataplaneArgs extends CloudDataplaneArgs {
   /** The subscription. */
   subscriptionId: string;
   /** The Entra tenant (for the Key Vault). */
   tenantId: string;
-  /** The dataplane token (a secret). */
-  token: pulumi.Input<string>;
-  /** The dataplane key, base64 (a secret). */
-  key: pulumi.Input<string>;
-  /** The client's address as a CIDR: it alone reaches the control API. */
-  clientCidr: pulumi.Input<string>;
   /** VM image id with Docker, jq and the Azure CLI. */
   imageId: pulumi.Input<string>;
   /** The gateway container image. */
@@ -38,34 +31,17 @@ export interface AzureDataplaneArgs {
   writeContainers: string[];
   /** SSH public key Azure requires for Linux VMs (SSH stays closed unless sshCidr is given). */
   sshPublicKey: pulumi.Input<string>;
-  /** Epoch ms at which every gateway deletes itself. */
-  expireAt: number;
-  /** Minutes from boot to expiry. Default 120. */
-  ttlMinutes?: number;
-  /** Control API port. Default 8080. */
-  controlPort?: number;
-  /** Data port. Default 8081. */
-  dataPort?: number;
-  /** A CIDR allowed to SSH in; default none. */
-  sshCidr?: pulumi.Input<string>;
 }
 
 /** Every gateway of a topology as Azure VMs in one resource group, with networks, NSGs, identity and vault. */
 export class AzureDataplane extends pulumi.ComponentResource {
   /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<
-    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
-  >;
+  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
 
   constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:azure:Dataplane", name, {}, opts);
     const { topology } = args;
-    const foreign = topology.gateways.filter((g) => g.provider !== "azure");
-    if (foreign.length > 0)
-      throw new pulumi.ResourceError(
-        `the Azure dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
-        this,
-      );
+    requireProvider(topology, "azure", "Azure", this);
     const controlPort = args.controlPort ?? 8080;
     const dataPort = args.dataPort ?? 8081;
     const location = (regionId: string) => regionId.slice(6);

@@ -4,4 +4,4 @@ export { AzureGateway } from "./gateway";
 export { AzureGatewayFirewall } from "./firewall";
 export { AzureGatewayIdentity } from "./iam";
 export { AzureRegionNetwork } from "./network";
-export { containerScope, dataplaneTags, regionCidrs, ROLES, roleDefinitionId } from "./naming";
+export { containerScope, dataplaneTags, ROLES, roleDefinitionId } from "./naming";

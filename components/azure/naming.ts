@@ -17,12 +17,6 @@ export function dataplaneTags(
   };
 }
 
-/** The address space and subnet of the i-th region of a dataplane. */
-export function regionCidrs(i: number): { vnet: string; subnet: string } {
-  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
-  return { vnet: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
-}
-
 /**
  * Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles):
  * reading and writing blobs, reading one Key Vault secret, and managing (here: deleting) one VM.

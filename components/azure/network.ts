@@ -1,6 +1,6 @@
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
-import { regionCidrs } from "./naming";
+import { regionCidrs } from "../cloud";
 
 /** Arguments of a region's network. */
 export interface AzureRegionNetworkArgs {
@@ -27,7 +27,7 @@ export class AzureRegionNetwork extends pulumi.ComponentResource {
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        addressSpace: { addressPrefixes: [cidrs.vnet] },
+        addressSpace: { addressPrefixes: [cidrs.network] },
         tags: args.tags,
       },
       { parent: this },

@@ -3,25 +3,18 @@ import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, sendTargets } from "../../planner/program";
-import { routeStackName, Topology } from "../../planner/topology";
+import { routeStackName } from "../../planner/topology";
+import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
 import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
 import { GcpGatewayIdentity } from "./iam";
 import { dataplaneLabels, SELF_DELETE_PERMISSIONS } from "./naming";
 import { GcpNetwork } from "./network";
 
-/** Arguments of a dataplane on GCP. */
-export interface GcpDataplaneArgs {
-  /** The planned topology; every gateway on GCP (region ids are zones, e.g. gcp:us-central1-a). */
-  topology: Topology;
+/** Arguments of a dataplane on GCP; its topology's region ids are zones, e.g. gcp:us-central1-a. */
+export interface GcpDataplaneArgs extends CloudDataplaneArgs {
   /** The project. */
   project: pulumi.Input<string>;
-  /** The dataplane token (a secret). */
-  token: pulumi.Input<string>;
-  /** The dataplane key, base64 (a secret). */
-  key: pulumi.Input<string>;
-  /** The client's address as a CIDR: it alone reaches the control API. */
-  clientCidr: pulumi.Input<string>;
   /** VM image with Docker, jq and gcloud. */
   image: pulumi.Input<string>;
   /** The gateway container image. */
@@ -30,34 +23,17 @@ export interface GcpDataplaneArgs {
   readBuckets: string[];
   /** Buckets the gateways write. */
   writeBuckets: string[];
-  /** Epoch ms at which every gateway deletes itself. */
-  expireAt: number;
-  /** Minutes from boot to expiry. Default 120. */
-  ttlMinutes?: number;
-  /** Control API port. Default 8080. */
-  controlPort?: number;
-  /** Data port. Default 8081. */
-  dataPort?: number;
-  /** A CIDR allowed to SSH in; default none. */
-  sshCidr?: pulumi.Input<string>;
 }
 
 /** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
 export class GcpDataplane extends pulumi.ComponentResource {
   /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<
-    Array<{ id: string; region: string; host: string; controlPort: number; dataPort: number }>
-  >;
+  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
 
   constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:gcp:Dataplane", name, {}, opts);
     const { topology } = args;
-    const foreign = topology.gateways.filter((g) => g.provider !== "gcp");
-    if (foreign.length > 0)
-      throw new pulumi.ResourceError(
-        `the GCP dataplane cannot run ${foreign.map((g) => g.id).join(", ")}`,
-        this,
-      );
+    requireProvider(topology, "gcp", "GCP", this);
     const controlPort = args.controlPort ?? 8080;
     const dataPort = args.dataPort ?? 8081;
     const zone = (regionId: string) => regionId.slice(4);

@@ -8,6 +8,5 @@ export {
   dataplaneLabels,
   READ_PERMISSIONS,
   SELF_DELETE_PERMISSIONS,
-  subnetCidr,
   WRITE_PERMISSIONS,
 } from "./naming";

@@ -21,12 +21,6 @@ export function dataplaneLabels(
   };
 }
 
-/** The subnet of the i-th region of a dataplane's VPC. */
-export function subnetCidr(i: number): string {
-  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
-  return `10.${100 + i}.0.0/24`;
-}
-
 /** What reading a source bucket takes. */
 export const READ_PERMISSIONS = ["storage.objects.get", "storage.objects.list"];
 /** What writing a destination bucket takes: objects, and composing and deleting the parts of uploads. */

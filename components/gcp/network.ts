@@ -1,6 +1,6 @@
 import * as compute from "@pulumi/gcp/compute";
 import * as pulumi from "@pulumi/pulumi";
-import { subnetCidr } from "./naming";
+import { regionCidrs } from "../cloud";
 
 /** Arguments of a dataplane's network. */
 export interface GcpNetworkArgs {
@@ -30,7 +30,12 @@ export class GcpNetwork extends pulumi.ComponentResource {
         region,
         new compute.Subnetwork(
           `${name}-${region}`,
-          { project: args.project, region, network: network.id, ipCidrRange: subnetCidr(i) },
+          {
+            project: args.project,
+            region,
+            network: network.id,
+            ipCidrRange: regionCidrs(i).subnet,
+          },
           { parent: this },
         ).selfLink,
       ]),
