@@ -75,7 +75,7 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
 
   it("leaves a keep-warm dataplane up, whose gateways exit on their own at the TTL", async () => {
     {
-      const dp = client.dataplane("local", "north", "local", "south", { keepWarmSeconds: 4 });
+      const dp = client.dataplane("local", "north", "local", "south", { keepWarmSeconds: 12 });
       await using _warm = dp.autoDeprovision();
       await dp.provision();
     }
@@ -85,7 +85,7 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
       pids.every((p) => liveStartTime(p)),
       "still up after the scope ended",
     );
-    await waitFor("the gateways to expire", () => pids.every((p) => !liveStartTime(p)), 30_000);
+    await waitFor("the gateways to expire", () => pids.every((p) => !liveStartTime(p)), 45_000);
     // A later provision notices they are gone (refresh) and starts new ones.
     const dp = client.dataplane("local", "north", "local", "south");
     await dp.provision();
