@@ -2,10 +2,16 @@ import * as aws from "@pulumi/aws";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
-import { bindProgram, sendTargets } from "../../planner/program";
 import { regionSlug } from "../../planner/regions";
 import { routeStackName } from "../../planner/topology";
-import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
+import {
+  addressBook,
+  boundProgram,
+  CloudDataplaneArgs,
+  cloudGateways,
+  GatewayEndpoint,
+  gatewayEndpoints,
+} from "../cloud";
 import { AwsGatewayFirewall } from "./firewall";
 import { AwsGateway } from "./gateway";
 import { AwsGatewayIdentity } from "./iam";
@@ -32,8 +38,8 @@ export class AwsDataplane extends pulumi.ComponentResource {
   constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:aws:Dataplane", name, {}, opts);
     const { topology } = args;
-    requireProvider(topology, "aws", "AWS", this);
-    const regions = [...new Set(topology.gateways.map((g) => g.region))].sort();
+    const gateways = cloudGateways(topology, "aws", "AWS", this);
+    const regions = [...new Set(gateways.map((g) => g.region))].sort();
     for (const r of regions) {
       if (!args.amis[r]) {
         throw new pulumi.InputPropertyError({
@@ -61,7 +67,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
     );
     // Addresses first: every firewall must know every peer before any gateway boots.
     const eips = new Map(
-      topology.gateways.map((g) => [
+      gateways.map((g) => [
         g.id,
         new ec2.Eip(
           `${name}-${g.id}-ip`,
@@ -70,7 +76,11 @@ export class AwsDataplane extends pulumi.ComponentResource {
         ),
       ]),
     );
-    const peerIps = [...eips.values()].map((e) => e.publicIp);
+    const book = addressBook(
+      new Map([...eips].map(([id, eip]) => [id, eip.publicIp])),
+      args.remotePeers,
+    );
+    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const secrets = new Map(
       regions.map((r) => {
         const secret = new secretsmanager.Secret(
@@ -120,20 +130,11 @@ export class AwsDataplane extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      for (const spec of topology.gateways.filter((g) => g.region === region)) {
-        const targets = sendTargets(spec.program);
-        const program = pulumi
-          .all(targets.map((t) => (eips.get(t) as ec2.Eip).publicIp))
-          .apply((ips) =>
-            bindProgram(
-              spec.program,
-              Object.fromEntries(targets.map((t, i) => [t, { host: ips[i], port: dataPort }])),
-            ),
-          );
+      for (const spec of gateways.filter((g) => g.region === region)) {
         new AwsGateway(
           `${name}-${spec.id}`,
           {
-            program,
+            program: boundProgram(spec, book.peers, dataPort),
             instanceType: spec.vmClass,
             ami: args.amis[region],
             image: args.image,
@@ -153,17 +154,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
         );
       }
     });
-    this.gateways = pulumi.all(
-      topology.gateways.map((g) =>
-        (eips.get(g.id) as ec2.Eip).publicIp.apply((host) => ({
-          id: g.id,
-          region: g.region,
-          host,
-          controlPort,
-          dataPort,
-        })),
-      ),
-    );
+    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
     this.registerOutputs({ gateways: this.gateways });
   }
 }

@@ -4,9 +4,15 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { bindProgram, sendTargets } from "../../planner/program";
 import { routeStackName } from "../../planner/topology";
-import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
+import {
+  addressBook,
+  boundProgram,
+  CloudDataplaneArgs,
+  cloudGateways,
+  GatewayEndpoint,
+  gatewayEndpoints,
+} from "../cloud";
 import { AzureGatewayFirewall } from "./firewall";
 import { AzureGateway } from "./gateway";
 import { AzureGatewayIdentity } from "./iam";
@@ -41,11 +47,11 @@ export class AzureDataplane extends pulumi.ComponentResource {
   constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:azure:Dataplane", name, {}, opts);
     const { topology } = args;
-    requireProvider(topology, "azure", "Azure", this);
+    const gateways = cloudGateways(topology, "azure", "Azure", this);
     const controlPort = args.controlPort ?? 8080;
     const dataPort = args.dataPort ?? 8081;
     const location = (regionId: string) => regionId.slice(6);
-    const regions = [...new Set(topology.gateways.map((g) => location(g.region)))].sort();
+    const regions = [...new Set(gateways.map((g) => location(g.region)))].sort();
     const tags = dataplaneTags(
       routeStackName(topology.route.src, topology.route.dsts),
       name,
@@ -59,7 +65,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
     );
     const rg = group.name;
     const ips = new Map(
-      topology.gateways.map((g) => [
+      gateways.map((g) => [
         g.id,
         new network.PublicIPAddress(
           `${name}-${g.id}-ip`,
@@ -74,7 +80,11 @@ export class AzureDataplane extends pulumi.ComponentResource {
         ),
       ]),
     );
-    const peerIps = [...ips.values()].map((ip) => ip.ipAddress.apply((a) => a as string));
+    const book = addressBook(
+      new Map([...ips].map(([id, ip]) => [id, ip.ipAddress.apply((a) => a as string)])),
+      args.remotePeers,
+    );
+    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const identity = new AzureGatewayIdentity(
       `${name}-identity`,
       {
@@ -149,25 +159,14 @@ export class AzureDataplane extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      for (const spec of topology.gateways.filter((g) => location(g.region) === loc)) {
-        const targets = sendTargets(spec.program);
-        const program = pulumi
-          .all(targets.map((t) => (ips.get(t) as network.PublicIPAddress).ipAddress))
-          .apply((addrs) =>
-            bindProgram(
-              spec.program,
-              Object.fromEntries(
-                targets.map((t, i) => [t, { host: addrs[i] as string, port: dataPort }]),
-              ),
-            ),
-          );
+      for (const spec of gateways.filter((g) => location(g.region) === loc)) {
         new AzureGateway(
           `${name}-${spec.id}`,
           {
             subscriptionId: args.subscriptionId,
             resourceGroupName: rg,
             location: loc,
-            program,
+            program: boundProgram(spec, book.peers, dataPort),
             vmSize: spec.vmClass,
             imageId: args.imageId,
             containerImage: args.containerImage,
@@ -189,17 +188,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
         );
       }
     });
-    this.gateways = pulumi.all(
-      topology.gateways.map((g) =>
-        (ips.get(g.id) as network.PublicIPAddress).ipAddress.apply((host) => ({
-          id: g.id,
-          region: g.region,
-          host: host as string,
-          controlPort,
-          dataPort,
-        })),
-      ),
-    );
+    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
     this.registerOutputs({ gateways: this.gateways });
   }
 }

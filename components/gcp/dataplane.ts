@@ -2,9 +2,15 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
-import { bindProgram, sendTargets } from "../../planner/program";
 import { routeStackName } from "../../planner/topology";
-import { CloudDataplaneArgs, GatewayEndpoint, requireProvider } from "../cloud";
+import {
+  addressBook,
+  boundProgram,
+  CloudDataplaneArgs,
+  cloudGateways,
+  GatewayEndpoint,
+  gatewayEndpoints,
+} from "../cloud";
 import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
 import { GcpGatewayIdentity } from "./iam";
@@ -33,12 +39,12 @@ export class GcpDataplane extends pulumi.ComponentResource {
   constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:gcp:Dataplane", name, {}, opts);
     const { topology } = args;
-    requireProvider(topology, "gcp", "GCP", this);
+    const gateways = cloudGateways(topology, "gcp", "GCP", this);
     const controlPort = args.controlPort ?? 8080;
     const dataPort = args.dataPort ?? 8081;
     const zone = (regionId: string) => regionId.slice(4);
     const regionOf = (regionId: string) => zone(regionId).replace(/-[a-z]$/, "");
-    const regions = [...new Set(topology.gateways.map((g) => regionOf(g.region)))].sort();
+    const regions = [...new Set(gateways.map((g) => regionOf(g.region)))].sort();
     const labels = dataplaneLabels(
       routeStackName(topology.route.src, topology.route.dsts),
       name,
@@ -51,7 +57,7 @@ export class GcpDataplane extends pulumi.ComponentResource {
         .slice(0, 12) || "dp";
     const tag = `skyplane-${id}`;
     const addresses = new Map(
-      topology.gateways.map((g) => [
+      gateways.map((g) => [
         g.id,
         new compute.Address(
           `${name}-${g.id}-ip`,
@@ -60,7 +66,11 @@ export class GcpDataplane extends pulumi.ComponentResource {
         ),
       ]),
     );
-    const peerIps = [...addresses.values()].map((a) => a.address);
+    const book = addressBook(
+      new Map([...addresses].map(([gid, a]) => [gid, a.address])),
+      args.remotePeers,
+    );
+    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const network = new GcpNetwork(
       `${name}-net`,
       { project: args.project, regions },
@@ -118,22 +128,13 @@ export class GcpDataplane extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    for (const spec of topology.gateways) {
-      const targets = sendTargets(spec.program);
-      const program = pulumi
-        .all(targets.map((t) => (addresses.get(t) as compute.Address).address))
-        .apply((ips) =>
-          bindProgram(
-            spec.program,
-            Object.fromEntries(targets.map((t, i) => [t, { host: ips[i], port: dataPort }])),
-          ),
-        );
+    for (const spec of gateways) {
       new GcpGateway(
         `${name}-${spec.id}`,
         {
           project: args.project,
           zone: zone(spec.region),
-          program,
+          program: boundProgram(spec, book.peers, dataPort),
           machineType: spec.vmClass,
           image: args.image,
           containerImage: args.containerImage,
@@ -153,17 +154,7 @@ export class GcpDataplane extends pulumi.ComponentResource {
         { parent: this },
       );
     }
-    this.gateways = pulumi.all(
-      topology.gateways.map((g) =>
-        (addresses.get(g.id) as compute.Address).address.apply((host) => ({
-          id: g.id,
-          region: g.region,
-          host,
-          controlPort,
-          dataPort,
-        })),
-      ),
-    );
+    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
     this.registerOutputs({ gateways: this.gateways });
   }
 }
