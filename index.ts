@@ -19,6 +19,7 @@ interface ProcessSpec {
  *   skyplane:token      the dataplane token (secret)
  *   skyplane:key        the dataplane AES-256 key, base64 (secret)
  *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
+ *   skyplane:ttlMinutes minutes after which each gateway exits on its own (default 720)
  *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
  *   skyplane:logDir     where gateway logs go (default <home>/logs)
  *   skyplane:storeEnv   endpoints and credentials of cloud stores for the gateways (secret, optional)
@@ -41,6 +42,7 @@ async function program(): Promise<Record<string, unknown>> {
       network: emulatedNetwork(config.getObject("network")),
       storeEnv: config.getSecretObject<Record<string, string>>("storeEnv"),
       expireAt: config.getNumber("expireAt"),
+      ttlMinutes: config.getNumber("ttlMinutes"),
     });
     outputs.gateways = dataplane.gateways;
   }

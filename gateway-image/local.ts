@@ -71,6 +71,8 @@ export interface GatewayCommandOptions {
   readonly host?: string;
   /** Epoch ms at which the daemon exits on its own. */
   readonly expireAt?: number;
+  /** Minutes from its start after which the daemon exits on its own. */
+  readonly ttlMinutes?: number;
   /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
   readonly extraArgs?: string[];
 }
@@ -100,6 +102,7 @@ export function gatewayCommand(
     "--data-port",
     String(opts.dataPort ?? 0),
     ...(opts.expireAt !== undefined ? ["--expire-at", String(opts.expireAt)] : []),
+    ...(opts.ttlMinutes !== undefined ? ["--ttl-minutes", String(opts.ttlMinutes)] : []),
     ...(opts.extraArgs ?? []),
   ];
 }

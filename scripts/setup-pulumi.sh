@@ -121,14 +121,22 @@ build_from_go_modules() {
 }
 
 # skyplane's own Node.js language host (scripts/language-host), where the official one is missing.
+# A build of it is stamped with a hash of its sources, so that a cached one is rebuilt when they change;
+# the official host (no stamp, and not ours) is kept as it is.
 build_own_language_host() {
-  [ -x "$BIN/pulumi-language-nodejs" ] && return 0
+  local src="$PROJECT_DIR/scripts/language-host" host="$BIN/pulumi-language-nodejs" stamp
+  stamp=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -d' ' -f1)
+  if [ -x "$host" ]; then
+    grep -q "usage: pulumi-language-nodejs ENGINE_ADDRESS" "$host" || return 0
+    [ "$(cat "$host.sha256" 2>/dev/null)" = "$stamp" ] && return 0
+  fi
   command -v go >/dev/null || { log "no Go toolchain: 'pulumi up' by hand will not work (the library does)"; return 0; }
   (
-    cd "$PROJECT_DIR/scripts/language-host"
+    cd "$src"
     GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build "${GO_BUILD_FLAGS[@]}" \
-      -o "$BIN/pulumi-language-nodejs.tmp" . >&2
-    mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
+      -o "$host.tmp" . >&2
+    mv "$host.tmp" "$host"
+    echo "$stamp" >"$host.sha256"
   ) && log "built skyplane's pulumi-language-nodejs"
 }
 

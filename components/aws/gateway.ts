@@ -44,7 +44,8 @@ export class AwsGateway extends pulumi.ComponentResource {
   readonly instanceId: pulumi.Output<string>;
 
   constructor(name: string, args: AwsGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:aws:Gateway", name, {}, opts);
+    // Registered inputs are what the policy pack sees: tags and TTL, never secrets.
+    super("skyplane:aws:Gateway", name, { tags: args.tags, ttlMinutes: args.ttlMinutes }, opts);
     const child = { parent: this, provider: args.provider };
     const region = args.provider.region;
     const userData = pulumi

@@ -53,7 +53,8 @@ export interface AzureGatewayArgs {
 /** A gateway VM: cloud-init boot (user data), no SSH provisioning, deleting itself at expiry. */
 export class AzureGateway extends pulumi.ComponentResource {
   constructor(name: string, args: AzureGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:azure:Gateway", name, {}, opts);
+    // Registered inputs are what the policy pack sees: tags and TTL, never secrets.
+    super("skyplane:azure:Gateway", name, { tags: args.tags, ttlMinutes: args.ttlMinutes }, opts);
     const nic = new network.NetworkInterface(
       `${name}-nic`,
       {

@@ -46,7 +46,8 @@ export interface GcpGatewayArgs {
 /** A gateway VM: cloud-init boot, no SSH provisioning, deleting itself at expiry with its own identity. */
 export class GcpGateway extends pulumi.ComponentResource {
   constructor(name: string, args: GcpGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:gcp:Gateway", name, {}, opts);
+    // Registered inputs are what the policy pack sees: labels (as tags) and TTL, never secrets.
+    super("skyplane:gcp:Gateway", name, { tags: args.labels, ttlMinutes: args.ttlMinutes }, opts);
     const userData = pulumi
       .all([args.program, args.project, args.secret])
       .apply(([program, project, secret]) =>

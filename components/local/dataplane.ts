@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, sendTargets } from "../../planner/program";
-import { provisioningOrder, Topology } from "../../planner/topology";
+import { provisioningOrder, routeStackName, Topology } from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
-import { LocalGateway } from "./gateway";
+import { LOCAL_TTL_MINUTES, LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
 
 /** How the runner reaches one provisioned gateway (a stack output). */
@@ -37,6 +37,8 @@ export interface LocalDataplaneArgs {
   logDir?: pulumi.Input<string | undefined>;
   /** Epoch ms at which gateways exit on their own (keep-warm TTL); default never. */
   expireAt?: pulumi.Input<number | undefined>;
+  /** Minutes from its start after which each gateway exits on its own. Default LOCAL_TTL_MINUTES. */
+  ttlMinutes?: number;
   /** Address the gateways bind; default 127.0.0.1. */
   host?: pulumi.Input<string>;
   /** Emulate this WAN with network namespaces and shaped links (needs root); default loopback. */
@@ -78,6 +80,16 @@ export class LocalDataplane extends pulumi.ComponentResource {
       network = new LocalNetwork(`${name}-network`, { plan }, { parent: this });
       placement = plan.gateways;
     }
+    const ttlMinutes = args.ttlMinutes ?? LOCAL_TTL_MINUTES;
+    const tags = pulumi.output(args.expireAt).apply((expireAt) => ({
+      skyplane: "gateway",
+      "skyplane:route": routeStackName(args.topology.route.src, args.topology.route.dsts),
+      "skyplane:dataplane": name,
+      "skyplane:expires":
+        expireAt !== undefined
+          ? new Date(expireAt).toISOString()
+          : `${ttlMinutes} minutes after start`,
+    }));
     const built = new Map<string, LocalGateway>();
     for (const spec of provisioningOrder(args.topology)) {
       const targets = sendTargets(spec.program);
@@ -105,6 +117,8 @@ export class LocalDataplane extends pulumi.ComponentResource {
             netns: placement?.[spec.id]?.ns,
             storeEnv: args.storeEnv,
             expireAt: args.expireAt,
+            ttlMinutes,
+            tags,
           },
           { parent: this, dependsOn: network ? [network] : [] },
         ),

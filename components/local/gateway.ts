@@ -20,6 +20,10 @@ export interface LocalGatewayArgs {
   host?: pulumi.Input<string>;
   /** Epoch ms at which it exits on its own (keep-warm TTL); default never. */
   expireAt?: pulumi.Input<number | undefined>;
+  /** Minutes from its start after which it exits on its own. Default LOCAL_TTL_MINUTES. */
+  ttlMinutes?: number;
+  /** Tags: `skyplane`, `skyplane:route`, `skyplane:dataplane`, `skyplane:expires` (what the policy pack checks). */
+  tags?: pulumi.Input<Record<string, string>>;
   /** Network namespace to run in (an emulated WAN); default the host's. */
   netns?: pulumi.Input<string | undefined>;
   /** Extra environment for the stores (endpoints, credentials); keep it a secret. */
@@ -39,6 +43,9 @@ export function localGatewayFiles(
   };
 }
 
+/** Minutes a local gateway lives by default: long enough for a long transfer, and it still ends on its own. */
+export const LOCAL_TTL_MINUTES = 12 * 60;
+
 /** A gateway daemon as a process on this machine (the local cloud's "VM"). */
 export class LocalGateway extends pulumi.ComponentResource {
   /** Process id of the daemon. */
@@ -53,7 +60,14 @@ export class LocalGateway extends pulumi.ComponentResource {
   readonly logFile: pulumi.Output<string>;
 
   constructor(name: string, args: LocalGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:local:Gateway", name, {}, opts);
+    const ttlMinutes = args.ttlMinutes ?? LOCAL_TTL_MINUTES;
+    // Registered inputs are what the policy pack sees: bind address, tags and TTL, never secrets.
+    super(
+      "skyplane:local:Gateway",
+      name,
+      { host: args.host ?? "127.0.0.1", tags: args.tags, ttlMinutes },
+      opts,
+    );
     const stack = pulumi.getStack();
     const host = pulumi.output(args.host ?? "127.0.0.1");
     const program = pulumi.output(args.program);
@@ -67,7 +81,7 @@ export class LocalGateway extends pulumi.ComponentResource {
           .all([files, host, args.expireAt, args.netns])
           .apply(([f, h, expireAt, netns]) => [
             ...(netns ? ["ip", "netns", "exec", netns] : []),
-            ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt }),
+            ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt, ttlMinutes }),
           ]),
         env: pulumi
           .all([args.home, args.token, args.key, program, args.storeEnv])

@@ -224,6 +224,9 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
 
   async delete(_id: string, props: LocalProcessOutputs): Promise<void> {
     await stopProcess(props.pid, props.startTime, props.stopGraceMs ?? 10_000);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs: typeof import("node:fs") = require("node:fs");
+    if (props.readyFile) fs.rmSync(props.readyFile, { force: true }); // what it said is no longer true
   }
 }
 

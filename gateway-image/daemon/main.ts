@@ -17,7 +17,7 @@ import { GatewayExecutor } from "./executor";
  * and as one JSON line to stdout.
  */
 
-const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--control-host H] [--control-port P]
+const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--ttl-minutes N] [--control-host H] [--control-port P]
        [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
        [--dead-peer-ms MS]`;
 
@@ -28,6 +28,13 @@ function fail(message: string): never {
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** Runs `fn` at epoch ms `when`, however far away (a single timer holds at most ~24.8 days). */
+function at(when: number, fn: () => void): void {
+  const wait = when - Date.now();
+  if (wait <= 0) return fn();
+  setTimeout(() => at(when, fn), Math.min(wait, 2 ** 31 - 1)).unref();
 }
 
 async function main(): Promise<void> {
@@ -45,6 +52,7 @@ async function main(): Promise<void> {
         "max-receive-mib": { type: "string", default: "256" },
         "dead-peer-ms": { type: "string", default: "15000" },
         "expire-at": { type: "string" },
+        "ttl-minutes": { type: "string" },
       },
       strict: true,
     }));
@@ -99,10 +107,13 @@ async function main(): Promise<void> {
   if (values["expire-at"]) {
     const expireAt = Number(values["expire-at"]);
     if (!Number.isFinite(expireAt)) fail("--expire-at takes milliseconds since the epoch");
-    setTimeout(
-      () => void stop(`expired at ${new Date(expireAt).toISOString()}`),
-      Math.max(0, expireAt - Date.now()),
-    ).unref();
+    at(expireAt, () => void stop(`expired at ${new Date(expireAt).toISOString()}`));
+  }
+  // Every gateway ends itself after its TTL, counted from its start: nothing runs on after a lost client.
+  if (values["ttl-minutes"]) {
+    const ttl = Number(values["ttl-minutes"]);
+    if (!(ttl > 0)) fail("--ttl-minutes takes a positive number of minutes");
+    at(Date.now() + ttl * 60_000, () => void stop(`TTL of ${ttl} minutes reached`));
   }
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

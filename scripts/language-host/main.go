@@ -6,7 +6,8 @@
 // `preview`, `refresh` and `destroy` need for a compiled JavaScript program: it runs the SDK's
 // program runner (@pulumi/pulumi/cmd/run, from the project's own node_modules) with the engine's
 // monitor address, the stack's config and the program's entry point. Plugins other than the bundled
-// dynamic-provider plugin are never required, since the project uses only dynamic providers.
+// dynamic-provider plugin are never required, since the project uses only dynamic providers. It also
+// runs Node.js policy packs (`--policy-pack`), which the engine starts through RunPlugin.
 package main
 
 import (
@@ -18,9 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 
-	pbempty "google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/grpc"
+	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -129,6 +131,80 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("the program failed: %v", err)}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin starts a Node.js policy pack (an analyzer plugin) with the SDK's policy-pack runner and streams
+// its output to the engine, which reads the analyzer's port from the first line of stdout.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if req.Kind != "analyzer" {
+		return fmt.Errorf("this language host runs only policy packs (analyzer plugins), not %q plugins", req.Kind)
+	}
+	if req.Info == nil {
+		return errors.New("RunPlugin needs the policy pack's program info")
+	}
+	dir := req.Info.ProgramDirectory
+	script, err := runnerScript(dir)
+	if err != nil {
+		return err
+	}
+	script = filepath.Join(filepath.Dir(filepath.Dir(script)), "run-policy-pack", "index.js")
+	// The runner's arguments: the engine's address (the engine's first argument), then the program.
+	args := append([]string{script}, req.Args...)
+	args = append(args, filepath.Join(dir, req.Info.EntryPoint))
+	cmd := exec.CommandContext(server.Context(), "node", args...)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	if len(req.Env) > 0 {
+		cmd.Env = req.Env
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("could not start the policy pack in %s: %w", dir, err)
+	}
+	var mu sync.Mutex
+	send := func(resp *pulumirpc.RunPluginResponse) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return server.Send(resp)
+	}
+	var wg sync.WaitGroup
+	pump := func(r interface{ Read([]byte) (int, error) }, wrap func([]byte) *pulumirpc.RunPluginResponse) {
+		defer wg.Done()
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				_ = send(wrap(append([]byte(nil), buf[:n]...)))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go pump(stdout, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	})
+	go pump(stderr, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	})
+	wg.Wait() // the pipes must be drained before Wait closes them
+	code := 0
+	if err := cmd.Wait(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return err
+		}
+		code = exit.ExitCode()
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }
 
 func main() {

@@ -18,13 +18,17 @@ describe("integration: pulumi up --stack <route> by hand", function () {
   const route = "local-east--local-west";
   let dir: string;
   let env: NodeJS.ProcessEnv;
-  const pulumi = (...args: string[]) => {
-    const r = spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], {
+  // The guardrails, as an operator applies them: the folder holding PulumiPolicy.yaml.
+  const policyPack = path.resolve(__dirname, "..", "..", "..", "policy");
+  const run = (...args: string[]) =>
+    spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], {
       cwd: dir,
       env,
       encoding: "utf8",
       timeout: 120_000,
     });
+  const pulumi = (...args: string[]) => {
+    const r = run(...args);
     assert.equal(r.status, 0, `pulumi ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
@@ -51,7 +55,7 @@ describe("integration: pulumi up --stack <route> by hand", function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("brings a reviewed topology up, changes nothing on a second run, and destroys it", () => {
+  it("brings a reviewed topology up under the guardrails, changes nothing on a second run, and destroys it", () => {
     pulumi("stack", "init");
     const topology = planDirect({ src: "local:east", dsts: ["local:west"] }, buildModel());
     pulumi("config", "set", "skyplane:topology", JSON.stringify(topology));
@@ -64,7 +68,8 @@ describe("integration: pulumi up --stack <route> by hand", function () {
       crypto.randomBytes(24).toString("base64url"),
     );
     pulumi("config", "set", "--secret", "skyplane:key", crypto.randomBytes(32).toString("base64"));
-    pulumi("up", "--yes", "--skip-preview");
+    const up = pulumi("up", "--yes", "--skip-preview", "--policy-pack", policyPack);
+    assert.match(up, /skyplane-guardrails/, "the policy pack ran");
     const runDir = path.join(env.SKYPLANE_HOME as string, "run", route);
     const pids = fs
       .readdirSync(runDir)
@@ -74,11 +79,25 @@ describe("integration: pulumi up --stack <route> by hand", function () {
       pids.every((p) => liveStartTime(p)),
       "both gateways run",
     );
-    pulumi("preview", "--expect-no-changes");
+    pulumi("preview", "--expect-no-changes", "--policy-pack", policyPack);
     pulumi("destroy", "--yes", "--skip-preview");
     assert.ok(
       pids.every((p) => !liveStartTime(p)),
       "destroy stopped them",
     );
+  });
+
+  it("stops a stack whose gateways would have no TTL before anything starts", () => {
+    // The stack of the test above, emptied by its destroy, now asks for gateways that never end.
+    pulumi("config", "set", "--path", "skyplane:ttlMinutes", "0");
+    const r = run("up", "--yes", "--skip-preview", "--policy-pack", policyPack);
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.notEqual(r.status, 0, out);
+    assert.match(out, /gateways-have-ttl/);
+    assert.match(out, /the gateway has no TTL: give it ttlMinutes/);
+    assert.match(out, /mandatory/);
+    const runDir = path.join(env.SKYPLANE_HOME as string, "run", route);
+    assert.deepEqual(fs.existsSync(runDir) ? fs.readdirSync(runDir) : [], [], "no gateway started");
+    pulumi("config", "rm", "skyplane:ttlMinutes");
   });
 });

@@ -1,0 +1,290 @@
+/*
+ * The guardrails of skyplane's stacks as pure checks: each takes a resource's type and inputs and returns
+ * what is wrong with it (nothing when it complies). `policy/index.ts` serves them as a Pulumi policy pack;
+ * the tests call them directly, on hand-made resources and on everything the cloud components build.
+ */
+
+/** A resource as the policy engine shows it: its type token and its inputs. */
+export interface PolicyResource {
+  readonly type: string;
+  readonly props: Record<string, unknown>;
+}
+
+/** One guardrail. */
+export interface Rule {
+  /** The policy's name (kebab-case, as the engine reports it). */
+  readonly name: string;
+  /** What it enforces, for `pulumi policy` listings and violation reports. */
+  readonly description: string;
+  /** The violations of `resource`, one message each; empty when it complies. */
+  check(resource: PolicyResource): string[];
+}
+
+/** Gateway components, one per cloud (and the local cloud's processes). */
+export const GATEWAY_COMPONENTS = [
+  "skyplane:local:Gateway",
+  "skyplane:aws:Gateway",
+  "skyplane:gcp:Gateway",
+  "skyplane:azure:Gateway",
+];
+
+/** The VM types gateways run on: every VM of a skyplane stack is a gateway. */
+const GATEWAY_VMS: Record<string, "tags" | "labels"> = {
+  "aws:ec2/instance:Instance": "tags",
+  "gcp:compute/instance:Instance": "labels",
+  "azure-native:compute:VirtualMachine": "tags",
+};
+
+/** Tag keys every gateway carries, by separator style: AWS uses `skyplane:route`, GCP and Azure `skyplane-route`. */
+const REQUIRED_TAGS = ["skyplane", "route", "dataplane", "expires"];
+
+/** True for a source that means "anyone": a /0, Azure's `*`/`Internet`/`Any`, or an unspecified address. */
+export function isWorldSource(source: unknown): boolean {
+  if (typeof source !== "string") return false;
+  const s = source.trim();
+  return /\/0$/.test(s) || ["*", "internet", "any", "0.0.0.0", "::", ""].includes(s.toLowerCase());
+}
+
+const list = (v: unknown): unknown[] =>
+  Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === "object" ? (v as Record<string, unknown>) : {};
+
+/** The world-open sources among `sources`, as a violation message about `what` (none if there are none). */
+function worldOpen(what: string, sources: unknown[]): string[] {
+  const open = sources.filter(isWorldSource);
+  return open.length > 0
+    ? [
+        `${what} admits ${open.map((s) => JSON.stringify(s)).join(", ")}: open it only to the gateways' peers and the client`,
+      ]
+    : [];
+}
+
+/** Ingress open to the whole internet, on any cloud's firewall resources or a local gateway's bind address. */
+export const noWorldOpenIngress: Rule = {
+  name: "no-world-open-ingress",
+  description:
+    "Gateway ports are opened only to the topology's gateways and the client, never to 0.0.0.0/0, ::/0 or Internet.",
+  check({ type, props }) {
+    switch (type) {
+      case "aws:ec2/securityGroup:SecurityGroup":
+        return list(props.ingress).flatMap((rule, i) => {
+          const r = obj(rule);
+          return worldOpen(`ingress rule ${i} (port ${String(r.fromPort)})`, [
+            ...list(r.cidrBlocks),
+            ...list(r.ipv6CidrBlocks),
+          ]);
+        });
+      case "aws:ec2/securityGroupRule:SecurityGroupRule":
+        return props.type === "ingress"
+          ? worldOpen("the ingress rule", [
+              ...list(props.cidrBlocks),
+              ...list(props.ipv6CidrBlocks),
+            ])
+          : [];
+      case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+        return worldOpen("the ingress rule", [...list(props.cidrIpv4), ...list(props.cidrIpv6)]);
+      case "gcp:compute/firewall:Firewall": {
+        if ((props.direction ?? "INGRESS") !== "INGRESS") return [];
+        const ranges = list(props.sourceRanges);
+        // With no source at all, GCP applies the rule to 0.0.0.0/0.
+        if (
+          ranges.length === 0 &&
+          list(props.sourceTags).length === 0 &&
+          list(props.sourceServiceAccounts).length === 0
+        )
+          return [
+            "the firewall rule names no source, so GCP admits 0.0.0.0/0: give it sourceRanges of the peers",
+          ];
+        return worldOpen("the firewall rule", ranges);
+      }
+      case "azure-native:network:NetworkSecurityGroup":
+        return list(props.securityRules).flatMap((rule) => azureRule(obj(rule)));
+      case "azure-native:network:SecurityRule":
+        return azureRule(props);
+      case "skyplane:local:Gateway":
+        return props.host === undefined
+          ? []
+          : worldOpen("the gateway's bind address", [props.host]).map((m) =>
+              m.replace(
+                "open it only to",
+                "bind it to loopback or a namespace's address, reachable only by",
+              ),
+            );
+      default:
+        return [];
+    }
+  },
+};
+
+function azureRule(rule: Record<string, unknown>): string[] {
+  if (rule.direction !== "Inbound" || rule.access !== "Allow") return [];
+  return worldOpen(`security rule ${JSON.stringify(rule.name ?? "")}`, [
+    ...list(rule.sourceAddressPrefix),
+    ...list(rule.sourceAddressPrefixes),
+  ]);
+}
+
+/** An AWS resource pattern that names everything: `*`, or a wildcard anywhere but an object path's `/*`. */
+function wildcardResource(resource: string): boolean {
+  return resource.replace(/\/\*$/, "").includes("*");
+}
+
+/** What is too broad in an AWS IAM policy document (JSON text or object). */
+export function awsPolicyProblems(document: unknown): string[] {
+  let doc: Record<string, unknown>;
+  try {
+    doc = obj(typeof document === "string" ? JSON.parse(document) : document);
+  } catch {
+    return ["the policy document is not valid JSON"];
+  }
+  return list(doc.Statement).flatMap((s, i) => {
+    const st = obj(s);
+    if (st.Effect !== "Allow") return [];
+    const sid = `statement ${String(st.Sid ?? i)}`;
+    const out: string[] = [];
+    if (st.NotAction !== undefined || st.NotResource !== undefined)
+      out.push(
+        `${sid} allows by exclusion (NotAction/NotResource): list exact actions and resources`,
+      );
+    const actions = list(st.Action).filter((a) => typeof a === "string" && a.includes("*"));
+    if (actions.length)
+      out.push(`${sid} allows wildcard actions ${actions.join(", ")}: list the exact actions`);
+    const resources = list(st.Resource).filter((r) => typeof r === "string" && wildcardResource(r));
+    if (resources.length)
+      out.push(
+        `${sid} allows wildcard resources ${resources.join(", ")}: name the exact buckets and secrets`,
+      );
+    return out;
+  });
+}
+
+/** Predefined GCP roles that grant everything on the resource they are bound to. */
+const GCP_BROAD_ROLES = [
+  "roles/owner",
+  "roles/editor",
+  "roles/storage.admin",
+  "roles/iam.serviceAccountAdmin",
+  "roles/compute.admin",
+];
+/** Azure built-in roles that grant everything on their scope (by role definition id). */
+const AZURE_BROAD_ROLES: Record<string, string> = {
+  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+};
+
+/** Wildcard IAM: actions or resources given as `*`, primitive roles, or grants on a whole subscription. */
+export const noWildcardIam: Rule = {
+  name: "no-wildcard-iam",
+  description:
+    "Gateway identities get exact actions on exact buckets and secrets: no `*` actions or resources, no owner/editor/contributor roles.",
+  check({ type, props }) {
+    switch (type) {
+      case "aws:iam/rolePolicy:RolePolicy":
+      case "aws:iam/policy:Policy":
+      case "aws:iam/userPolicy:UserPolicy":
+        return awsPolicyProblems(props.policy);
+      case "aws:iam/role:Role":
+        return list(props.inlinePolicies).flatMap((p) => awsPolicyProblems(obj(p).policy));
+      case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+        return typeof props.policyArn === "string" &&
+          props.policyArn.startsWith("arn:aws:iam::aws:policy/")
+          ? [
+              `attaches the AWS-managed policy ${props.policyArn}: grant an inline policy of exact actions instead`,
+            ]
+          : [];
+      case "gcp:projects/iAMCustomRole:IAMCustomRole":
+        return list(props.permissions).some((p) => typeof p === "string" && p.includes("*"))
+          ? ["the custom role lists a wildcard permission: list exact permissions"]
+          : [];
+      default:
+        if (
+          /^gcp:.*iam(member|binding):/i.test(type) &&
+          GCP_BROAD_ROLES.includes(String(props.role))
+        )
+          return [`grants ${String(props.role)}: use a custom role of exact permissions`];
+        if (type === "azure-native:authorization:RoleAssignment") {
+          const out: string[] = [];
+          const role =
+            String(props.roleDefinitionId ?? "")
+              .split("/")
+              .pop() ?? "";
+          if (AZURE_BROAD_ROLES[role])
+            out.push(
+              `assigns ${AZURE_BROAD_ROLES[role]}: assign a data-plane role of exact actions`,
+            );
+          const scope = String(props.scope ?? "");
+          if (/^\/subscriptions\/[^/]+\/?$/.test(scope) || scope === "/")
+            out.push(
+              `is scoped to a whole subscription (${scope}): scope it to the exact container, secret or VM`,
+            );
+          return out;
+        }
+        if (type === "azure-native:authorization:RoleDefinition") {
+          const actions = list(props.permissions).flatMap((p) => [
+            ...list(obj(p).actions),
+            ...list(obj(p).dataActions),
+          ]);
+          return actions.some((a) => a === "*")
+            ? ["the role definition allows `*`: list exact actions"]
+            : [];
+        }
+        return [];
+    }
+  },
+};
+
+/** The keys in `tags` that a gateway lacks (route, dataplane and expiry under either separator). */
+function missingTags(tags: Record<string, unknown>): string[] {
+  const has = (k: string) =>
+    k === "skyplane"
+      ? tags.skyplane !== undefined
+      : tags[`skyplane:${k}`] !== undefined || tags[`skyplane-${k}`] !== undefined;
+  return REQUIRED_TAGS.filter((k) => !has(k));
+}
+
+/** Gateways (components and VMs) carry the skyplane tags: what a review, a bill and a leak sweep go by. */
+export const gatewaysTagged: Rule = {
+  name: "gateways-tagged",
+  description:
+    "Every gateway and gateway VM is tagged skyplane, with its route, dataplane and expiry.",
+  check({ type, props }) {
+    const field = GATEWAY_COMPONENTS.includes(type) ? "tags" : GATEWAY_VMS[type];
+    if (!field) return [];
+    const missing = missingTags(obj(props[field]));
+    return missing.length ? [`the gateway lacks the ${field} ${missing.join(", ")}`] : [];
+  },
+};
+
+/** Longest TTL a gateway may have: a day. */
+export const MAX_TTL_MINUTES = 24 * 60;
+
+/** Gateways end themselves: a TTL in minutes (1 to a day), so nothing runs on after a crashed client. */
+export const gatewaysHaveTtl: Rule = {
+  name: "gateways-have-ttl",
+  description: `Every gateway ends itself after a TTL of at most ${MAX_TTL_MINUTES} minutes; AWS gateways terminate when they shut down.`,
+  check({ type, props }) {
+    if (type === "aws:ec2/instance:Instance")
+      return props.instanceInitiatedShutdownBehavior === "terminate"
+        ? []
+        : [
+            "the gateway VM would stop, not terminate, at its TTL: set instanceInitiatedShutdownBehavior to terminate",
+          ];
+    if (!GATEWAY_COMPONENTS.includes(type)) return [];
+    const ttl = props.ttlMinutes;
+    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)
+      return ["the gateway has no TTL: give it ttlMinutes so it ends itself if its client is gone"];
+    if (ttl > MAX_TTL_MINUTES)
+      return [`the gateway's TTL of ${ttl} minutes is over ${MAX_TTL_MINUTES}`];
+    return [];
+  },
+};
+
+/** Every rule of the pack. */
+export const RULES: readonly Rule[] = [
+  noWorldOpenIngress,
+  noWildcardIam,
+  gatewaysTagged,
+  gatewaysHaveTtl,
+];
