@@ -10,7 +10,7 @@ import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
 import { emulatedNetwork } from "../components/local";
 import { TransferConfig } from "./config";
-import { Engine } from "./engine";
+import { Engine, policyPackDir } from "./engine";
 import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
 import { planSync } from "./sync";
@@ -169,7 +169,13 @@ export class Dataplane {
     await stack.setAllConfig(settings);
     let up;
     try {
-      up = await stack.up({ refresh: true, color: "never", onOutput: opts.onOutput });
+      // The guardrails (policy/) are enforced on every provision: a violation stops it before anything starts.
+      up = await stack.up({
+        refresh: true,
+        color: "never",
+        onOutput: opts.onOutput,
+        policyPacks: [policyPackDir()],
+      });
     } catch (err) {
       throw new SkyplaneError(
         "PROVISION_FAILED",

@@ -58,6 +58,11 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** The guardrails' policy pack: the folder holding PulumiPolicy.yaml (its code is compiled to dist/policy). */
+export function policyPackDir(): string {
+  return path.join(packageRoot(), "policy");
+}
+
 /** Environment for every engine run: offline-safe, no update checks, no plugin downloads. */
 export function engineEnv(
   home: HomeLayout,

@@ -46,7 +46,10 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
 
   it("reuses an up-to-date stack as it is, and keeps secrets out of plain state and logs", async () => {
     const dp = client.dataplane("local", "north", "local", "south");
-    await dp.provision();
+    const output: string[] = [];
+    await dp.provision({ onOutput: (line) => output.push(line) });
+    // The guardrails ran on the update (a violation would have stopped it: test/integration/by-hand).
+    assert.match(output.join(""), /Policies:[\s\S]*skyplane-guardrails@v0\.1\.0/);
     const first = gatewayPids(home, stack);
     assert.equal(first.length, 2);
     await dp.provision();
