@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { emulatedNetwork, LocalDataplane, LocalProcess } from "./components/local";
+import type { CloudSettings } from "./components/multicloud";
 import type { Topology } from "./planner/topology";
 import { skyplaneHome } from "./runner/home";
 
@@ -25,6 +26,7 @@ interface ProcessSpec {
  *   skyplane:storeEnv   endpoints and credentials of cloud stores for the gateways (secret, optional)
  *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
+ *   skyplane:cloud      what gateways on AWS, GCP and Azure need (CloudSettings in components/multicloud.ts)
  */
 async function program(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config("skyplane");
@@ -32,7 +34,17 @@ async function program(): Promise<Record<string, unknown>> {
   const outputs: Record<string, unknown> = {};
 
   const topology = config.getObject<Topology>("topology");
-  if (topology) {
+  if (topology && topology.gateways.some((g) => g.provider !== "local")) {
+    // Loaded only for cloud routes: the cloud SDKs are large, and local stacks never need them.
+    const { CloudDataplanes } = await import("./components/multicloud");
+    const dataplane = new CloudDataplanes("dataplane", {
+      topology,
+      settings: config.requireObject<CloudSettings>("cloud"),
+      token: config.requireSecret("token"),
+      key: config.requireSecret("key"),
+    });
+    outputs.gateways = dataplane.gateways;
+  } else if (topology) {
     const dataplane = new LocalDataplane("dataplane", {
       topology,
       token: config.requireSecret("token"),
