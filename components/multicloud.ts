@@ -86,7 +86,7 @@ export function cloudsOf(topology: Topology): Cloud[] {
   return CLOUDS.filter((c) => providers.has(c));
 }
 
-/** Bucket (or container) names of one cloud among store URIs. */
+/** Bucket names of one cloud among store URIs (for Azure, container names: an azure URI's bucket is ACCOUNT/CONTAINER). */
 export function bucketsOn(cloud: Cloud, uris: readonly string[]): string[] {
   const scheme = { aws: "s3", gcp: "gs", azure: "azure" }[cloud];
   return [
@@ -94,7 +94,7 @@ export function bucketsOn(cloud: Cloud, uris: readonly string[]): string[] {
       uris
         .map((u) => parseStoreUri(u))
         .filter((u) => u.scheme === scheme)
-        .map((u) => u.bucket),
+        .map((u) => (cloud === "azure" ? u.bucket.slice(u.bucket.indexOf("/") + 1) : u.bucket)),
     ),
   ].sort();
 }
