@@ -60,3 +60,42 @@ export function parseRegion(id: string): Region {
 export function regionSlug(id: string): string {
   return id.replace(":", "-");
 }
+
+/** GCS multi- and dual-regions, by the region whose gateways serve them best (their first member). */
+const GCS_MULTI_REGIONS: Record<string, string> = {
+  us: "us-central1",
+  nam4: "us-central1",
+  eu: "europe-west1",
+  eur4: "europe-west4",
+  eur5: "europe-west2",
+  eur7: "europe-west2",
+  eur8: "europe-west3",
+  asia: "asia-east1",
+  asia1: "asia-northeast1",
+};
+
+/**
+ * The catalogue region of a bucket from its cloud's own location name: an S3 LocationConstraint (empty
+ * or null for us-east-1, `EU` for eu-west-1), a GCS location (`US-CENTRAL1`, or a multi-region such as
+ * `US`), or an Azure location (`westeurope`). Undefined when the catalogue has no such region.
+ */
+export function bucketRegion(
+  provider: "aws" | "gcp" | "azure",
+  location: string | null | undefined,
+): string | undefined {
+  const loc = (location ?? "").trim().toLowerCase();
+  let id: string;
+  if (provider === "aws") {
+    id = `aws:${loc === "" ? "us-east-1" : loc === "eu" ? "eu-west-1" : loc}`;
+  } else if (provider === "gcp") {
+    // Catalogue ids of GCP are zones: the region's first zone stands for it.
+    const region = GCS_MULTI_REGIONS[loc] ?? loc;
+    const zones = CATALOGUE.filter((r) => r.provider === "gcp" && r.id.startsWith(`gcp:${region}-`))
+      .map((r) => r.id)
+      .sort();
+    return zones[0];
+  } else {
+    id = `azure:${loc.replace(/\s+/g, "")}`;
+  }
+  return catalogueRegion(id) ? id : undefined;
+}

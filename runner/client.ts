@@ -6,6 +6,7 @@ import { buildModel, PlannerModel } from "../planner/model";
 import { NetworkProfile, profileModelOptions } from "../planner/profile";
 import { parseRegion, UnknownRegionError } from "../planner/regions";
 import type { Topology } from "../planner/topology";
+import type { CloudSettings } from "../components/cloud-settings";
 import { bucketUri, openStore, StoreError } from "../stores";
 import { UserError } from "../errors";
 import {
@@ -38,6 +39,11 @@ export interface SkyplaneClientOptions {
   readonly transferConfig?: Partial<TransferConfig>;
   /** The local cloud as an emulated WAN (namespaces and shaped links, as root); default loopback. */
   readonly network?: NetworkProfile;
+  /**
+   * What gateways on AWS, GCP and Azure need: gateway images, project or subscription, the client's
+   * address (default $SKYPLANE_CLIENT_CIDR), TTL. A route's stack keeps them; see stacks/README.md.
+   */
+  readonly cloud?: Partial<CloudSettings>;
 }
 
 /** What `copy` and `sync` take. */
@@ -121,12 +127,12 @@ export class SkyplaneClient {
 
   /** A dataplane for a topology planned elsewhere (`skyplane plan`, `planOverlay`). */
   dataplaneFor(topology: Topology, opts: DataplaneOptions = {}): Dataplane {
-    const remote = topology.regions.filter((r) => !r.region.startsWith("local:"));
-    if (remote.length > 0) {
+    const local = topology.regions.filter((r) => r.region.startsWith("local:"));
+    if (local.length > 0 && local.length < topology.regions.length) {
       throw new UserError(
-        "UNSUPPORTED",
-        `this version provisions gateways on the local cloud only, not in ${remote.map((r) => r.region).join(", ")}; ` +
-          "'skyplane plan' plans cloud routes",
+        "MIXED_ROUTE",
+        `a route cannot mix the local cloud (${local.map((r) => r.region).join(", ")}) with AWS, GCP or Azure: ` +
+          "copy between local buckets and folders on the local cloud, and between cloud buckets on the clouds",
       );
     }
     return new Dataplane(
@@ -137,6 +143,7 @@ export class SkyplaneClient {
         engine: () => this.openEngine(),
         transfer: this.transferConfig,
         network: this.options.network,
+        cloud: this.options.cloud,
       },
       opts,
     );
@@ -207,9 +214,10 @@ export class SkyplaneClient {
         nVms: req.nVms,
       },
     );
+    // Queued before provisioning: a cloud's gateways are granted exactly the buckets of the jobs.
+    queue(dp);
     return dp.autoDeprovision(async () => {
       await dp.provision();
-      queue(dp);
       const tracker = dp.runAsync();
       if (req.onProgress) tracker.jobs.forEach((p) => req.onProgress?.(p));
       return (await tracker.join())[0];

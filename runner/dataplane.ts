@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type { Stack } from "@pulumi/pulumi/automation";
+import type { CloudSettings } from "../components/cloud-settings";
 import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
 import { CLIENT_REGION } from "../planner/regions";
@@ -9,6 +10,7 @@ import { bucketUri, openStore, parseStoreUri, StoreContext, storeEnv, StoreUri }
 import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
 import { emulatedNetwork } from "../components/local";
+import { requireProviderPlugins, resolveCloudSettings } from "./cloud";
 import { TransferConfig } from "./config";
 import { Engine, policyPackDir } from "./engine";
 import { GatewayClient } from "./gateway-client";
@@ -56,6 +58,8 @@ export interface DataplaneContext {
   readonly transfer: TransferConfig;
   /** The local cloud as an emulated WAN, if any. */
   readonly network?: NetworkProfile;
+  /** What gateways on AWS, GCP and Azure need (merged over the stack's own `skyplane:cloud`). */
+  readonly cloud?: Partial<CloudSettings>;
 }
 
 /** Parses a URI, reporting a malformed one as a UserError. */
@@ -93,8 +97,10 @@ export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<str
         `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`,
       )
     : new UserError(
-        "UNSUPPORTED",
-        `${bucketUri(uri)}: this version moves data through the local cloud, between local buckets, folders and emulated stores (npm run emulators); cloud dataplanes come next`,
+        "NO_REGION",
+        uri.scheme === "azure"
+          ? `cannot tell the region of ${bucketUri(uri)}: the blob API does not say where a storage account is; set SKYPLANE_AZURE_REGION to its location (e.g. westeurope)`
+          : `${bucketUri(uri)} is in a location skyplane has no gateways for: copy through a supported region, or file an issue naming the location`,
       );
 }
 
@@ -166,6 +172,21 @@ export class Dataplane {
     if (this.ctx.network)
       settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
     else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
+    if (this.topology.gateways.some((g) => g.provider !== "local")) {
+      // Everything a cloud needs is checked here, before anything is created, each gap with its fix.
+      const cloud = resolveCloudSettings(this.topology, this.stackName, {
+        stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,
+        client: this.ctx.cloud,
+        jobs: this.jobs,
+        now: Date.now(),
+      });
+      await requireProviderPlugins(
+        this.topology,
+        () => stack.workspace.listPlugins(),
+        engine.home.pulumiHome,
+      );
+      settings["skyplane:cloud"] = { value: JSON.stringify(cloud) };
+    }
     await stack.setAllConfig(settings);
     let up;
     try {

@@ -16,6 +16,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
+import { bucketRegion } from "../../planner/regions";
 
 /*
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
@@ -113,8 +114,11 @@ export class AzureStore implements ObjectStore {
   }
 
   async region(): Promise<string | undefined> {
-    // An emulator runs on this machine: its buckets are in a local region.
-    return this.emulated ? EMULATED_REGIONS.azure : undefined;
+    // An emulator runs on this machine: its buckets are in a local region. The blob API does not tell a
+    // storage account's location, so a real one's comes from SKYPLANE_AZURE_REGION (e.g. westeurope).
+    if (this.emulated) return EMULATED_REGIONS.azure;
+    const location = process.env.SKYPLANE_AZURE_REGION;
+    return location ? bucketRegion("azure", location) : undefined;
   }
 
   async exists(): Promise<boolean> {

@@ -16,6 +16,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
+import { bucketRegion } from "../../planner/regions";
 
 /*
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
@@ -112,7 +113,9 @@ export class GcsStore implements ObjectStore {
 
   async region(): Promise<string | undefined> {
     // An emulator runs on this machine: its buckets are in a local region.
-    return this.emulated ? EMULATED_REGIONS.gs : undefined;
+    if (this.emulated) return EMULATED_REGIONS.gs;
+    const [metadata] = await this.call(() => this.b.getMetadata());
+    return bucketRegion("gcp", metadata.location);
   }
 
   async exists(): Promise<boolean> {

@@ -5,6 +5,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketLocationCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -32,6 +33,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
+import { bucketRegion } from "../../planner/regions";
 
 /*
  * Amazon S3 and S3-compatible endpoints (MinIO, R2, Wasabi, emulators). Credentials and endpoint come
@@ -151,9 +153,12 @@ export class S3Store implements ObjectStore {
   }
 
   async region(): Promise<string | undefined> {
-    // An emulator runs on this machine: its buckets are in a local region. (Real buckets' regions come
-    // with the cloud dataplanes.)
-    return this.emulated ? EMULATED_REGIONS.s3 : undefined;
+    // An emulator runs on this machine: its buckets are in a local region.
+    if (this.emulated) return EMULATED_REGIONS.s3;
+    const out = await this.call(() =>
+      this.client.send(new GetBucketLocationCommand({ Bucket: this.bucket })),
+    );
+    return bucketRegion("aws", out.LocationConstraint);
   }
 
   async exists(): Promise<boolean> {

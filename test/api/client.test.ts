@@ -139,8 +139,8 @@ describe("api: SkyplaneClient on the local cloud", function () {
       /unknown region local:nowhere: the local cloud has local:central, local:client, local:east/,
     );
     assert.throws(
-      () => client.dataplane("aws", "us-east-1", "gcp", "us-central1-a"),
-      /provisions gateways on the local cloud only, not in aws:us-east-1, gcp:us-central1-a/,
+      () => client.dataplane("local", "east", "aws", "us-east-1"),
+      /a route cannot mix the local cloud \(local:east\) with AWS, GCP or Azure/,
     );
     assert.ok(!fs.existsSync(path.join(home, "run", "local-east--local-nowhere")));
   });

@@ -1,0 +1,116 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { PluginInfo } from "@pulumi/pulumi/automation";
+import { cloudsOf, CloudSettings, missingCloudSettings } from "../components/cloud-settings";
+import { UserError } from "../errors";
+import type { Topology } from "../planner/topology";
+
+/*
+ * What the runner does before it brings a cloud route's stack up: it assembles the stack's
+ * `skyplane:cloud` settings and checks, before anything is created, that nothing the clouds need is
+ * missing, each with what to do about it.
+ */
+
+/** Default minutes from boot after which a cloud gateway ends itself. */
+export const CLOUD_TTL_MINUTES = 120;
+
+/** The Pulumi provider plugin each cloud needs, named as `pulumi plugin install resource NAME` takes it. */
+const PROVIDER_PACKAGES: Record<string, { plugin: string; npm: string }> = {
+  aws: { plugin: "aws", npm: "@pulumi/aws" },
+  gcp: { plugin: "gcp", npm: "@pulumi/gcp" },
+  azure: { plugin: "azure-native", npm: "@pulumi/azure-native" },
+};
+
+/** Where the settings of a cloud route come from, most specific last. */
+export interface CloudSettingsSources {
+  /** What the route's stack already has (`skyplane:cloud`): set by hand or by an earlier run. */
+  readonly stack?: Partial<CloudSettings>;
+  /** What the client was given (`new SkyplaneClient({ cloud })`). */
+  readonly client?: Partial<CloudSettings>;
+  /** The queued copies: their sources are read, their destinations written. */
+  readonly jobs: ReadonlyArray<{ readonly src: string; readonly dst: string }>;
+  /** Environment (SKYPLANE_CLIENT_CIDR). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Now, epoch ms. */
+  readonly now: number;
+}
+
+/** How to provide each setting, for the error that lists what is missing. */
+const HOW: Record<string, string> = {
+  clientCidr:
+    "your public address as a CIDR: SKYPLANE_CLIENT_CIDR=$(curl -s https://checkip.amazonaws.com)/32",
+  buckets: "queue the copies before provision(), so the gateways are granted exactly their buckets",
+};
+
+/**
+ * The settings a cloud route's stack is brought up with. The expiry is kept while it still leaves half
+ * the TTL (so a reused stack is not replaced), else set to now + TTL. Throws a UserError listing each
+ * missing setting and how to give it.
+ */
+export function resolveCloudSettings(
+  topology: Topology,
+  stackName: string,
+  sources: CloudSettingsSources,
+): CloudSettings {
+  const merged: Partial<CloudSettings> = { ...sources.stack, ...sources.client };
+  const env = sources.env ?? process.env;
+  merged.clientCidr ??= env.SKYPLANE_CLIENT_CIDR;
+  const read = [...(merged.buckets?.read ?? []), ...sources.jobs.map((j) => j.src)];
+  const write = [...(merged.buckets?.write ?? []), ...sources.jobs.map((j) => j.dst)];
+  if (read.length > 0 && write.length > 0)
+    merged.buckets = { read: [...new Set(read)].sort(), write: [...new Set(write)].sort() };
+  const ttl = merged.ttlMinutes ?? CLOUD_TTL_MINUTES;
+  if (!(Number(merged.expireAt) > sources.now + (ttl * 60_000) / 2))
+    merged.expireAt = sources.now + ttl * 60_000;
+  const missing = missingCloudSettings(topology, merged);
+  if (missing.length > 0) {
+    const lines = missing.map(
+      (m) =>
+        `  ${m}: ${HOW[m] ?? `pulumi config set --path 'skyplane:cloud.${m}' VALUE --stack ${stackName}, or the client's cloud option`}`,
+    );
+    throw new UserError(
+      "MISSING_CLOUD_SETTINGS",
+      `the gateways of ${stackName} cannot be provisioned without:\n${lines.join("\n")}\n` +
+        "Gateway images are built with gateway-image/vm-image.pkr.hcl (README: Running on a real cloud).",
+    );
+  }
+  return merged as CloudSettings;
+}
+
+/** The version of an installed npm package of this project (the provider SDKs pin their plugin's). */
+function packageVersion(name: string): string {
+  const pkg = require.resolve(`${name}/package.json`, {
+    paths: [path.join(__dirname, "..", "..")],
+  });
+  return (JSON.parse(fs.readFileSync(pkg, "utf8")) as { version: string }).version;
+}
+
+/**
+ * Fails, saying how to install them, when the engine lacks the provider plugins of the topology's
+ * clouds (they are downloaded once; skyplane never fetches plugins on its own).
+ */
+export async function requireProviderPlugins(
+  topology: Topology,
+  installed: () => Promise<PluginInfo[]>,
+  pulumiHome: string,
+): Promise<void> {
+  const have = await installed();
+  const missing = cloudsOf(topology)
+    .map((c) => ({ ...PROVIDER_PACKAGES[c], version: packageVersion(PROVIDER_PACKAGES[c].npm) }))
+    .filter(
+      (p) =>
+        !have.some((h) => h.kind === "resource" && h.name === p.plugin && h.version === p.version),
+    );
+  if (missing.length > 0) {
+    throw new UserError(
+      "PROVIDER_PLUGIN_MISSING",
+      `the engine lacks the provider plugin${missing.length > 1 ? "s" : ""} ${missing.map((p) => `${p.plugin} ${p.version}`).join(", ")}; install ${missing.length > 1 ? "them" : "it"} once with\n` +
+        missing
+          .map(
+            (p) =>
+              `  PULUMI_HOME=${pulumiHome} pulumi plugin install resource ${p.plugin} ${p.version}`,
+          )
+          .join("\n"),
+    );
+  }
+}
