@@ -1,5 +1,8 @@
 import type { Topology } from "../planner/topology";
 import { parseStoreUri } from "../stores/registry";
+import { CLOUD_TTL_MINUTES } from "./cloud";
+
+export { CLOUD_TTL_MINUTES };
 
 /*
  * The settings of a cloud route's stack (`skyplane:cloud`) and their checks, free of the cloud providers'
@@ -25,7 +28,7 @@ export interface CloudSettings {
   buckets: { read: string[]; write: string[] };
   /** Epoch ms at which every gateway ends itself. */
   expireAt: number;
-  /** Minutes from boot to expiry; default 120. */
+  /** Minutes from boot to expiry; default CLOUD_TTL_MINUTES. */
   ttlMinutes?: number;
   /** The gateway container image; default DEFAULT_CONTAINER_IMAGE. */
   containerImage?: string;

@@ -7,6 +7,9 @@ import type { GatewaySpec, Topology } from "../planner/topology";
  * gateway, the one-provider check and the private address plan of the i-th region.
  */
 
+/** Default minutes from boot after which a cloud gateway ends itself. */
+export const CLOUD_TTL_MINUTES = 120;
+
 /** Arguments every cloud dataplane takes. */
 export interface CloudDataplaneArgs {
   /** The planned topology; every gateway on this cloud. */
@@ -19,7 +22,7 @@ export interface CloudDataplaneArgs {
   clientCidr: pulumi.Input<string>;
   /** Epoch ms at which every gateway ends itself. */
   expireAt: number;
-  /** Minutes from boot to expiry. Default 120. */
+  /** Minutes from boot to expiry. Default CLOUD_TTL_MINUTES. */
   ttlMinutes?: number;
   /** Control API port. Default 8080. */
   controlPort?: number;

@@ -1,7 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PluginInfo } from "@pulumi/pulumi/automation";
-import { cloudsOf, CloudSettings, missingCloudSettings } from "../components/cloud-settings";
+import {
+  CLOUD_TTL_MINUTES,
+  cloudsOf,
+  CloudSettings,
+  missingCloudSettings,
+} from "../components/cloud-settings";
+
+export { CLOUD_TTL_MINUTES };
 import { UserError } from "../errors";
 import type { Topology } from "../planner/topology";
 
@@ -10,9 +17,6 @@ import type { Topology } from "../planner/topology";
  * `skyplane:cloud` settings and checks, before anything is created, that nothing the clouds need is
  * missing, each with what to do about it.
  */
-
-/** Default minutes from boot after which a cloud gateway ends itself. */
-export const CLOUD_TTL_MINUTES = 120;
 
 /** The Pulumi provider plugin each cloud needs, named as `pulumi plugin install resource NAME` takes it. */
 const PROVIDER_PACKAGES: Record<string, { plugin: string; npm: string }> = {

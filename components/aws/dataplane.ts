@@ -7,6 +7,7 @@ import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
+  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
   GatewayEndpoint,
@@ -146,7 +147,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
             controlPort,
             dataPort,
             expireAt: args.expireAt,
-            ttlMinutes: args.ttlMinutes ?? 120,
+            ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
             tags,
             provider,
           },

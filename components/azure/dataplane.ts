@@ -8,6 +8,7 @@ import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
+  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
   GatewayEndpoint,
@@ -181,7 +182,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
             controlPort,
             dataPort,
             expireAt: args.expireAt,
-            ttlMinutes: args.ttlMinutes ?? 120,
+            ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
             tags,
           },
           { parent: this },

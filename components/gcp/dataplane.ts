@@ -6,6 +6,7 @@ import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
+  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
   GatewayEndpoint,
@@ -148,7 +149,7 @@ export class GcpDataplane extends pulumi.ComponentResource {
           controlPort,
           dataPort,
           expireAt: args.expireAt,
-          ttlMinutes: args.ttlMinutes ?? 120,
+          ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
           labels,
         },
         { parent: this },
