@@ -16,6 +16,8 @@ import {
   GCPConfig,
   TransferConfig,
 } from "./config";
+import { LOCAL_TTL_MINUTES } from "../components/local";
+import { CLOUD_TTL_MINUTES, transferTtlMinutes } from "./cloud";
 import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
 import { Engine } from "./engine";
 import { skyplaneHome } from "./home";
@@ -207,11 +209,18 @@ export class SkyplaneClient {
     const plan = await this.planCopy(req);
     const { src, dsts } = plan.topology.route;
     const dst = dsts[0];
+    const local = src.startsWith("local:");
     const dp = this.dataplane(
       ...(src.split(":") as [string, string]),
       ...(dst.split(":") as [string, string]),
       {
         nVms: req.nVms,
+        // Long enough for this transfer, so that the gateways never end themselves mid-copy.
+        ttlMinutes: transferTtlMinutes(
+          plan.bytes,
+          plan.topology.estimate.throughputGbps,
+          local ? LOCAL_TTL_MINUTES : CLOUD_TTL_MINUTES,
+        ),
       },
     );
     // Queued before provisioning: a cloud's gateways are granted exactly the buckets of the jobs.

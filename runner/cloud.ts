@@ -10,6 +10,7 @@ import {
 
 export { CLOUD_TTL_MINUTES };
 import { UserError } from "../errors";
+import { MAX_TTL_MINUTES } from "../policy/rules";
 import type { Topology } from "../planner/topology";
 
 /*
@@ -24,6 +25,16 @@ const PROVIDER_PACKAGES: Record<string, { plugin: string; npm: string }> = {
   gcp: { plugin: "gcp", npm: "@pulumi/gcp" },
   azure: { plugin: "azure-native", npm: "@pulumi/azure-native" },
 };
+
+/**
+ * Minutes a transfer's gateways should live: three times the planned transfer time and half an hour, at
+ * least `floor` and at most a day. A TTL shorter than the transfer would end the gateways mid-copy.
+ */
+export function transferTtlMinutes(bytes: number, plannedGbps: number, floor: number): number {
+  const minutes =
+    plannedGbps > 0 ? (3 * (bytes * 8)) / (plannedGbps * 1e9) / 60 + 30 : MAX_TTL_MINUTES;
+  return Math.min(MAX_TTL_MINUTES, Math.max(floor, Math.ceil(minutes)));
+}
 
 /** Where the settings of a cloud route come from, most specific last. */
 export interface CloudSettingsSources {

@@ -44,6 +44,11 @@ export interface DataplaneOptions {
    * exit on their own after it, and `autoDeprovision` leaves the stack up. Default 0: torn down.
    */
   readonly keepWarmSeconds?: number;
+  /**
+   * Minutes after which each gateway ends itself, even with no client left to stop it. Default 720 on
+   * the local cloud, 120 on the clouds; `copy()` and `sync()` size it from the transfer.
+   */
+  readonly ttlMinutes?: number;
 }
 
 /** Where a dataplane's state and engine live. */
@@ -169,6 +174,9 @@ export class Dataplane {
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
+    const ttl = this.opts.ttlMinutes;
+    if (ttl !== undefined) settings["skyplane:ttlMinutes"] = { value: String(ttl) };
+    else if (config["skyplane:ttlMinutes"]) await stack.removeConfig("skyplane:ttlMinutes");
     if (this.ctx.network)
       settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
     else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
@@ -176,7 +184,7 @@ export class Dataplane {
       // Everything a cloud needs is checked here, before anything is created, each gap with its fix.
       const cloud = resolveCloudSettings(this.topology, this.stackName, {
         stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,
-        client: this.ctx.cloud,
+        client: ttl !== undefined ? { ...this.ctx.cloud, ttlMinutes: ttl } : this.ctx.cloud,
         jobs: this.jobs,
         now: Date.now(),
       });

@@ -12,7 +12,7 @@ export type {
   LocalProcessOutputs,
   ProcStat,
 } from "./process";
-export { LocalGateway, localGatewayFiles } from "./gateway";
+export { LOCAL_TTL_MINUTES, LocalGateway, localGatewayFiles } from "./gateway";
 export type { LocalGatewayArgs } from "./gateway";
 export { LocalDataplane } from "./dataplane";
 export type { LocalDataplaneArgs, ProvisionedGateway } from "./dataplane";

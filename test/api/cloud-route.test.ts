@@ -8,7 +8,7 @@ import type { CloudSettings } from "../../components/cloud-settings";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { SkyplaneClient } from "../../runner";
-import { CLOUD_TTL_MINUTES, resolveCloudSettings } from "../../runner/cloud";
+import { CLOUD_TTL_MINUTES, resolveCloudSettings, transferTtlMinutes } from "../../runner/cloud";
 import { Engine } from "../../runner/engine";
 
 /*
@@ -57,6 +57,19 @@ describe("api: provisioning a cloud route", function () {
       now + CLOUD_TTL_MINUTES * 60_000,
       "renewed when under half the TTL is left",
     );
+  });
+
+  it("sizes the gateways' TTL to outlast the transfer: three times its planned time and half an hour, up to a day", () => {
+    const TB = 1e12;
+    assert.equal(
+      transferTtlMinutes(TB, 4.5, CLOUD_TTL_MINUTES),
+      120,
+      "1 TB in 30 min: the default",
+    );
+    assert.equal(transferTtlMinutes(10 * TB, 4.5, CLOUD_TTL_MINUTES), 919, "10 TB in 4.9 h");
+    assert.equal(transferTtlMinutes(100 * TB, 4.5, CLOUD_TTL_MINUTES), 1440, "at most a day");
+    assert.equal(transferTtlMinutes(0, 4.5, 720), 720);
+    assert.equal(transferTtlMinutes(TB, 0, 120), 1440, "no estimate: as long as allowed");
   });
 
   describe("through the engine", () => {
