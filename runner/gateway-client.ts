@@ -1,3 +1,5 @@
+import * as https from "node:https";
+import { controlClientTls } from "../gateway-image/control-tls";
 import type { ChunkRequest } from "../planner/program";
 import { SkyplaneError } from "../errors";
 
@@ -30,9 +32,9 @@ export class GatewayUnreachableError extends SkyplaneError {
   }
 }
 
-/** Client of one gateway's control API (HTTP/JSON, bearer token). */
+/** Client of one gateway's control API (HTTP/JSON over TLS keyed by the token, and a bearer token). */
 export class GatewayClient {
-  private readonly base: string;
+  private readonly agent: https.Agent;
 
   constructor(
     /** The gateway. */
@@ -40,8 +42,8 @@ export class GatewayClient {
     private readonly token: string,
     private readonly timeoutMs = 10_000,
   ) {
-    const host = endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host;
-    this.base = `http://${host}:${endpoint.controlPort}/api/v1`;
+    // One kept-alive TLS connection serves the runner's frequent polls.
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 4, ...controlClientTls(token) });
   }
 
   /** Status and counters; proves the gateway is up. */
@@ -75,27 +77,53 @@ export class GatewayClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const where = `gateway ${this.endpoint.gatewayId} at ${this.endpoint.host}:${this.endpoint.controlPort}`;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      ({ status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = https.request(
+          {
+            host: this.endpoint.host,
+            port: this.endpoint.controlPort,
+            path: `/api/v1${path}`,
+            method,
+            agent: this.agent,
+            headers: {
+              authorization: `Bearer ${this.token}`,
+              ...(payload ? { "content-type": "application/json" } : {}),
+            },
+            signal: AbortSignal.timeout(this.timeoutMs),
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on("data", (d: Buffer) => parts.push(d));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }),
+            );
+            res.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        req.end(payload);
+      }));
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const e = err as NodeJS.ErrnoException;
+      // A handshake that fails on the key: this is not the dataplane's gateway (or not its token).
+      if (e.code === "EPROTO" || /alert|decrypt|handshake/i.test(e.message))
+        throw new SkyplaneError(
+          "GATEWAY_AUTH",
+          `${where} refused the dataplane's key (${e.message.trim()}): it belongs to another dataplane, or the stack's token changed; reprovision`,
+        );
+      const why =
+        e.code === "ABORT_ERR" ? `no answer in ${this.timeoutMs} ms` : (e.code ?? e.message);
       throw new GatewayUnreachableError(
         this.endpoint.gatewayId,
-        `gateway ${this.endpoint.gatewayId} at ${this.endpoint.host}:${this.endpoint.controlPort} does not answer (${cause}); ` +
-          "its log is in the skyplane home's logs folder",
+        `${where} does not answer (${why}); its log is in the skyplane home's logs folder`,
       );
     }
-    const text = await res.text();
-    if (!res.ok) {
+    if (status < 200 || status >= 300) {
       let message = text;
       try {
         message = JSON.parse(text).error ?? text;
@@ -104,9 +132,14 @@ export class GatewayClient {
       }
       throw new SkyplaneError(
         "GATEWAY_ERROR",
-        `gateway ${this.endpoint.gatewayId}: ${method} ${path}: ${res.status} ${message}`,
+        `gateway ${this.endpoint.gatewayId}: ${method} ${path}: ${status} ${message}`,
       );
     }
     return JSON.parse(text) as T;
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
   }
 }

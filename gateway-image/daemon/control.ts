@@ -1,12 +1,14 @@
 import * as crypto from "node:crypto";
-import * as http from "node:http";
+import type * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { ChunkRequest } from "../../planner/program";
+import { controlServerTls } from "../control-tls";
 import type { GatewayExecutor } from "./executor";
 
 /*
- * The control API (runner ↔ gateway), HTTP/JSON, every request authenticated with
- * `Authorization: Bearer <dataplane token>`:
+ * The control API (runner ↔ gateway), HTTP/JSON over TLS with a key derived from the dataplane token
+ * (control-tls.ts), every request also authenticated with `Authorization: Bearer <dataplane token>`:
  *   GET  /api/v1/status                  → { gatewayId, region, ready, isSource, stats }
  *   POST /api/v1/chunk_requests          { chunks: ChunkRequest[] } → { accepted }  (a prefix; resend the rest)
  *   GET  /api/v1/chunk_status?cursor=N   → { cursor, events: ChunkEvent[] }  (events after N)
@@ -40,12 +42,12 @@ class HttpError extends Error {
 
 /** The gateway's control API server. */
 export class ControlServer {
-  private readonly server: http.Server;
+  private readonly server: https.Server;
   private readonly tokenDigest: Buffer;
 
   constructor(private readonly opts: ControlServerOptions) {
     this.tokenDigest = crypto.createHash("sha256").update(opts.token).digest();
-    this.server = http.createServer((req, res) => {
+    this.server = https.createServer(controlServerTls(opts.token), (req, res) => {
       this.route(req).then(
         ([status, body]) => reply(res, status, body),
         (err: Error) =>

@@ -1,8 +1,11 @@
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
+import { controlClientTls } from "../../gateway-image/control-tls";
 import { ControlServer } from "../../gateway-image/daemon/control";
 import { GatewayExecutor } from "../../gateway-image/daemon/executor";
 import { DataServer } from "../../gateway-image/daemon/receiver";
@@ -17,7 +20,7 @@ describe("gateway-image: control API", function () {
   let executor: GatewayExecutor;
   let control: ControlServer;
   let downstream: DataServer;
-  let base: string;
+  let port: number;
   let release: () => void;
   let shutdowns = 0;
 
@@ -32,8 +35,8 @@ describe("gateway-image: control API", function () {
     // A downstream gateway that holds every chunk until released, so chunks stay in flight.
     const held = new Promise<void>((r) => (release = r));
     downstream = new DataServer({ token, handler: () => held });
-    const port = await downstream.listen(0, "127.0.0.1");
-    executor = new GatewayExecutor(sourceProgram(port, { connections: 1, encrypt: false }), {
+    const dataPort = await downstream.listen(0, "127.0.0.1");
+    executor = new GatewayExecutor(sourceProgram(dataPort, { connections: 1, encrypt: false }), {
       token,
       stores: { home },
       queueCapacity: 3,
@@ -44,7 +47,7 @@ describe("gateway-image: control API", function () {
       errors: ["a logged problem"],
       onShutdown: () => shutdowns++,
     });
-    base = `http://127.0.0.1:${await control.listen(0, "127.0.0.1")}/api/v1`;
+    port = await control.listen(0, "127.0.0.1");
   });
   afterEach(async () => {
     release();
@@ -53,6 +56,32 @@ describe("gateway-image: control API", function () {
     await downstream.close();
     fs.rmSync(home, { recursive: true, force: true });
   });
+
+  /** One request over the control API's TLS, keyed by `key` (the dataplane token unless told). */
+  const request = (
+    path: string,
+    opts: { method?: string; headers?: Record<string, string>; body?: string; key?: string } = {},
+  ) =>
+    new Promise<{ status: number; json: unknown }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: `/api/v1${path}`,
+          method: opts.method ?? "GET",
+          headers: opts.headers,
+          agent: false,
+          ...controlClientTls(opts.key ?? token),
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        },
+      );
+      req.on("error", reject);
+      req.end(opts.body);
+    });
 
   const chunks = (n: number) =>
     Array.from({ length: n }, (_, i) => ({
@@ -70,11 +99,11 @@ describe("gateway-image: control API", function () {
       { authorization: "Bearer wrong" },
       { authorization: `Basic ${token}` },
     ] as Record<string, string>[]) {
-      const res = await fetch(`${base}/status`, { headers });
+      const res = await request("/status", { headers });
       assert.equal(res.status, 401);
-      assert.deepEqual(await res.json(), { error: "missing or wrong bearer token" });
+      assert.deepEqual(res.json, { error: "missing or wrong bearer token" });
     }
-    const res = await fetch(`${base}/chunk_requests`, {
+    const res = await request("/chunk_requests", {
       method: "POST",
       body: JSON.stringify({ chunks: chunks(1) }),
     });
@@ -82,9 +111,41 @@ describe("gateway-image: control API", function () {
     assert.equal(executor.stats.queued + executor.stats.inflight, 0, "nothing was queued");
   });
 
+  it("speaks only TLS keyed by the token: another dataplane's key and plain HTTP get no answer", async () => {
+    await assert.rejects(
+      request("/status", { headers: { authorization: `Bearer ${token}` }, key: "another token" }),
+      (err: NodeJS.ErrnoException) => /EPROTO|ECONNRESET/.test(err.code ?? ""),
+    );
+    const wrong = new GatewayClient(
+      { gatewayId: "east-0", host: "127.0.0.1", controlPort: port },
+      "another token",
+    );
+    await assert.rejects(wrong.status(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "GATEWAY_AUTH");
+      assert.match(err.message, /gateway east-0 at 127\.0\.0\.1:\d+ refused the dataplane's key/);
+      return true;
+    });
+    wrong.close();
+    const plain = await new Promise<string>((resolve) =>
+      http
+        .get(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/api/v1/status",
+            headers: { authorization: `Bearer ${token}` },
+          },
+          (res) => resolve(`status ${res.statusCode}`),
+        )
+        .on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message)),
+    );
+    assert.match(plain, /ECONNRESET|HPE_|status 400/, "no JSON over plain HTTP");
+    assert.equal(executor.stats.queued + executor.stats.inflight, 0, "nothing was queued");
+  });
+
   it("takes part of a batch when full, and reports status, chunk outcomes and errors", async () => {
     const client = new GatewayClient(
-      { gatewayId: "east-0", host: "127.0.0.1", controlPort: Number(new URL(base).port) },
+      { gatewayId: "east-0", host: "127.0.0.1", controlPort: port },
       token,
     );
     const status = await client.status();
@@ -118,15 +179,11 @@ describe("gateway-image: control API", function () {
 
   it("answers bad requests with 4xx and a reason", async () => {
     const auth = { authorization: `Bearer ${token}` };
-    let res = await fetch(`${base}/chunk_requests`, {
-      method: "POST",
-      headers: auth,
-      body: "{nope",
-    });
+    let res = await request("/chunk_requests", { method: "POST", headers: auth, body: "{nope" });
     assert.equal(res.status, 400);
-    res = await fetch(`${base}/chunk_status?cursor=-1`, { headers: auth });
+    res = await request("/chunk_status?cursor=-1", { headers: auth });
     assert.equal(res.status, 400);
-    res = await fetch(`${base}/nothing`, { headers: auth });
+    res = await request("/nothing", { headers: auth });
     assert.equal(res.status, 404);
   });
 });
