@@ -7,6 +7,7 @@ import { NetworkProfile, profileModelOptions } from "../planner/profile";
 import { parseRegion, UnknownRegionError } from "../planner/regions";
 import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../components/cloud-settings";
+import { LOCAL_TTL_MINUTES } from "../components/local";
 import { bucketUri, openStore, StoreError } from "../stores";
 import { UserError } from "../errors";
 import {
@@ -16,7 +17,6 @@ import {
   GCPConfig,
   TransferConfig,
 } from "./config";
-import { LOCAL_TTL_MINUTES } from "../components/local";
 import { CLOUD_TTL_MINUTES, transferTtlMinutes } from "./cloud";
 import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
 import { Engine } from "./engine";
