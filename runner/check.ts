@@ -1,7 +1,8 @@
 import { UserError } from "../errors";
 import program from "../index";
 import { isSameProcess, liveStartTime } from "../components/local";
-import { Engine } from "./engine";
+import { providerPlugins } from "./cloud";
+import { Engine, policyPackDir } from "./engine";
 
 /** What the engine self-check measured. */
 export interface EngineCheckResult {
@@ -13,13 +14,18 @@ export interface EngineCheckResult {
   readonly pid: number;
   /** Seconds taken by `up`, the no-change `up` and `destroy`. */
   readonly seconds: { readonly up: number; readonly reuse: number; readonly destroy: number };
+  /** The guardrails' policy pack that ran on `up` (name@version). */
+  readonly guardrails: string;
+  /** Per cloud: its provider plugin, whether the engine has it, and how to install it. */
+  readonly providers: Awaited<ReturnType<typeof providerPlugins>>;
 }
 
 const CHECK_STACK = "skyplane-engine-check";
 
 /**
  * Proves the engine end to end on this machine: `up` starts a local process through the dynamic
- * provider, a second `up` changes nothing, `destroy` stops the process and empties the stack.
+ * provider under the guardrails' policy pack, a second `up` changes nothing, `destroy` stops the process
+ * and empties the stack. Also reports which clouds' provider plugins the engine has.
  */
 export async function checkEngine(
   engine: Engine,
@@ -37,7 +43,23 @@ export async function checkEngine(
     return [result, Number(process.hrtime.bigint() - start) / 1e9];
   };
   try {
-    const [up, upSeconds] = await timed(() => stack.up({ onOutput, color: "never" }));
+    let output = "";
+    const [up, upSeconds] = await timed(() =>
+      stack.up({
+        onOutput: (line) => {
+          output += line;
+          onOutput?.(line);
+        },
+        color: "never",
+        policyPacks: [policyPackDir()],
+      }),
+    );
+    const guardrails = /Policies:[\s\S]*?(skyplane-guardrails@v[\w.]+)/.exec(output)?.[1];
+    if (!guardrails)
+      throw new UserError(
+        "ENGINE_CHECK_FAILED",
+        "`up` did not run the guardrails' policy pack (policy/): rebuild with `npm run build`, and rerun `bash scripts/setup-pulumi.sh` for a language host that runs policy packs",
+      );
     const pid = (up.outputs.pids?.value as Record<string, number> | undefined)?.probe;
     const startTime = pid === undefined ? undefined : liveStartTime(pid);
     if (pid === undefined || startTime === undefined) {
@@ -62,6 +84,11 @@ export async function checkEngine(
       stack: CHECK_STACK,
       pid,
       seconds: { up: upSeconds, reuse: reuseSeconds, destroy: destroySeconds },
+      guardrails,
+      providers: await providerPlugins(() => stack.workspace.listPlugins(), {
+        pulumiHome: engine.home.pulumiHome,
+        cli: engine.cli,
+      }),
     };
   } finally {
     await stack.destroy({ color: "never" }).catch(() => undefined);

@@ -100,6 +100,38 @@ function packageVersion(name: string): string {
   return (JSON.parse(fs.readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
+/** Where an engine keeps its plugins, and its CLI. */
+export interface EngineLocation {
+  readonly pulumiHome: string;
+  readonly cli: string;
+}
+
+/** Whether the engine has each cloud's provider plugin, and the command that installs a missing one. */
+export async function providerPlugins(
+  installed: () => Promise<PluginInfo[]>,
+  engine: EngineLocation,
+): Promise<
+  Record<string, { plugin: string; version: string; installed: boolean; install: string }>
+> {
+  const have = await installed();
+  return Object.fromEntries(
+    Object.entries(PROVIDER_PACKAGES).map(([cloud, p]) => {
+      const version = packageVersion(p.npm);
+      return [
+        cloud,
+        {
+          plugin: p.plugin,
+          version,
+          installed: have.some(
+            (h) => h.kind === "resource" && h.name === p.plugin && h.version === version,
+          ),
+          install: `PULUMI_HOME=${engine.pulumiHome} ${engine.cli} plugin install resource ${p.plugin} ${version}`,
+        },
+      ];
+    }),
+  );
+}
+
 /**
  * Fails, saying how to install them, when the engine lacks the provider plugins of the topology's
  * clouds (they are downloaded once; skyplane never fetches plugins on its own).
@@ -107,25 +139,17 @@ function packageVersion(name: string): string {
 export async function requireProviderPlugins(
   topology: Topology,
   installed: () => Promise<PluginInfo[]>,
-  pulumiHome: string,
+  engine: EngineLocation,
 ): Promise<void> {
-  const have = await installed();
+  const plugins = await providerPlugins(installed, engine);
   const missing = cloudsOf(topology)
-    .map((c) => ({ ...PROVIDER_PACKAGES[c], version: packageVersion(PROVIDER_PACKAGES[c].npm) }))
-    .filter(
-      (p) =>
-        !have.some((h) => h.kind === "resource" && h.name === p.plugin && h.version === p.version),
-    );
+    .map((c) => plugins[c])
+    .filter((p) => !p.installed);
   if (missing.length > 0) {
     throw new UserError(
       "PROVIDER_PLUGIN_MISSING",
       `the engine lacks the provider plugin${missing.length > 1 ? "s" : ""} ${missing.map((p) => `${p.plugin} ${p.version}`).join(", ")}; install ${missing.length > 1 ? "them" : "it"} once with\n` +
-        missing
-          .map(
-            (p) =>
-              `  PULUMI_HOME=${pulumiHome} pulumi plugin install resource ${p.plugin} ${p.version}`,
-          )
-          .join("\n"),
+        missing.map((p) => `  ${p.install}`).join("\n"),
     );
   }
 }

@@ -188,11 +188,10 @@ export class Dataplane {
         jobs: this.jobs,
         now: Date.now(),
       });
-      await requireProviderPlugins(
-        this.topology,
-        () => stack.workspace.listPlugins(),
-        engine.home.pulumiHome,
-      );
+      await requireProviderPlugins(this.topology, () => stack.workspace.listPlugins(), {
+        pulumiHome: engine.home.pulumiHome,
+        cli: engine.cli,
+      });
       settings["skyplane:cloud"] = { value: JSON.stringify(cloud) };
     }
     await stack.setAllConfig(settings);

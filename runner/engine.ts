@@ -103,6 +103,11 @@ export class Engine {
     return new Engine(home, command, engineEnv(home, env));
   }
 
+  /** The engine's CLI (for commands a user runs by hand, such as installing a provider plugin). */
+  get cli(): string {
+    return this.command.command;
+  }
+
   /** The engine's own version string, e.g. `3.248.0`. */
   get version(): string {
     return this.command.version?.toString() ?? "unknown";

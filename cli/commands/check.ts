@@ -5,7 +5,7 @@ import { checkEngine, Engine } from "../../runner";
 export const command = "check";
 /** One line for --help. */
 export const describe =
-  "Check the Pulumi engine: start a local process through a stack, then destroy it";
+  "Check the Pulumi engine and the guardrails: start a local process through a stack, then destroy it; list the clouds' provider plugins";
 
 interface CheckArgs {
   json: boolean;
@@ -44,6 +44,13 @@ export async function handler(args: ArgumentsCamelCase<CheckArgs>): Promise<void
     `up: started process ${result.pid} in ${s.up.toFixed(1)} s\n` +
       `up again: no changes (${s.reuse.toFixed(1)} s)\n` +
       `destroy: process stopped, stack empty (${s.destroy.toFixed(1)} s)\n` +
+      `guardrails: ${result.guardrails} ran on up\n` +
       "The engine works.\n",
   );
+  for (const [cloud, p] of Object.entries(result.providers))
+    process.stdout.write(
+      p.installed
+        ? `${cloud}: provider plugin ${p.plugin} ${p.version} installed\n`
+        : `${cloud}: no provider plugin (needed for gateways on ${cloud}): ${p.install}\n`,
+    );
 }

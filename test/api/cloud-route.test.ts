@@ -9,7 +9,7 @@ import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { SkyplaneClient } from "../../runner";
 import { CLOUD_TTL_MINUTES, resolveCloudSettings, transferTtlMinutes } from "../../runner/cloud";
-import { Engine } from "../../runner/engine";
+import { Engine, findEngineRoot } from "../../runner/engine";
 
 /*
  * A cloud route before anything is created: the settings the runner assembles for its stack, and the
@@ -122,7 +122,7 @@ describe("api: provisioning a cloud route", function () {
         assert.match(err.message, new RegExp(`lacks the provider plugins aws ${aws}, gcp ${gcp}`));
         assert.ok(
           err.message.includes(
-            `PULUMI_HOME=${path.join(home, "pulumi")} pulumi plugin install resource aws ${aws}`,
+            `PULUMI_HOME=${path.join(home, "pulumi")} ${path.join(findEngineRoot(), "bin", "pulumi")} plugin install resource aws ${aws}`,
           ),
           err.message,
         );

@@ -68,5 +68,19 @@ describe("cli", function () {
     // Gone, or a zombie waiting for init to reap it (this sandbox's init never does).
     assert.equal(liveStartTime(result.pid), undefined, "the probe process is gone");
     for (const k of ["up", "reuse", "destroy"]) assert.ok(result.seconds[k] > 0, k);
+    assert.equal(result.guardrails, "skyplane-guardrails@v0.1.0");
+    // No provider plugin is installed here (nothing is ever downloaded): each says how to get it.
+    assert.deepEqual(Object.keys(result.providers), ["aws", "gcp", "azure"]);
+    assert.equal(result.providers.azure.plugin, "azure-native");
+    for (const p of Object.values(result.providers) as Array<{
+      installed: boolean;
+      install: string;
+    }>) {
+      assert.equal(p.installed, false);
+      assert.match(
+        p.install,
+        /^PULUMI_HOME=\S+ \S+\/bin\/pulumi plugin install resource (aws|gcp|azure-native) \d+\.\d+\.\d+$/,
+      );
+    }
   });
 });
