@@ -36,6 +36,19 @@ export function transferTtlMinutes(bytes: number, plannedGbps: number, floor: nu
   return Math.min(MAX_TTL_MINUTES, Math.max(floor, Math.ceil(minutes)));
 }
 
+/**
+ * A dataplane's gateway TTL in minutes, or undefined for the stack's default: the one asked for, raised to
+ * cover a keep-warm period (a warm gateway must not end before its expiry), at most a day.
+ */
+export function dataplaneTtlMinutes(
+  opts: { ttlMinutes?: number; keepWarmSeconds?: number },
+  defaultMinutes: number,
+): number | undefined {
+  const warm = Math.ceil((opts.keepWarmSeconds ?? 0) / 60);
+  if (opts.ttlMinutes === undefined && warm <= defaultMinutes) return undefined;
+  return Math.min(MAX_TTL_MINUTES, Math.max(opts.ttlMinutes ?? defaultMinutes, warm));
+}
+
 /** Where the settings of a cloud route come from, most specific last. */
 export interface CloudSettingsSources {
   /** What the route's stack already has (`skyplane:cloud`): set by hand or by an earlier run. */

@@ -9,8 +9,13 @@ import { routeStackName, Topology } from "../planner/topology";
 import { bucketUri, openStore, parseStoreUri, StoreContext, storeEnv, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
 import type { NetworkProfile } from "../planner/profile";
-import { emulatedNetwork } from "../components/local";
-import { requireProviderPlugins, resolveCloudSettings } from "./cloud";
+import { emulatedNetwork, LOCAL_TTL_MINUTES } from "../components/local";
+import {
+  CLOUD_TTL_MINUTES,
+  dataplaneTtlMinutes,
+  requireProviderPlugins,
+  resolveCloudSettings,
+} from "./cloud";
 import { TransferConfig } from "./config";
 import { Engine, policyPackDir } from "./engine";
 import { GatewayClient } from "./gateway-client";
@@ -174,13 +179,14 @@ export class Dataplane {
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
-    const ttl = this.opts.ttlMinutes;
+    const onClouds = this.topology.gateways.some((g) => g.provider !== "local");
+    const ttl = dataplaneTtlMinutes(this.opts, onClouds ? CLOUD_TTL_MINUTES : LOCAL_TTL_MINUTES);
     if (ttl !== undefined) settings["skyplane:ttlMinutes"] = { value: String(ttl) };
     else if (config["skyplane:ttlMinutes"]) await stack.removeConfig("skyplane:ttlMinutes");
     if (this.ctx.network)
       settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
     else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
-    if (this.topology.gateways.some((g) => g.provider !== "local")) {
+    if (onClouds) {
       // Everything a cloud needs is checked here, before anything is created, each gap with its fix.
       const cloud = resolveCloudSettings(this.topology, this.stackName, {
         stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,

@@ -8,7 +8,12 @@ import type { CloudSettings } from "../../components/cloud-settings";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { SkyplaneClient } from "../../runner";
-import { CLOUD_TTL_MINUTES, resolveCloudSettings, transferTtlMinutes } from "../../runner/cloud";
+import {
+  CLOUD_TTL_MINUTES,
+  dataplaneTtlMinutes,
+  resolveCloudSettings,
+  transferTtlMinutes,
+} from "../../runner/cloud";
 import { Engine, findEngineRoot } from "../../runner/engine";
 
 /*
@@ -70,6 +75,19 @@ describe("api: provisioning a cloud route", function () {
     assert.equal(transferTtlMinutes(100 * TB, 4.5, CLOUD_TTL_MINUTES), 1440, "at most a day");
     assert.equal(transferTtlMinutes(0, 4.5, 720), 720);
     assert.equal(transferTtlMinutes(TB, 0, 120), 1440, "no estimate: as long as allowed");
+  });
+
+  it("keeps a keep-warm gateway's TTL at least as long as its warm period", () => {
+    assert.equal(dataplaneTtlMinutes({}, 720), undefined, "the stack's default");
+    assert.equal(
+      dataplaneTtlMinutes({ keepWarmSeconds: 600 }, 720),
+      undefined,
+      "10 min fit in 12 h",
+    );
+    assert.equal(dataplaneTtlMinutes({ keepWarmSeconds: 16 * 3600 }, 720), 960);
+    assert.equal(dataplaneTtlMinutes({ ttlMinutes: 30, keepWarmSeconds: 3600 }, 120), 60);
+    assert.equal(dataplaneTtlMinutes({ ttlMinutes: 300 }, 120), 300);
+    assert.equal(dataplaneTtlMinutes({ keepWarmSeconds: 3 * 86400 }, 120), 1440, "at most a day");
   });
 
   describe("through the engine", () => {
