@@ -13,6 +13,7 @@ import { UserError } from "../errors";
 import {
   AWSConfig,
   AzureConfig,
+  credentialEnv,
   DEFAULT_TRANSFER_CONFIG,
   GCPConfig,
   TransferConfig,
@@ -82,12 +83,15 @@ export class SkyplaneClient {
   readonly logDir: string;
   /** How transfers move data. */
   readonly transferConfig: TransferConfig;
+  /** The environment stores and gateways see: the process's, with the client's credentials over it. */
+  readonly env: NodeJS.ProcessEnv;
   private engine?: Promise<Engine>;
 
   constructor(readonly options: SkyplaneClientOptions = {}) {
     this.home = path.resolve(options.home ?? skyplaneHome());
     this.logDir = options.logDir ?? path.join(this.home, "logs");
     this.transferConfig = { ...DEFAULT_TRANSFER_CONFIG, ...options.transferConfig };
+    this.env = { ...process.env, ...credentialEnv(options) };
   }
 
   /**
@@ -146,6 +150,7 @@ export class SkyplaneClient {
         transfer: this.transferConfig,
         network: this.options.network,
         cloud: this.options.cloud,
+        env: this.env,
       },
       opts,
     );
@@ -153,7 +158,7 @@ export class SkyplaneClient {
 
   /** Plans a copy without provisioning anything: checks the URIs, buckets and source objects. */
   async planCopy(req: CopyRequest & { sync?: boolean }): Promise<CopyPlan> {
-    const stores = { home: this.home };
+    const stores = { home: this.home, env: this.env };
     const srcUri = parseUri(req.src);
     const dstUri = parseUri(req.dst);
     const srcRegion = await regionOf(srcUri, stores);
@@ -234,7 +239,7 @@ export class SkyplaneClient {
   }
 
   private openEngine(): Promise<Engine> {
-    this.engine ??= Engine.open({ home: this.home });
+    this.engine ??= Engine.open({ home: this.home, credentials: credentialEnv(this.options) });
     return this.engine;
   }
 }

@@ -69,3 +69,39 @@ export class AzureConfig {
     readonly options: { readonly connectionString?: string; readonly subscriptionId?: string } = {},
   ) {}
 }
+
+/**
+ * The environment a client's credentials amount to, for its stores, its local gateways and the Pulumi
+ * providers that build cloud gateways (each reads these variables): an explicit setting wins over the
+ * process's own environment, which the SDKs' credential chains read otherwise.
+ */
+export function credentialEnv(configs: {
+  aws?: AWSConfig;
+  gcp?: GCPConfig;
+  azure?: AzureConfig;
+}): Record<string, string> {
+  const out: Record<string, string | undefined> = {};
+  const aws = configs.aws?.options;
+  if (aws) {
+    out.AWS_PROFILE = aws.profile;
+    out.AWS_ACCESS_KEY_ID = aws.accessKeyId;
+    out.AWS_SECRET_ACCESS_KEY = aws.secretAccessKey;
+    out.AWS_SESSION_TOKEN = aws.sessionToken;
+    out.AWS_ENDPOINT_URL_S3 = aws.endpoint;
+  }
+  const gcp = configs.gcp?.options;
+  if (gcp) {
+    out.GOOGLE_CLOUD_PROJECT = gcp.projectId;
+    out.GOOGLE_PROJECT = gcp.projectId; // the Pulumi GCP provider's name for it
+    out.GOOGLE_APPLICATION_CREDENTIALS = gcp.keyFilename;
+    out.STORAGE_EMULATOR_HOST = gcp.apiEndpoint;
+  }
+  const azure = configs.azure?.options;
+  if (azure) {
+    out.AZURE_STORAGE_CONNECTION_STRING = azure.connectionString;
+    out.ARM_SUBSCRIPTION_ID = azure.subscriptionId; // the Pulumi Azure provider's name for it
+  }
+  return Object.fromEntries(
+    Object.entries(out).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ""),
+  );
+}

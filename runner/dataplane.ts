@@ -70,6 +70,8 @@ export interface DataplaneContext {
   readonly network?: NetworkProfile;
   /** What gateways on AWS, GCP and Azure need (merged over the stack's own `skyplane:cloud`). */
   readonly cloud?: Partial<CloudSettings>;
+  /** The environment stores and gateways see (credentials, endpoints); default the process's. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Parses a URI, reporting a malformed one as a UserError. */
@@ -169,7 +171,7 @@ export class Dataplane {
       "skyplane:key": { value: key, secret: true },
       "skyplane:logDir": { value: this.ctx.logDir },
       // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
-      "skyplane:storeEnv": { value: JSON.stringify(storeEnv()), secret: true },
+      "skyplane:storeEnv": { value: JSON.stringify(storeEnv(this.ctx.env)), secret: true },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
@@ -190,6 +192,7 @@ export class Dataplane {
       // Everything a cloud needs is checked here, before anything is created, each gap with its fix.
       const cloud = resolveCloudSettings(this.topology, this.stackName, {
         stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,
+        env: this.ctx.env,
         client: ttl !== undefined ? { ...this.ctx.cloud, ttlMinutes: ttl } : this.ctx.cloud,
         jobs: this.jobs,
         now: Date.now(),
@@ -294,7 +297,7 @@ export class Dataplane {
   }
 
   private async runJob(job: Job, progress: TransferProgress): Promise<JobResult> {
-    const stores = { home: this.ctx.home };
+    const stores = { home: this.ctx.home, env: this.ctx.env };
     const srcUri = parseUri(job.src);
     const dstUri = parseUri(job.dst);
     const [srcRegion, dstRegion] = await Promise.all([

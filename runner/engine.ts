@@ -95,12 +95,15 @@ export class Engine {
   ) {}
 
   /** Locates the engine and prepares the home; `home` defaults to `$SKYPLANE_HOME` or `~/.skyplane`. */
-  static async open(opts: { home?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Engine> {
+  static async open(
+    opts: { home?: string; env?: NodeJS.ProcessEnv; credentials?: Record<string, string> } = {},
+  ): Promise<Engine> {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
     const command = await PulumiCommand.get({ root });
-    return new Engine(home, command, engineEnv(home, env));
+    // The client's credentials reach the providers (and the programs) as their environment.
+    return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) });
   }
 
   /** The engine's CLI (for commands a user runs by hand, such as installing a provider plugin). */

@@ -70,7 +70,10 @@ export class GcsStore implements ObjectStore {
           settings.projectId ??
           env.GOOGLE_CLOUD_PROJECT ??
           (apiEndpoint ? "skyplane-emulator" : undefined),
-        ...(settings.keyFilename ? { keyFilename: settings.keyFilename } : {}),
+        // A key file in the given environment (a client's GCPConfig) applies even if the process has another.
+        ...((settings.keyFilename ?? env.GOOGLE_APPLICATION_CREDENTIALS)
+          ? { keyFilename: settings.keyFilename ?? env.GOOGLE_APPLICATION_CREDENTIALS }
+          : {}),
         retryOptions: { autoRetry: false }, // withRetries is the one retry policy
       });
     } finally {

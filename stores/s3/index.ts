@@ -96,6 +96,8 @@ export class S3Store implements ObjectStore {
       region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(credentials ? { credentials } : {}),
+      // A profile in the given environment (a client's AWSConfig) applies even if the process has another.
+      ...(!credentials && env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}),
       maxAttempts: 1, // withRetries is the one retry policy
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
