@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
-import type { GatewaySpec, Topology } from "../planner/topology";
+import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 
 /*
  * What the AWS, GCP and Azure dataplanes share: the arguments every cloud takes, where the runner reaches a
@@ -37,6 +37,21 @@ export interface CloudDataplaneArgs {
   remotePeers?: pulumi.Input<Record<string, string>>;
 }
 
+/** What every cloud dataplane derives the same way from its arguments. */
+export function dataplaneDefaults(args: CloudDataplaneArgs): {
+  route: string;
+  controlPort: number;
+  dataPort: number;
+  ttlMinutes: number;
+} {
+  return {
+    route: routeStackName(args.topology.route.src, args.topology.route.dsts),
+    controlPort: args.controlPort ?? 8080,
+    dataPort: args.dataPort ?? 8081,
+    ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
+  };
+}
+
 /** Where the runner reaches a gateway. */
 export interface GatewayEndpoint {
   id: string;
@@ -71,6 +86,8 @@ export interface AddressBook {
   own: pulumi.Output<Record<string, string>>;
   /** Every gateway a gateway here may exchange data with: firewall peers and send targets. */
   peers: pulumi.Output<Record<string, string>>;
+  /** The peers' addresses alone, as firewalls take them. */
+  peerIps: pulumi.Output<string[]>;
 }
 
 /** The address book of a cloud's gateways given their addresses and, if any, other clouds'. */
@@ -85,7 +102,7 @@ export function addressBook(
   const peers = pulumi
     .all([mine, remote ?? {}])
     .apply(([hosts, others]) => ({ ...others, ...hosts }));
-  return { own: mine, peers };
+  return { own: mine, peers, peerIps: peers.apply((hosts) => Object.values(hosts)) };
 }
 
 /** A gateway's program with each send bound to its target's public address and data port. */

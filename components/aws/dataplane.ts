@@ -3,13 +3,12 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { regionSlug } from "../../planner/regions";
-import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
-  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
+  dataplaneDefaults,
   GatewayEndpoint,
   gatewayEndpoints,
 } from "../cloud";
@@ -49,13 +48,8 @@ export class AwsDataplane extends pulumi.ComponentResource {
         });
       }
     }
-    const controlPort = args.controlPort ?? 8080;
-    const dataPort = args.dataPort ?? 8081;
-    const tags = dataplaneTags(
-      routeStackName(topology.route.src, topology.route.dsts),
-      name,
-      args.expireAt,
-    );
+    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
+    const tags = dataplaneTags(route, name, args.expireAt);
     const providers = new Map(
       regions.map((r) => [
         r,
@@ -81,7 +75,6 @@ export class AwsDataplane extends pulumi.ComponentResource {
       new Map([...eips].map(([id, eip]) => [id, eip.publicIp])),
       args.remotePeers,
     );
-    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const secrets = new Map(
       regions.map((r) => {
         const secret = new secretsmanager.Secret(
@@ -121,7 +114,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
         `${name}-${regionSlug(region)}`,
         {
           vpcId: network.vpcId,
-          peerIps,
+          peerIps: book.peerIps,
           clientCidr: args.clientCidr,
           dataPort,
           controlPort,
@@ -147,7 +140,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
             controlPort,
             dataPort,
             expireAt: args.expireAt,
-            ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
+            ttlMinutes,
             tags,
             provider,
           },

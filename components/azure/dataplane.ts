@@ -4,13 +4,12 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
-  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
+  dataplaneDefaults,
   GatewayEndpoint,
   gatewayEndpoints,
 } from "../cloud";
@@ -49,15 +48,10 @@ export class AzureDataplane extends pulumi.ComponentResource {
     super("skyplane:azure:Dataplane", name, {}, opts);
     const { topology } = args;
     const gateways = cloudGateways(topology, "azure", "Azure", this);
-    const controlPort = args.controlPort ?? 8080;
-    const dataPort = args.dataPort ?? 8081;
+    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
     const location = (regionId: string) => regionId.slice(6);
     const regions = [...new Set(gateways.map((g) => location(g.region)))].sort();
-    const tags = dataplaneTags(
-      routeStackName(topology.route.src, topology.route.dsts),
-      name,
-      args.expireAt,
-    );
+    const tags = dataplaneTags(route, name, args.expireAt);
     // One resource group holds everything: destroying the stack removes it whole.
     const group = new resources.ResourceGroup(
       `${name}-rg`,
@@ -85,7 +79,6 @@ export class AzureDataplane extends pulumi.ComponentResource {
       new Map([...ips].map(([id, ip]) => [id, ip.ipAddress.apply((a) => a as string)])),
       args.remotePeers,
     );
-    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const identity = new AzureGatewayIdentity(
       `${name}-identity`,
       {
@@ -151,7 +144,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
         {
           resourceGroupName: rg,
           location: loc,
-          peerIps,
+          peerIps: book.peerIps,
           clientCidr: args.clientCidr,
           dataPort,
           controlPort,
@@ -182,7 +175,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
             controlPort,
             dataPort,
             expireAt: args.expireAt,
-            ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
+            ttlMinutes,
             tags,
           },
           { parent: this },

@@ -2,13 +2,12 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
-import { routeStackName } from "../../planner/topology";
 import {
   addressBook,
   boundProgram,
-  CLOUD_TTL_MINUTES,
   CloudDataplaneArgs,
   cloudGateways,
+  dataplaneDefaults,
   GatewayEndpoint,
   gatewayEndpoints,
 } from "../cloud";
@@ -41,16 +40,11 @@ export class GcpDataplane extends pulumi.ComponentResource {
     super("skyplane:gcp:Dataplane", name, {}, opts);
     const { topology } = args;
     const gateways = cloudGateways(topology, "gcp", "GCP", this);
-    const controlPort = args.controlPort ?? 8080;
-    const dataPort = args.dataPort ?? 8081;
+    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
     const zone = (regionId: string) => regionId.slice(4);
     const regionOf = (regionId: string) => zone(regionId).replace(/-[a-z]$/, "");
     const regions = [...new Set(gateways.map((g) => regionOf(g.region)))].sort();
-    const labels = dataplaneLabels(
-      routeStackName(topology.route.src, topology.route.dsts),
-      name,
-      args.expireAt,
-    );
+    const labels = dataplaneLabels(route, name, args.expireAt);
     const id =
       name
         .toLowerCase()
@@ -71,7 +65,6 @@ export class GcpDataplane extends pulumi.ComponentResource {
       new Map([...addresses].map(([gid, a]) => [gid, a.address])),
       args.remotePeers,
     );
-    const peerIps = book.peers.apply((hosts) => Object.values(hosts));
     const network = new GcpNetwork(
       `${name}-net`,
       { project: args.project, regions },
@@ -83,7 +76,7 @@ export class GcpDataplane extends pulumi.ComponentResource {
         project: args.project,
         network: network.network,
         targetTag: tag,
-        peerIps,
+        peerIps: book.peerIps,
         clientCidr: args.clientCidr,
         dataPort,
         controlPort,
@@ -149,7 +142,7 @@ export class GcpDataplane extends pulumi.ComponentResource {
           controlPort,
           dataPort,
           expireAt: args.expireAt,
-          ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
+          ttlMinutes,
           labels,
         },
         { parent: this },
