@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { registered, value } from "./helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered, value } from "./helpers/mocks";
 import { RULES } from "../policy/rules";
 import { missingCloudSettings } from "../components/cloud-settings";
 import { sendTargets } from "../planner/program";
@@ -89,14 +89,7 @@ describe("stacks: the reviewed example stacks", function () {
             expireAt: Date.UTC(2026, 10, 27, 14),
             aws: { amis: Object.fromEntries(aws.map((r) => [r, "ami-0123456789abcdef0"])) },
             gcp: { project: "p", image: "img" },
-            azure: {
-              subscriptionId: "00000000-0000-0000-0000-000000000000",
-              tenantId: "11111111-1111-1111-1111-111111111111",
-              imageId: "img",
-              storageAccountId:
-                "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct",
-              sshPublicKey: "ssh-ed25519 AAAA test",
-            },
+            azure: AZURE_TEST_SETTINGS,
           },
         });
         const gateways = await value(dp.gateways);

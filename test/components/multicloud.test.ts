@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { registered as all, value } from "../helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
 import { bucketsOn, cloudsOf, missingCloudSettings } from "../../components/multicloud";
 import type { CloudSettings } from "../../components/multicloud";
 import type { ProvisionedGateway } from "../../components/local";
@@ -19,14 +19,7 @@ describe("components/multicloud: a route's gateways across clouds", function () 
     buckets: { read: ["s3://src-bucket/data/"], write: ["azure://acct/dst-container/data/"] },
     expireAt: Date.UTC(2026, 10, 27, 14),
     aws: { amis: { "aws:us-east-1": "ami-east" } },
-    azure: {
-      subscriptionId: "00000000-0000-0000-0000-000000000000",
-      tenantId: "11111111-1111-1111-1111-111111111111",
-      imageId: "img",
-      storageAccountId:
-        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct",
-      sshPublicKey: "ssh-ed25519 AAAA test",
-    },
+    azure: AZURE_TEST_SETTINGS,
   };
 
   it("names exactly the settings a topology lacks, as config paths", () => {

@@ -77,3 +77,13 @@ export function descendants(root: pulumi.Resource): Set<string> {
   walk(root);
   return out;
 }
+
+/** Azure settings for mock dataplanes (ids of the right shape; nothing is ever called). */
+export const AZURE_TEST_SETTINGS = {
+  subscriptionId: "00000000-0000-0000-0000-000000000000",
+  tenantId: "11111111-1111-1111-1111-111111111111",
+  imageId: "img",
+  storageAccountId:
+    "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct",
+  sshPublicKey: "ssh-ed25519 AAAA test",
+};

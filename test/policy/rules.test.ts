@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { registered as all, value } from "../helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import {
@@ -272,15 +272,10 @@ describe("policy: the guardrails", () => {
       new AzureDataplane("pol-azure", {
         ...common,
         topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, model),
-        subscriptionId: "00000000-0000-0000-0000-000000000000",
-        tenantId: "11111111-1111-1111-1111-111111111111",
-        imageId: "img",
+        ...AZURE_TEST_SETTINGS,
         containerImage: "gateway:1",
-        storageAccountId:
-          "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a",
         readContainers: ["src"],
         writeContainers: ["dst"],
-        sshPublicKey: "ssh-ed25519 AAAA test",
       }).gateways,
       new LocalDataplane("pol-local", {
         topology: planDirect({ src: "local:east", dsts: ["local:west"] }, model),
