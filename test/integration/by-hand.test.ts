@@ -65,7 +65,9 @@ describe("integration: pulumi up --stack <route> by hand", function () {
       "set",
       "--secret",
       "skyplane:token",
-      crypto.randomBytes(24).toString("base64url"),
+      // Standard base64, as `openssl rand -base64` gives: base64url may start with "-", which the CLI
+      // would take for a flag.
+      crypto.randomBytes(24).toString("base64"),
     );
     pulumi("config", "set", "--secret", "skyplane:key", crypto.randomBytes(32).toString("base64"));
     const up = pulumi("up", "--yes", "--skip-preview", "--policy-pack", policyPack);
