@@ -1,3 +1,5 @@
+import { BlockList, isIP } from "node:net";
+
 /*
  * The guardrails of skyplane's stacks as pure checks: each takes a resource's type and inputs and returns
  * what is wrong with it (nothing when it complies). `policy/index.ts` serves them as a Pulumi policy pack;
@@ -38,11 +40,39 @@ const GATEWAY_VMS: Record<string, "tags" | "labels"> = {
 /** Tag keys every gateway carries, by separator style: AWS uses `skyplane:route`, GCP and Azure `skyplane-route`. */
 const REQUIRED_TAGS = ["skyplane", "route", "dataplane", "expires"];
 
-/** True for a source that means "anyone": a /0, Azure's `*`/`Internet`/`Any`, or an unspecified address. */
+/**
+ * The narrowest prefix that still counts as "the world": an IPv4 range wider than a /8 (1/256 of the
+ * address space, the size of the largest single allocations) or an IPv6 range wider than a /32 (a
+ * registry's smallest allocation to a network operator). What skyplane opens is far narrower: the
+ * gateways' /32s and the client's CIDR.
+ */
+export const WORLD_PREFIX = { ipv4: 8, ipv6: 32 } as const;
+
+/** IPv4 written as IPv6 (`::ffff:a.b.c.d`): a range there is an IPv4 range 96 bits longer. */
+const IPV4_MAPPED = new BlockList();
+IPV4_MAPPED.addSubnet("::ffff:0:0", 96, "ipv6");
+
+/**
+ * True for a source that means "anyone" or a large part of it: Azure's `*`/`Internet`/`Any`, an
+ * unspecified address, or any range wider than {@link WORLD_PREFIX} (so `0.0.0.0/1` and `128.0.0.0/1`,
+ * which together are the internet, are caught like `0.0.0.0/0`). A range that cannot be read is
+ * rejected too: the pack fails closed.
+ */
 export function isWorldSource(source: unknown): boolean {
   if (typeof source !== "string") return false;
   const s = source.trim();
-  return /\/0$/.test(s) || ["*", "internet", "any", "0.0.0.0", "::", ""].includes(s.toLowerCase());
+  if (["*", "internet", "any", "0.0.0.0", "::", ""].includes(s.toLowerCase())) return true;
+  const slash = s.indexOf("/");
+  if (slash < 0) return false; // a single address, or a named tag such as VirtualNetwork
+  const address = s.slice(0, slash);
+  const bits = s.slice(slash + 1);
+  const family = isIP(address);
+  if (family === 0 || !/^\d{1,3}$/.test(bits)) return true;
+  const length = Number(bits);
+  if (family === 4) return length > 32 || length < WORLD_PREFIX.ipv4;
+  if (length > 128) return true;
+  if (IPV4_MAPPED.check(address, "ipv6") && length >= 96) return length - 96 < WORLD_PREFIX.ipv4;
+  return length < WORLD_PREFIX.ipv6;
 }
 
 const list = (v: unknown): unknown[] =>
@@ -64,7 +94,7 @@ function worldOpen(what: string, sources: unknown[]): string[] {
 export const noWorldOpenIngress: Rule = {
   name: "no-world-open-ingress",
   description:
-    "Gateway ports are opened only to the topology's gateways and the client, never to 0.0.0.0/0, ::/0 or Internet.",
+    "Gateway ports are opened only to the topology's gateways and the client, never to Internet or a range wider than an IPv4 /8 or an IPv6 /32 (0.0.0.0/0, 0.0.0.0/1, ::/1, ...).",
   check({ type, props }) {
     switch (type) {
       case "aws:ec2/securityGroup:SecurityGroup":
@@ -281,10 +311,36 @@ export const gatewaysHaveTtl: Rule = {
   },
 };
 
+/**
+ * AWS gateway VMs keep their root volume encrypted: the boot script holds the dataplane's secrets only in
+ * memory (/run), but the gateway's container state, logs and any swap live on that volume. EBS encrypts
+ * only when asked (or when the account's default says so, which the pack cannot see); GCP and Azure
+ * encrypt every disk at rest by default, so the rule has nothing to check there.
+ */
+export const gatewayDisksEncrypted: Rule = {
+  name: "gateway-disks-encrypted",
+  description: "Every volume of an AWS gateway VM is encrypted at rest.",
+  check({ type, props }) {
+    if (type !== "aws:ec2/instance:Instance") return [];
+    const out: string[] = [];
+    if (obj(props.rootBlockDevice).encrypted !== true)
+      out.push("the gateway's root volume is not encrypted: set rootBlockDevice.encrypted to true");
+    for (const d of list(props.ebsBlockDevices)) {
+      const device = obj(d);
+      if (device.encrypted !== true)
+        out.push(
+          `the gateway's volume ${String(device.deviceName)} is not encrypted: set its encrypted to true`,
+        );
+    }
+    return out;
+  },
+};
+
 /** Every rule of the pack. */
 export const RULES: readonly Rule[] = [
   noWorldOpenIngress,
   noWildcardIam,
   gatewaysTagged,
   gatewaysHaveTtl,
+  gatewayDisksEncrypted,
 ];

@@ -74,6 +74,9 @@ export class AwsGateway extends pulumi.ComponentResource {
         // A shutdown (the boot script's, at expiry) terminates the VM: nothing runs on after a lost client.
         instanceInitiatedShutdownBehavior: "terminate",
         metadataOptions: { httpTokens: "required" },
+        // Encrypted at rest with the account's EBS key (the policy pack insists): container state and
+        // logs live here, though the secrets themselves stay in memory (gateway-image/boot.ts).
+        rootBlockDevice: { encrypted: true, volumeType: "gp3", deleteOnTermination: true },
         tags: { ...args.tags, Name: name },
       },
       child,

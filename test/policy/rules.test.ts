@@ -5,6 +5,7 @@ import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import {
   awsPolicyProblems,
+  gatewayDisksEncrypted,
   gatewaysHaveTtl,
   gatewaysTagged,
   isWorldSource,
@@ -28,6 +29,45 @@ describe("policy: the guardrails", () => {
       assert.ok(isWorldSource(s), s);
     for (const s of ["198.51.100.7/32", "10.0.0.0/8", "127.0.0.1", "VirtualNetwork", undefined, 7])
       assert.ok(!isWorldSource(s), String(s));
+  });
+
+  it("counts any range wider than a /8 (IPv4) or a /32 (IPv6) as the world, however it is written", () => {
+    // Two halves of the internet are the internet; so is IPv4 written as IPv4-mapped IPv6.
+    const world = [
+      "0.0.0.0/1",
+      "128.0.0.0/1",
+      "0.0.0.0/7",
+      "64.0.0.0/2",
+      "::/1",
+      "8000::/1",
+      "2000::/3",
+      "2001:db8::/31",
+      "::ffff:0:0/96",
+      "::ffff:0.0.0.0/97",
+      "0.0.0.0/00",
+      "1.2.3.4/33",
+      "10.0.0.0/x",
+    ];
+    for (const s of world) assert.ok(isWorldSource(s), s);
+    const narrow = [
+      "0.0.0.0/8",
+      "10.0.0.0/8",
+      "100.64.0.0/10",
+      "203.0.113.7/32",
+      "2001:db8::/32",
+      "2001:db8::1/128",
+      "::ffff:198.51.100.7/128",
+      "::ffff:10.0.0.0/104",
+    ];
+    for (const s of narrow) assert.ok(!isWorldSource(s), s);
+    assert.deepEqual(
+      check(noWorldOpenIngress, "aws:ec2/securityGroup:SecurityGroup", {
+        ingress: [{ fromPort: 8080, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }],
+      }),
+      [
+        'ingress rule 0 (port 8080) admits "0.0.0.0/1", "128.0.0.0/1": open it only to the gateways\' peers and the client',
+      ],
+    );
   });
 
   describe("no-world-open-ingress", () => {
@@ -233,6 +273,37 @@ describe("policy: the guardrails", () => {
           instanceInitiatedShutdownBehavior: "stop",
         })[0],
         /stop, not terminate/,
+      );
+    });
+  });
+
+  describe("gateway-disks-encrypted", () => {
+    const vm = "aws:ec2/instance:Instance";
+
+    it("rejects an AWS gateway whose root volume is not encrypted, and passes one that is", () => {
+      for (const rootBlockDevice of [undefined, {}, { encrypted: false }, { encrypted: "true" }])
+        assert.match(
+          check(gatewayDisksEncrypted, vm, { rootBlockDevice })[0] ?? "",
+          /root volume is not encrypted: set rootBlockDevice\.encrypted to true/,
+          JSON.stringify(rootBlockDevice),
+        );
+      assert.deepEqual(
+        check(gatewayDisksEncrypted, vm, {
+          rootBlockDevice: { encrypted: true, volumeType: "gp3" },
+        }),
+        [],
+      );
+      assert.match(
+        check(gatewayDisksEncrypted, vm, {
+          rootBlockDevice: { encrypted: true },
+          ebsBlockDevices: [{ deviceName: "/dev/sdf" }],
+        })[0],
+        /volume \/dev\/sdf is not encrypted/,
+      );
+      assert.deepEqual(
+        check(gatewayDisksEncrypted, "gcp:compute/instance:Instance", {}),
+        [],
+        "GCP and Azure encrypt every disk at rest by default",
       );
     });
   });

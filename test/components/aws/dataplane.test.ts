@@ -121,6 +121,11 @@ describe("components/aws: the dataplane under mocks", function () {
     for (const vm of mine().filter((r) => r.type === "aws:ec2/instance:Instance")) {
       assert.equal(vm.inputs.instanceInitiatedShutdownBehavior, "terminate");
       assert.equal(vm.inputs.instanceType, "m5.8xlarge");
+      assert.deepEqual(vm.inputs.rootBlockDevice, {
+        encrypted: true,
+        volumeType: "gp3",
+        deleteOnTermination: true,
+      });
       const userData = vm.inputs.userData as string;
       assert.match(userData, /^#cloud-config/);
       assert.match(userData, /shutdown -P \+120/);
