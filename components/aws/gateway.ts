@@ -58,7 +58,6 @@ export class AwsGateway extends pulumi.ComponentResource {
           controlPort: args.controlPort,
           dataPort: args.dataPort,
           expireAt: args.expireAt,
-          now: args.expireAt - args.ttlMinutes * 60_000, // counted from boot, so the same inputs render the same script
         }),
       );
     const instance = new ec2.Instance(

@@ -83,7 +83,6 @@ export class AzureGateway extends pulumi.ComponentResource {
             controlPort: args.controlPort,
             dataPort: args.dataPort,
             expireAt: args.expireAt,
-            now: args.expireAt - args.ttlMinutes * 60_000,
           }),
         ).toString("base64"),
       );

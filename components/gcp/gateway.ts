@@ -58,7 +58,6 @@ export class GcpGateway extends pulumi.ComponentResource {
           controlPort: args.controlPort,
           dataPort: args.dataPort,
           expireAt: args.expireAt,
-          now: args.expireAt - args.ttlMinutes * 60_000,
         }),
       );
     const vm = new compute.Instance(

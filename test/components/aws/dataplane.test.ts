@@ -128,7 +128,8 @@ describe("components/aws: the dataplane under mocks", function () {
       });
       const userData = vm.inputs.userData as string;
       assert.match(userData, /^#cloud-config/);
-      assert.match(userData, /shutdown -P \+120/);
+      assert.match(userData, /OnCalendar=2026-11-27 14:00:00 UTC/, "a deadline a reboot keeps");
+      assert.match(userData, /exec systemctl poweroff/);
       assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
       const tags = vm.inputs.tags as Record<string, string>;
       assert.equal(tags["skyplane:route"], "aws-us-east-1--aws-us-west-2");
