@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
@@ -16,7 +15,7 @@ import {
 import { AzureGatewayFirewall } from "./firewall";
 import { AzureGateway } from "./gateway";
 import { AzureGatewayIdentity } from "./iam";
-import { dataplaneTags, ROLES, roleDefinitionId } from "./naming";
+import { dataplaneTags, ROLES, roleDefinitionId, vaultName } from "./naming";
 import { AzureRegionNetwork } from "./network";
 
 /** Arguments of a dataplane on Azure. */
@@ -92,20 +91,21 @@ export class AzureDataplane extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    // Vault names are global across Azure: a hash of subscription and name keeps two users' apart.
-    const vaultName =
-      `sp${name.toLowerCase().replace(/[^a-z0-9]/g, "")}`.slice(0, 14) +
-      createHash("sha256").update(`${args.subscriptionId}/${name}`).digest("hex").slice(0, 10);
+    // Vault names are global across Azure and outlive a destroy (soft-delete cannot be turned off):
+    // the name hashes the resource group's, which is new at every creation (naming.ts).
     const vault = new keyvault.Vault(
       `${name}-kv`,
       {
         resourceGroupName: rg,
-        vaultName,
+        vaultName: rg.apply((group) => vaultName(args.subscriptionId, name, group)),
         location: regions[0],
         properties: {
           tenantId: args.tenantId,
           sku: { family: "A", name: "standard" },
           enableRbacAuthorization: true,
+          // Purge protection stays off, so an operator may purge a deleted vault at once; its soft-deleted
+          // copy (with the dataplane's token and key) lingers the shortest time Azure allows.
+          softDeleteRetentionInDays: 7,
         },
         tags,
       },

@@ -1,10 +1,11 @@
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as compute from "@pulumi/azure-native/compute";
+import * as devtestlab from "@pulumi/azure-native/devtestlab";
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBootScript } from "../../gateway-image/boot";
 import type { GatewayProgram } from "../../planner/program";
-import { ROLES, roleDefinitionId } from "./naming";
+import { autoShutdownTime, ROLES, roleDefinitionId } from "./naming";
 
 /** Arguments of one Azure gateway VM. */
 export interface AzureGatewayArgs {
@@ -50,7 +51,7 @@ export interface AzureGatewayArgs {
   tags: Record<string, string>;
 }
 
-/** A gateway VM: cloud-init boot (user data), no SSH provisioning, deleting itself at expiry. */
+/** A gateway VM: cloud-init boot (user data), no SSH provisioning, deallocated by Azure and deleting itself at expiry. */
 export class AzureGateway extends pulumi.ComponentResource {
   constructor(name: string, args: AzureGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     // Registered inputs are what the policy pack sees: tags and TTL, never secrets.
@@ -113,6 +114,26 @@ export class AzureGateway extends pulumi.ComponentResource {
         },
         identity: { type: "UserAssigned", userAssignedIdentities: [args.identityId] },
         userData,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    // Azure's own deadline: the auto-shutdown schedule deallocates the VM (compute billing stops; its disk
+    // and address stay, billed, until `pulumi destroy` or the self-delete). It recurs daily at the expiry's
+    // time of day, so with a TTL of at most a day its first run is the expiry. Azure has no platform-side
+    // delete of a VM at a time: the boot script's self-delete is what removes it.
+    // https://learn.microsoft.com/azure/virtual-machines/auto-shutdown-vm
+    new devtestlab.GlobalSchedule(
+      `${name}-auto-shutdown`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        name: pulumi.interpolate`shutdown-computevm-${vm.name}`, // the name Azure looks it up by
+        targetResourceId: vm.id,
+        taskType: "ComputeVmShutdownTask",
+        status: "Enabled",
+        timeZoneId: "UTC",
+        dailyRecurrence: { time: autoShutdownTime(args.expireAt) },
         tags: args.tags,
       },
       { parent: this },

@@ -4,4 +4,11 @@ export { AzureGateway } from "./gateway";
 export { AzureGatewayFirewall } from "./firewall";
 export { AzureGatewayIdentity } from "./iam";
 export { AzureRegionNetwork } from "./network";
-export { containerScope, dataplaneTags, ROLES, roleDefinitionId } from "./naming";
+export {
+  autoShutdownTime,
+  containerScope,
+  dataplaneTags,
+  ROLES,
+  roleDefinitionId,
+  vaultName,
+} from "./naming";

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /*
  * Pure helpers of the Azure dataplane: tags, address plans and the built-in roles it grants, each on the
  * narrowest scope (a container, a secret, one VM).
@@ -36,4 +38,31 @@ export function roleDefinitionId(subscriptionId: string, role: string): string {
 /** The scope of one blob container. */
 export function containerScope(storageAccountId: string, container: string): string {
   return `${storageAccountId}/blobServices/default/containers/${container}`;
+}
+
+/**
+ * The expiry's time of day as an auto-shutdown schedule takes it (`HHmm`, UTC), rounded up to the minute
+ * so that the shutdown never comes before the expiry.
+ */
+export function autoShutdownTime(expireAt: number): string {
+  const iso = new Date(Math.ceil(expireAt / 60_000) * 60_000).toISOString();
+  return iso.slice(11, 13) + iso.slice(14, 16);
+}
+
+/**
+ * A Key Vault name (3 to 24 letters and digits, global across Azure) for one creation of a dataplane:
+ * its name, then a hash of subscription, dataplane and resource group. The group's name carries the
+ * engine's random suffix, drawn afresh at each creation, so a vault still held by soft-delete after a
+ * destroy (for its retention, 7 days here) never blocks the next provision of the same route.
+ */
+export function vaultName(
+  subscriptionId: string,
+  dataplane: string,
+  resourceGroup: string,
+): string {
+  const prefix = `sp${dataplane.toLowerCase().replace(/[^a-z0-9]/g, "")}`.slice(0, 14);
+  const hash = createHash("sha256")
+    .update(`${subscriptionId}/${dataplane}/${resourceGroup}`)
+    .digest("hex");
+  return prefix + hash.slice(0, 10);
 }

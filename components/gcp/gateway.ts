@@ -2,6 +2,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBootScript } from "../../gateway-image/boot";
 import type { GatewayProgram } from "../../planner/program";
+import { terminationTime } from "./naming";
 
 /** Arguments of one GCP gateway VM. */
 export interface GcpGatewayArgs {
@@ -43,7 +44,7 @@ export interface GcpGatewayArgs {
   labels: Record<string, string>;
 }
 
-/** A gateway VM: cloud-init boot, no SSH provisioning, deleting itself at expiry with its own identity. */
+/** A gateway VM: cloud-init boot, no SSH provisioning, deleted at expiry by Compute Engine and, failing that, by itself. */
 export class GcpGateway extends pulumi.ComponentResource {
   constructor(name: string, args: GcpGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     // Registered inputs are what the policy pack sees: labels (as tags) and TTL, never secrets.
@@ -72,6 +73,13 @@ export class GcpGateway extends pulumi.ComponentResource {
         serviceAccount: { email: args.serviceAccount, scopes: ["cloud-platform"] },
         tags: [args.tag],
         labels: args.labels,
+        // Compute Engine's own deadline: it deletes the VM at its expiry even if the VM's self-delete
+        // never runs (a hung guest, a broken image). The boot script's timer is the second line.
+        // https://cloud.google.com/compute/docs/instances/limit-vm-runtime
+        scheduling: {
+          terminationTime: terminationTime(args.expireAt),
+          instanceTerminationAction: "DELETE",
+        },
       },
       { parent: this },
     );

@@ -6,6 +6,7 @@ export { GcpGatewayIdentity } from "./iam";
 export { GcpNetwork } from "./network";
 export {
   dataplaneLabels,
+  terminationTime,
   READ_PERMISSIONS,
   SELF_DELETE_PERMISSIONS,
   WRITE_PERMISSIONS,

@@ -32,3 +32,8 @@ export const WRITE_PERMISSIONS = [
 ];
 /** What a gateway needs to end itself at expiry (granted on its own instance only). */
 export const SELF_DELETE_PERMISSIONS = ["compute.instances.delete"];
+
+/** An expiry (epoch ms) as the RFC 3339 time Compute Engine takes, rounded up to the second. */
+export function terminationTime(expireAt: number): string {
+  return new Date(Math.ceil(expireAt / 1000) * 1000).toISOString().replace(/\.000Z$/, "Z");
+}

@@ -51,6 +51,7 @@ describe("components/azure: the dataplane under mocks", function () {
       "azure-native:managedidentity:UserAssignedIdentity": 1,
       "azure-native:authorization:RoleAssignment": 5,
       "azure-native:keyvault:Vault": 1,
+      "azure-native:devtestlab:GlobalSchedule": 2,
       "azure-native:keyvault:Secret": 1,
       "azure-native:network:VirtualNetwork": 2,
       "azure-native:network:Subnet": 2,
@@ -125,18 +126,61 @@ describe("components/azure: the dataplane under mocks", function () {
     }
   });
 
-  it("names its Key Vault validly and apart from another subscription's", () => {
+  it("deallocates each VM at its expiry by Azure's own auto-shutdown schedule", () => {
+    const vms = mine().filter((r) => r.type === "azure-native:compute:VirtualMachine");
+    const schedules = mine().filter((r) => r.type === "azure-native:devtestlab:GlobalSchedule");
+    assert.equal(schedules.length, vms.length);
+    for (const s of schedules) {
+      // Azure finds a VM's auto-shutdown by this exact name; the mocks name a VM after its resource.
+      const vm = String(s.inputs.targetResourceId).replace(/-id$/, "");
+      assert.ok(
+        vms.some((v) => v.name === vm),
+        vm,
+      );
+      assert.equal(s.inputs.name, `shutdown-computevm-${vm}`);
+      assert.deepEqual(
+        { ...s.inputs, name: undefined, targetResourceId: undefined, tags: undefined },
+        {
+          name: undefined,
+          targetResourceId: undefined,
+          tags: undefined,
+          resourceGroupName: "adp-rg",
+          location: vm.includes("eastus") ? "eastus" : "westeurope",
+          taskType: "ComputeVmShutdownTask",
+          status: "Enabled",
+          timeZoneId: "UTC",
+          dailyRecurrence: { time: "1400" },
+        },
+      );
+    }
+  });
+
+  it("names its Key Vault validly, apart from another subscription's and from its own earlier lives", () => {
     const vault = mine().find((r) => r.type === "azure-native:keyvault:Vault");
     const name = String(vault?.inputs.vaultName);
     assert.match(name, /^[a-z][a-z0-9]{2,23}$/);
     assert.ok(name.startsWith("spadp"), name);
-    // The same dataplane name in another subscription gets another vault name.
-    const other = createHash("sha256").update(`ffff/adp`).digest("hex").slice(0, 10);
-    assert.notEqual(name.slice(-10), other);
+    // A destroyed vault keeps its name for its soft-delete retention: a name fixed by subscription and
+    // dataplane alone would collide at the next provision. The resource group's name (which the engine
+    // draws afresh, with a random suffix, at each creation) is part of the hash.
+    const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 10);
+    assert.notEqual(name.slice(-10), hash(`${SUB}/adp`), "not fixed per dataplane name");
+    assert.equal(name.slice(-10), hash(`${SUB}/adp/adp-rg`));
     assert.equal(
-      name.slice(-10),
-      createHash("sha256").update(`${SUB}/adp`).digest("hex").slice(0, 10),
+      (vault?.inputs.properties as { softDeleteRetentionInDays: number }).softDeleteRetentionInDays,
+      7,
+      "the shortest retention Azure allows",
     );
+  });
+
+  it("rounds the auto-shutdown up to the minute and draws a new vault name for each resource group", async () => {
+    const { autoShutdownTime, vaultName } = await import("../../../components/azure");
+    assert.equal(autoShutdownTime(Date.UTC(2026, 10, 27, 9, 5)), "0905");
+    assert.equal(autoShutdownTime(Date.UTC(2026, 10, 27, 23, 59, 0, 1)), "0000", "never early");
+    const first = vaultName(SUB, "skyplane-aws-us-east-1--azure-westeurope", "dp-rg1a2b3c4d");
+    const again = vaultName(SUB, "skyplane-aws-us-east-1--azure-westeurope", "dp-rg9f8e7d6c");
+    assert.match(first, /^spskyplaneawsu[0-9a-f]{10}$/);
+    assert.notEqual(first, again, "a provision after a destroy gets a new name");
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {

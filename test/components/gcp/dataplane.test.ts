@@ -135,7 +135,18 @@ describe("components/gcp: the dataplane under mocks", function () {
       assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
       assert.equal((vm.inputs.labels as Record<string, string>)["skyplane-expires"], "1795788000");
       assert.equal(vm.inputs.machineType, "n2-standard-32");
+      // Compute Engine deletes the VM at its expiry even if the VM cannot (the self-delete is a second line).
+      assert.deepEqual(vm.inputs.scheduling, {
+        terminationTime: "2026-11-27T14:00:00Z",
+        instanceTerminationAction: "DELETE",
+      });
     }
+  });
+
+  it("gives Compute Engine the expiry in RFC 3339, rounded up to the second", async () => {
+    const { terminationTime } = await import("../../../components/gcp");
+    assert.equal(terminationTime(Date.UTC(2026, 10, 27, 14, 0, 0, 1)), "2026-11-27T14:00:01Z");
+    assert.equal(terminationTime(Date.UTC(2026, 0, 2, 3, 4, 5)), "2026-01-02T03:04:05Z");
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {
