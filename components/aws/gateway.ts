@@ -3,6 +3,7 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBootScript, SecretRef } from "../../gateway-image/boot";
 import type { GatewayProgram } from "../../planner/program";
+import { AwsGatewayExpiry } from "./expiry";
 
 /** Arguments of one AWS gateway VM. */
 export interface AwsGatewayArgs {
@@ -38,7 +39,7 @@ export interface AwsGatewayArgs {
   provider: aws.Provider;
 }
 
-/** A gateway VM: booted by cloud-init, no SSH provisioning, terminated by its own shutdown at expiry. */
+/** A gateway VM: booted by cloud-init, no SSH provisioning, terminated at expiry by EventBridge Scheduler and by its own power-off. */
 export class AwsGateway extends pulumi.ComponentResource {
   /** The instance id. */
   readonly instanceId: pulumi.Output<string>;
@@ -79,6 +80,17 @@ export class AwsGateway extends pulumi.ComponentResource {
         tags: { ...args.tags, Name: name },
       },
       child,
+    );
+    new AwsGatewayExpiry(
+      `${name}-expiry`,
+      {
+        instanceId: instance.id,
+        instanceArn: instance.arn,
+        expireAt: args.expireAt,
+        tags: args.tags,
+        provider: args.provider,
+      },
+      { parent: this },
     );
     new ec2.EipAssociation(
       `${name}-eip`,

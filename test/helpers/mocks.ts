@@ -27,6 +27,10 @@ pulumi.runtime.setMocks(
       if (args.type === "aws:secretsmanager/secret:Secret")
         state.arn = `arn:aws:secretsmanager:region:123456789012:secret:${args.name}`;
       if (args.type === "aws:iam/instanceProfile:InstanceProfile") state.name = args.name;
+      if (args.type === "aws:iam/role:Role")
+        state.arn = `arn:aws:iam::123456789012:role/${args.name}`;
+      if (args.type === "aws:ec2/instance:Instance")
+        state.arn = `arn:aws:ec2:region:123456789012:instance/${args.name}-id`;
       if (args.type === "azure-native:network:PublicIPAddress")
         state.ipAddress = `198.51.100.${++ips}`;
       if (args.type === "azure-native:managedidentity:UserAssignedIdentity")

@@ -44,8 +44,9 @@ describe("components/aws: the dataplane under mocks", function () {
       "aws:ec2/eip:Eip": 2,
       "aws:secretsmanager/secret:Secret": 2,
       "aws:secretsmanager/secretVersion:SecretVersion": 2,
-      "aws:iam/role:Role": 1,
-      "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:iam/role:Role": 3,
+      "aws:iam/rolePolicy:RolePolicy": 3,
+      "aws:scheduler/schedule:Schedule": 2,
       "aws:iam/instanceProfile:InstanceProfile": 1,
       "aws:ec2/vpc:Vpc": 2,
       "aws:ec2/subnet:Subnet": 2,
@@ -97,7 +98,9 @@ describe("components/aws: the dataplane under mocks", function () {
   });
 
   it("grants exact actions on exact buckets and on the dataplane's own secrets only", () => {
-    const [policy] = mine().filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+    const [policy] = mine().filter(
+      (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "dp-identity-policy",
+    );
     const doc = JSON.parse(policy.inputs.policy as string) as {
       Statement: Array<{ Action: string[]; Resource: string[] }>;
     };
@@ -143,6 +146,43 @@ describe("components/aws: the dataplane under mocks", function () {
       (source?.inputs.userData as string).includes(`"host": "${destination?.host}"`),
       "the source sends to the destination's address",
     );
+  });
+
+  it("has EventBridge Scheduler terminate each VM at its expiry, allowed to end exactly that VM", () => {
+    const vms = mine().filter((r) => r.type === "aws:ec2/instance:Instance");
+    const schedules = mine().filter((r) => r.type === "aws:scheduler/schedule:Schedule");
+    assert.equal(schedules.length, vms.length);
+    for (const vm of vms) {
+      const gateway = vm.name.replace(/-vm$/, "");
+      const schedule = schedules.find((s) => s.name === `${gateway}-expiry`);
+      assert.ok(schedule, `${gateway} has a schedule`);
+      assert.equal(schedule.inputs.scheduleExpression, "at(2026-11-27T14:00:00)");
+      assert.equal(schedule.inputs.scheduleExpressionTimezone, "UTC");
+      assert.deepEqual(schedule.inputs.flexibleTimeWindow, { mode: "OFF" });
+      const target = schedule.inputs.target as { arn: string; input: string; roleArn: string };
+      assert.equal(target.arn, "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances");
+      assert.deepEqual(JSON.parse(target.input), { InstanceIds: [`${vm.name}-id`] });
+      const role = mine().find((r) => r.name === `${gateway}-expiry-role`);
+      assert.equal(target.roleArn, `arn:aws:iam::123456789012:role/${role?.name}`);
+      assert.deepEqual(JSON.parse(role?.inputs.assumeRolePolicy as string).Statement[0].Principal, {
+        Service: "scheduler.amazonaws.com",
+      });
+      const policy = mine().find((r) => r.name === `${gateway}-expiry-policy`);
+      assert.deepEqual(JSON.parse(policy?.inputs.policy as string).Statement, [
+        {
+          Sid: "TerminateThisGateway",
+          Effect: "Allow",
+          Action: ["ec2:TerminateInstances"],
+          Resource: [`arn:aws:ec2:region:123456789012:instance/${vm.name}-id`],
+        },
+      ]);
+    }
+  });
+
+  it("writes the schedule's time in UTC, rounded up to the second so it never comes early", async () => {
+    const { atExpression } = await import("../../../components/aws");
+    assert.equal(atExpression(Date.UTC(2026, 10, 27, 14, 0, 0, 1)), "at(2026-11-27T14:00:01)");
+    assert.equal(atExpression(Date.UTC(2027, 0, 1)), "at(2027-01-01T00:00:00)");
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {
