@@ -293,7 +293,7 @@ export const MAX_TTL_MINUTES = 24 * 60;
 /** Gateways end themselves: a TTL in minutes (1 to a day), so nothing runs on after a crashed client. */
 export const gatewaysHaveTtl: Rule = {
   name: "gateways-have-ttl",
-  description: `Every gateway ends itself after a TTL of at most ${MAX_TTL_MINUTES} minutes; AWS gateways terminate when they shut down.`,
+  description: `Every gateway ends itself after a TTL of at most ${MAX_TTL_MINUTES} minutes; AWS gateways terminate when they shut down; Compute Engine deletes GCP gateways at their expiry.`,
   check({ type, props }) {
     if (type === "aws:ec2/instance:Instance")
       return props.instanceInitiatedShutdownBehavior === "terminate"
@@ -301,6 +301,16 @@ export const gatewaysHaveTtl: Rule = {
         : [
             "the gateway VM would stop, not terminate, at its TTL: set instanceInitiatedShutdownBehavior to terminate",
           ];
+    if (type === "gcp:compute/instance:Instance") {
+      // Compute Engine's own deadline (components/gcp/gateway.ts): it deletes the VM whatever the guest does.
+      const s = obj(props.scheduling);
+      return s.instanceTerminationAction === "DELETE" &&
+        (s.terminationTime !== undefined || s.maxRunDuration !== undefined)
+        ? []
+        : [
+            "Compute Engine would not delete the gateway VM at its expiry: set scheduling.terminationTime and instanceTerminationAction DELETE",
+          ];
+    }
     if (!GATEWAY_COMPONENTS.includes(type)) return [];
     const ttl = props.ttlMinutes;
     if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)

@@ -257,7 +257,7 @@ describe("policy: the guardrails", () => {
       assert.deepEqual(check(gatewaysTagged, "aws:s3/bucket:Bucket", {}), [], "not a gateway");
     });
 
-    it("wants a TTL of 1 to a day on every gateway, and AWS gateways that terminate", () => {
+    it("wants a TTL of 1 to a day on every gateway, AWS gateways that terminate and GCP ones Compute Engine deletes", () => {
       assert.deepEqual(check(gatewaysHaveTtl, "skyplane:gcp:Gateway", { ttlMinutes: 120 }), []);
       for (const ttl of [undefined, 0, -5, Number.NaN, "120"])
         assert.match(
@@ -274,6 +274,23 @@ describe("policy: the guardrails", () => {
         })[0],
         /stop, not terminate/,
       );
+      const gce = "gcp:compute/instance:Instance";
+      for (const scheduling of [
+        undefined,
+        { terminationTime: "2026-11-27T14:00:00Z" },
+        { terminationTime: "2026-11-27T14:00:00Z", instanceTerminationAction: "STOP" },
+        { instanceTerminationAction: "DELETE" },
+      ])
+        assert.match(
+          check(gatewaysHaveTtl, gce, { scheduling })[0] ?? "",
+          /Compute Engine would not delete the gateway VM at its expiry: set scheduling/,
+          JSON.stringify(scheduling),
+        );
+      for (const scheduling of [
+        { terminationTime: "2026-11-27T14:00:00Z", instanceTerminationAction: "DELETE" },
+        { maxRunDuration: { seconds: 7200 }, instanceTerminationAction: "DELETE" },
+      ])
+        assert.deepEqual(check(gatewaysHaveTtl, gce, { scheduling }), []);
     });
   });
 
