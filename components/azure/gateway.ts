@@ -98,7 +98,8 @@ export class AzureGateway extends pulumi.ComponentResource {
           osDisk: { createOption: "FromImage", deleteOption: "Delete" },
         },
         networkProfile: {
-          networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }],
+          // The interface is the stack's (destroy removes it): a replacement VM takes it over.
+          networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }],
         },
         osProfile: {
           computerName: name.slice(0, 15),
@@ -116,7 +117,13 @@ export class AzureGateway extends pulumi.ComponentResource {
         userData,
         tags: args.tags,
       },
-      { parent: this },
+      {
+        parent: this,
+        // cloud-init runs the boot script at first boot only: a new one (a new expiry) needs a new VM,
+        // and the old one goes first, since the network interface belongs to one VM at a time.
+        replaceOnChanges: ["userData"],
+        deleteBeforeReplace: true,
+      },
     );
     // Azure's own deadline: the auto-shutdown schedule deallocates the VM (compute billing stops; its disk
     // and address stay, billed, until `pulumi destroy` or the self-delete). It recurs daily at the expiry's

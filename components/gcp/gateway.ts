@@ -81,7 +81,13 @@ export class GcpGateway extends pulumi.ComponentResource {
           instanceTerminationAction: "DELETE",
         },
       },
-      { parent: this },
+      {
+        parent: this,
+        // cloud-init runs the boot script at first boot only: a new one (a new expiry) needs a new VM,
+        // and the old one goes first, since the static address belongs to one VM at a time.
+        replaceOnChanges: ["metadata"],
+        deleteBeforeReplace: true,
+      },
     );
     new compute.InstanceIAMMember(
       `${name}-self-delete`,

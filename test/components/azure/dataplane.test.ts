@@ -19,26 +19,36 @@ describe("components/azure: the dataplane under mocks", function () {
   let gateways: Array<{ id: string; host: string }>;
   const mine = () => all.filter((r) => r.name === "adp" || r.name.startsWith("adp-"));
   const count = (type: string) => mine().filter((r) => r.type === type).length;
+  // Resource options are invisible to the mocks: a transformation records them as each child registers.
+  const options = new Map<string, pulumi.CustomResourceOptions>();
+  const recordOptions: pulumi.ResourceTransformation = ({ name, opts }) => {
+    options.set(name, opts);
+    return undefined;
+  };
 
   before(async () => {
     const { AzureDataplane } = await import("../../../components/azure");
     const topology = planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, buildModel());
-    const dp = new AzureDataplane("adp", {
-      topology,
-      subscriptionId: SUB,
-      tenantId: "11111111-1111-1111-1111-111111111111",
-      token: pulumi.secret("the-token-value"),
-      key: pulumi.secret("the-key-value"),
-      clientCidr: "203.0.113.7/32",
-      imageId:
-        "/subscriptions/x/resourceGroups/images/providers/Microsoft.Compute/images/skyplane-gateway",
-      containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
-      storageAccountId: ACCOUNT,
-      readContainers: ["src"],
-      writeContainers: ["dst"],
-      sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample skyplane",
-      expireAt: Date.UTC(2026, 10, 27, 14),
-    });
+    const dp = new AzureDataplane(
+      "adp",
+      {
+        topology,
+        subscriptionId: SUB,
+        tenantId: "11111111-1111-1111-1111-111111111111",
+        token: pulumi.secret("the-token-value"),
+        key: pulumi.secret("the-key-value"),
+        clientCidr: "203.0.113.7/32",
+        imageId:
+          "/subscriptions/x/resourceGroups/images/providers/Microsoft.Compute/images/skyplane-gateway",
+        containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
+        storageAccountId: ACCOUNT,
+        readContainers: ["src"],
+        writeContainers: ["dst"],
+        sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample skyplane",
+        expireAt: Date.UTC(2026, 10, 27, 14),
+      },
+      { transformations: [recordOptions] },
+    );
     root = dp;
     gateways = await value(dp.gateways);
     await new Promise((r) => setTimeout(r, 100));
@@ -181,6 +191,21 @@ describe("components/azure: the dataplane under mocks", function () {
     const again = vaultName(SUB, "skyplane-aws-us-east-1--azure-westeurope", "dp-rg9f8e7d6c");
     assert.match(first, /^spskyplaneawsu[0-9a-f]{10}$/);
     assert.notEqual(first, again, "a provision after a destroy gets a new name");
+  });
+
+  it("replaces a VM whose boot script changes (a new expiry), old first, as cloud-init runs only at first boot", () => {
+    const vms = mine().filter((r) => r.type === "azure-native:compute:VirtualMachine");
+    assert.equal(vms.length, 2);
+    for (const vm of vms) {
+      const opts = options.get(vm.name);
+      assert.deepEqual(opts?.replaceOnChanges, ["userData"], vm.name);
+      // Its network interface belongs to one VM at a time, and outlives the old VM for the new one.
+      assert.equal(opts?.deleteBeforeReplace, true, vm.name);
+      const profile = vm.inputs.networkProfile as {
+        networkInterfaces: Array<{ deleteOption: string }>;
+      };
+      assert.equal(profile.networkInterfaces[0].deleteOption, "Detach");
+    }
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {

@@ -15,6 +15,12 @@ describe("components/gcp: the dataplane under mocks", function () {
   let gateways: Array<{ id: string; host: string }>;
   const mine = () => all.filter((r) => r.name === "gdp" || r.name.startsWith("gdp-"));
   const count = (type: string) => mine().filter((r) => r.type === type).length;
+  // Resource options are invisible to the mocks: a transformation records them as each child registers.
+  const options = new Map<string, pulumi.CustomResourceOptions>();
+  const recordOptions: pulumi.ResourceTransformation = ({ name, opts }) => {
+    options.set(name, opts);
+    return undefined;
+  };
 
   before(async () => {
     const { GcpDataplane } = await import("../../../components/gcp");
@@ -22,18 +28,22 @@ describe("components/gcp: the dataplane under mocks", function () {
       { src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] },
       buildModel(),
     );
-    const dp = new GcpDataplane("gdp", {
-      topology,
-      project: "my-project",
-      token: pulumi.secret("the-token-value"),
-      key: pulumi.secret("the-key-value"),
-      clientCidr: "203.0.113.7/32",
-      image: "projects/my-project/global/images/skyplane-gateway",
-      containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
-      readBuckets: ["src-bucket"],
-      writeBuckets: ["dst-bucket"],
-      expireAt: Date.UTC(2026, 10, 27, 14),
-    });
+    const dp = new GcpDataplane(
+      "gdp",
+      {
+        topology,
+        project: "my-project",
+        token: pulumi.secret("the-token-value"),
+        key: pulumi.secret("the-key-value"),
+        clientCidr: "203.0.113.7/32",
+        image: "projects/my-project/global/images/skyplane-gateway",
+        containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
+        readBuckets: ["src-bucket"],
+        writeBuckets: ["dst-bucket"],
+        expireAt: Date.UTC(2026, 10, 27, 14),
+      },
+      { transformations: [recordOptions] },
+    );
     root = dp;
     gateways = await value(dp.gateways);
     await new Promise((r) => setTimeout(r, 100));
@@ -147,6 +157,17 @@ describe("components/gcp: the dataplane under mocks", function () {
     const { terminationTime } = await import("../../../components/gcp");
     assert.equal(terminationTime(Date.UTC(2026, 10, 27, 14, 0, 0, 1)), "2026-11-27T14:00:01Z");
     assert.equal(terminationTime(Date.UTC(2026, 0, 2, 3, 4, 5)), "2026-01-02T03:04:05Z");
+  });
+
+  it("replaces a VM whose boot script changes (a new expiry), old first, as cloud-init runs only at first boot", () => {
+    const vms = mine().filter((r) => r.type === "gcp:compute/instance:Instance");
+    assert.equal(vms.length, 2);
+    for (const vm of vms) {
+      const opts = options.get(vm.name);
+      assert.deepEqual(opts?.replaceOnChanges, ["metadata"], vm.name);
+      // Its static address (on Azure: its network interface) belongs to one VM at a time.
+      assert.equal(opts?.deleteBeforeReplace, true, vm.name);
+    }
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {
