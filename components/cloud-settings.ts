@@ -28,7 +28,7 @@ export interface CloudSettings {
   buckets: { read: string[]; write: string[] };
   /** Epoch ms at which every gateway ends itself. */
   expireAt: number;
-  /** Minutes from boot to expiry; default CLOUD_TTL_MINUTES. */
+  /** Minutes from provisioning to expiry; default CLOUD_TTL_MINUTES. */
   ttlMinutes?: number;
   /** The gateway container image; default DEFAULT_CONTAINER_IMAGE. */
   containerImage?: string;

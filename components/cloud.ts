@@ -7,7 +7,7 @@ import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
  * gateway, the one-provider check and the private address plan of the i-th region.
  */
 
-/** Default minutes from boot after which a cloud gateway ends itself. */
+/** Default minutes from provisioning after which a cloud gateway ends. */
 export const CLOUD_TTL_MINUTES = 120;
 
 /** Arguments every cloud dataplane takes. */
@@ -22,7 +22,7 @@ export interface CloudDataplaneArgs {
   clientCidr: pulumi.Input<string>;
   /** Epoch ms at which every gateway ends itself. */
   expireAt: number;
-  /** Minutes from boot to expiry. Default CLOUD_TTL_MINUTES. */
+  /** Minutes from provisioning to expiry. Default CLOUD_TTL_MINUTES. */
   ttlMinutes?: number;
   /** Control API port. Default 8080. */
   controlPort?: number;

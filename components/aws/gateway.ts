@@ -31,7 +31,7 @@ export interface AwsGatewayArgs {
   dataPort: number;
   /** Epoch ms at which the VM ends itself, and its time to live in minutes. */
   expireAt: number;
-  /** Minutes from boot to expiry. */
+  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
   ttlMinutes: number;
   /** Tags. */
   tags: Record<string, string>;

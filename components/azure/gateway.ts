@@ -45,7 +45,7 @@ export interface AzureGatewayArgs {
   dataPort: number;
   /** Epoch ms of expiry. */
   expireAt: number;
-  /** Minutes from boot to expiry. */
+  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
   ttlMinutes: number;
   /** Tags. */
   tags: Record<string, string>;

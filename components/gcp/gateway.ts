@@ -36,9 +36,9 @@ export interface GcpGatewayArgs {
   controlPort: number;
   /** Data port. */
   dataPort: number;
-  /** Epoch ms of expiry and minutes to it from boot. */
+  /** Epoch ms of expiry. */
   expireAt: number;
-  /** Minutes from boot to expiry. */
+  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
   ttlMinutes: number;
   /** Labels. */
   labels: Record<string, string>;
