@@ -53,8 +53,8 @@ const IPV4_MAPPED = new BlockList();
 IPV4_MAPPED.addSubnet("::ffff:0:0", 96, "ipv6");
 
 /**
- * True for a source that means "anyone" or a large part of it: Azure's `*`/`Internet`/`Any`, an
- * unspecified address, or any range wider than {@link WORLD_PREFIX} (so `0.0.0.0/1` and `128.0.0.0/1`,
+ * True for a source that means "anyone" or a large part of it: Azure's `*`/`Internet`/`Any`/`AzureCloud`,
+ * an unspecified address, or any range wider than {@link WORLD_PREFIX} (so `0.0.0.0/1` and `128.0.0.0/1`,
  * which together are the internet, are caught like `0.0.0.0/0`). A range that cannot be read is
  * rejected too: the pack fails closed.
  */
@@ -62,6 +62,8 @@ export function isWorldSource(source: unknown): boolean {
   if (typeof source !== "string") return false;
   const s = source.trim();
   if (["*", "internet", "any", "0.0.0.0", "::", ""].includes(s.toLowerCase())) return true;
+  // Azure's service tag of every Azure datacenter address (per region too): anyone can rent a VM there.
+  if (/^azurecloud(\.|$)/i.test(s)) return true;
   const slash = s.indexOf("/");
   if (slash < 0) return false; // a single address, or a named tag such as VirtualNetwork
   const address = s.slice(0, slash);

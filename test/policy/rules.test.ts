@@ -47,6 +47,8 @@ describe("policy: the guardrails", () => {
       "0.0.0.0/00",
       "1.2.3.4/33",
       "10.0.0.0/x",
+      "AzureCloud",
+      "AzureCloud.WestEurope",
     ];
     for (const s of world) assert.ok(isWorldSource(s), s);
     const narrow = [
