@@ -80,7 +80,10 @@ export async function encodeFrame(
   }
   const meta = Buffer.from(JSON.stringify(req), "utf8");
   const payloadLength = bodyLength + TAG_BYTES;
-  const header = encodeHeader({ flags, chunkId: req.id, payloadLength, rawLength, rawCrc, seq }, meta);
+  const header = encodeHeader(
+    { flags, chunkId: req.id, payloadLength, rawLength, rawCrc, seq },
+    meta,
+  );
   const encrypt = opts.encrypt === true;
   const cipher = crypto.createCipheriv(
     "aes-256-gcm",
@@ -150,7 +153,8 @@ export async function readFramePayload(
 ): Promise<Buffer[]> {
   const { header } = start;
   const encrypted = (header.flags & FLAG_ENCRYPTED) !== 0;
-  if (encrypted && !keys.cipher) throw new WireError("encrypted frame, but this gateway has no key");
+  if (encrypted && !keys.cipher)
+    throw new WireError("encrypted frame, but this gateway has no key");
   const bodyLength = header.payloadLength - TAG_BYTES;
   let body: Buffer[] = [];
   const tag = Buffer.alloc(TAG_BYTES);

@@ -213,7 +213,9 @@ export function decodeHello(b: Buffer): Buffer {
   if (!b.subarray(0, 4).equals(MAGIC_HELLO))
     throw new WireError("the peer is not a skyplane gateway");
   if (b.readUInt8(4) !== WIRE_VERSION)
-    throw new WireError(`the peer speaks wire version ${b.readUInt8(4)}, this gateway ${WIRE_VERSION}`);
+    throw new WireError(
+      `the peer speaks wire version ${b.readUInt8(4)}, this gateway ${WIRE_VERSION}`,
+    );
   return Buffer.from(b.subarray(8, 24));
 }
 

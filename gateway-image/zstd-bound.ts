@@ -40,7 +40,7 @@ export function zstdDecodedBound(payload: Buffer): number | undefined {
     const dictIdSize = [0, 1, 2, 4][fhd & 3];
     const checksum = (fhd >> 2) & 1;
     at += 5 + (singleSegment ? 0 : 1) + dictIdSize + fcsSize;
-    for (let last = false; !last; ) {
+    for (let last = false; !last;) {
       if (at + 3 > payload.length) return undefined;
       const h = payload.readUIntLE(at, 3);
       last = (h & 1) === 1;

@@ -1,11 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BucketGrants, bindProgram, sendTargets } from "../../planner/program";
-import {
-  grantTopology,
-  provisioningOrder,
-  routeStackName,
-  Topology,
-} from "../../planner/topology";
+import { grantTopology, provisioningOrder, routeStackName, Topology } from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
 import { LOCAL_TTL_MINUTES, LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";

@@ -88,11 +88,13 @@ export function checkChunkRequest(c: ChunkRequest): void {
   };
   if (typeof c !== "object" || c === null) bad("must be an object");
   if (typeof c.id !== "string" || !/^[0-9a-f]{32}$/.test(c.id)) bad("id must be 32 hex digits");
-  if (typeof c.srcKey !== "string" || typeof c.dstKey !== "string") bad("srcKey and dstKey: strings");
+  if (typeof c.srcKey !== "string" || typeof c.dstKey !== "string")
+    bad("srcKey and dstKey: strings");
   const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
   if (!whole(c.offset) || !whole(c.length) || !whole(c.objectSize))
     bad("offset, length and objectSize must be whole numbers of bytes");
-  if (c.length > MAX_CHUNK_BYTES) bad(`length ${c.length} is over the ${MAX_CHUNK_BYTES}-byte limit of a part`);
+  if (c.length > MAX_CHUNK_BYTES)
+    bad(`length ${c.length} is over the ${MAX_CHUNK_BYTES}-byte limit of a part`);
   if (c.offset + c.length > c.objectSize) bad("offset + length is past the end of the object");
 }
 

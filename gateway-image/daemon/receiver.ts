@@ -149,7 +149,9 @@ export class DataServer {
       while (await reader.more()) {
         const start = await readFrameStart((n) => reader.read(n), frameSeq++);
         if (this.opts.requireEncryption && !(start.header.flags & FLAG_ENCRYPTED)) {
-          throw new WireError(`frame ${start.header.chunkId} is not encrypted, but this dataplane encrypts`);
+          throw new WireError(
+            `frame ${start.header.chunkId} is not encrypted, but this dataplane encrypts`,
+          );
         }
         // Hold back reading the payload until it fits in the gateway's budget: TCP slows the sender.
         const held = Math.max(start.header.rawLength, start.header.payloadLength);

@@ -188,7 +188,11 @@ export class SendPool {
   }
 
   /** Sends frames on one connection and matches its acks, until the pool closes or the link breaks. */
-  private async pump(socket: net.Socket, reader: SocketReader, keys: ConnectionKeys): Promise<void> {
+  private async pump(
+    socket: net.Socket,
+    reader: SocketReader,
+    keys: ConnectionKeys,
+  ): Promise<void> {
     const inflight = new Map<string, Job>();
     const window = this.opts.window ?? 32;
     const windowBytes = this.opts.windowBytes ?? 128 * 1024 * 1024;
@@ -245,7 +249,10 @@ export class SendPool {
           job.req,
           job.raw,
           job.rawCrc,
-          { compress: this.opts.compress, encrypt: this.opts.encrypt ?? this.opts.key !== undefined },
+          {
+            compress: this.opts.compress,
+            encrypt: this.opts.encrypt ?? this.opts.key !== undefined,
+          },
           keys,
           frameSeq++,
         );

@@ -372,11 +372,18 @@ describe("gateway-image: executor trust (issue 12)", function () {
   }
 
   it("refuses to read a bucket, a folder or a path its program does not name (item 2)", async () => {
-    const src = await LocalStore.createBucket("src", localBucketRoot({ home }, "src"), "local:east");
+    const src = await LocalStore.createBucket(
+      "src",
+      localBucketRoot({ home }, "src"),
+      "local:east",
+    );
     await src.put("ok", Buffer.from("fine"));
     await LocalStore.createBucket("other", localBucketRoot({ home }, "other"), "local:east");
     fs.writeFileSync(path.join(outside, "secret"), "root only");
-    fs.symlinkSync(path.join(outside, "secret"), path.join(localBucketRoot({ home }, "src"), "link"));
+    fs.symlinkSync(
+      path.join(outside, "secret"),
+      path.join(localBucketRoot({ home }, "src"), "link"),
+    );
     const { executor, received, done } = await source(["local://src"]);
     const good = chunk(Buffer.from("fine"), { srcBucket: "local://src", srcKey: "ok" });
     const bad = [
@@ -408,9 +415,7 @@ describe("gateway-image: executor trust (issue 12)", function () {
       version: GATEWAY_PROGRAM_VERSION,
       gatewayId: "west-0",
       region: "local:west",
-      operators: [
-        { op: "receive", next: { op: "write_object_store", buckets: ["local://dst"] } },
-      ],
+      operators: [{ op: "receive", next: { op: "write_object_store", buckets: ["local://dst"] } }],
     } as unknown as GatewayProgram;
     const executor = new GatewayExecutor(program, { token, stores: { home } });
     cleanup.push(() => executor.close());
@@ -423,11 +428,17 @@ describe("gateway-image: executor trust (issue 12)", function () {
     });
     cleanup.push(() => pool.close());
     const data = Buffer.from("planted");
-    for (const dstBuckets of [{ "local:west": `file://${outside}` }, { "local:west": "local://x" }]) {
+    for (const dstBuckets of [
+      { "local:west": `file://${outside}` },
+      { "local:west": "local://x" },
+    ]) {
       const req = chunk(data, { dstKey: "planted", dstBuckets });
       await assert.rejects(pool.send(req, [data], crc32(data)), /BUCKET_NOT_IN_PROGRAM/);
     }
-    const escape = chunk(data, { dstKey: "../planted", dstBuckets: { "local:west": "local://dst" } });
+    const escape = chunk(data, {
+      dstKey: "../planted",
+      dstBuckets: { "local:west": "local://dst" },
+    });
     await assert.rejects(pool.send(escape, [data], crc32(data)), /KEY_OUTSIDE_BUCKET|cannot hold/);
     assert.deepEqual(fs.readdirSync(outside), []);
     assert.equal(fs.existsSync(path.join(localBucketRoot({ home }, "x"), "planted")), false);
@@ -440,7 +451,11 @@ describe("gateway-image: executor trust (issue 12)", function () {
   });
 
   it("refuses a request longer than a part with a clear error, and keeps running (item 4)", async () => {
-    const src = await LocalStore.createBucket("src", localBucketRoot({ home }, "src"), "local:east");
+    const src = await LocalStore.createBucket(
+      "src",
+      localBucketRoot({ home }, "src"),
+      "local:east",
+    );
     await src.put("ok", Buffer.from("fine"));
     const { executor, done } = await source(["local://src"]);
     const huge = 4.5 * 1024 ** 3;

@@ -146,7 +146,8 @@ describe("gateway-image/wire", () => {
         const frame = Buffer.concat([f.head, ...f.payload]);
         assert.equal((decodeHeader(frame).flags & 2) !== 0, compressed);
         assert.equal((decodeHeader(frame).flags & FLAG_ENCRYPTED) !== 0, encrypt);
-        if (compressed) assert.ok(frame.length < 10_000, `compressed frame of ${frame.length} bytes`);
+        if (compressed)
+          assert.ok(frame.length < 10_000, `compressed frame of ${frame.length} bytes`);
         assert.ok((await decode(frame, keys, seq++)).raw.equals(raw));
       }
     }
