@@ -407,6 +407,7 @@ describe("gateway-image: executor trust (issue 12)", function () {
     // Refusals say nothing about what is there: a missing key and a forbidden one read alike.
     for (const b of bad) assert.doesNotMatch(errors.get(b.id) ?? "", /\d+ bytes|root only/);
     assert.deepEqual([...received.keys()], [good.id]);
+    assert.equal(executor.stats.bytesRead, 4, "only the granted object was read");
   });
 
   it("refuses to write a bucket its program does not name, and writes nothing (item 2)", async () => {
