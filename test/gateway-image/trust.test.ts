@@ -8,7 +8,9 @@ import * as zlib from "node:zlib";
 import { GatewayExecutor } from "../../gateway-image/daemon/executor";
 import { DataServer, DataServerOptions } from "../../gateway-image/daemon/receiver";
 import { SendPool } from "../../gateway-image/daemon/sender";
+import { compress as zstdCompress } from "@mongodb-js/zstd";
 import { readFramePayload, readFrameStart } from "../../gateway-image/codec";
+import { zstdDecodedBound } from "../../gateway-image/zstd-bound";
 import {
   AUTH_BYTES,
   connectionKeys,
@@ -259,6 +261,29 @@ describe("gateway-image: trust (issue 12)", function () {
       );
       const growthMiB = (rssKiB("VmHWM") - before) / 1024;
       assert.ok(growthMiB < 48, `peak RSS grew by ${growthMiB.toFixed(0)} MiB`);
+    });
+
+    it("bounds what real zstd output decodes to within one block of its length, and a bomb far above", async () => {
+      const kinds: Array<[string, (n: number) => Buffer]> = [
+        ["zeros", (n) => Buffer.alloc(n)],
+        ["random", (n) => crypto.randomBytes(n)],
+        ["text", (n) => Buffer.from("skyplane gateway ".repeat(Math.ceil(n / 17))).subarray(0, n)],
+        ["two-bit", (n) => Buffer.from(crypto.randomBytes(n).map((b) => b & 3))],
+      ];
+      let checked = 0;
+      for (const [name, make] of kinds) {
+        for (const n of [1, 1000, 200_000, 3 * 1024 * 1024 + 5]) {
+          const raw = make(n);
+          const bound = zstdDecodedBound(await zstdCompress(raw, 3));
+          assert.ok(bound !== undefined, `${name} ${n}: well formed`);
+          assert.ok(bound >= n && bound <= n + 128 * 1024, `${name} ${n}: bound ${bound}`);
+          checked++;
+        }
+      }
+      assert.equal(checked, 16);
+      assert.equal(zstdDecodedBound(zstdBomb(2048)), 2048 * 128 * 1024);
+      assert.equal(zstdDecodedBound(zstdBomb(2048).subarray(0, 100)), undefined, "truncated");
+      assert.equal(zstdDecodedBound(Buffer.from("not zstd")), undefined);
     });
 
     it("caps unauthenticated connections per peer, while a real sender still gets through", async () => {
