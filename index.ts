@@ -2,6 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { emulatedNetwork, LocalDataplane, LocalProcess } from "./components/local";
 import type { CloudSettings } from "./components/multicloud";
+import type { BucketGrants } from "./planner/program";
 import type { Topology } from "./planner/topology";
 import { skyplaneHome } from "./runner/home";
 
@@ -27,6 +28,8 @@ interface ProcessSpec {
  *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
  *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
  *   skyplane:cloud      what gateways on AWS, GCP and Azure need (CloudSettings in components/multicloud.ts)
+ *   skyplane:buckets    { read, write }: the bucket URIs local gateways may touch (the runner sets it from
+ *                       the queued jobs; without it every request naming a bucket is refused)
  */
 async function program(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config("skyplane");
@@ -55,6 +58,7 @@ async function program(): Promise<Record<string, unknown>> {
       storeEnv: config.getSecretObject<Record<string, string>>("storeEnv"),
       expireAt: config.getNumber("expireAt"),
       ttlMinutes: config.getNumber("ttlMinutes"),
+      buckets: config.getObject<BucketGrants>("buckets"),
     });
     outputs.gateways = dataplane.gateways;
   }

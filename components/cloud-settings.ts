@@ -1,5 +1,5 @@
 import type { Topology } from "../planner/topology";
-import { parseStoreUri } from "../stores/registry";
+import { bucketUri, parseStoreUri } from "../stores/registry";
 import { CLOUD_TTL_MINUTES } from "./cloud";
 
 export { CLOUD_TTL_MINUTES };
@@ -86,6 +86,11 @@ export function missingCloudSettings(
 export function cloudsOf(topology: Topology): Cloud[] {
   const providers = new Set(topology.gateways.map((g) => g.provider));
   return CLOUDS.filter((c) => providers.has(c));
+}
+
+/** The bucket URIs of store URIs (`s3://b/some/key` → `s3://b`), as chunk requests name them. */
+export function bucketUris(uris: readonly string[]): string[] {
+  return [...new Set(uris.map((u) => bucketUri(parseStoreUri(u))))].sort();
 }
 
 /** Bucket names of one cloud among store URIs (for Azure, container names: an azure URI's bucket is ACCOUNT/CONTAINER). */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Topology } from "../planner/topology";
+import { grantTopology, Topology } from "../planner/topology";
 import { AwsDataplane } from "./aws";
 import { AzureDataplane } from "./azure";
 import type { GatewayEndpoint } from "./cloud";
@@ -7,6 +7,7 @@ import { GcpDataplane } from "./gcp";
 import type { ProvisionedGateway } from "./local";
 import {
   bucketsOn,
+  bucketUris,
   Cloud,
   CLOUDS,
   cloudsOf,
@@ -54,7 +55,11 @@ export class CloudDataplanes extends pulumi.ComponentResource {
         this,
       );
     const common = {
-      topology,
+      // Each gateway may touch only the buckets of the queued jobs (as URIs, as requests name them).
+      topology: grantTopology(topology, {
+        read: bucketUris(settings.buckets.read),
+        write: bucketUris(settings.buckets.write),
+      }),
       token: args.token,
       key: args.key,
       clientCidr: settings.clientCidr,

@@ -2,33 +2,46 @@ import * as crypto from "node:crypto";
 import * as zlib from "node:zlib";
 
 /*
- * The gateway wire protocol, version 1. All integers are big endian.
+ * The gateway wire protocol, version 2. All integers are big endian.
  *
  * Handshake. Every data connection is authenticated before any chunk flows:
- *   server → client  HELLO  24 bytes: "SKYH" | version u8 | 3 zero bytes | nonce (16 random bytes)
- *   client → server  AUTH   40 bytes: "SKYA" | version u8 | 3 zero bytes |
- *                           HMAC-SHA256(key = dataplane token, "skyplane-data-v1" ‖ nonce)
- * A server that gets a wrong AUTH closes the connection without a word. The token never crosses the wire.
+ *   server → client  HELLO  24 bytes: "SKYH" | version u8 | 3 zero bytes | server nonce (16 random bytes)
+ *   client → server  AUTH   56 bytes: "SKYA" | version u8 | 3 zero bytes | client nonce (16 random bytes) |
+ *                           HMAC-SHA256(key = dataplane token, "skyplane-data-v2" ‖ server nonce ‖ client nonce)
+ * A server that gets a wrong AUTH, or none within its handshake deadline, closes the connection without a
+ * word. The token never crosses the wire. Both ends then derive this connection's keys with
+ * HKDF-SHA256(salt = server nonce ‖ client nonce):
+ *   frame key   from the dataplane token, info "skyplane-data-v2 frames"   (tags plain frames)
+ *   cipher key  from the dataplane key,   info "skyplane-data-v2 encrypt"  (encrypted frames)
+ *   ack key     from the dataplane token, info "skyplane-data-v2 acks"     (tags acks)
+ * Frames and acks each carry a sequence number, counted from 0 per connection and direction; a frame
+ * whose number is not the next one drops the connection. So a frame or ack replayed, reordered or
+ * injected into a live connection, or copied from another one, never verifies.
  *
  * Frame (client → server): a 64-byte header, then `metaLength` bytes of JSON (the ChunkRequest), then
- * `payloadLength` bytes of payload.
+ * `payloadLength` bytes of payload, the last 16 of which are an AES-256-GCM tag.
  *    0  magic "SKYF"            4  version u8            5  flags u8 (bit 0 encrypted, bit 1 zstd)
  *    6  reserved u16 = 0        8  chunk id (16 bytes)  24  metaLength u32
  *   28  payloadLength u64      36  rawLength u64       44  rawCrc u32: CRC-32 of the chunk's raw bytes
- *   48  iv (12 bytes; zero when not encrypted)          60  headerCrc u32: CRC-32 of bytes 0..59 ‖ meta
- * The payload is the raw bytes, zstd-compressed if flag bit 1 is set (only when that shrinks them),
- * then, if flag bit 0 is set, AES-256-GCM-encrypted under the dataplane key with `iv`, additional data
- * bytes 0..59 of the header ‖ meta, and the 16-byte tag appended. The receiver checks headerCrc, the
- * tag, the length and rawCrc before it hands the chunk on; a frame that fails any check is never written.
+ *   48  sequence u64           56  reserved u32 = 0    60  headerCrc u32: CRC-32 of bytes 0..59 ‖ meta
+ * The body is the raw bytes, zstd-compressed if flag bit 1 is set (only when that shrinks them). Then
+ * AES-256-GCM with IV = 4 zero bytes ‖ sequence u64: if flag bit 0 is set, under the cipher key, with
+ * additional data bytes 0..59 of the header ‖ meta, and the body enciphered; otherwise under the frame
+ * key, with additional data header bytes 0..59 ‖ meta ‖ body and nothing enciphered (the body is sent as
+ * it is). The receiver checks headerCrc, the sequence, the tag, the length and rawCrc before it hands the
+ * chunk on; a frame that fails any check is never written. A receiver whose program encrypts drops the
+ * connection at a frame without flag bit 0. A zstd body whose blocks could decode to more than rawLength
+ * (plus one block) is rejected before it is decompressed.
  *
  * Ack (server → client), once the chunk has been handed on (written, or acked by the next gateway):
  *    0  magic "SKYK"   4  status u8 (0 ok, 1 rejected: corrupt, resend; 2 failed: see message)
  *    5  3 zero bytes   8  chunk id (16 bytes)   24  messageLength u32   28  CRC-32 of bytes 0..27
- *   32  message (UTF-8)
+ *   32  message (UTF-8), then a 16-byte AES-256-GCM tag under the ack key, IV = 4 zero bytes ‖ the ack's
+ *       sequence u64, additional data bytes 0..31 ‖ message, nothing enciphered.
  */
 
 /** Protocol version spoken by this code. */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 /** Frame header size in bytes. */
 export const HEADER_BYTES = 64;
 /** Ack header size in bytes. */
@@ -36,12 +49,12 @@ export const ACK_BYTES = 32;
 /** HELLO message size. */
 export const HELLO_BYTES = 24;
 /** AUTH message size. */
-export const AUTH_BYTES = 40;
+export const AUTH_BYTES = 56;
 /** Largest metadata block accepted. */
 export const MAX_META_BYTES = 64 * 1024;
 /** Largest payload accepted (a chunk is at most a part, and parts are at most 5 GiB in any store). */
 export const MAX_PAYLOAD_BYTES = 5 * 1024 ** 3 + 16;
-/** Bytes of the AES-GCM tag at the end of an encrypted payload. */
+/** Bytes of the AES-GCM tag at the end of every payload and ack. */
 export const TAG_BYTES = 16;
 
 /** Frame flags. */
@@ -53,7 +66,7 @@ const MAGIC_FRAME = Buffer.from("SKYF");
 const MAGIC_ACK = Buffer.from("SKYK");
 const MAGIC_HELLO = Buffer.from("SKYH");
 const MAGIC_AUTH = Buffer.from("SKYA");
-const AUTH_CONTEXT = Buffer.from("skyplane-data-v1");
+const AUTH_CONTEXT = Buffer.from("skyplane-data-v2");
 
 /** Ack statuses. */
 export enum AckStatus {
@@ -81,8 +94,8 @@ export interface FrameHeader {
   readonly rawLength: number;
   /** CRC-32 of the decoded chunk. */
   readonly rawCrc: number;
-  /** AES-GCM IV (zero when not encrypted). */
-  readonly iv: Buffer;
+  /** The frame's sequence number on its connection (0, 1, 2, …). */
+  readonly seq: number;
   /** CRC-32 of header bytes 0..59 and the metadata. */
   readonly headerCrc: number;
 }
@@ -107,7 +120,7 @@ export function encodeHeader(
   b.writeBigUInt64BE(BigInt(h.payloadLength), 28);
   b.writeBigUInt64BE(BigInt(h.rawLength), 36);
   b.writeUInt32BE(h.rawCrc >>> 0, 44);
-  h.iv.copy(b, 48, 0, 12);
+  b.writeBigUInt64BE(BigInt(h.seq), 48);
   b.writeUInt32BE(zlib.crc32(meta, zlib.crc32(b.subarray(0, 60))) >>> 0, 60);
   return b;
 }
@@ -119,7 +132,11 @@ export function decodeHeader(b: Buffer): FrameHeader {
   if (b.readUInt8(4) !== WIRE_VERSION)
     throw new WireError(`unknown wire version ${b.readUInt8(4)}`);
   const flags = b.readUInt8(5);
-  if ((flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD)) !== 0 || b.readUInt16BE(6) !== 0) {
+  if (
+    (flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD)) !== 0 ||
+    b.readUInt16BE(6) !== 0 ||
+    b.readUInt32BE(56) !== 0
+  ) {
     throw new WireError("unknown frame flags");
   }
   const metaLength = b.readUInt32BE(24);
@@ -130,8 +147,7 @@ export function decodeHeader(b: Buffer): FrameHeader {
   if (payloadLength > MAX_PAYLOAD_BYTES || rawLength > MAX_PAYLOAD_BYTES) {
     throw new WireError("frame payload is too large");
   }
-  if (flags & FLAG_ENCRYPTED && payloadLength < TAG_BYTES)
-    throw new WireError("encrypted payload lacks a tag");
+  if (payloadLength < TAG_BYTES) throw new WireError("frame payload lacks a tag");
   return {
     flags,
     chunkId: b.subarray(8, 24).toString("hex"),
@@ -139,7 +155,7 @@ export function decodeHeader(b: Buffer): FrameHeader {
     payloadLength,
     rawLength,
     rawCrc: b.readUInt32BE(44),
-    iv: Buffer.from(b.subarray(48, 60)),
+    seq: Number(b.readBigUInt64BE(48)),
     headerCrc: b.readUInt32BE(60),
   };
 }
@@ -149,7 +165,7 @@ export function checkHeaderCrc(header: Buffer, meta: Buffer): boolean {
   return zlib.crc32(meta, zlib.crc32(header.subarray(0, 60))) >>> 0 === header.readUInt32BE(60);
 }
 
-/** Additional authenticated data of an encrypted frame: header bytes 0..59 and the metadata. */
+/** Additional authenticated data of a frame: header bytes 0..59 and the metadata (then a plain body). */
 export function frameAad(header: Buffer, meta: Buffer): Buffer {
   return Buffer.concat([header.subarray(0, 60), meta]);
 }
@@ -197,26 +213,86 @@ export function decodeHello(b: Buffer): Buffer {
   if (!b.subarray(0, 4).equals(MAGIC_HELLO))
     throw new WireError("the peer is not a skyplane gateway");
   if (b.readUInt8(4) !== WIRE_VERSION)
-    throw new WireError(`the peer speaks wire version ${b.readUInt8(4)}`);
+    throw new WireError(
+      `the peer speaks wire version ${b.readUInt8(4)}, this gateway ${WIRE_VERSION}`,
+    );
   return Buffer.from(b.subarray(8, 24));
 }
 
-function proof(token: string, nonce: Buffer): Buffer {
-  return crypto.createHmac("sha256", token).update(AUTH_CONTEXT).update(nonce).digest();
+function proof(token: string, serverNonce: Buffer, clientNonce: Buffer): Buffer {
+  return crypto
+    .createHmac("sha256", token)
+    .update(AUTH_CONTEXT)
+    .update(serverNonce)
+    .update(clientNonce)
+    .digest();
 }
 
-/** The client's AUTH answering `nonce`. */
-export function encodeAuth(token: string, nonce: Buffer): Buffer {
+/** The client's AUTH answering `serverNonce` with its own `clientNonce`. */
+export function encodeAuth(token: string, serverNonce: Buffer, clientNonce: Buffer): Buffer {
   const b = Buffer.alloc(AUTH_BYTES);
   MAGIC_AUTH.copy(b, 0);
   b.writeUInt8(WIRE_VERSION, 4);
-  proof(token, nonce).copy(b, 8);
+  clientNonce.copy(b, 8, 0, 16);
+  proof(token, serverNonce, clientNonce).copy(b, 24);
   return b;
 }
 
-/** True when `auth` proves knowledge of `token` for `nonce` (compared in constant time). */
-export function verifyAuth(auth: Buffer, token: string, nonce: Buffer): boolean {
-  if (auth.length !== AUTH_BYTES || !auth.subarray(0, 4).equals(MAGIC_AUTH)) return false;
-  if (auth.readUInt8(4) !== WIRE_VERSION) return false;
-  return crypto.timingSafeEqual(auth.subarray(8, 40), proof(token, nonce));
+/**
+ * The client nonce of `auth` when it proves knowledge of `token` for `serverNonce` (compared in constant
+ * time), else undefined.
+ */
+export function verifyAuth(auth: Buffer, token: string, serverNonce: Buffer): Buffer | undefined {
+  if (auth.length !== AUTH_BYTES || !auth.subarray(0, 4).equals(MAGIC_AUTH)) return undefined;
+  if (auth.readUInt8(4) !== WIRE_VERSION) return undefined;
+  const clientNonce = Buffer.from(auth.subarray(8, 24));
+  const ok = crypto.timingSafeEqual(auth.subarray(24, 56), proof(token, serverNonce, clientNonce));
+  return ok ? clientNonce : undefined;
+}
+
+/** The keys of one authenticated connection (see the handshake above). */
+export interface ConnectionKeys {
+  /** Tags plain frames. */
+  readonly frames: Buffer;
+  /** Enciphers and tags encrypted frames; undefined without a dataplane key. */
+  readonly cipher?: Buffer;
+  /** Tags acks. */
+  readonly acks: Buffer;
+}
+
+/** Derives a connection's keys from the dataplane's secrets and both handshake nonces. */
+export function connectionKeys(
+  token: string,
+  dataKey: Buffer | undefined,
+  serverNonce: Buffer,
+  clientNonce: Buffer,
+): ConnectionKeys {
+  const salt = Buffer.concat([serverNonce, clientNonce]);
+  const derive = (secret: Buffer | string, info: string) =>
+    Buffer.from(crypto.hkdfSync("sha256", secret, salt, `skyplane-data-v2 ${info}`, 32));
+  return {
+    frames: derive(token, "frames"),
+    cipher: dataKey ? derive(dataKey, "encrypt") : undefined,
+    acks: derive(token, "acks"),
+  };
+}
+
+/** The AES-GCM IV of the message numbered `seq`: 4 zero bytes and the sequence number. */
+export function sequenceIv(seq: number): Buffer {
+  const iv = Buffer.alloc(12);
+  iv.writeBigUInt64BE(BigInt(seq), 4);
+  return iv;
+}
+
+/** The tag of an ack (header and message), the `seq`-th on its connection. */
+export function ackTag(key: Buffer, seq: number, ack: Buffer): Buffer {
+  const gmac = crypto.createCipheriv("aes-256-gcm", key, sequenceIv(seq));
+  gmac.setAAD(ack);
+  gmac.final();
+  return gmac.getAuthTag();
+}
+
+/** True when `tag` is the tag of `ack`, the `seq`-th on its connection. */
+export function verifyAckTag(key: Buffer, seq: number, ack: Buffer, tag: Buffer): boolean {
+  return tag.length === TAG_BYTES && crypto.timingSafeEqual(tag, ackTag(key, seq, ack));
 }

@@ -32,6 +32,11 @@ export interface ReadObjectStoreOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "read_object_store";
   /** Bucket URI, e.g. `local://src`; default: the chunk request's `srcBucket` (one dataplane, many jobs). */
   readonly bucket?: string;
+  /**
+   * The only bucket URIs a request's `srcBucket` may name besides `bucket`, granted when the dataplane
+   * is provisioned (the queued jobs' sources); a request naming any other is refused.
+   */
+  readonly buckets?: readonly string[];
   /** What gets the chunks. */
   readonly next: Operator<T>;
 }
@@ -41,6 +46,11 @@ export interface WriteObjectStoreOp {
   readonly op: "write_object_store";
   /** Bucket URI, e.g. `local://dst`; default: the chunk request's bucket for this gateway's region. */
   readonly bucket?: string;
+  /**
+   * The only bucket URIs a request's `dstBuckets` may name besides `bucket`, granted when the dataplane
+   * is provisioned (the queued jobs' destinations); a request naming any other is refused.
+   */
+  readonly buckets?: readonly string[];
 }
 
 /** Sends each chunk to another gateway over `connections` parallel TCP connections. A leaf. */
@@ -59,6 +69,8 @@ export interface SendOp<T extends GatewayRef = GatewayAddress> {
 /** Accepts chunks from other gateways' `send`, then hands them on. Root of relay and destination programs. */
 export interface ReceiveOp<T extends GatewayRef = GatewayAddress> {
   readonly op: "receive";
+  /** Every frame must be encrypted (its senders' `encrypt`); default: when the gateway has a key. */
+  readonly encrypted?: boolean;
   /** What gets the chunks. */
   readonly next: Operator<T>;
 }
@@ -158,6 +170,75 @@ export function bindProgram(
   return { ...program, operators: program.operators.map(bind) };
 }
 
+/** What a dataplane's gateways may touch, granted when it is provisioned. */
+export interface BucketGrants {
+  /** Bucket URIs its sources may read. */
+  readonly read: readonly string[];
+  /** Bucket URIs its destinations may write. */
+  readonly write: readonly string[];
+}
+
+/**
+ * A program with its grants: every read and write operator may name the `grants` buckets, and its
+ * `receive` requires encryption when `encryptedInbound` (any sender to it encrypts).
+ */
+export function grantProgram<T extends GatewayRef>(
+  program: GatewayProgram<T>,
+  grants: BucketGrants,
+  encryptedInbound: boolean,
+): GatewayProgram<T> {
+  const grant = (op: Operator<T>): Operator<T> => {
+    switch (op.op) {
+      case "read_object_store":
+        return { ...op, buckets: [...grants.read].sort(), next: grant(op.next) };
+      case "write_object_store":
+        return { ...op, buckets: [...grants.write].sort() };
+      case "receive":
+        return { ...op, encrypted: encryptedInbound, next: grant(op.next) };
+      case "mux_and":
+      case "mux_or":
+        return { ...op, children: op.children.map(grant) };
+      case "send":
+        return op;
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      }
+    }
+  };
+  return { ...program, operators: program.operators.map(grant) };
+}
+
+/** Whether each send of `programs` encrypts, by target gateway id (true when any sender to it does). */
+export function encryptedInbound<T extends GatewayRef>(
+  programs: readonly GatewayProgram<T>[],
+): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  const visit = (op: Operator<T>): void => {
+    switch (op.op) {
+      case "send":
+        out[op.target.gatewayId] = (out[op.target.gatewayId] ?? false) || op.encrypt;
+        break;
+      case "read_object_store":
+      case "receive":
+        visit(op.next);
+        break;
+      case "mux_and":
+      case "mux_or":
+        op.children.forEach(visit);
+        break;
+      case "write_object_store":
+        break;
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      }
+    }
+  };
+  for (const p of programs) p.operators.forEach(visit);
+  return out;
+}
+
 /** A request to move one chunk: a whole object, or one part of a large object. */
 export interface ChunkRequest {
   /** Unique id: 32 lowercase hex digits. */
@@ -219,9 +300,18 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
       ) {
         throw new Error(`${at}.bucket: must be a bucket URI`);
       }
+      if (
+        op.buckets !== undefined &&
+        (!Array.isArray(op.buckets) ||
+          op.buckets.some((b) => typeof b !== "string" || !b.includes("://")))
+      ) {
+        throw new Error(`${at}.buckets: must be a list of bucket URIs`);
+      }
       if (op.op === "read_object_store") checkOperator(op.next, `${at}.next`);
       break;
     case "receive":
+      if (op.encrypted !== undefined && typeof op.encrypted !== "boolean")
+        throw new Error(`${at}.encrypted: must be true or false`);
       checkOperator(op.next, `${at}.next`);
       break;
     case "send":

@@ -1,8 +1,11 @@
 import {
+  BucketGrants,
   Compression,
+  encryptedInbound,
   GATEWAY_PROGRAM_VERSION,
   GatewayProgram,
   GatewayRef,
+  grantProgram,
   Operator,
 } from "./program";
 import { Provider, regionSlug } from "./regions";
@@ -260,4 +263,19 @@ export function sourceGateways(topology: Topology): GatewaySpec[] {
   return topology.gateways.filter((g) =>
     g.program.operators.some((o) => o.op === "read_object_store"),
   );
+}
+
+/**
+ * The topology as its gateways run it: every program granted the dataplane's buckets, and every
+ * receiver told whether its senders encrypt (see grantProgram). The planned topology stays as it is.
+ */
+export function grantTopology(topology: Topology, grants: BucketGrants): Topology {
+  const inbound = encryptedInbound(topology.gateways.map((g) => g.program));
+  return {
+    ...topology,
+    gateways: topology.gateways.map((g) => ({
+      ...g,
+      program: grantProgram(g.program, grants, inbound[g.id] ?? false),
+    })),
+  };
 }

@@ -4,6 +4,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../components/cloud-settings";
 import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
+import type { BucketGrants } from "../planner/program";
 import { CLIENT_REGION } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
 import { bucketUri, openStore, parseStoreUri, StoreContext, storeEnv, StoreUri } from "../stores";
@@ -116,6 +117,21 @@ export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<str
       );
 }
 
+/** The bucket URIs `jobs` read and write, as their chunk requests name them. */
+function jobBuckets(jobs: readonly Job[]): BucketGrants {
+  const uris = (pick: (j: Job) => string) =>
+    [...new Set(jobs.map((j) => bucketUri(parseUri(pick(j)))))].sort();
+  return { read: uris((j) => j.src), write: uris((j) => j.dst) };
+}
+
+/** True when `granted` includes every bucket of `wanted`. */
+function covers(granted: BucketGrants | undefined, wanted: BucketGrants): boolean {
+  return (
+    wanted.read.every((b) => granted?.read.includes(b)) &&
+    wanted.write.every((b) => granted?.write.includes(b))
+  );
+}
+
 /**
  * The gateways of one route, provisioned as that route's Pulumi stack. Queue jobs, provision, run,
  * and always deprovision (`await using _ = dp.autoDeprovision()`).
@@ -127,6 +143,8 @@ export class Dataplane {
   private gateways?: ProvisionedGateway[];
   private token?: string;
   private stack?: Stack;
+  /** The buckets the running gateways may touch (bucket URIs), once provisioned. */
+  private granted?: BucketGrants;
 
   /** @internal Built by `SkyplaneClient.dataplane()`. */
   constructor(
@@ -158,6 +176,19 @@ export class Dataplane {
    * by hand builds the same thing.
    */
   async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
+    await this.up(this.jobs, opts);
+  }
+
+  /** Brings the stack up with its gateways granted the buckets of `jobs` and of earlier grants. */
+  private async up(
+    jobs: readonly Job[],
+    opts: { onOutput?: (line: string) => void } = {},
+  ): Promise<void> {
+    const wanted = jobBuckets(jobs);
+    const grants: BucketGrants = {
+      read: [...new Set([...(this.granted?.read ?? []), ...wanted.read])].sort(),
+      write: [...new Set([...(this.granted?.write ?? []), ...wanted.write])].sort(),
+    };
     const engine = await this.ctx.engine();
     const stack = await engine.stack(this.stackName, program);
     this.stack = stack;
@@ -172,6 +203,8 @@ export class Dataplane {
       "skyplane:logDir": { value: this.ctx.logDir },
       // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
       "skyplane:storeEnv": { value: JSON.stringify(storeEnv(this.ctx.env)), secret: true },
+      // The gateways act only on these buckets: a chunk request naming any other is refused.
+      "skyplane:buckets": { value: JSON.stringify(grants) },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
@@ -194,7 +227,7 @@ export class Dataplane {
         stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,
         env: this.ctx.env,
         client: ttl !== undefined ? { ...this.ctx.cloud, ttlMinutes: ttl } : this.ctx.cloud,
-        jobs: this.jobs,
+        jobs,
         now: Date.now(),
       });
       await requireProviderPlugins(this.topology, () => stack.workspace.listPlugins(), {
@@ -223,6 +256,7 @@ export class Dataplane {
     }
     this.gateways = up.outputs.gateways?.value as ProvisionedGateway[];
     this.token = token;
+    this.granted = grants;
     await Promise.all(this.clients(this.gateways).map((c) => c.status()));
   }
 
@@ -231,6 +265,7 @@ export class Dataplane {
     const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
     await stack.destroy({ color: "never", onOutput: opts.onOutput });
     this.gateways = undefined;
+    this.granted = undefined;
   }
 
   /**
@@ -275,6 +310,9 @@ export class Dataplane {
     const progress = jobs.map(() => new TransferProgress());
     return new Tracker(progress, async () => {
       if (!this.gateways) throw new UserError("NOT_PROVISIONED", "call provision() before run()");
+      // Gateways act only on the buckets granted when they were provisioned: jobs queued since, on
+      // other buckets, bring the stack up again with those added (its gateways restart).
+      if (!covers(this.granted, jobBuckets(jobs))) await this.up(jobs);
       const results: JobResult[] = [];
       for (const [i, job] of jobs.entries()) results.push(await this.runJob(job, progress[i]));
       return results;

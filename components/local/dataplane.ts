@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { bindProgram, sendTargets } from "../../planner/program";
-import { provisioningOrder, routeStackName, Topology } from "../../planner/topology";
+import { BucketGrants, bindProgram, sendTargets } from "../../planner/program";
+import { grantTopology, provisioningOrder, routeStackName, Topology } from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
 import { LOCAL_TTL_MINUTES, LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
@@ -45,6 +45,8 @@ export interface LocalDataplaneArgs {
   network?: NetworkProfile;
   /** Environment the gateways' stores need (endpoints, credentials); keep it a secret. */
   storeEnv?: pulumi.Input<Record<string, string> | undefined>;
+  /** Bucket URIs the gateways may read and write (the queued jobs'); default none: all refused. */
+  buckets?: BucketGrants;
 }
 
 /**
@@ -91,7 +93,8 @@ export class LocalDataplane extends pulumi.ComponentResource {
           : `${ttlMinutes} minutes after start`,
     }));
     const built = new Map<string, LocalGateway>();
-    for (const spec of provisioningOrder(args.topology)) {
+    const granted = grantTopology(args.topology, args.buckets ?? { read: [], write: [] });
+    for (const spec of provisioningOrder(granted)) {
       const targets = sendTargets(spec.program);
       const addresses = pulumi
         .all(targets.map((t) => pulumi.all([built.get(t)?.host, built.get(t)?.dataPort])))

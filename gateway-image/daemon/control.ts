@@ -4,7 +4,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { ChunkRequest } from "../../planner/program";
 import { controlServerTls } from "../control-tls";
-import type { GatewayExecutor } from "./executor";
+import { type GatewayExecutor, RefusedError } from "./executor";
 
 /*
  * The control API (runner ↔ gateway), HTTP/JSON over TLS with a key derived from the dataplane token
@@ -106,7 +106,12 @@ export class ControlServer {
         const body = (await readJson(req)) as { chunks?: ChunkRequest[] };
         if (!Array.isArray(body.chunks)) throw new HttpError(400, "body must be { chunks: [...] }");
         if (!ex.isSource) throw new HttpError(409, "this gateway does not read from a store");
-        return [200, { accepted: ex.accept(body.chunks) }];
+        try {
+          return [200, { accepted: ex.accept(body.chunks) }];
+        } catch (err) {
+          if (err instanceof RefusedError) throw new HttpError(400, err.message);
+          throw err;
+        }
       }
       case "GET /api/v1/chunk_status": {
         const cursor = Number(url.searchParams.get("cursor") ?? 0);

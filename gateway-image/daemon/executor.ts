@@ -4,7 +4,11 @@ import type {
   Operator,
   ReadObjectStoreOp,
 } from "../../planner/program";
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import { constants as bufferConstants } from "node:buffer";
 import { crc32, formatCrc } from "../../stores/checksum";
+import { LocalStore } from "../../stores/local";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
 import { BufferPool, ByteBudget } from "./memory";
@@ -59,6 +63,84 @@ export interface GatewayStats {
   bytesWritten: number;
 }
 
+/** Largest chunk a request may ask for: a part (5 GiB in every store), and what one buffer can hold. */
+export const MAX_CHUNK_BYTES = Math.min(5 * 1024 ** 3, bufferConstants.MAX_LENGTH);
+
+/** A chunk request this gateway will not act on; `code` says why, the message never what exists. */
+export class RefusedError extends Error {
+  override name = "RefusedError";
+  constructor(
+    /** BAD_CHUNK_REQUEST, BUCKET_NOT_IN_PROGRAM or KEY_OUTSIDE_BUCKET. */
+    readonly code: "BAD_CHUNK_REQUEST" | "BUCKET_NOT_IN_PROGRAM" | "KEY_OUTSIDE_BUCKET",
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/** Throws a RefusedError (BAD_CHUNK_REQUEST) naming what is wrong with `c`. */
+export function checkChunkRequest(c: ChunkRequest): void {
+  const bad = (what: string) => {
+    throw new RefusedError(
+      "BAD_CHUNK_REQUEST",
+      `chunk request ${JSON.stringify(c?.id)}: ${what}; chunks come from the runner's chunker`,
+    );
+  };
+  if (typeof c !== "object" || c === null) bad("must be an object");
+  if (typeof c.id !== "string" || !/^[0-9a-f]{32}$/.test(c.id)) bad("id must be 32 hex digits");
+  if (typeof c.srcKey !== "string" || typeof c.dstKey !== "string")
+    bad("srcKey and dstKey: strings");
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!whole(c.offset) || !whole(c.length) || !whole(c.objectSize))
+    bad("offset, length and objectSize must be whole numbers of bytes");
+  if (c.length > MAX_CHUNK_BYTES)
+    bad(`length ${c.length} is over the ${MAX_CHUNK_BYTES}-byte limit of a part`);
+  if (c.offset + c.length > c.objectSize) bad("offset + length is past the end of the object");
+}
+
+/** The refusal of a request naming a bucket outside the program. */
+function notInProgram(id: string, verb: "read" | "write"): RefusedError {
+  return new RefusedError(
+    "BUCKET_NOT_IN_PROGRAM",
+    `chunk ${id} refused: this gateway's program may not ${verb} that bucket (queue the copy before provision())`,
+  );
+}
+
+/**
+ * Fails unless `key` of a local or folder store resolves inside its bucket folder: no `..`, no absolute
+ * path, no symbolic link leading out (the deepest existing folder of the path is resolved and must stay
+ * under the folder's real path). Other stores hold keys, not paths.
+ */
+async function confine(store: ObjectStore, id: string, key: string): Promise<void> {
+  if (!(store instanceof LocalStore)) return;
+  const refused = () =>
+    new RefusedError("KEY_OUTSIDE_BUCKET", `chunk ${id} refused: its key leads outside the bucket`);
+  let file: string;
+  try {
+    file = store.objectPath(key);
+  } catch {
+    throw refused();
+  }
+  let root: string;
+  try {
+    root = await fsp.realpath(store.root);
+  } catch {
+    return; // no bucket folder: the store's own error follows, and nothing can escape it
+  }
+  for (let at = file; ; at = path.dirname(at)) {
+    let real: string;
+    try {
+      real = await fsp.realpath(at);
+    } catch {
+      if (path.dirname(at) === at) return;
+      continue; // not there (yet): its folder decides
+    }
+    const rel = path.relative(root, real);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) throw refused();
+    return;
+  }
+}
+
 interface Sink {
   handle(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void>;
   load(): number;
@@ -102,6 +184,7 @@ export class GatewayExecutor {
         this.receiver = new DataServer({
           token: runtime.token,
           key: runtime.key,
+          requireEncryption: root.encrypted ?? runtime.key !== undefined,
           handler: (req, raw, rawCrc) => {
             this.stats.bytesReceived += req.length;
             return sink.handle(req, raw, rawCrc);
@@ -130,6 +213,8 @@ export class GatewayExecutor {
   accept(chunks: ChunkRequest[]): number {
     if (!this.source)
       throw new Error("this gateway does not read from a store; send chunk requests to a source");
+    // The whole batch is checked first: a bad request refuses the batch, and nothing is queued.
+    chunks.forEach(checkChunkRequest);
     const room = Math.max(
       0,
       (this.runtime.queueCapacity ?? 10_000) - this.queue.length - this.stats.inflight,
@@ -185,12 +270,15 @@ export class GatewayExecutor {
   private async move(op: ReadObjectStoreOp, sink: Sink, req: ChunkRequest): Promise<void> {
     // Parts are read into pooled buffers; a buffer goes back only once every destination has acked
     // the chunk, when no socket write or retry can still refer to it.
-    const lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
+    let lease: ReturnType<BufferPool["acquire"]> | undefined;
     try {
-      const bucket = op.bucket ?? req.srcBucket;
+      const bucket = req.srcBucket ?? op.bucket;
       if (!bucket)
         throw new Error(`chunk ${req.id} names no source bucket, and the program none either`);
+      if (bucket !== op.bucket && !op.buckets?.includes(bucket)) throw notInProgram(req.id, "read");
       const store = this.store(bucket);
+      await confine(store, req.id, req.srcKey);
+      lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
       const raw =
         req.length === 0
           ? Buffer.alloc(0)
@@ -246,10 +334,13 @@ export class GatewayExecutor {
           handle: async (req, raw, rawCrc) => {
             writing++;
             try {
-              const bucket = op.bucket ?? req.dstBuckets?.[region];
+              const bucket = req.dstBuckets?.[region] ?? op.bucket;
               if (!bucket)
                 throw new Error(`chunk ${req.id} names no destination bucket in ${region}`);
+              if (bucket !== op.bucket && !op.buckets?.includes(bucket))
+                throw notInProgram(req.id, "write");
               const store = this.store(bucket);
+              await confine(store, req.id, req.dstKey);
               const uploadId = req.part?.uploadIds[bucket];
               if (req.part && !uploadId)
                 throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);

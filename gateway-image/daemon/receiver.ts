@@ -2,7 +2,17 @@ import * as crypto from "node:crypto";
 import * as net from "node:net";
 import type { ChunkRequest } from "../../planner/program";
 import { parseMeta, readFramePayload, readFrameStart } from "../codec";
-import { AckStatus, AUTH_BYTES, encodeAck, encodeHello, verifyAuth, WireError } from "../wire";
+import {
+  AckStatus,
+  ackTag,
+  AUTH_BYTES,
+  connectionKeys,
+  encodeAck,
+  encodeHello,
+  FLAG_ENCRYPTED,
+  verifyAuth,
+  WireError,
+} from "../wire";
 import { ByteBudget } from "./memory";
 import { SocketReader } from "./socket-reader";
 
@@ -15,6 +25,14 @@ export interface DataServerOptions {
   readonly token: string;
   /** The dataplane key for encrypted frames. */
   readonly key?: Buffer;
+  /** Refuse frames that are not encrypted (the program's senders encrypt): the connection is dropped. */
+  readonly requireEncryption?: boolean;
+  /** Milliseconds a connection may take to authenticate before it is closed; default 5000. */
+  readonly handshakeMs?: number;
+  /** Connections not yet authenticated from one address at once; more are closed at once. Default 64. */
+  readonly maxPreAuthPerPeer?: number;
+  /** Connections not yet authenticated at once, over all addresses. Default 512. */
+  readonly maxPreAuth?: number;
   /** Gets every verified chunk. */
   readonly handler: ChunkHandler;
   /** Chunks of one connection handed on at once while the next frames are read; default 32. */
@@ -35,6 +53,9 @@ export interface DataServerOptions {
 export class DataServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** Connections not yet authenticated, per remote address. */
+  private readonly preAuth = new Map<string, number>();
+  private preAuthTotal = 0;
 
   constructor(private readonly opts: DataServerOptions) {
     this.server = net.createServer((socket) => void this.serve(socket));
@@ -55,24 +76,83 @@ export class DataServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /**
+   * Counts `socket` as not yet authenticated, or closes it when its address or the server is at the
+   * cap; returns the function that uncounts it (once), or undefined when it was closed.
+   */
+  private admit(socket: net.Socket, peer: string): (() => void) | undefined {
+    const mine = this.preAuth.get(peer) ?? 0;
+    if (
+      mine >= (this.opts.maxPreAuthPerPeer ?? 64) ||
+      this.preAuthTotal >= (this.opts.maxPreAuth ?? 512)
+    ) {
+      this.opts.onProblem?.(
+        `refused a data connection from ${peer}: too many connections still authenticating`,
+      );
+      socket.destroy();
+      return undefined;
+    }
+    this.preAuth.set(peer, mine + 1);
+    this.preAuthTotal++;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      this.preAuthTotal--;
+      const left = (this.preAuth.get(peer) ?? 1) - 1;
+      if (left > 0) this.preAuth.set(peer, left);
+      else this.preAuth.delete(peer);
+    };
+  }
+
   private async serve(socket: net.Socket): Promise<void> {
+    const peer = socket.remoteAddress ?? "unknown";
+    const authenticated = this.admit(socket, peer);
+    if (!authenticated) return;
     this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      authenticated();
+    });
     socket.setNoDelay(true);
     const reader = new SocketReader(socket);
     const pending = new Set<Promise<void>>();
     let pendingBytes = 0;
+    const handshakeMs = this.opts.handshakeMs ?? 5000;
+    const deadline = setTimeout(() => {
+      this.opts.onProblem?.(
+        `closed a data connection from ${peer}: it did not authenticate within ${handshakeMs} ms`,
+      );
+      socket.destroy();
+    }, handshakeMs);
     try {
-      const nonce = crypto.randomBytes(16);
-      socket.write(encodeHello(nonce));
+      const serverNonce = crypto.randomBytes(16);
+      socket.write(encodeHello(serverNonce));
       const auth = await reader.read(AUTH_BYTES);
-      if (!verifyAuth(auth, this.opts.token, nonce)) {
-        this.opts.onProblem?.(`refused a data connection from ${socket.remoteAddress}: bad token`);
+      const clientNonce = verifyAuth(auth, this.opts.token, serverNonce);
+      if (!clientNonce) {
+        this.opts.onProblem?.(`refused a data connection from ${peer}: bad token`);
         socket.destroy();
         return;
       }
+      clearTimeout(deadline);
+      authenticated();
+      const keys = connectionKeys(this.opts.token, this.opts.key, serverNonce, clientNonce);
+      let frameSeq = 0;
+      let ackSeq = 0;
+      // Acks are numbered in the order they are written, which is the order their tags are made.
+      const ack = (status: AckStatus, chunkId: string, message?: string) => {
+        if (socket.destroyed) return;
+        const head = encodeAck(status, chunkId, message);
+        socket.write(Buffer.concat([head, ackTag(keys.acks, ackSeq++, head)]));
+      };
       while (await reader.more()) {
-        const start = await readFrameStart((n) => reader.read(n));
+        const start = await readFrameStart((n) => reader.read(n), frameSeq++);
+        if (this.opts.requireEncryption && !(start.header.flags & FLAG_ENCRYPTED)) {
+          throw new WireError(
+            `frame ${start.header.chunkId} is not encrypted, but this dataplane encrypts`,
+          );
+        }
         // Hold back reading the payload until it fits in the gateway's budget: TCP slows the sender.
         const held = Math.max(start.header.rawLength, start.header.payloadLength);
         await this.opts.budget?.acquire(held);
@@ -81,7 +161,7 @@ export class DataServer {
         let problem: string | undefined;
         try {
           req = parseMeta(start);
-          raw = await readFramePayload(start, (n, f) => reader.stream(n, f), this.opts.key);
+          raw = await readFramePayload(start, (n, f) => reader.stream(n, f), keys);
         } catch (err) {
           if (!(err instanceof WireError)) {
             this.opts.budget?.release(held);
@@ -92,18 +172,15 @@ export class DataServer {
         if (problem !== undefined || !req || !raw) {
           this.opts.budget?.release(held);
           this.opts.onProblem?.(`rejected chunk ${start.header.chunkId}: ${problem}`);
-          socket.write(encodeAck(AckStatus.Rejected, start.header.chunkId, problem));
+          ack(AckStatus.Rejected, start.header.chunkId, problem);
           continue;
         }
         const chunk = req;
         const size = start.header.rawLength;
         pendingBytes += size;
         const work = this.opts.handler(chunk, raw, start.header.rawCrc).then(
-          () => void (socket.destroyed || socket.write(encodeAck(AckStatus.Ok, chunk.id))),
-          (err: Error) =>
-            void (
-              socket.destroyed || socket.write(encodeAck(AckStatus.Failed, chunk.id, err.message))
-            ),
+          () => ack(AckStatus.Ok, chunk.id),
+          (err: Error) => ack(AckStatus.Failed, chunk.id, err.message),
         );
         pending.add(work);
         void work.finally(() => {
@@ -122,8 +199,10 @@ export class DataServer {
       await Promise.all(pending);
       socket.end();
     } catch (err) {
-      this.opts.onProblem?.(`dropped a data connection: ${(err as Error).message}`);
+      this.opts.onProblem?.(`dropped a data connection from ${peer}: ${(err as Error).message}`);
       socket.destroy();
+    } finally {
+      clearTimeout(deadline);
     }
   }
 }

@@ -1,17 +1,34 @@
 import * as net from "node:net";
 import type { ChunkRequest, GatewayAddress } from "../../planner/program";
+import * as crypto from "node:crypto";
 import { EncodeOptions, encodeFrame } from "../codec";
-import { ACK_BYTES, AckStatus, decodeAck, decodeHello, encodeAuth, HELLO_BYTES } from "../wire";
+import {
+  ACK_BYTES,
+  AckStatus,
+  connectionKeys,
+  ConnectionKeys,
+  decodeAck,
+  decodeHello,
+  encodeAuth,
+  HELLO_BYTES,
+  TAG_BYTES,
+  verifyAckTag,
+  WireError,
+} from "../wire";
 import { SocketReader } from "./socket-reader";
 
 /** Options of a send pool. */
 export interface SendPoolOptions extends EncodeOptions {
+  /** Encrypt every frame (the program's `encrypt`); needs `key`. Default: when a key is given. */
+  readonly encrypt?: boolean;
   /** The receiving gateway. */
   readonly target: GatewayAddress;
   /** Parallel TCP connections. */
   readonly connections: number;
   /** The dataplane token. */
   readonly token: string;
+  /** The dataplane key; required when `encrypt` is set. */
+  readonly key?: Buffer;
   /** Tries per chunk before it fails (a rejected frame or a lost connection costs one). */
   readonly maxAttempts?: number;
   /** How long the target may be unreachable before queued chunks fail; default 15 s. */
@@ -121,7 +138,7 @@ export class SendPool {
         await new Promise<void>((resolve) => this.idle.push(resolve));
         continue;
       }
-      let conn: { socket: net.Socket; reader: SocketReader };
+      let conn: { socket: net.Socket; reader: SocketReader; keys: ConnectionKeys };
       try {
         conn = await this.connect();
       } catch (err) {
@@ -134,7 +151,7 @@ export class SendPool {
       this.connected++;
       this.lastProgress = Date.now();
       try {
-        await this.pump(conn.socket, conn.reader);
+        await this.pump(conn.socket, conn.reader, conn.keys);
       } finally {
         this.connected--;
         this.lastProgress = Date.now();
@@ -143,7 +160,11 @@ export class SendPool {
     }
   }
 
-  private async connect(): Promise<{ socket: net.Socket; reader: SocketReader }> {
+  private async connect(): Promise<{
+    socket: net.Socket;
+    reader: SocketReader;
+    keys: ConnectionKeys;
+  }> {
     const { host, port } = this.opts.target;
     const socket = net.connect({ host, port });
     this.sockets.add(socket);
@@ -155,9 +176,11 @@ export class SendPool {
         socket.once("error", reject);
       });
       const reader = new SocketReader(socket);
-      const nonce = decodeHello(await reader.read(HELLO_BYTES));
-      socket.write(encodeAuth(this.opts.token, nonce));
-      return { socket, reader };
+      const serverNonce = decodeHello(await reader.read(HELLO_BYTES));
+      const clientNonce = crypto.randomBytes(16);
+      socket.write(encodeAuth(this.opts.token, serverNonce, clientNonce));
+      const keys = connectionKeys(this.opts.token, this.opts.key, serverNonce, clientNonce);
+      return { socket, reader, keys };
     } catch (err) {
       socket.destroy();
       throw err;
@@ -165,19 +188,27 @@ export class SendPool {
   }
 
   /** Sends frames on one connection and matches its acks, until the pool closes or the link breaks. */
-  private async pump(socket: net.Socket, reader: SocketReader): Promise<void> {
+  private async pump(
+    socket: net.Socket,
+    reader: SocketReader,
+    keys: ConnectionKeys,
+  ): Promise<void> {
     const inflight = new Map<string, Job>();
     const window = this.opts.window ?? 32;
     const windowBytes = this.opts.windowBytes ?? 128 * 1024 * 1024;
     let inflightBytes = 0;
     let wakeOnAck: (() => void) | undefined;
     let broken: Error | undefined;
+    let frameSeq = 0;
     const acks = (async () => {
-      for (;;) {
-        const ack = decodeAck(await reader.read(ACK_BYTES));
-        const message = ack.messageLength
-          ? (await reader.read(ack.messageLength)).toString("utf8")
-          : "";
+      for (let ackSeq = 0; ; ackSeq++) {
+        const head = await reader.read(ACK_BYTES);
+        const ack = decodeAck(head);
+        const body = ack.messageLength ? await reader.read(ack.messageLength) : Buffer.alloc(0);
+        const tag = await reader.read(TAG_BYTES);
+        if (!verifyAckTag(keys.acks, ackSeq, Buffer.concat([head, body]), tag))
+          throw new WireError("an ack failed authentication (forged, replayed or corrupted)");
+        const message = body.toString("utf8");
         const job = inflight.get(ack.chunkId);
         if (!job) continue;
         inflight.delete(ack.chunkId);
@@ -214,7 +245,17 @@ export class SendPool {
         inflight.set(job.req.id, job);
         inflightBytes += job.size;
         this.outstanding++;
-        const frame = await encodeFrame(job.req, job.raw, job.rawCrc, this.opts);
+        const frame = await encodeFrame(
+          job.req,
+          job.raw,
+          job.rawCrc,
+          {
+            compress: this.opts.compress,
+            encrypt: this.opts.encrypt ?? this.opts.key !== undefined,
+          },
+          keys,
+          frameSeq++,
+        );
         await write(socket, frame.head);
         let sinceYield = 0;
         for (const piece of frame.payload) {

@@ -105,6 +105,9 @@ describe("components/multicloud: a route's gateways across clouds", function () 
       userData.includes(`"host": "${azureHost}"`),
       "the AWS source sends to the Azure gateway",
     );
+    // Its program may read the jobs' source bucket and nothing else (issue 12, item 2).
+    assert.match(userData, /"buckets": \[\s*"s3:\/\/src-bucket"\s*\]/);
+    assert.equal(userData.match(/"buckets"/g)?.length, 1, "one grant: the source's");
     const policy = of("aws:iam/rolePolicy:RolePolicy")[0].inputs.policy as string;
     assert.match(policy, /arn:aws:s3:::src-bucket/);
     assert.doesNotMatch(policy, /dst-container/, "AWS is granted only its own buckets");

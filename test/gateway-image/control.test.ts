@@ -183,6 +183,17 @@ describe("gateway-image: control API", function () {
     assert.equal(res.status, 400);
     res = await request("/chunk_status?cursor=-1", { headers: auth });
     assert.equal(res.status, 400);
+    // A chunk longer than any part (issue 12, item 4): refused with a reason, nothing queued.
+    const huge = { ...chunks(1)[0], length: 4.5 * 1024 ** 3, objectSize: 4.5 * 1024 ** 3 };
+    res = await request("/chunk_requests", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ chunks: [huge] }),
+    });
+    assert.equal(res.status, 400);
+    assert.match((res.json as { error: string }).error, /^BAD_CHUNK_REQUEST: .*length \d+ is over/);
+    assert.equal(executor.stats.queued + executor.stats.inflight, 0, "nothing was queued");
+    assert.equal((await request("/status", { headers: auth })).status, 200, "still running");
     res = await request("/nothing", { headers: auth });
     assert.equal(res.status, 404);
   });

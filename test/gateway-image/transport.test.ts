@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as net from "node:net";
 import { DataServer } from "../../gateway-image/daemon/receiver";
 import { SendPool } from "../../gateway-image/daemon/sender";
+import { AUTH_BYTES } from "../../gateway-image/wire";
 import type { ChunkRequest } from "../../planner/program";
 import { crc32 } from "../../stores/checksum";
 
@@ -100,8 +101,8 @@ describe("gateway-image: send pool and data server on loopback", function () {
     const data = crypto.randomBytes(200_000);
     const req = chunk(data);
     const metaLength = Buffer.byteLength(JSON.stringify(req));
-    // 40 bytes of AUTH, the 64-byte header, the metadata, then 1000 bytes into the payload.
-    const proxy = await corruptingProxy(port, 40 + 64 + metaLength + 1000);
+    // The AUTH, the 64-byte header, the metadata, then 1000 bytes into the payload.
+    const proxy = await corruptingProxy(port, AUTH_BYTES + 64 + metaLength + 1000);
     cleanup.push(proxy.close);
     const pool = new SendPool({
       target: { gatewayId: "d", host: "127.0.0.1", port: proxy.port },

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
 import vectors from "../../gateway-image/wire-vectors.json";
 import {
   readFramePayload,
@@ -9,21 +9,27 @@ import {
 } from "../../gateway-image/codec";
 import {
   AckStatus,
+  ACK_BYTES,
+  ackTag,
+  connectionKeys,
+  ConnectionKeys,
   decodeAck,
   decodeHeader,
   encodeAck,
   encodeAuth,
   encodeHeader,
   FLAG_ENCRYPTED,
+  verifyAckTag,
   verifyAuth,
   WireError,
 } from "../../gateway-image/wire";
 import { crc32 } from "../../stores/checksum";
 
-/** Decodes a whole frame held in memory. */
+/** Decodes a whole frame held in memory, the `seq`-th of a connection with `keys`. */
 async function decode(
   frame: Buffer,
-  key?: Buffer,
+  keys: ConnectionKeys,
+  seq: number,
 ): Promise<{ raw: Buffer; meta: unknown; flags: number }> {
   let at = 0;
   const read = async (n: number) => {
@@ -32,7 +38,7 @@ async function decode(
     at += n;
     return b;
   };
-  const start = await readFrameStart(read);
+  const start = await readFrameStart(read, seq);
   const raw = await readFramePayload(
     start,
     async (n, onPiece) => {
@@ -44,7 +50,7 @@ async function decode(
         at += take;
       }
     },
-    key,
+    keys,
   );
   assert.equal(at, frame.length, "the whole frame is consumed");
   return { raw: Buffer.concat(raw), meta: parseMeta(start), flags: start.header.flags };
@@ -52,21 +58,49 @@ async function decode(
 
 describe("gateway-image/wire", () => {
   const key = Buffer.from(vectors.key, "hex");
+  const serverNonce = Buffer.from(vectors.serverNonce, "hex");
+  const clientNonce = Buffer.from(vectors.clientNonce, "hex");
+  const keys = connectionKeys(vectors.token, key, serverNonce, clientNonce);
+  const seqOf = { plain: 0, encrypted: 1 } as const;
+
+  it("derives the connection keys of the test vectors with HKDF-SHA256 over both nonces", () => {
+    const salt = Buffer.concat([serverNonce, clientNonce]);
+    const hkdf = (secret: Buffer | string, info: string) =>
+      Buffer.from(hkdfSync("sha256", secret, salt, `skyplane-data-v2 ${info}`, 32)).toString("hex");
+    assert.deepEqual(vectors.connectionKeys, {
+      frames: hkdf(vectors.token, "frames"),
+      cipher: hkdf(key, "encrypt"),
+      acks: hkdf(vectors.token, "acks"),
+    });
+    assert.equal(keys.frames.toString("hex"), vectors.connectionKeys.frames);
+    assert.equal(keys.cipher?.toString("hex"), vectors.connectionKeys.cipher);
+    assert.equal(keys.acks.toString("hex"), vectors.connectionKeys.acks);
+    const other = connectionKeys(vectors.token, key, serverNonce, Buffer.alloc(16));
+    assert.notEqual(other.frames.toString("hex"), vectors.connectionKeys.frames);
+  });
 
   for (const name of ["plain", "encrypted"] as const) {
     it(`decodes the ${name} test vector`, async () => {
       const frame = Buffer.from(vectors.frames[name], "hex");
-      const got = await decode(frame, key);
+      const got = await decode(frame, keys, seqOf[name]);
       assert.equal(got.raw.toString(), vectors.raw);
       assert.deepEqual(got.meta, vectors.meta);
       assert.equal(got.flags, name === "encrypted" ? FLAG_ENCRYPTED : 0);
       const h = decodeHeader(frame);
+      assert.equal(h.seq, seqOf[name]);
       assert.equal(h.rawCrc.toString(16).padStart(8, "0"), vectors.rawCrc32);
       assert.equal(h.rawCrc, crc32(Buffer.from(vectors.raw)));
     });
+
+    it(`refuses the ${name} test vector out of sequence or on another connection`, async () => {
+      const frame = Buffer.from(vectors.frames[name], "hex");
+      await assert.rejects(decode(frame, keys, seqOf[name] + 1), /replayed, reordered or injected/);
+      const other = connectionKeys(vectors.token, key, serverNonce, Buffer.alloc(16));
+      await assert.rejects(decode(frame, other, seqOf[name]), /failed authentication/);
+    });
   }
 
-  it("encodes the header of the test vectors byte for byte", () => {
+  it("encodes the header, ack and auth of the test vectors byte for byte", () => {
     const meta = Buffer.from(JSON.stringify(vectors.meta));
     const frame = Buffer.from(vectors.frames.encrypted, "hex");
     const header = encodeHeader(
@@ -76,30 +110,46 @@ describe("gateway-image/wire", () => {
         payloadLength: 11 + 16,
         rawLength: 11,
         rawCrc: parseInt(vectors.rawCrc32, 16),
-        iv: Buffer.from(vectors.iv, "hex"),
+        seq: 1,
       },
       meta,
     );
     assert.equal(header.toString("hex"), frame.subarray(0, 64).toString("hex"));
-    assert.equal(encodeAck(AckStatus.Ok, vectors.meta.id).toString("hex"), vectors.ackOk);
-    const auth = encodeAuth(vectors.auth.token, Buffer.from(vectors.auth.nonce, "hex"));
-    assert.equal(auth.toString("hex"), vectors.auth.message);
+    const ack = encodeAck(AckStatus.Ok, vectors.meta.id);
+    assert.equal(Buffer.concat([ack, ackTag(keys.acks, 0, ack)]).toString("hex"), vectors.ackOk);
+    const auth = encodeAuth(vectors.token, serverNonce, clientNonce);
+    assert.equal(auth.toString("hex"), vectors.auth);
+    const proof = createHmac("sha256", vectors.token)
+      .update("skyplane-data-v2")
+      .update(serverNonce)
+      .update(clientNonce)
+      .digest("hex");
+    assert.equal(vectors.auth.slice(48), proof);
   });
 
-  it("round-trips a compressible chunk with zstd and encryption, and skips zstd when it does not pay", async () => {
+  it("round-trips a compressible chunk with zstd, plain and encrypted, and skips zstd when it does not pay", async () => {
     const req = { ...vectors.meta, length: 300_000, objectSize: 300_000 };
-    for (const [raw, compressed] of [
-      [Buffer.alloc(300_000, "a"), true],
-      [randomBytes(300_000), false],
-    ] as const) {
-      const f = await encodeFrame(req, [raw.subarray(0, 1000), raw.subarray(1000)], crc32(raw), {
-        compress: "zstd",
-        key,
-      });
-      const frame = Buffer.concat([f.head, ...f.payload]);
-      assert.equal((decodeHeader(frame).flags & 2) !== 0, compressed);
-      if (compressed) assert.ok(frame.length < 10_000, `compressed frame of ${frame.length} bytes`);
-      assert.ok((await decode(frame, key)).raw.equals(raw));
+    let seq = 0;
+    for (const encrypt of [false, true]) {
+      for (const [raw, compressed] of [
+        [Buffer.alloc(300_000, "a"), true],
+        [randomBytes(300_000), false],
+      ] as const) {
+        const f = await encodeFrame(
+          req,
+          [raw.subarray(0, 1000), raw.subarray(1000)],
+          crc32(raw),
+          { compress: "zstd", encrypt },
+          keys,
+          seq,
+        );
+        const frame = Buffer.concat([f.head, ...f.payload]);
+        assert.equal((decodeHeader(frame).flags & 2) !== 0, compressed);
+        assert.equal((decodeHeader(frame).flags & FLAG_ENCRYPTED) !== 0, encrypt);
+        if (compressed)
+          assert.ok(frame.length < 10_000, `compressed frame of ${frame.length} bytes`);
+        assert.ok((await decode(frame, keys, seq++)).raw.equals(raw));
+      }
     }
   });
 
@@ -107,33 +157,35 @@ describe("gateway-image/wire", () => {
     const frame = () => Buffer.from(vectors.frames.encrypted, "hex");
     const plain = () => Buffer.from(vectors.frames.plain, "hex");
 
-    it("rejects a flipped payload bit (authentication) and a flipped plain payload bit (CRC)", async () => {
+    it("rejects a flipped payload bit, encrypted or plain (authentication)", async () => {
       const f = frame();
       f[f.length - 20] ^= 1;
-      await assert.rejects(decode(f, key), /failed authentication/);
+      await assert.rejects(decode(f, keys, 1), /failed authentication/);
       const p = plain();
-      p[p.length - 1] ^= 1;
-      await assert.rejects(decode(p, key), /checksum mismatch/);
+      p[p.length - 17] ^= 1; // the last byte of the plain body, before the tag
+      await assert.rejects(decode(p, keys, 0), /failed authentication/);
     });
 
     it("rejects tampered metadata and a header that lies", async () => {
       const f = frame();
       f[70] ^= 1; // inside the metadata
-      await assert.rejects(decode(f, key), /header checksum mismatch/);
+      await assert.rejects(decode(f, keys, 1), /header checksum mismatch/);
       const g = frame();
       g[0] = 0x58;
       await assert.rejects(
-        decode(g, key),
+        decode(g, keys, 1),
         (e: Error) => e instanceof WireError && /bad frame magic/.test(e.message),
       );
       const h = frame();
       h.writeUInt32BE(1 << 30, 24); // metadata length beyond the limit
-      await assert.rejects(decode(h, key), /too large/);
+      await assert.rejects(decode(h, keys, 1), /too large/);
     });
 
     it("rejects an encrypted frame with the wrong key", async () => {
-      await assert.rejects(decode(frame(), Buffer.alloc(32, 0x22)), /failed authentication/);
-      await assert.rejects(decode(frame(), undefined), /no key/);
+      const wrong = connectionKeys(vectors.token, Buffer.alloc(32, 0x22), serverNonce, clientNonce);
+      await assert.rejects(decode(frame(), wrong, 1), /failed authentication/);
+      const none = connectionKeys(vectors.token, undefined, serverNonce, clientNonce);
+      await assert.rejects(decode(frame(), none, 1), /no key/);
     });
 
     it("checks acks and auth", () => {
@@ -143,14 +195,20 @@ describe("gateway-image/wire", () => {
         chunkId: vectors.meta.id,
         messageLength: 9,
       });
+      const tag = ackTag(keys.acks, 3, ack);
+      assert.equal(verifyAckTag(keys.acks, 3, ack, tag), true);
+      assert.equal(verifyAckTag(keys.acks, 4, ack, tag), false, "another position");
+      assert.equal(verifyAckTag(keys.frames, 3, ack, tag), false, "another key");
+      const lie = Buffer.from(ack);
+      lie[ACK_BYTES] ^= 1; // the message
+      assert.equal(verifyAckTag(keys.acks, 3, lie, tag), false);
       ack[4] = AckStatus.Ok;
       assert.throws(() => decodeAck(ack), /bad ack checksum/);
-      const nonce = Buffer.from(vectors.auth.nonce, "hex");
-      const auth = Buffer.from(vectors.auth.message, "hex");
-      assert.equal(verifyAuth(auth, "token", nonce), true);
-      assert.equal(verifyAuth(auth, "other", nonce), false);
-      assert.equal(verifyAuth(auth, "token", Buffer.alloc(16)), false);
-      assert.equal(verifyAuth(auth.subarray(0, 39), "token", nonce), false);
+      const auth = Buffer.from(vectors.auth, "hex");
+      assert.deepEqual(verifyAuth(auth, "token", serverNonce), clientNonce);
+      assert.equal(verifyAuth(auth, "other", serverNonce), undefined);
+      assert.equal(verifyAuth(auth, "token", Buffer.alloc(16)), undefined);
+      assert.equal(verifyAuth(auth.subarray(0, 55), "token", serverNonce), undefined);
     });
   });
 });

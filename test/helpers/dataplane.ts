@@ -67,7 +67,13 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
     version: GATEWAY_PROGRAM_VERSION,
     gatewayId: "west-0",
     region: "local:west",
-    operators: [{ op: "receive", next: { op: "write_object_store", bucket: "local://dst" } }],
+    operators: [
+      {
+        op: "receive",
+        encrypted: opts.encrypt ?? true,
+        next: { op: "write_object_store", bucket: "local://dst" },
+      },
+    ],
   };
   const dest = await startLocalGateway({
     program: destProgram,
