@@ -178,9 +178,12 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(infoFile), { recursive: true });
     fs.writeFileSync(tmp, JSON.stringify(info));
     fs.renameSync(tmp, infoFile);
+    // Twice in a row, a second apart: a record rewritten at that very moment is not taken for gone.
+    let suspect: string | undefined;
     setInterval(() => {
       const why = orphaned(infoFile, home);
-      if (why) void stop(why);
+      if (why && suspect) void stop(why);
+      suspect = why;
     }, 1000).unref();
   }
   process.stdout.write(JSON.stringify(info) + "\n");

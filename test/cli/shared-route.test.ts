@@ -79,7 +79,7 @@ describe("cli: two copies on one route", function () {
   });
 
   it("refuses a different topology on a busy route with a clear error (exit 1), and the running copy goes on", async () => {
-    fs.rmSync(path.join(dst, "big.bin"));
+    fs.rmSync(path.join(dst, "big.bin"), { force: true });
     const long = startCli(home, ["cp", "local://sh-src/big.bin", "local://sh-dst/big.bin", "-y"]);
     await waitFor(
       "the long copy's data to flow",
