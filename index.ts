@@ -22,6 +22,8 @@ interface ProcessSpec {
  *   skyplane:key        the dataplane AES-256 key, base64 (secret)
  *   skyplane:expireAt   epoch ms at which keep-warm gateways exit on their own (optional)
  *   skyplane:ttlMinutes minutes after which each gateway exits on its own (default 720)
+ *   skyplane:leaseSeconds seconds of silence from the client after which a local gateway exits on its
+ *                       own, not before expireAt (the runner sets it; default never, for stacks by hand)
  *   skyplane:home       the skyplane home the gateways use (default $SKYPLANE_HOME or ~/.skyplane)
  *   skyplane:logDir     where gateway logs go (default <home>/logs)
  *   skyplane:storeEnv   endpoints and credentials of cloud stores for the gateways (secret, optional)
@@ -59,6 +61,7 @@ async function program(): Promise<Record<string, unknown>> {
       expireAt: config.getNumber("expireAt"),
       ttlMinutes: config.getNumber("ttlMinutes"),
       buckets: config.getObject<BucketGrants>("buckets"),
+      leaseSeconds: config.getNumber("leaseSeconds"),
     });
     outputs.gateways = dataplane.gateways;
   }

@@ -1,6 +1,6 @@
 import yargs, { Argv } from "yargs";
 import { SkyplaneError, UserError } from "../errors";
-import { TransferFailedError } from "../runner/transfer";
+import { InterruptedError, TransferFailedError } from "../runner/transfer";
 import { GatewayUnreachableError } from "../runner/gateway-client";
 import * as check from "./commands/check";
 import * as cp from "./commands/cp";
@@ -21,6 +21,8 @@ export const EXIT = {
   INTERNAL: 2,
   /** The transfer failed (a gateway died, chunks failed); nothing partial is left at the destination. */
   TRANSFER: 3,
+  /** Interrupted (Ctrl-C, SIGTERM): the transfer stopped, its uploads aborted, the gateways released. */
+  INTERRUPTED: 130,
 } as const;
 
 /** Formats an error for the terminal and returns the exit code it maps to. */
@@ -40,6 +42,10 @@ export function reportError(
       "Check the permissions and free space of that path (SKYPLANE_HOME moves skyplane's state).\n",
     );
     return EXIT.USER;
+  }
+  if (err instanceof InterruptedError) {
+    write(`${err.message}; the gateways were released. Run the command again to copy the rest.\n`);
+    return EXIT.INTERRUPTED;
   }
   if (err instanceof TransferFailedError || err instanceof GatewayUnreachableError) {
     write(`error: ${err.message}\n`);

@@ -1,6 +1,7 @@
 import type { Argv } from "yargs";
 import { formatBytes, confirm, describePlan, progressBar } from "./render";
-import { JobResult, SkyplaneClient } from "../runner";
+import { DEFAULT_LEASE_SECONDS, JobResult, SkyplaneClient, UserError } from "../runner";
+import { routeStackName } from "../planner/topology";
 import { readProfile } from "./profile-file";
 
 /** Options shared by `cp` and `sync`. */
@@ -11,6 +12,7 @@ export interface TransferArgs {
   json: boolean;
   nVms: number;
   profile?: string;
+  leaseSeconds?: number;
 }
 
 /** The options `cp` and `sync` share. */
@@ -30,7 +32,50 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       type: "number",
       default: 1,
       describe: "Gateways per region",
+    })
+    .option("lease-seconds", {
+      type: "number",
+      describe: `Seconds the gateways outlive this command if it dies (default ${DEFAULT_LEASE_SECONDS})`,
+    })
+    .check((a) => {
+      const lease = (a as { leaseSeconds?: number }).leaseSeconds;
+      if (lease !== undefined && !(lease > 0))
+        throw new UserError("BAD_LEASE", "--lease-seconds takes a positive number of seconds");
+      return true;
     }) as unknown as Argv<T>;
+}
+
+/**
+ * Turns the first SIGINT or SIGTERM into an abort of the transfer (which then aborts its uploads and
+ * releases the gateways: the command exits 130), and a second one into an exit that skips the teardown
+ * and prints the command that does it.
+ */
+function onInterrupt(stack: string): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      process.stderr.write(
+        `\n${sig}: stopping the transfer, aborting its uploads and tearing down the gateways ` +
+          `(${sig === "SIGINT" ? "Ctrl-C" : sig} again skips the teardown)…\n`,
+      );
+      controller.abort();
+      return;
+    }
+    process.stderr.write(
+      `${sig}: teardown skipped; the gateways of ${stack} stop on their own once they miss this client, ` +
+        `or now with: skyplane deprovision -y ${stack}\n`,
+    );
+    process.exit(130);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", handler);
+      process.off("SIGTERM", handler);
+    },
+  };
 }
 
 /** Plans, confirms, runs and reports a copy or a sync. */
@@ -89,9 +134,15 @@ export async function runTransferCommand(
   }
   out("Provisioning gateways…");
   const onProgress = args.json ? undefined : progressBar;
-  const result: JobResult = sync
-    ? await client.sync({ ...req, delete: args.delete, onProgress })
-    : await client.copy({ ...req, onProgress });
+  const stack = routeStackName(plan.topology.route.src, plan.topology.route.dsts);
+  const interrupt = onInterrupt(stack);
+  let result: JobResult;
+  try {
+    const opts = { ...req, onProgress, signal: interrupt.signal, leaseSeconds: args.leaseSeconds };
+    result = sync ? await client.sync({ ...opts, delete: args.delete }) : await client.copy(opts);
+  } finally {
+    interrupt.dispose();
+  }
   const mbps = result.seconds > 0 ? result.bytes / 1e6 / result.seconds : 0;
   if (args.json) {
     process.stdout.write(

@@ -73,6 +73,8 @@ export interface GatewayCommandOptions {
   readonly expireAt?: number;
   /** Minutes from its start after which the daemon exits on its own. */
   readonly ttlMinutes?: number;
+  /** Seconds of silence from its client after which the daemon exits on its own (not before expireAt). */
+  readonly leaseSeconds?: number;
   /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
   readonly extraArgs?: string[];
 }
@@ -103,6 +105,7 @@ export function gatewayCommand(
     String(opts.dataPort ?? 0),
     ...(opts.expireAt !== undefined ? ["--expire-at", String(opts.expireAt)] : []),
     ...(opts.ttlMinutes !== undefined ? ["--ttl-minutes", String(opts.ttlMinutes)] : []),
+    ...(opts.leaseSeconds !== undefined ? ["--lease-seconds", String(opts.leaseSeconds)] : []),
     ...(opts.extraArgs ?? []),
   ];
 }

@@ -24,7 +24,7 @@ import { Engine } from "./engine";
 import { skyplaneHome } from "./home";
 import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
-import { listObjects } from "./transfer";
+import { InterruptedError, listObjects } from "./transfer";
 
 /** Options of a client. Constructing one does no I/O. */
 export interface SkyplaneClientOptions {
@@ -61,6 +61,13 @@ export interface CopyRequest {
   readonly nVms?: number;
   /** Called with every transfer event (progress bars). */
   readonly onProgress?: (p: TransferProgress) => void;
+  /**
+   * Aborting it stops the transfer: dispatch ends, its multipart uploads are aborted, the gateways are
+   * released (torn down unless another job shares them), and the call rejects with InterruptedError.
+   */
+  readonly signal?: AbortSignal;
+  /** Seconds the gateways outlive a silent (crashed) client; default DEFAULT_LEASE_SECONDS. */
+  readonly leaseSeconds?: number;
 }
 
 /** A planned copy: what would move, and through which topology. */
@@ -220,6 +227,7 @@ export class SkyplaneClient {
       ...(dst.split(":") as [string, string]),
       {
         nVms: req.nVms,
+        leaseSeconds: req.leaseSeconds,
         // Long enough for this transfer, so that the gateways never end themselves mid-copy.
         ttlMinutes: transferTtlMinutes(
           plan.bytes,
@@ -230,12 +238,19 @@ export class SkyplaneClient {
     );
     // Queued before provisioning: a cloud's gateways are granted exactly the buckets of the jobs.
     queue(dp);
-    return dp.autoDeprovision(async () => {
-      await dp.provision();
-      const tracker = dp.runAsync();
-      if (req.onProgress) tracker.jobs.forEach((p) => req.onProgress?.(p));
-      return (await tracker.join())[0];
-    });
+    try {
+      return await dp.autoDeprovision(async () => {
+        await dp.provision();
+        if (req.signal?.aborted) throw new InterruptedError();
+        const tracker = dp.runAsync({ signal: req.signal });
+        if (req.onProgress) tracker.jobs.forEach((p) => req.onProgress?.(p));
+        return (await tracker.join())[0];
+      });
+    } catch (err) {
+      // A Ctrl-C on a terminal reaches the engine too, and cancels an update under way.
+      if (req.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError();
+      throw err;
+    }
   }
 
   private openEngine(): Promise<Engine> {

@@ -19,11 +19,19 @@ import {
 } from "./cloud";
 import { TransferConfig } from "./config";
 import { Engine, policyPackDir } from "./engine";
+import { stopStrayGateways } from "./stacks";
 import { GatewayClient } from "./gateway-client";
+import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
 import { TransferProgress } from "./progress";
 import { planSync } from "./sync";
 import { Tracker } from "./tracker";
-import { asUserError, runTransfer, TransferRequest, TransferResult } from "./transfer";
+import {
+  asUserError,
+  InterruptedError,
+  runTransfer,
+  TransferRequest,
+  TransferResult,
+} from "./transfer";
 
 /** A queued copy or sync. */
 type Job =
@@ -55,7 +63,16 @@ export interface DataplaneOptions {
    * the local cloud, 120 on the clouds; `copy()` and `sync()` size it from the transfer.
    */
   readonly ttlMinutes?: number;
+  /**
+   * Seconds a gateway waits for word from its client (the heartbeat this dataplane sends every few
+   * seconds while it holds the gateways) before it stops on its own; a keep-warm gateway waits at
+   * least until its warm period ends. Default 120.
+   */
+  readonly leaseSeconds?: number;
 }
+
+/** Seconds a gateway outlives a silent client by default (DataplaneOptions.leaseSeconds). */
+export const DEFAULT_LEASE_SECONDS = 120;
 
 /** Where a dataplane's state and engine live. */
 export interface DataplaneContext {
@@ -73,6 +90,14 @@ export interface DataplaneContext {
   readonly cloud?: Partial<CloudSettings>;
   /** The environment stores and gateways see (credentials, endpoints); default the process's. */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A topology in a few words, e.g. "2 gateway(s): local:east×1, local:west×1". */
+function describeTopology(topology: Topology): string {
+  const count = new Map<string, number>();
+  for (const g of topology.gateways) count.set(g.region, (count.get(g.region) ?? 0) + 1);
+  const regions = [...count].map(([r, n]) => `${r}×${n}`).join(", ");
+  return `${topology.gateways.length} gateway(s): ${regions}`;
 }
 
 /** Parses a URI, reporting a malformed one as a UserError. */
@@ -145,6 +170,9 @@ export class Dataplane {
   private stack?: Stack;
   /** The buckets the running gateways may touch (bucket URIs), once provisioned. */
   private granted?: BucketGrants;
+  private leases?: RouteLeases;
+  private lease?: string;
+  private heartbeat?: { timer: NodeJS.Timeout; clients: GatewayClient[] };
 
   /** @internal Built by `SkyplaneClient.dataplane()`. */
   constructor(
@@ -173,10 +201,80 @@ export class Dataplane {
   /**
    * Brings the route's stack up (`up` with refresh): the gateways start, or an up-to-date stack is
    * reused as it is. Its topology, token and key are the stack's config, so `pulumi up --stack <route>`
-   * by hand builds the same thing.
+   * by hand builds the same thing. The dataplane holds a lease on the route until `deprovision()`:
+   * while another job runs the same topology on the route its gateways are shared as they are, and a
+   * different topology is refused (ROUTE_BUSY) rather than pulled from under it.
    */
   async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
-    await this.up(this.jobs, opts);
+    const leases = this.routeLeases();
+    const digest = topologyDigest({ topology: this.topology, network: this.ctx.network ?? null });
+    const plan = describeTopology(this.topology);
+    await leases.withLock(async () => {
+      const others = leases.live().filter((l) => l.id !== this.lease);
+      const foreign = others.filter((l) => l.topology !== digest);
+      if (foreign.length > 0) {
+        throw new UserError(
+          "ROUTE_BUSY",
+          `route ${this.stackName} is in use by ${describeHolders(foreign)} with another plan (${foreign[0].plan}; this job needs ${plan}): ` +
+            `wait for it to finish, or run this job with the same plan to share its gateways; ` +
+            `if that process is stuck, end it and run 'skyplane deprovision -y ${this.stackName}'`,
+        );
+      }
+      this.lease ??= leases.take(digest, plan);
+      try {
+        // Another job runs this very topology: share its gateways as they are (an `up` could replace them).
+        if (others.length > 0 && (await this.join(others))) return;
+        await this.up(this.jobs, opts);
+      } catch (err) {
+        leases.release(this.lease);
+        this.lease = undefined;
+        throw err;
+      }
+    });
+    this.startHeartbeat();
+  }
+
+  /**
+   * The gateways another live job provisioned with this topology, if they all answer. They must already
+   * be granted this dataplane's buckets: granting more would restart them under the other job.
+   */
+  private async join(holders: readonly Lease[]): Promise<boolean> {
+    const stack = await (await this.ctx.engine()).stack(this.stackName, program);
+    this.stack = stack;
+    const gateways = (await stack.outputs()).gateways?.value as ProvisionedGateway[] | undefined;
+    const config = await stack.getAllConfig();
+    const token = config["skyplane:token"]?.value;
+    if (!gateways?.length || !token) return false;
+    const granted = config["skyplane:buckets"]
+      ? (JSON.parse(config["skyplane:buckets"].value) as BucketGrants)
+      : undefined;
+    this.refuseRegrantWhileShared(granted, jobBuckets(this.jobs), holders);
+    this.granted = granted;
+    this.token = token;
+    try {
+      await Promise.all(this.clients(gateways).map((c) => c.status()));
+    } catch {
+      return false;
+    }
+    this.gateways = gateways;
+    return true;
+  }
+
+  /** Refuses to widen the buckets of gateways that other live jobs are using. */
+  private refuseRegrantWhileShared(
+    granted: BucketGrants | undefined,
+    wanted: BucketGrants,
+    holders: readonly Lease[],
+  ): void {
+    if (holders.length === 0 || covers(granted, wanted)) return;
+    const missing = [...wanted.read, ...wanted.write].filter(
+      (b) => !granted?.read.includes(b) && !granted?.write.includes(b),
+    );
+    throw new UserError(
+      "ROUTE_BUSY",
+      `route ${this.stackName} is in use by ${describeHolders(holders)}, whose gateways are not granted ${[...new Set(missing)].join(", ")}: ` +
+        `wait for it to finish (granting more buckets restarts the gateways), then run this job again`,
+    );
   }
 
   /** Brings the stack up with its gateways granted the buckets of `jobs` and of earlier grants. */
@@ -216,6 +314,7 @@ export class Dataplane {
     }
     const onClouds = this.topology.gateways.some((g) => g.provider !== "local");
     const ttl = dataplaneTtlMinutes(this.opts, onClouds ? CLOUD_TTL_MINUTES : LOCAL_TTL_MINUTES);
+    settings["skyplane:leaseSeconds"] = { value: String(this.leaseSeconds) };
     if (ttl !== undefined) settings["skyplane:ttlMinutes"] = { value: String(ttl) };
     else if (config["skyplane:ttlMinutes"]) await stack.removeConfig("skyplane:ttlMinutes");
     if (this.ctx.network)
@@ -260,12 +359,57 @@ export class Dataplane {
     await Promise.all(this.clients(this.gateways).map((c) => c.status()));
   }
 
-  /** Destroys the route's stack: every gateway stops, and the stack is left empty. */
-  async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
-    const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
-    await stack.destroy({ color: "never", onOutput: opts.onOutput });
+  /**
+   * Gives up this dataplane's lease on the route and, when no other live job holds one, destroys the
+   * route's stack: every gateway stops, and the stack is left empty. Resolves to true when it destroyed
+   * the stack, false when other jobs still use the gateways (the last of them tears them down).
+   */
+  async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<boolean> {
+    this.stopHeartbeat();
+    const leases = this.routeLeases();
+    const destroyed = await leases.withLock(async () => {
+      if (this.lease) leases.release(this.lease);
+      this.lease = undefined;
+      if (leases.live().length > 0) return false;
+      const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
+      await stack.destroy({ color: "never", onOutput: opts.onOutput });
+      // A gateway the state never recorded (its create cut short) is stopped too.
+      await stopStrayGateways(this.ctx.home, this.stackName);
+      return true;
+    });
     this.gateways = undefined;
     this.granted = undefined;
+    return destroyed;
+  }
+
+  private get leaseSeconds(): number {
+    return this.opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  }
+
+  private routeLeases(): RouteLeases {
+    this.leases ??= new RouteLeases(this.ctx.home, this.stackName);
+    return this.leases;
+  }
+
+  /** Renews the gateways' lease on their client every few seconds while this dataplane holds them. */
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    if (!this.gateways) return;
+    const clients = this.clients(this.gateways);
+    const everyMs = Math.max(200, Math.min(5000, (this.leaseSeconds * 1000) / 4));
+    const timer = setInterval(() => {
+      // A missed beat is no error: the next one renews, and a dead gateway shows up in the transfer.
+      for (const c of clients) c.renewLease().catch(() => undefined);
+    }, everyMs);
+    timer.unref();
+    this.heartbeat = { timer, clients };
+  }
+
+  private stopHeartbeat(): void {
+    if (!this.heartbeat) return;
+    clearInterval(this.heartbeat.timer);
+    for (const c of this.heartbeat.clients) c.close();
+    this.heartbeat = undefined;
   }
 
   /**
@@ -277,8 +421,14 @@ export class Dataplane {
   autoDeprovision<T>(fn: (dp: Dataplane) => Promise<T>): Promise<T>;
   autoDeprovision<T>(fn?: (dp: Dataplane) => Promise<T>): AsyncDisposable | Promise<T> {
     const release = async () => {
-      if ((this.opts.keepWarmSeconds ?? 0) > 0) return;
-      if (this.stack || this.provisioned) await this.deprovision();
+      if ((this.opts.keepWarmSeconds ?? 0) > 0) {
+        // Left up for later runs: only this job's claim ends (its gateways wait out the warm period).
+        this.stopHeartbeat();
+        if (this.lease) this.routeLeases().release(this.lease);
+        this.lease = undefined;
+        return;
+      }
+      if (this.stack || this.provisioned || this.lease) await this.deprovision();
     };
     if (!fn) return { [Symbol.asyncDispose]: release };
     return (async () => {
@@ -304,24 +454,38 @@ export class Dataplane {
     this.jobs.push({ kind: "sync", src, dst, delete: opts.delete ?? false });
   }
 
-  /** Runs the queued jobs in the background; the tracker reports progress and the results. */
-  runAsync(): Tracker {
+  /**
+   * Runs the queued jobs in the background; the tracker reports progress and the results. Aborting
+   * `signal` stops dispatching, aborts the multipart uploads started, and rejects with an
+   * InterruptedError (deprovisioning is still the caller's, as always).
+   */
+  runAsync(opts: { signal?: AbortSignal } = {}): Tracker {
     const jobs = this.jobs.splice(0);
     const progress = jobs.map(() => new TransferProgress());
     return new Tracker(progress, async () => {
       if (!this.gateways) throw new UserError("NOT_PROVISIONED", "call provision() before run()");
       // Gateways act only on the buckets granted when they were provisioned: jobs queued since, on
       // other buckets, bring the stack up again with those added (its gateways restart).
-      if (!covers(this.granted, jobBuckets(jobs))) await this.up(jobs);
+      if (!covers(this.granted, jobBuckets(jobs))) {
+        const leases = this.routeLeases();
+        await leases.withLock(async () => {
+          const others = leases.live().filter((l) => l.id !== this.lease);
+          this.refuseRegrantWhileShared(this.granted, jobBuckets(jobs), others);
+          await this.up(jobs);
+        });
+      }
       const results: JobResult[] = [];
-      for (const [i, job] of jobs.entries()) results.push(await this.runJob(job, progress[i]));
+      for (const [i, job] of jobs.entries()) {
+        if (opts.signal?.aborted) throw new InterruptedError();
+        results.push(await this.runJob(job, progress[i], opts.signal));
+      }
       return results;
     });
   }
 
   /** Runs the queued jobs and resolves to one result per job. */
-  async run(): Promise<JobResult[]> {
-    return this.runAsync().join();
+  async run(opts: { signal?: AbortSignal } = {}): Promise<JobResult[]> {
+    return this.runAsync(opts).join();
   }
 
   private clients(gateways: ProvisionedGateway[]): GatewayClient[] {
@@ -334,7 +498,11 @@ export class Dataplane {
     );
   }
 
-  private async runJob(job: Job, progress: TransferProgress): Promise<JobResult> {
+  private async runJob(
+    job: Job,
+    progress: TransferProgress,
+    signal?: AbortSignal,
+  ): Promise<JobResult> {
     const stores = { home: this.ctx.home, env: this.ctx.env };
     const srcUri = parseUri(job.src);
     const dstUri = parseUri(job.dst);
@@ -358,6 +526,7 @@ export class Dataplane {
       verify: cfg.verify,
       batchSize: 1000,
       pollIntervalMs: 100,
+      signal,
     };
     if (job.kind === "copy") {
       const req: TransferRequest = { src: job.src, dst: job.dst, recursive: job.recursive };
@@ -379,6 +548,7 @@ export class Dataplane {
         : { objects: 0, bytes: 0, seconds: 0 };
     if (plan.copy.length === 0) progress.emit({ type: "done", objects: 0, bytes: 0, seconds: 0 });
     // Extras go only once every copy has succeeded (runTransfer threw otherwise).
+    if (signal?.aborted) throw new InterruptedError();
     if (job.delete) for (const key of plan.extra) await dst.delete(key);
     return { ...copied, deleted: job.delete ? plan.extra.length : 0 };
   }

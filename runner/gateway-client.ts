@@ -71,6 +71,11 @@ export class GatewayClient {
     return (await this.call<{ errors: string[] }>("GET", "/errors")).errors;
   }
 
+  /** Tells the gateway its client is still there (a heartbeat): it stops on its own after a silence. */
+  async renewLease(): Promise<void> {
+    await this.call("POST", "/lease");
+  }
+
   /** Asks the gateway to exit. */
   async shutdown(): Promise<void> {
     await this.call("POST", "/shutdown");

@@ -11,14 +11,14 @@
  */
 export { SkyplaneClient, checkRegion } from "./client";
 export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
-export { Dataplane } from "./dataplane";
+export { Dataplane, DEFAULT_LEASE_SECONDS } from "./dataplane";
 export type { DataplaneOptions, JobResult } from "./dataplane";
 export { Tracker } from "./tracker";
 export type { TrackerEvent } from "./tracker";
 export { TransferProgress } from "./progress";
 export type { TransferEvent, TransferListener } from "./progress";
 export type { TransferResult } from "./transfer";
-export { TransferFailedError } from "./transfer";
+export { InterruptedError, TransferFailedError } from "./transfer";
 export { AWSConfig, GCPConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG } from "./config";
 export type { TransferConfig } from "./config";
 export { Engine, PULUMI_VERSION, PROJECT_NAME, engineCacheRoot, findEngineRoot } from "./engine";

@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { liveStartTime, stopProcess } from "../components/local";
 import program from "../index";
+import { UserError } from "../errors";
 import { Engine } from "./engine";
+import { describeHolders, RouteLeases } from "./lease";
 
 /** A skyplane stack and what it holds. */
 export interface StackInfo {
@@ -56,16 +58,40 @@ export function strayGateways(
   return found;
 }
 
-/** Destroys a stack (leaving it empty, its config kept for the next `up`) and stops stray gateways. */
+/**
+ * Stops the gateway daemons of `stack` in `home` that still run after its destroy (ones the state never
+ * recorded, e.g. a create cut short) and removes the stack's run files; resolves to how many it stopped.
+ */
+export async function stopStrayGateways(home: string, stack: string): Promise<number> {
+  const strays = strayGateways(home, stack);
+  for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
+  fs.rmSync(path.join(home, "run", stack), { recursive: true, force: true });
+  return strays.length;
+}
+
+/**
+ * Destroys a stack (leaving it empty, its config kept for the next `up`) and stops stray gateways.
+ * A stack that a running job holds (a live lease) is left alone, unless `force`.
+ */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
   onOutput?: (line: string) => void,
+  opts: { force?: boolean } = {},
 ): Promise<{ destroyed: number; strays: number }> {
-  const stack = await engine.stack(name, program);
-  const result = await stack.destroy({ color: "never", onOutput });
-  const strays = strayGateways(engine.home.root, name);
-  for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
-  fs.rmSync(path.join(engine.home.root, "run", name), { recursive: true, force: true });
-  return { destroyed: result.summary.resourceChanges?.delete ?? 0, strays: strays.length };
+  const leases = new RouteLeases(engine.home.root, name);
+  return leases.withLock(async () => {
+    const holders = leases.live();
+    if (holders.length > 0 && !opts.force) {
+      throw new UserError(
+        "ROUTE_BUSY",
+        `stack ${name} is in use by ${describeHolders(holders)}: it tears the gateways down when it ends; ` +
+          `to destroy them now anyway (its transfer fails), run 'skyplane deprovision -y --force ${name}'`,
+      );
+    }
+    const stack = await engine.stack(name, program);
+    const result = await stack.destroy({ color: "never", onOutput });
+    const strays = await stopStrayGateways(engine.home.root, name);
+    return { destroyed: result.summary.resourceChanges?.delete ?? 0, strays };
+  });
 }

@@ -53,6 +53,8 @@ export interface TransferOptions extends ChunkingOptions {
   readonly batchSize: number;
   /** How often gateways are asked for progress, in ms. Default 100. */
   readonly pollIntervalMs: number;
+  /** Aborting it stops dispatching; the transfer then aborts its uploads and throws InterruptedError. */
+  readonly signal?: AbortSignal;
 }
 
 /** Defaults of a transfer. */
@@ -81,6 +83,16 @@ export class TransferFailedError extends SkyplaneError {
     readonly failures: string[],
   ) {
     super("TRANSFER_FAILED", message);
+  }
+}
+
+/** A transfer stopped on request (Ctrl-C): its multipart uploads were aborted, no partial object left. */
+export class InterruptedError extends SkyplaneError {
+  constructor() {
+    super(
+      "INTERRUPTED",
+      "interrupted: the transfer was stopped and its unfinished uploads aborted (objects completed before stay)",
+    );
   }
 }
 
@@ -179,6 +191,7 @@ export async function runTransfer(
     const bytes = pairs.reduce((n, p) => n + p.size, 0);
     progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });
 
+    if (opts.signal?.aborted) throw new InterruptedError();
     const crcs = await dispatchAndTrack(chunks, sources, opts, progress);
     const completed = await finalize(plan.objects, crcs, dst, uploads, progress);
     if (opts.verify) await verify(plan.objects, completed, dst, progress);
@@ -208,12 +221,23 @@ async function dispatchAndTrack(
   let next = 0;
   let turn = 0;
   let stopped = false; // set when either loop fails, so that the other one ends too
-  const sleep = () => new Promise((r) => setTimeout(r, opts.pollIntervalMs));
+  const { signal } = opts;
+  // Sleeps one poll interval, or less when the transfer is interrupted.
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, opts.pollIntervalMs);
+      signal?.addEventListener("abort", wake, { once: true });
+    });
 
   const dispatch = async () => {
     let refusedInARow = 0;
     let share = 0;
-    while (next < chunks.length && failures.length === 0 && !stopped) {
+    while (next < chunks.length && failures.length === 0 && !stopped && !signal?.aborted) {
       // Spread evenly: each round of the sources, every source is offered the same share of what was
       // left when the round began (at most a batch).
       if (turn % sources.length === 0)
@@ -237,7 +261,7 @@ async function dispatchAndTrack(
     }
   };
   const track = async () => {
-    while (crcs.size + failures.length < chunks.length && !stopped) {
+    while (crcs.size + failures.length < chunks.length && !stopped && !signal?.aborted) {
       await sleep();
       for (const [i, client] of sources.entries()) {
         const { cursor, events } = await client.chunkStatus(cursors[i]);
@@ -265,6 +289,7 @@ async function dispatchAndTrack(
       throw err;
     });
   await Promise.all([guard(dispatch()), guard(track())]);
+  if (signal?.aborted) throw new InterruptedError();
   if (failures.length > 0) {
     const more = failures.length > 5 ? ` (and ${failures.length - 5} more)` : "";
     throw new TransferFailedError(

@@ -12,6 +12,7 @@ interface DeprovisionArgs {
   stack?: string;
   y: boolean;
   json: boolean;
+  force: boolean;
 }
 
 /** Options of `skyplane deprovision`. */
@@ -22,6 +23,11 @@ export function builder(y: Argv): Argv<DeprovisionArgs> {
       describe: "The route's stack, e.g. local-east--local-west; default all",
     })
     .option("y", { type: "boolean", default: false, describe: "Do not ask for confirmation" })
+    .option("force", {
+      type: "boolean",
+      default: false,
+      describe: "Destroy even a stack that a running skyplane job holds",
+    })
     .option("json", {
       type: "boolean",
       default: false,
@@ -47,7 +53,7 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
   if (!(await confirm(`Destroy ${names.join(", ")}?`, args.y))) return;
   const results = [];
   for (const name of names) {
-    const r = await deprovisionStack(engine, name);
+    const r = await deprovisionStack(engine, name, undefined, { force: args.force });
     results.push({ stack: name, ...r });
     if (!args.json) {
       const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";

@@ -39,6 +39,8 @@ export interface LocalDataplaneArgs {
   expireAt?: pulumi.Input<number | undefined>;
   /** Minutes from its start after which each gateway exits on its own. Default LOCAL_TTL_MINUTES. */
   ttlMinutes?: number;
+  /** Seconds of silence from the client after which each gateway exits on its own; default never. */
+  leaseSeconds?: number;
   /** Address the gateways bind; default 127.0.0.1. */
   host?: pulumi.Input<string>;
   /** Emulate this WAN with network namespaces and shaped links (needs root); default loopback. */
@@ -121,6 +123,7 @@ export class LocalDataplane extends pulumi.ComponentResource {
             storeEnv: args.storeEnv,
             expireAt: args.expireAt,
             ttlMinutes,
+            leaseSeconds: args.leaseSeconds,
             tags,
           },
           { parent: this, dependsOn: network ? [network] : [] },

@@ -22,6 +22,8 @@ export interface LocalGatewayArgs {
   expireAt?: pulumi.Input<number | undefined>;
   /** Minutes from its start after which it exits on its own. Default LOCAL_TTL_MINUTES. */
   ttlMinutes?: number;
+  /** Seconds of silence from its client after which it exits on its own (not before expireAt); default never. */
+  leaseSeconds?: number;
   /** Tags: `skyplane`, `skyplane:route`, `skyplane:dataplane`, `skyplane:expires` (what the policy pack checks). */
   tags?: pulumi.Input<Record<string, string>>;
   /** Network namespace to run in (an emulated WAN); default the host's. */
@@ -81,7 +83,12 @@ export class LocalGateway extends pulumi.ComponentResource {
           .all([files, host, args.expireAt, args.netns])
           .apply(([f, h, expireAt, netns]) => [
             ...(netns ? ["ip", "netns", "exec", netns] : []),
-            ...gatewayCommand(undefined, f.infoFile, { host: h, expireAt, ttlMinutes }),
+            ...gatewayCommand(undefined, f.infoFile, {
+              host: h,
+              expireAt,
+              ttlMinutes,
+              leaseSeconds: args.leaseSeconds,
+            }),
           ]),
         env: pulumi
           .all([args.home, args.token, args.key, program, args.storeEnv])

@@ -13,6 +13,8 @@ import { type GatewayExecutor, RefusedError } from "./executor";
  *   POST /api/v1/chunk_requests          { chunks: ChunkRequest[] } → { accepted }  (a prefix; resend the rest)
  *   GET  /api/v1/chunk_status?cursor=N   → { cursor, events: ChunkEvent[] }  (events after N)
  *   GET  /api/v1/errors                  → { errors: string[] }
+ *   POST /api/v1/lease                   → { renewed: true }  (a heartbeat: the client is still there;
+ *                                          every authenticated request counts as one)
  *   POST /api/v1/shutdown                → 202, then the gateway exits
  */
 
@@ -29,6 +31,8 @@ export interface ControlServerOptions {
   readonly errors: string[];
   /** Called on POST /shutdown. */
   readonly onShutdown: () => void;
+  /** Called on every authenticated request: the client is still there. */
+  readonly onContact?: () => void;
 }
 
 class HttpError extends Error {
@@ -87,6 +91,7 @@ export class ControlServer {
       await drain(req);
       throw new HttpError(401, "missing or wrong bearer token");
     }
+    this.opts.onContact?.();
     const url = new URL(req.url ?? "/", "http://gateway");
     const ex = this.opts.executor;
     const route = `${req.method} ${url.pathname}`;
@@ -122,6 +127,9 @@ export class ControlServer {
       }
       case "GET /api/v1/errors":
         return [200, { errors: this.opts.errors }];
+      case "POST /api/v1/lease":
+        await drain(req);
+        return [200, { renewed: true }];
       case "POST /api/v1/shutdown":
         await drain(req);
         setImmediate(this.opts.onShutdown);

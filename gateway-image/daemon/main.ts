@@ -14,12 +14,19 @@ import { GatewayExecutor } from "./executor";
  *   SKYPLANE_HOME           where local buckets live
  *   SKYPLANE_GATEWAY_PROGRAM the program as JSON, when --program is not given
  * Once both servers listen it writes { pid, gatewayId, controlPort, dataPort } to --info-file (atomically)
- * and as one JSON line to stdout.
+ * and as one JSON line to stdout. That file is its stack's record of it on this machine: once it is gone,
+ * or names another process, or SKYPLANE_HOME is gone, the gateway has been torn down (or replaced) and
+ * it exits. With --lease-seconds it also exits when no authenticated request has reached it for that long
+ * (its client died; before the first one, at least a minute), though never before --expire-at (a
+ * keep-warm gateway waits for later clients).
  */
 
 const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--ttl-minutes N] [--control-host H] [--control-port P]
        [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
-       [--dead-peer-ms MS]`;
+       [--dead-peer-ms MS] [--lease-seconds N]`;
+
+/** Seconds a gateway with a lease waits for its client's first call (it provisions the rest first). */
+const FIRST_CONTACT_SECONDS = 60;
 
 function fail(message: string): never {
   process.stderr.write(`skyplane-gateway: ${message}\n${USAGE}\n`);
@@ -35,6 +42,19 @@ function at(when: number, fn: () => void): void {
   const wait = when - Date.now();
   if (wait <= 0) return fn();
   setTimeout(() => at(when, fn), Math.min(wait, 2 ** 31 - 1)).unref();
+}
+
+/** Why a local gateway no longer belongs to a stack (its record or home is gone), or undefined. */
+function orphaned(infoFile: string, home: string | undefined): string | undefined {
+  if (home && !fs.existsSync(home)) return `its home ${home} is gone`;
+  let pid: unknown;
+  try {
+    pid = JSON.parse(fs.readFileSync(infoFile, "utf8")).pid;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return `its record ${infoFile} is gone`;
+    return undefined; // unreadable for a moment: look again next time
+  }
+  return pid === process.pid ? undefined : `its record ${infoFile} names process ${pid}`;
 }
 
 async function main(): Promise<void> {
@@ -53,6 +73,7 @@ async function main(): Promise<void> {
         "dead-peer-ms": { type: "string", default: "15000" },
         "expire-at": { type: "string" },
         "ttl-minutes": { type: "string" },
+        "lease-seconds": { type: "string" },
       },
       strict: true,
     }));
@@ -90,11 +111,14 @@ async function main(): Promise<void> {
     log: problem,
   });
   let stopping = false;
+  let lastContact: number | undefined;
+  const started = Date.now();
   const control = new ControlServer({
     token,
     executor,
     errors,
     onShutdown: () => void stop("shutdown requested"),
+    onContact: () => (lastContact = Date.now()),
   });
   async function stop(why: string): Promise<void> {
     if (stopping) return;
@@ -115,6 +139,24 @@ async function main(): Promise<void> {
     if (!(ttl > 0)) fail("--ttl-minutes takes a positive number of minutes");
     at(Date.now() + ttl * 60_000, () => void stop(`TTL of ${ttl} minutes reached`));
   }
+  // A gateway whose client has been silent for a lease ends itself (and the writes it has in flight).
+  if (values["lease-seconds"]) {
+    const lease = Number(values["lease-seconds"]);
+    if (!(lease > 0)) fail("--lease-seconds takes a positive number of seconds");
+    const warmUntil = values["expire-at"] ? Number(values["expire-at"]) : 0;
+    setInterval(
+      () => {
+        const now = Date.now();
+        // Until the client first calls, it may still be starting the route's other gateways.
+        const silent =
+          lastContact === undefined
+            ? now - started > Math.max(lease, FIRST_CONTACT_SECONDS) * 1000
+            : now - lastContact > lease * 1000;
+        if (silent && now >= warmUntil) void stop(`no word from the client for ${lease} s (lease)`);
+      },
+      Math.min(1000, lease * 250),
+    ).unref();
+  }
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
 
@@ -126,11 +168,23 @@ async function main(): Promise<void> {
     controlPort,
     dataPort: dataPort ?? null,
   };
-  if (values["info-file"]) {
-    const tmp = `${values["info-file"]}.${process.pid}.tmp`;
-    fs.mkdirSync(path.dirname(values["info-file"]), { recursive: true });
+  const infoFile = values["info-file"];
+  const home = process.env.SKYPLANE_HOME;
+  if (stopping) return; // told to stop while starting: say nothing of being ready
+  if (infoFile) {
+    // Torn down while starting (its home deleted): never re-create what was removed.
+    if (home && !fs.existsSync(home)) return stop(`its home ${home} is gone`);
+    const tmp = `${infoFile}.${process.pid}.tmp`;
+    fs.mkdirSync(path.dirname(infoFile), { recursive: true });
     fs.writeFileSync(tmp, JSON.stringify(info));
-    fs.renameSync(tmp, values["info-file"]);
+    fs.renameSync(tmp, infoFile);
+    // Twice in a row, a second apart: a record rewritten at that very moment is not taken for gone.
+    let suspect: string | undefined;
+    setInterval(() => {
+      const why = orphaned(infoFile, home);
+      if (why && suspect) void stop(why);
+      suspect = why;
+    }, 1000).unref();
   }
   process.stdout.write(JSON.stringify(info) + "\n");
   log(
