@@ -128,8 +128,9 @@ async function main(): Promise<void> {
   };
   if (values["info-file"]) {
     const tmp = `${values["info-file"]}.${process.pid}.tmp`;
-    fs.mkdirSync(path.dirname(values["info-file"]), { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(info));
+    // Owner-only, whatever the umask: it says where this gateway's control API listens.
+    fs.mkdirSync(path.dirname(values["info-file"]), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
     fs.renameSync(tmp, values["info-file"]);
   }
   process.stdout.write(JSON.stringify(info) + "\n");
