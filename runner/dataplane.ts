@@ -17,7 +17,8 @@ import {
   resolveCloudSettings,
 } from "./cloud";
 import { TransferConfig } from "./config";
-import { Engine, policyPackDir } from "./engine";
+import { Engine, policyPackDir, redact } from "./engine";
+import { forgetDataplaneSecrets } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
 import { planSync } from "./sync";
@@ -155,32 +156,48 @@ export class Dataplane {
   /**
    * Brings the route's stack up (`up` with refresh): the gateways start, or an up-to-date stack is
    * reused as it is. Its topology, token and key are the stack's config, so `pulumi up --stack <route>`
-   * by hand builds the same thing.
+   * by hand builds the same thing. The token and key are new on every provision but one that reuses a
+   * warm stack which is still up; they reach the engine on its stdin, never on a command line.
    */
   async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
     const engine = await this.ctx.engine();
     const stack = await engine.stack(this.stackName, program);
     this.stack = stack;
     const config = await stack.getAllConfig();
-    // Reuse the stack's secrets: new ones would change every gateway and defeat reuse.
-    const token = config["skyplane:token"]?.value || crypto.randomBytes(32).toString("base64url");
-    const key = config["skyplane:key"]?.value || crypto.randomBytes(32).toString("base64");
-    const settings: Record<string, { value: string; secret?: boolean }> = {
+    const settings: Record<string, { value: string }> = {
       "skyplane:topology": { value: JSON.stringify(this.topology) },
-      "skyplane:token": { value: token, secret: true },
-      "skyplane:key": { value: key, secret: true },
       "skyplane:logDir": { value: this.ctx.logDir },
-      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
-      "skyplane:storeEnv": { value: JSON.stringify(storeEnv(this.ctx.env)), secret: true },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
     // A still-valid expiry is kept, so that a warm stack is reused as it is rather than restarted.
-    if (warm > 0 && !(expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2))) {
+    const stillWarm = warm > 0 && expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2);
+    if (warm > 0 && !stillWarm) {
       settings["skyplane:expireAt"] = { value: String(Date.now() + warm * 1000) };
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
+    // Fresh secrets on every provision, so that a token or key that leaked once opens nothing later.
+    // The exceptions are stacks that are up and reused as they are: a warm stack still in its warm
+    // period, or the one this dataplane provisioned itself. Their gateways hold the live token and key;
+    // new ones would restart every gateway and defeat the reuse (a gateway of theirs that died is
+    // recreated with them too, as its live peers share them).
+    const live = config["skyplane:token"]?.value;
+    const reuseSecrets =
+      !!live &&
+      !!config["skyplane:key"]?.value &&
+      (live === this.token || (stillWarm && (await this.hasResources(stack))));
+    const secrets: Record<string, string> = {
+      "skyplane:token": reuseSecrets
+        ? config["skyplane:token"].value
+        : crypto.randomBytes(32).toString("base64url"),
+      "skyplane:key": reuseSecrets
+        ? config["skyplane:key"].value
+        : crypto.randomBytes(32).toString("base64"),
+      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
+      "skyplane:storeEnv": JSON.stringify(storeEnv(this.ctx.env)),
+    };
+    const token = secrets["skyplane:token"];
     const onClouds = this.topology.gateways.some((g) => g.provider !== "local");
     const ttl = dataplaneTtlMinutes(this.opts, onClouds ? CLOUD_TTL_MINUTES : LOCAL_TTL_MINUTES);
     if (ttl !== undefined) settings["skyplane:ttlMinutes"] = { value: String(ttl) };
@@ -204,6 +221,11 @@ export class Dataplane {
       settings["skyplane:cloud"] = { value: JSON.stringify(cloud) };
     }
     await stack.setAllConfig(settings);
+    for (const [name, value] of Object.entries(secrets)) {
+      const current = config[name];
+      if (current?.secret && current.value === value) continue; // one engine run less
+      await engine.setSecret(this.stackName, name, value);
+    }
     let up;
     try {
       // The guardrails (policy/) are enforced on every provision: a violation stops it before anything starts.
@@ -214,9 +236,15 @@ export class Dataplane {
         policyPacks: [policyPackDir()],
       });
     } catch (err) {
+      // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
+      const tail = (err as Error).message.split("\n").slice(-12).join("\n");
+      const quoted = redact(tail, [
+        ...Object.values(secrets),
+        ...Object.values(storeEnv(this.ctx.env)),
+      ]);
       throw new SkyplaneError(
         "PROVISION_FAILED",
-        `provisioning stack ${this.stackName} failed: ${(err as Error).message.split("\n").slice(-12).join("\n")}\n` +
+        `provisioning stack ${this.stackName} failed: ${quoted}\n` +
           `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
         { cause: err },
       );
@@ -226,11 +254,22 @@ export class Dataplane {
     await Promise.all(this.clients(this.gateways).map((c) => c.status()));
   }
 
-  /** Destroys the route's stack: every gateway stops, and the stack is left empty. */
+  /**
+   * Destroys the route's stack: every gateway stops, and the stack is left empty, without the
+   * dataplane's secrets (the next provision makes new ones).
+   */
   async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
     const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
     await stack.destroy({ color: "never", onOutput: opts.onOutput });
+    await forgetDataplaneSecrets(stack);
     this.gateways = undefined;
+    this.token = undefined;
+  }
+
+  /** True when the stack holds resources (its gateways are up, or were until they ended on their own). */
+  private async hasResources(stack: Stack): Promise<boolean> {
+    const summary = (await stack.workspace.listStacks()).find((s) => s.name === this.stackName);
+    return (summary?.resourceCount ?? 0) > 0;
   }
 
   /**

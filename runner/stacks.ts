@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { liveStartTime, stopProcess } from "../components/local";
 import program from "../index";
 import { Engine } from "./engine";
@@ -56,7 +57,26 @@ export function strayGateways(
   return found;
 }
 
-/** Destroys a stack (leaving it empty, its config kept for the next `up`) and stops stray gateways. */
+/** Config of a route's stack that belongs to one dataplane's life and goes with its gateways. */
+const DATAPLANE_ONLY_CONFIG = [
+  "skyplane:token",
+  "skyplane:key",
+  "skyplane:storeEnv",
+  "skyplane:expireAt",
+];
+
+/**
+ * Removes a destroyed stack's dataplane secrets (token, key, store credentials) and warm expiry from
+ * its config: nothing reuses them, and they no longer sit on disk, even encrypted.
+ */
+export async function forgetDataplaneSecrets(stack: Stack): Promise<void> {
+  await stack.removeAllConfig(DATAPLANE_ONLY_CONFIG); // keys it does not hold are no error
+}
+
+/**
+ * Destroys a stack (leaving it empty, its config kept for the next `up` but for the dataplane's
+ * secrets) and stops stray gateways.
+ */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
@@ -64,6 +84,7 @@ export async function deprovisionStack(
 ): Promise<{ destroyed: number; strays: number }> {
   const stack = await engine.stack(name, program);
   const result = await stack.destroy({ color: "never", onOutput });
+  await forgetDataplaneSecrets(stack);
   const strays = strayGateways(engine.home.root, name);
   for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
   fs.rmSync(path.join(engine.home.root, "run", name), { recursive: true, force: true });
