@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Stack } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import { liveStartTime, stopProcess } from "../components/local";
 import program from "../index";
 import { Engine } from "./engine";
+import { removeStaleLocks, StackLock, stackLocks, stackLockedError } from "./locks";
 
 /** A skyplane stack and what it holds. */
 export interface StackInfo {
@@ -15,6 +16,13 @@ export interface StackInfo {
   readonly lastUpdate?: string;
   /** True while an `up` or `destroy` runs on it. */
   readonly busy: boolean;
+  /** The engine's lock on it, if any: taken by an update that runs, or left by one that was killed. */
+  readonly lock?: {
+    readonly pid: number;
+    readonly hostname: string;
+    readonly timestamp: string;
+    readonly owner: "alive" | "gone";
+  };
 }
 
 /** The stacks in the engine's home. */
@@ -22,12 +30,23 @@ export async function listStacks(engine: Engine): Promise<StackInfo[]> {
   const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
   const ws = await LocalWorkspace.create({ ...engine.workspaceOptions(), program });
   return (await ws.listStacks())
-    .map((s) => ({
-      name: s.name,
-      resources: s.resourceCount ?? 0,
-      lastUpdate: s.lastUpdate,
-      busy: s.updateInProgress ?? false,
-    }))
+    .map((s): StackInfo => {
+      const [lock] = stackLocks(engine.home.state, s.name);
+      return {
+        name: s.name,
+        resources: s.resourceCount ?? 0,
+        lastUpdate: s.lastUpdate,
+        busy: s.updateInProgress ?? false,
+        ...(lock && {
+          lock: {
+            pid: lock.pid,
+            hostname: lock.hostname,
+            timestamp: lock.timestamp,
+            owner: lock.owner,
+          },
+        }),
+      };
+    })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -75,18 +94,35 @@ export async function forgetDataplaneSecrets(stack: Stack): Promise<void> {
 
 /**
  * Destroys a stack (leaving it empty, its config kept for the next `up` but for the dataplane's
- * secrets) and stops stray gateways.
+ * secrets) and stops stray gateways. A lock left by an engine that no longer runs (a client killed
+ * while it provisioned) is removed first, and reported to `onLockRemoved`; a lock whose owner runs
+ * is never touched: that is a UserError (STACK_LOCKED).
  */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
   onOutput?: (line: string) => void,
-): Promise<{ destroyed: number; strays: number }> {
+  onLockRemoved?: (lock: StackLock) => void,
+): Promise<{ destroyed: number; strays: number; locksRemoved: number }> {
   const stack = await engine.stack(name, program);
-  const result = await stack.destroy({ color: "never", onOutput });
+  const removed = removeStaleLocks(engine.home.state, name);
+  for (const lock of removed) onLockRemoved?.(lock);
+  let result;
+  try {
+    result = await stack.destroy({ color: "never", onOutput });
+  } catch (err) {
+    // Another update took the stack in the meantime: say who holds it rather than the engine's trace.
+    const live = stackLocks(engine.home.state, name).find((l) => l.owner === "alive");
+    if (err instanceof ConcurrentUpdateError && live) throw stackLockedError(name, live);
+    throw err;
+  }
   await forgetDataplaneSecrets(stack);
   const strays = strayGateways(engine.home.root, name);
   for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
   fs.rmSync(path.join(engine.home.root, "run", name), { recursive: true, force: true });
-  return { destroyed: result.summary.resourceChanges?.delete ?? 0, strays: strays.length };
+  return {
+    destroyed: result.summary.resourceChanges?.delete ?? 0,
+    strays: strays.length,
+    locksRemoved: removed.length,
+  };
 }

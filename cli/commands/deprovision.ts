@@ -47,7 +47,11 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
   if (!(await confirm(`Destroy ${names.join(", ")}?`, args.y))) return;
   const results = [];
   for (const name of names) {
-    const r = await deprovisionStack(engine, name);
+    const r = await deprovisionStack(engine, name, undefined, (lock) => {
+      // Said before the destroy starts, and also with --json (on stderr then).
+      const out = args.json ? process.stderr : process.stdout;
+      out.write(`stack ${name} was locked by pid ${lock.pid}, which is gone: lock removed\n`);
+    });
     results.push({ stack: name, ...r });
     if (!args.json) {
       const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";
