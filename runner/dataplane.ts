@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import type { Stack } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../components/cloud-settings";
 import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
@@ -18,6 +18,7 @@ import {
 } from "./cloud";
 import { TransferConfig } from "./config";
 import { Engine, policyPackDir, redact } from "./engine";
+import { lockedError } from "./locks";
 import { forgetDataplaneSecrets } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { TransferProgress } from "./progress";
@@ -236,6 +237,9 @@ export class Dataplane {
         policyPacks: [policyPackDir()],
       });
     } catch (err) {
+      const locked =
+        err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
+      if (locked) throw locked;
       // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
       const tail = (err as Error).message.split("\n").slice(-12).join("\n");
       const quoted = redact(tail, [
@@ -259,8 +263,15 @@ export class Dataplane {
    * dataplane's secrets (the next provision makes new ones).
    */
   async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
-    const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
-    await stack.destroy({ color: "never", onOutput: opts.onOutput });
+    const engine = await this.ctx.engine();
+    const stack = this.stack ?? (await engine.stack(this.stackName, program));
+    try {
+      await stack.destroy({ color: "never", onOutput: opts.onOutput });
+    } catch (err) {
+      const locked =
+        err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
+      throw locked || err;
+    }
     await forgetDataplaneSecrets(stack);
     this.gateways = undefined;
     this.token = undefined;

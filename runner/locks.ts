@@ -128,3 +128,19 @@ export function stackLockedError(stack: string, lock: StackLock): UserError {
       `Only if no update of this stack runs anywhere, remove ${lock.file} by hand.`,
   );
 }
+
+/**
+ * Why an update of `stack` found it locked, as a UserError that says what to do: wait for (or stop)
+ * a live owner, or deprovision to recover from one that is gone. Undefined when it holds no lock.
+ */
+export function lockedError(state: string, stack: string): UserError | undefined {
+  const locks = stackLocks(state, stack);
+  const live = locks.find((l) => l.owner === "alive");
+  if (live) return stackLockedError(stack, live);
+  if (locks.length === 0) return undefined;
+  return new UserError(
+    "STACK_LOCKED",
+    `stack ${stack} was left locked by pid ${locks[0].pid}, which is gone (a client killed while it ` +
+      `provisioned?): 'skyplane deprovision -y ${stack}' removes the lock and whatever was created, then run the command again.`,
+  );
+}

@@ -198,6 +198,12 @@ describe("cli: crash safety", function () {
         timestamp: new Date().toISOString(),
       };
       fs.writeFileSync(lock, JSON.stringify(content));
+      const cp = run(["cp", "local://lock-src/f.bin", "local://lock-dst/again.bin", "-y"]);
+      assert.equal(cp.status, 1, cp.stdout + cp.stderr);
+      assert.match(
+        cp.stderr,
+        new RegExp(`error: stack ${route} is locked by pid ${process.pid} on `),
+      );
       const listed = run(["stacks"]);
       assert.match(listed.stdout, new RegExp(`${route}\\s+locked \\(pid ${process.pid}\\)`));
       const r = run(["deprovision", "-y", route]);
