@@ -158,7 +158,7 @@ export class Dataplane {
    * Brings the route's stack up (`up` with refresh): the gateways start, or an up-to-date stack is
    * reused as it is. Its topology, token and key are the stack's config, so `pulumi up --stack <route>`
    * by hand builds the same thing. The token and key are new on every provision but one that reuses a
-   * warm stack which is still up; they reach the engine on its stdin, never on a command line.
+   * live stack as it is (see below); they reach the engine on its stdin, never on a command line.
    */
   async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
     const engine = await this.ctx.engine();
@@ -242,9 +242,13 @@ export class Dataplane {
       if (locked) throw locked;
       // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
       const tail = (err as Error).message.split("\n").slice(-12).join("\n");
+      const credentials = Object.entries(storeEnv(this.ctx.env))
+        .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
+        .map(([, value]) => value);
       const quoted = redact(tail, [
-        ...Object.values(secrets),
-        ...Object.values(storeEnv(this.ctx.env)),
+        secrets["skyplane:token"],
+        secrets["skyplane:key"],
+        ...credentials,
       ]);
       throw new SkyplaneError(
         "PROVISION_FAILED",

@@ -46,12 +46,20 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
   }
   if (!(await confirm(`Destroy ${names.join(", ")}?`, args.y))) return;
   const results = [];
+  const refused: UserError[] = []; // stacks a running update holds: the others are still destroyed
   for (const name of names) {
-    const r = await deprovisionStack(engine, name, undefined, (lock) => {
-      // Said before the destroy starts, and also with --json (on stderr then).
-      const out = args.json ? process.stderr : process.stdout;
-      out.write(`stack ${name} was locked by pid ${lock.pid}, which is gone: lock removed\n`);
-    });
+    let r;
+    try {
+      r = await deprovisionStack(engine, name, undefined, (lock) => {
+        // Said before the destroy starts, and also with --json (on stderr then).
+        const out = args.json ? process.stderr : process.stdout;
+        out.write(`stack ${name} was locked by pid ${lock.pid}, which is gone: lock removed\n`);
+      });
+    } catch (err) {
+      if (!(err instanceof UserError && err.code === "STACK_LOCKED")) throw err;
+      refused.push(err);
+      continue;
+    }
     results.push({ stack: name, ...r });
     if (!args.json) {
       const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";
@@ -59,4 +67,7 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
     }
   }
   if (args.json) process.stdout.write(JSON.stringify(results) + "\n");
+  if (refused.length > 0) {
+    throw new UserError("STACK_LOCKED", refused.map((e) => e.message).join("\n"));
+  }
 }

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { liveStartTime } from "../../components/local";
+import { SkyplaneClient } from "../../runner";
 
 const MAIN = path.join(__dirname, "..", "..", "cli", "main.js");
 
@@ -178,7 +179,7 @@ describe("cli: crash safety", function () {
       );
     });
 
-    it("never removes a lock whose owner runs: deprovision refuses, exit 1", () => {
+    it("never removes a lock whose owner runs: deprovision refuses, exit 1", async () => {
       // A lock as the engine writes it, held by a process that runs: this test's own.
       const lockDir = path.join(
         lockHome,
@@ -215,6 +216,23 @@ describe("cli: crash safety", function () {
         ),
       );
       assert.ok(fs.existsSync(lock), "the live lock is left alone");
+
+      // Deprovisioning every stack still destroys the ones nobody holds, then refuses.
+      const other = new SkyplaneClient({ home: lockHome }).dataplane(
+        "local",
+        "north",
+        "local",
+        "south",
+        {
+          keepWarmSeconds: 120,
+        },
+      );
+      await other.provision();
+      const all = run(["deprovision", "-y"]);
+      assert.equal(all.status, 1, all.stdout + all.stderr);
+      assert.match(all.stdout, /local-north--local-south: destroyed [1-9]\d* resource\(s\)/);
+      assert.match(all.stderr, new RegExp(`error: stack ${route} is locked by pid ${process.pid}`));
+      assert.ok(fs.existsSync(lock), "the live lock is still left alone");
       fs.rmSync(lock);
     });
   });
