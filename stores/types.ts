@@ -23,6 +23,8 @@ export interface ObjectInfo {
   readonly lastModified: Date;
   /** The store's checksum of the content (for the local store, see `stores/checksum.ts`). */
   readonly checksum?: string;
+  /** Permission bits, where the store has them (the local store); copies into a local bucket keep them. */
+  readonly mode?: number;
 }
 
 /** One page of a listing. */

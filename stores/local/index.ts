@@ -386,7 +386,7 @@ export class LocalStore implements ObjectStore {
     await fsp.rename(tmp, file);
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
-    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
   }
 
   private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
@@ -422,7 +422,7 @@ export class LocalStore implements ObjectStore {
       checksum = formatCrc(crc);
       await this.writeMeta(key, stat, checksum);
     }
-    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
   }
 
   /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
