@@ -112,17 +112,17 @@ export function gatewayCommand(
 
 /** Starts a gateway daemon as a child process and waits until it listens. */
 export async function startLocalGateway(opts: LocalGatewayOptions): Promise<LocalGateway> {
-  fs.mkdirSync(opts.dir, { recursive: true });
+  fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const id = opts.program.gatewayId;
   const programFile = path.join(opts.dir, `${id}.program.json`);
   const infoFile = path.join(opts.dir, `${id}.info.json`);
   const logFile = path.join(opts.dir, `${id}.log`);
-  fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2));
+  fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2), { mode: 0o600 });
   fs.rmSync(infoFile, { force: true });
   const [cmd, ...args] = gatewayCommand(programFile, infoFile, opts);
   // Node flags for the daemon, e.g. SKYPLANE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   args.unshift(...(process.env.SKYPLANE_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []));
-  const log = fs.openSync(logFile, "a");
+  const log = fs.openSync(logFile, "a", 0o600);
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
     env: {

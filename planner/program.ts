@@ -257,6 +257,8 @@ export interface ChunkRequest {
   readonly length: number;
   /** Size of the whole source object. */
   readonly objectSize: number;
+  /** Permission bits of the source object, for destinations that keep them (local buckets). */
+  readonly mode?: number;
   /** Present when the chunk is one part of a multipart upload. */
   readonly part?: {
     /** 1-based part number. */

@@ -23,6 +23,8 @@ export interface ObjectPair {
   readonly dstKey: string;
   /** Size in bytes. */
   readonly size: number;
+  /** Permission bits at the source, where it has them. */
+  readonly mode?: number;
 }
 
 /** An object and the chunks it was cut into. */
@@ -61,6 +63,7 @@ export function planChunks(
         offset: 0,
         length: o.size,
         objectSize: o.size,
+        ...(o.mode !== undefined ? { mode: o.mode } : {}),
       };
       chunks.push(c);
       chunkIds.push(c.id);

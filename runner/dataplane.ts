@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import type { Stack } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../components/cloud-settings";
 import type { ProvisionedGateway } from "../components/local";
 import program from "../index";
@@ -18,8 +18,9 @@ import {
   resolveCloudSettings,
 } from "./cloud";
 import { TransferConfig } from "./config";
-import { Engine, policyPackDir } from "./engine";
-import { stopStrayGateways } from "./stacks";
+import { Engine, policyPackDir, redact } from "./engine";
+import { lockedError } from "./locks";
+import { forgetDataplaneSecrets, stopStrayGateways } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
 import { TransferProgress } from "./progress";
@@ -204,6 +205,8 @@ export class Dataplane {
    * by hand builds the same thing. The dataplane holds a lease on the route until `deprovision()`:
    * while another job runs the same topology on the route its gateways are shared as they are, and a
    * different topology is refused (ROUTE_BUSY) rather than pulled from under it.
+   * The token and key are new on every provision but one that reuses a live stack as it is (see
+   * below); they reach the engine on its stdin, never on a command line.
    */
   async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
     const leases = this.routeLeases();
@@ -291,27 +294,42 @@ export class Dataplane {
     const stack = await engine.stack(this.stackName, program);
     this.stack = stack;
     const config = await stack.getAllConfig();
-    // Reuse the stack's secrets: new ones would change every gateway and defeat reuse.
-    const token = config["skyplane:token"]?.value || crypto.randomBytes(32).toString("base64url");
-    const key = config["skyplane:key"]?.value || crypto.randomBytes(32).toString("base64");
-    const settings: Record<string, { value: string; secret?: boolean }> = {
+    const settings: Record<string, { value: string }> = {
       "skyplane:topology": { value: JSON.stringify(this.topology) },
-      "skyplane:token": { value: token, secret: true },
-      "skyplane:key": { value: key, secret: true },
       "skyplane:logDir": { value: this.ctx.logDir },
-      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
-      "skyplane:storeEnv": { value: JSON.stringify(storeEnv(this.ctx.env)), secret: true },
       // The gateways act only on these buckets: a chunk request naming any other is refused.
       "skyplane:buckets": { value: JSON.stringify(grants) },
     };
     const warm = this.opts.keepWarmSeconds ?? 0;
     const expireAt = Number(config["skyplane:expireAt"]?.value);
     // A still-valid expiry is kept, so that a warm stack is reused as it is rather than restarted.
-    if (warm > 0 && !(expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2))) {
+    const stillWarm = warm > 0 && expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2);
+    if (warm > 0 && !stillWarm) {
       settings["skyplane:expireAt"] = { value: String(Date.now() + warm * 1000) };
     } else if (warm === 0 && config["skyplane:expireAt"]) {
       await stack.removeConfig("skyplane:expireAt");
     }
+    // Fresh secrets on every provision, so that a token or key that leaked once opens nothing later.
+    // The exceptions are stacks that are up and reused as they are: a warm stack still in its warm
+    // period, or the one this dataplane provisioned itself. Their gateways hold the live token and key;
+    // new ones would restart every gateway and defeat the reuse (a gateway of theirs that died is
+    // recreated with them too, as its live peers share them).
+    const live = config["skyplane:token"]?.value;
+    const reuseSecrets =
+      !!live &&
+      !!config["skyplane:key"]?.value &&
+      (live === this.token || (stillWarm && (await this.hasResources(stack))));
+    const secrets: Record<string, string> = {
+      "skyplane:token": reuseSecrets
+        ? config["skyplane:token"].value
+        : crypto.randomBytes(32).toString("base64url"),
+      "skyplane:key": reuseSecrets
+        ? config["skyplane:key"].value
+        : crypto.randomBytes(32).toString("base64"),
+      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
+      "skyplane:storeEnv": JSON.stringify(storeEnv(this.ctx.env)),
+    };
+    const token = secrets["skyplane:token"];
     const onClouds = this.topology.gateways.some((g) => g.provider !== "local");
     const ttl = dataplaneTtlMinutes(this.opts, onClouds ? CLOUD_TTL_MINUTES : LOCAL_TTL_MINUTES);
     settings["skyplane:leaseSeconds"] = { value: String(this.leaseSeconds) };
@@ -336,6 +354,11 @@ export class Dataplane {
       settings["skyplane:cloud"] = { value: JSON.stringify(cloud) };
     }
     await stack.setAllConfig(settings);
+    for (const [name, value] of Object.entries(secrets)) {
+      const current = config[name];
+      if (current?.secret && current.value === value) continue; // one engine run less
+      await engine.setSecret(this.stackName, name, value);
+    }
     let up;
     try {
       // The guardrails (policy/) are enforced on every provision: a violation stops it before anything starts.
@@ -346,9 +369,22 @@ export class Dataplane {
         policyPacks: [policyPackDir()],
       });
     } catch (err) {
+      const locked =
+        err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
+      if (locked) throw locked;
+      // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
+      const tail = (err as Error).message.split("\n").slice(-12).join("\n");
+      const credentials = Object.entries(storeEnv(this.ctx.env))
+        .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
+        .map(([, value]) => value);
+      const quoted = redact(tail, [
+        secrets["skyplane:token"],
+        secrets["skyplane:key"],
+        ...credentials,
+      ]);
       throw new SkyplaneError(
         "PROVISION_FAILED",
-        `provisioning stack ${this.stackName} failed: ${(err as Error).message.split("\n").slice(-12).join("\n")}\n` +
+        `provisioning stack ${this.stackName} failed: ${quoted}\n` +
           `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
         { cause: err },
       );
@@ -362,7 +398,8 @@ export class Dataplane {
   /**
    * Gives up this dataplane's lease on the route and, when no other live job holds one, destroys the
    * route's stack: every gateway stops, and the stack is left empty. Resolves to true when it destroyed
-   * the stack, false when other jobs still use the gateways (the last of them tears them down).
+   * the stack, false when other jobs still use the gateways (the last of them tears them down). A
+   * destroyed stack keeps none of the dataplane's secrets (the next provision makes new ones).
    */
   async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<boolean> {
     this.stopHeartbeat();
@@ -371,14 +408,23 @@ export class Dataplane {
       if (this.lease) leases.release(this.lease);
       this.lease = undefined;
       if (leases.live().length > 0) return false;
-      const stack = this.stack ?? (await (await this.ctx.engine()).stack(this.stackName, program));
-      await stack.destroy({ color: "never", onOutput: opts.onOutput });
+      const engine = await this.ctx.engine();
+      const stack = this.stack ?? (await engine.stack(this.stackName, program));
+      try {
+        await stack.destroy({ color: "never", onOutput: opts.onOutput });
+      } catch (err) {
+        const locked =
+          err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
+        throw locked || err;
+      }
+      await forgetDataplaneSecrets(stack);
       // A gateway the state never recorded (its create cut short) is stopped too.
       await stopStrayGateways(this.ctx.home, this.stackName);
       return true;
     });
     this.gateways = undefined;
     this.granted = undefined;
+    if (destroyed) this.token = undefined;
     return destroyed;
   }
 
@@ -410,6 +456,12 @@ export class Dataplane {
     clearInterval(this.heartbeat.timer);
     for (const c of this.heartbeat.clients) c.close();
     this.heartbeat = undefined;
+  }
+
+  /** True when the stack holds resources (its gateways are up, or were until they ended on their own). */
+  private async hasResources(stack: Stack): Promise<boolean> {
+    const summary = (await stack.workspace.listStacks()).find((s) => s.name === this.stackName);
+    return (summary?.resourceCount ?? 0) > 0;
   }
 
   /**

@@ -1,9 +1,10 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import type { LocalWorkspaceOptions, PulumiFn } from "@pulumi/pulumi/automation";
-import { UserError } from "../errors";
+import { SkyplaneError, UserError } from "../errors";
 import { ensureHome, HomeLayout, readOrCreatePassphrase, skyplaneHome } from "./home";
 
 /** The engine version; @pulumi/pulumi 3.248.0 is the last SDK that runs on Node 20, and they must match. */
@@ -144,9 +145,51 @@ export class Engine {
     return stack;
   }
 
+  /**
+   * Sets the secret `key` in stack `stackName`'s config. The value reaches the engine on its standard
+   * input, never on its command line, which any local user can read in /proc/<pid>/cmdline (the
+   * Automation API's setConfig and setAllConfig put values there). `pulumi config set KEY` reads the
+   * value from stdin when none is given and stdin is not a terminal, dropping one trailing newline.
+   */
+  async setSecret(stackName: string, key: string, value: string): Promise<void> {
+    const args = ["config", "set", "--secret", key, "--stack", stackName, "--non-interactive"];
+    // The environment and folder of the workspace's own engine runs (LocalWorkspace.runPulumiCmd).
+    const env = {
+      ...process.env,
+      PULUMI_HOME: this.home.pulumiHome,
+      ...this.env,
+      PULUMI_AUTOMATION_API: "true",
+    };
+    const child = spawn(this.cli, args, {
+      cwd: this.home.workspace,
+      env,
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", resolve);
+      child.stdin.end(value + "\n");
+    });
+    if (code !== 0) {
+      throw new SkyplaneError(
+        "ENGINE_FAILED",
+        `pulumi ${args.join(" ")} failed (exit ${code}): ${redact(stderr, [value]).trim()}`,
+      );
+    }
+  }
+
   /** Names of the stacks in this home's backend. */
   async listStacks(program: PulumiFn): Promise<string[]> {
     const ws = await LocalWorkspace.create({ ...this.workspaceOptions(), program });
     return (await ws.listStacks()).map((s) => s.name);
   }
+}
+
+/** `text` with every occurrence of each of `secrets` replaced by `[secret]` (for quoting engine output). */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("[secret]");
+  return out;
 }

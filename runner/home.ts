@@ -23,6 +23,12 @@ export interface HomeLayout {
   readonly logs: string;
   /** The generated secrets passphrase, when the user set none. */
   readonly passphraseFile: string;
+  /** Local buckets, one folder each. */
+  readonly buckets: string;
+  /** Run files of local gateways, one folder per stack. */
+  readonly run: string;
+  /** Skyplane's records of plain folders used as buckets. */
+  readonly folders: string;
 }
 
 /** The layout of the home at `root`; creates nothing. */
@@ -34,16 +40,30 @@ export function homeLayout(root: string): HomeLayout {
     workspace: path.join(root, "workspace"),
     logs: path.join(root, "logs"),
     passphraseFile: path.join(root, "passphrase"),
+    buckets: path.join(root, "buckets"),
+    run: path.join(root, "run"),
+    folders: path.join(root, "folders"),
   };
 }
 
-/** Creates the folders of a home (owner-only: state and secrets live there) and returns its layout. */
+/**
+ * Creates the folders of a home and returns its layout. They are owner-only (0700): state, secrets,
+ * buckets and gateways' run files live there. A folder made by an older version, or by hand with the
+ * umask's mode, is tightened to 0700 too.
+ */
 export function ensureHome(root: string = skyplaneHome()): HomeLayout {
   const layout = homeLayout(root);
-  for (const dir of [layout.root, layout.state, layout.pulumiHome, layout.workspace, layout.logs]) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { state, pulumiHome, workspace, logs, buckets, run, folders } = layout;
+  for (const dir of [root, state, pulumiHome, workspace, logs, buckets, run, folders]) {
+    privateDir(dir);
   }
   return layout;
+}
+
+/** Creates `dir` (and missing parents) for its owner only, or makes an existing one owner-only. */
+export function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
 }
 
 /**

@@ -1,10 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import { liveStartTime, stopProcess } from "../components/local";
 import program from "../index";
 import { UserError } from "../errors";
 import { Engine } from "./engine";
 import { describeHolders, RouteLeases } from "./lease";
+import { removeStaleLocks, StackLock, stackLocks, stackLockedError } from "./locks";
 
 /** A skyplane stack and what it holds. */
 export interface StackInfo {
@@ -16,6 +18,13 @@ export interface StackInfo {
   readonly lastUpdate?: string;
   /** True while an `up` or `destroy` runs on it. */
   readonly busy: boolean;
+  /** The engine's lock on it, if any: taken by an update that runs, or left by one that was killed. */
+  readonly lock?: {
+    readonly pid: number;
+    readonly hostname: string;
+    readonly timestamp: string;
+    readonly owner: "alive" | "gone";
+  };
 }
 
 /** The stacks in the engine's home. */
@@ -23,12 +32,23 @@ export async function listStacks(engine: Engine): Promise<StackInfo[]> {
   const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
   const ws = await LocalWorkspace.create({ ...engine.workspaceOptions(), program });
   return (await ws.listStacks())
-    .map((s) => ({
-      name: s.name,
-      resources: s.resourceCount ?? 0,
-      lastUpdate: s.lastUpdate,
-      busy: s.updateInProgress ?? false,
-    }))
+    .map((s): StackInfo => {
+      const [lock] = stackLocks(engine.home.state, s.name);
+      return {
+        name: s.name,
+        resources: s.resourceCount ?? 0,
+        lastUpdate: s.lastUpdate,
+        busy: s.updateInProgress ?? false,
+        ...(lock && {
+          lock: {
+            pid: lock.pid,
+            hostname: lock.hostname,
+            timestamp: lock.timestamp,
+            owner: lock.owner,
+          },
+        }),
+      };
+    })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -69,16 +89,35 @@ export async function stopStrayGateways(home: string, stack: string): Promise<nu
   return strays.length;
 }
 
+/** Config of a route's stack that belongs to one dataplane's life and goes with its gateways. */
+const DATAPLANE_ONLY_CONFIG = [
+  "skyplane:token",
+  "skyplane:key",
+  "skyplane:storeEnv",
+  "skyplane:expireAt",
+];
+
 /**
- * Destroys a stack (leaving it empty, its config kept for the next `up`) and stops stray gateways.
- * A stack that a running job holds (a live lease) is left alone, unless `force`.
+ * Removes a destroyed stack's dataplane secrets (token, key, store credentials) and warm expiry from
+ * its config: nothing reuses them, and they no longer sit on disk, even encrypted.
+ */
+export async function forgetDataplaneSecrets(stack: Stack): Promise<void> {
+  await stack.removeAllConfig(DATAPLANE_ONLY_CONFIG); // keys it does not hold are no error
+}
+
+/**
+ * Destroys a stack (leaving it empty, its config kept for the next `up` but for the dataplane's
+ * secrets) and stops stray gateways. A stack that a running job holds (a live lease) is left alone,
+ * unless `force`. A lock left by an engine that no longer runs (a client killed while it provisioned)
+ * is removed first, and reported to `onLockRemoved`; a lock whose owner runs is never touched: that is
+ * a UserError (STACK_LOCKED).
  */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
   onOutput?: (line: string) => void,
-  opts: { force?: boolean } = {},
-): Promise<{ destroyed: number; strays: number }> {
+  opts: { force?: boolean; onLockRemoved?: (lock: StackLock) => void } = {},
+): Promise<{ destroyed: number; strays: number; locksRemoved: number }> {
   const leases = new RouteLeases(engine.home.root, name);
   return leases.withLock(async () => {
     const holders = leases.live();
@@ -90,8 +129,23 @@ export async function deprovisionStack(
       );
     }
     const stack = await engine.stack(name, program);
-    const result = await stack.destroy({ color: "never", onOutput });
+    const removed = removeStaleLocks(engine.home.state, name);
+    for (const lock of removed) opts.onLockRemoved?.(lock);
+    let result;
+    try {
+      result = await stack.destroy({ color: "never", onOutput });
+    } catch (err) {
+      // Another update took the stack in the meantime: say who holds it rather than the engine's trace.
+      const live = stackLocks(engine.home.state, name).find((l) => l.owner === "alive");
+      if (err instanceof ConcurrentUpdateError && live) throw stackLockedError(name, live);
+      throw err;
+    }
+    await forgetDataplaneSecrets(stack);
     const strays = await stopStrayGateways(engine.home.root, name);
-    return { destroyed: result.summary.resourceChanges?.delete ?? 0, strays };
+    return {
+      destroyed: result.summary.resourceChanges?.delete ?? 0,
+      strays,
+      locksRemoved: removed.length,
+    };
   });
 }

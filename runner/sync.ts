@@ -36,6 +36,7 @@ export async function planSync(
       srcKey: o.key,
       dstKey: destinationKey(o.key, srcBase, dstBase, true),
       size: o.size,
+      mode: o.mode,
     });
   }
   const limit = pLimit(16);

@@ -124,6 +124,7 @@ export async function listObjects(
         srcKey: info.key,
         dstKey: destinationKey(info.key, "", dstUri.key, false),
         size: info.size,
+        mode: info.mode,
       },
     ];
   }
@@ -136,6 +137,7 @@ export async function listObjects(
       srcKey: o.key,
       dstKey: destinationKey(o.key, prefix, dstUri.key, true),
       size: o.size,
+      mode: o.mode,
     });
   }
   if (pairs.length === 0) throw new UserError("NOTHING_TO_COPY", `no objects under ${req.src}`);
@@ -177,7 +179,10 @@ export async function runTransfer(
     const chunks: ChunkRequest[] = [];
     const uploadIdOf = new Map<string, string>();
     for (const o of plan.objects.filter((p) => p.multipart)) {
-      const uploadId = await dst.createMultipartUpload(o.dstKey, { partSize: opts.partSizeBytes });
+      const uploadId = await dst.createMultipartUpload(o.dstKey, {
+        partSize: opts.partSizeBytes,
+        mode: o.mode,
+      });
       uploads.push({ key: o.dstKey, uploadId });
       uploadIdOf.set(o.dstKey, uploadId);
     }

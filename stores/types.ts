@@ -23,6 +23,8 @@ export interface ObjectInfo {
   readonly lastModified: Date;
   /** The store's checksum of the content (for the local store, see `stores/checksum.ts`). */
   readonly checksum?: string;
+  /** Permission bits, where the store has them (the local store); copies into a local bucket keep them. */
+  readonly mode?: number;
 }
 
 /** One page of a listing. */
@@ -65,6 +67,8 @@ export interface WriteOptions {
    * check it (S3's x-amz-checksum-crc32); the local store records it instead of reading the bytes again.
    */
   readonly crc32?: number;
+  /** Permission bits of the object where the store has them (the local store); default 0600. */
+  readonly mode?: number;
 }
 
 /** A bucket (or container, or folder) of one store. */
@@ -99,7 +103,7 @@ export interface ObjectStore {
    * Starts a multipart upload and returns its id. `partSize`, the size of every part but the last, is
    * a hint that stores which write parts in place need; others ignore it.
    */
-  createMultipartUpload(key: string, opts?: { partSize?: number }): Promise<string>;
+  createMultipartUpload(key: string, opts?: { partSize?: number; mode?: number }): Promise<string>;
   /** Uploads one part (1-based) of a multipart upload; a part uploaded again replaces the earlier one. */
   uploadPart(
     key: string,

@@ -52,8 +52,25 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
   }
   if (!(await confirm(`Destroy ${names.join(", ")}?`, args.y))) return;
   const results = [];
+  // Stacks a running update (STACK_LOCKED) or job (ROUTE_BUSY) holds: the others are still destroyed.
+  const refused: UserError[] = [];
   for (const name of names) {
-    const r = await deprovisionStack(engine, name, undefined, { force: args.force });
+    let r;
+    try {
+      r = await deprovisionStack(engine, name, undefined, {
+        force: args.force,
+        onLockRemoved: (lock) => {
+          // Said before the destroy starts, and also with --json (on stderr then).
+          const out = args.json ? process.stderr : process.stdout;
+          out.write(`stack ${name} was locked by pid ${lock.pid}, which is gone: lock removed\n`);
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof UserError && ["STACK_LOCKED", "ROUTE_BUSY"].includes(err.code)))
+        throw err;
+      refused.push(err);
+      continue;
+    }
     results.push({ stack: name, ...r });
     if (!args.json) {
       const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";
@@ -61,4 +78,7 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
     }
   }
   if (args.json) process.stdout.write(JSON.stringify(results) + "\n");
+  if (refused.length > 0) {
+    throw new UserError(refused[0].code, refused.map((e) => e.message).join("\n"));
+  }
 }

@@ -25,7 +25,15 @@ export async function handler(args: ArgumentsCamelCase<StacksArgs>): Promise<voi
   }
   if (stacks.length === 0) process.stdout.write("No stacks.\n");
   for (const s of stacks) {
-    const state = s.busy ? "busy" : s.resources > 0 ? `up (${s.resources} resources)` : "empty";
+    const state = s.lock
+      ? s.lock.owner === "gone"
+        ? "locked (owner gone)"
+        : `locked (pid ${s.lock.pid})`
+      : s.busy
+        ? "busy"
+        : s.resources > 0
+          ? `up (${s.resources} resources)`
+          : "empty";
     process.stdout.write(`${s.name.padEnd(40)} ${state.padEnd(20)} ${s.lastUpdate ?? ""}\n`);
   }
 }

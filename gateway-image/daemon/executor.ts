@@ -349,7 +349,7 @@ export class GatewayExecutor {
                   ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, {
                       crc32: rawCrc,
                     })
-                  : await store.put(req.dstKey, raw, { crc32: rawCrc });
+                  : await store.put(req.dstKey, raw, { crc32: rawCrc, mode: req.mode });
               const expected = formatCrc(rawCrc);
               if (written.checksum !== expected) {
                 throw new Error(

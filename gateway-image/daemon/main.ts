@@ -175,8 +175,9 @@ async function main(): Promise<void> {
     // Torn down while starting (its home deleted): never re-create what was removed.
     if (home && !fs.existsSync(home)) return stop(`its home ${home} is gone`);
     const tmp = `${infoFile}.${process.pid}.tmp`;
-    fs.mkdirSync(path.dirname(infoFile), { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(info));
+    // Owner-only, whatever the umask: it says where this gateway's control API listens.
+    fs.mkdirSync(path.dirname(infoFile), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
     fs.renameSync(tmp, infoFile);
     // Twice in a row, a second apart: a record rewritten at that very moment is not taken for gone.
     let suspect: string | undefined;

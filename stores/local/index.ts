@@ -24,13 +24,28 @@ import {
  * for a local bucket (never listed), or a folder under the skyplane home for a plain folder, which
  * thus gets nothing but the files copied into it. Writes go to a hidden temporary file beside their
  * target (same file system), renamed into place, so a reader never sees a partial object; a multipart
- * upload appears only when it is completed.
+ * upload appears only when it is completed. Objects are written 0600 (or the mode a write asks for) and
+ * folders 0700, whatever the umask: a bucket's data is its owner's alone unless a caller says otherwise.
  */
 
 const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
 /** Hidden work files: `.<name>.skyplane-<hex>` (a write) and `.<name>.skyplane-upload-<hex>` (an upload). */
 const WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
+/** Mode of an object (and of skyplane's records) when the write names none. */
+const FILE_MODE = 0o600;
+/** Mode of every folder the store creates. */
+const DIR_MODE = 0o700;
+
+/** Creates a folder and its missing parents, owner-only. */
+function mkdirp(dir: string): Promise<string | undefined> {
+  return fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+}
+
+/** Writes a small file of skyplane's own, owner-only. */
+function writeRecord(file: string, text: string): Promise<void> {
+  return fsp.writeFile(file, text, { mode: FILE_MODE });
+}
 
 /** A folder-backed bucket. */
 export class LocalStore implements ObjectStore {
@@ -60,7 +75,7 @@ export class LocalStore implements ObjectStore {
   /** Creates a bucket folder in `region` (e.g. `local:east`); an existing bucket keeps its region. */
   static async createBucket(bucket: string, root: string, region: string): Promise<LocalStore> {
     const store = new LocalStore(bucket, root);
-    await fsp.mkdir(store.records, { recursive: true });
+    await mkdirp(store.records);
     const file = path.join(store.records, BUCKET_FILE);
     const existing = await store.region();
     if (existing !== undefined && existing !== region) {
@@ -69,7 +84,7 @@ export class LocalStore implements ObjectStore {
         `bucket ${bucket} already exists in ${existing}, not ${region}`,
       );
     }
-    await fsp.writeFile(file, JSON.stringify({ region, created: new Date().toISOString() }) + "\n");
+    await writeRecord(file, JSON.stringify({ region, created: new Date().toISOString() }) + "\n");
     return store;
   }
 
@@ -175,14 +190,18 @@ export class LocalStore implements ObjectStore {
     const file = this.objectPath(key);
     const tmp = await this.workFile(key, "");
     await writeAt(tmp, "w", data, 0);
-    return this.publish(key, file, tmp, formatCrc(opts.crc32 ?? crc32Of(pieces(data))));
+    const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
+    return this.publish(key, file, tmp, checksum, opts.mode);
   }
 
   /**
    * Starts a multipart upload. `partSize` (every part but the last has it) lets parts be written in
    * place into one file, so completing an upload is a rename and not a copy; this store needs it.
    */
-  async createMultipartUpload(key: string, opts: { partSize?: number } = {}): Promise<string> {
+  async createMultipartUpload(
+    key: string,
+    opts: { partSize?: number; mode?: number } = {},
+  ): Promise<string> {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
     if (!opts.partSize || opts.partSize <= 0) {
@@ -193,12 +212,10 @@ export class LocalStore implements ObjectStore {
     }
     const id = crypto.randomBytes(12).toString("hex");
     const dir = this.uploadDir(id);
-    await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
-    await fsp.writeFile(await this.workFile(key, `upload-${id}`), "");
-    await fsp.writeFile(
-      path.join(dir, "upload.json"),
-      JSON.stringify({ key, partSize: opts.partSize }),
-    );
+    await mkdirp(path.join(dir, "parts"));
+    await writeRecord(await this.workFile(key, `upload-${id}`), "");
+    const upload = { key, partSize: opts.partSize, mode: opts.mode };
+    await writeRecord(path.join(dir, "upload.json"), JSON.stringify(upload));
     return id;
   }
 
@@ -224,7 +241,7 @@ export class LocalStore implements ObjectStore {
     await writeAt(this.uploadData(key, uploadId), "r+", data, (partNumber - 1) * upload.partSize);
     const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
     // The marker is written last: a part counts only once its bytes are in place.
-    await fsp.writeFile(
+    await writeRecord(
       path.join(dir, "parts", String(partNumber)),
       JSON.stringify({ size, checksum }),
     );
@@ -279,6 +296,7 @@ export class LocalStore implements ObjectStore {
       this.objectPath(key),
       data,
       compositeChecksum(sorted.map((p) => p.checksum)),
+      upload.mode,
     );
     await fsp.rm(dir, { recursive: true, force: true });
     return info;
@@ -323,8 +341,11 @@ export class LocalStore implements ObjectStore {
     return path.join(this.records, "uploads", id);
   }
 
-  private async upload(key: string, id: string): Promise<{ key: string; partSize: number }> {
-    let upload: { key: string; partSize: number };
+  private async upload(
+    key: string,
+    id: string,
+  ): Promise<{ key: string; partSize: number; mode?: number }> {
+    let upload: { key: string; partSize: number; mode?: number };
     try {
       upload = JSON.parse(await fsp.readFile(path.join(this.uploadDir(id), "upload.json"), "utf8"));
     } catch {
@@ -338,7 +359,7 @@ export class LocalStore implements ObjectStore {
   /** A hidden work file beside `key`'s file (so that renaming it into place never crosses file systems). */
   private async workFile(key: string, kind: string): Promise<string> {
     const file = this.objectPath(key);
-    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await mkdirp(path.dirname(file));
     const id = kind || crypto.randomBytes(12).toString("hex");
     return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-${id}`);
   }
@@ -349,24 +370,29 @@ export class LocalStore implements ObjectStore {
     return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-upload-${id}`);
   }
 
-  /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
+  /**
+   * Renames `tmp` to `file` (atomic) and records the checksum of what is now there. The object has
+   * `mode` (default 0600) from the moment it appears.
+   */
   private async publish(
     key: string,
     file: string,
     tmp: string,
     checksum: string,
+    mode: number = FILE_MODE,
   ): Promise<ObjectInfo> {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.chmod(tmp, mode & 0o777);
+    await mkdirp(path.dirname(file));
     await fsp.rename(tmp, file);
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
-    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
   }
 
   private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
     const meta = this.metaPath(key);
-    await fsp.mkdir(path.dirname(meta), { recursive: true });
-    await fsp.writeFile(meta, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum }));
+    await mkdirp(path.dirname(meta));
+    await writeRecord(meta, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum }));
   }
 
   /** Info of `key`; with `withChecksum`, computes and records the checksum if no record is current. */
@@ -396,7 +422,7 @@ export class LocalStore implements ObjectStore {
       checksum = formatCrc(crc);
       await this.writeMeta(key, stat, checksum);
     }
-    return { key, size: stat.size, lastModified: stat.mtime, checksum };
+    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
   }
 
   /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
@@ -444,7 +470,7 @@ async function writeAt(
   data: WriteData,
   offset: number,
 ): Promise<void> {
-  const fh = await fsp.open(file, flags);
+  const fh = await fsp.open(file, flags, FILE_MODE);
   try {
     let list = pieces(data).filter((p) => p.length > 0);
     let at = offset;

@@ -156,6 +156,28 @@ describe("gateway-image: a gateway's lifetime", function () {
     assert.equal(fs.existsSync(otherHome), false);
   });
 
+  it("writes its run file 0600 in a folder of its own, 0700, whatever the umask", async () => {
+    const umask = process.umask(0o022);
+    let gw;
+    try {
+      gw = await start("1");
+    } finally {
+      process.umask(umask);
+    }
+    await gw.stop();
+    const dir = path.join(home, "gateways");
+    const modes = [".", ...fs.readdirSync(dir)].map((f) => [
+      f,
+      (fs.statSync(path.join(dir, f)).mode & 0o777).toString(8),
+    ]);
+    assert.deepEqual(Object.fromEntries(modes), {
+      ".": "700",
+      "west-0.info.json": "600",
+      "west-0.log": "600",
+      "west-0.program.json": "600",
+    });
+  });
+
   it("refuses a TTL that is not a positive number of minutes", async () => {
     for (const ttl of ["0", "-1", "soon"])
       await assert.rejects(start(ttl), /--ttl-minutes takes a positive number of minutes/);

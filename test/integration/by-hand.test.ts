@@ -20,17 +20,24 @@ describe("integration: pulumi up --stack <route> by hand", function () {
   let env: NodeJS.ProcessEnv;
   // The guardrails, as an operator applies them: the folder holding PulumiPolicy.yaml.
   const policyPack = path.resolve(__dirname, "..", "..", "..", "policy");
-  const run = (...args: string[]) =>
+  const runWith = (input: string | undefined, args: string[]) =>
     spawnSync(path.join(findEngineRoot(), "bin", "pulumi"), [...args, "--stack", route], {
       cwd: dir,
       env,
+      input,
       encoding: "utf8",
       timeout: 120_000,
     });
-  const pulumi = (...args: string[]) => {
-    const r = run(...args);
+  const run = (...args: string[]) => runWith(undefined, args);
+  const check = (r: ReturnType<typeof run>, args: string[]) => {
     assert.equal(r.status, 0, `pulumi ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
+  };
+  const pulumi = (...args: string[]) => check(run(...args), args);
+  // A secret as the README sets it: on stdin, never on the command line.
+  const secret = (name: string, value: string) => {
+    const args = ["config", "set", "--secret", name];
+    check(runWith(value + "\n", args), args);
   };
 
   before(() => {
@@ -60,16 +67,8 @@ describe("integration: pulumi up --stack <route> by hand", function () {
     const topology = planDirect({ src: "local:east", dsts: ["local:west"] }, buildModel());
     pulumi("config", "set", "skyplane:topology", JSON.stringify(topology));
     pulumi("config", "set", "skyplane:home", env.SKYPLANE_HOME as string);
-    pulumi(
-      "config",
-      "set",
-      "--secret",
-      "skyplane:token",
-      // Standard base64, as `openssl rand -base64` gives: base64url may start with "-", which the CLI
-      // would take for a flag.
-      crypto.randomBytes(24).toString("base64"),
-    );
-    pulumi("config", "set", "--secret", "skyplane:key", crypto.randomBytes(32).toString("base64"));
+    secret("skyplane:token", crypto.randomBytes(24).toString("base64"));
+    secret("skyplane:key", crypto.randomBytes(32).toString("base64"));
     const up = pulumi("up", "--yes", "--skip-preview", "--policy-pack", policyPack);
     assert.match(up, /skyplane-guardrails/, "the policy pack ran");
     const runDir = path.join(env.SKYPLANE_HOME as string, "run", route);

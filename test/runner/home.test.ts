@@ -25,6 +25,24 @@ describe("runner/home", () => {
     }
   });
 
+  it("keeps the home and every folder in it owner-only, whatever the umask and the folders' old modes", () => {
+    const umask = process.umask(0o022);
+    try {
+      const root = path.join(dir, "h");
+      // A home left by an older version: its folders as the umask made them.
+      for (const sub of ["", "state", "buckets", "run", "logs"]) {
+        fs.mkdirSync(path.join(root, sub), { recursive: true, mode: 0o755 });
+      }
+      const layout = ensureHome(root);
+      const dirs = [root, layout.state, layout.pulumiHome, layout.workspace, layout.logs];
+      dirs.push(...["buckets", "run", "folders"].map((d) => path.join(root, d)));
+      assert.equal(dirs.length, 8);
+      for (const d of dirs) assert.equal((fs.statSync(d).mode & 0o777).toString(8), "700", d);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   it("generates the passphrase once, with mode 0600, and reuses it", () => {
     const file = path.join(dir, "passphrase");
     const first = readOrCreatePassphrase(file);

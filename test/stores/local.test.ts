@@ -98,6 +98,43 @@ describe("stores/local", () => {
     );
   });
 
+  it("writes objects 0600 and folders 0700 whatever the umask, or the mode a write asks for", async () => {
+    const umask = process.umask(0o022);
+    try {
+      const store = await LocalStore.createBucket(
+        "modes",
+        localBucketRoot({ home }, "modes"),
+        "local:east",
+      );
+      await store.put("a/b/small", Buffer.from("x"));
+      await store.put("kept", Buffer.from("y"), { mode: 0o640 });
+      const id = await store.createMultipartUpload("c/big", { partSize: 2 });
+      const parts = [
+        await store.uploadPart("c/big", id, 1, Buffer.from("ab")),
+        await store.uploadPart("c/big", id, 2, Buffer.from("c")),
+      ];
+      await store.completeMultipartUpload("c/big", id, parts);
+      const modes: Record<string, string> = {};
+      const walk = (d: string, rel: string): void => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          modes[rel + e.name] = (fs.statSync(p).mode & 0o777).toString(8);
+          if (e.isDirectory()) walk(p, rel + e.name + "/");
+        }
+      };
+      modes["."] = (fs.statSync(store.root).mode & 0o777).toString(8);
+      walk(store.root, "");
+      assert.equal(modes["a/b/small"], "600");
+      assert.equal(modes["c/big"], "600");
+      assert.equal(modes["kept"], "640", "a write's own mode wins");
+      const others = Object.entries(modes).filter(([k]) => k !== "kept");
+      assert.ok(others.length >= 10, `looked at ${others.length} entries`);
+      for (const [k, m] of others) assert.ok(m === "600" || m === "700", `${k} is ${m}`);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   it("recomputes the checksum of a file changed behind its back", async () => {
     const store = await LocalStore.createBucket(
       "edit",
