@@ -176,6 +176,11 @@ export interface ChunkRequest {
   readonly length: number;
   /** Size of the whole source object. */
   readonly objectSize: number;
+  /**
+   * Hashes the source gateway computes of the bytes it read and reports with the chunk's outcome, so
+   * that the runner can predict the destination store's own hashes (`stores/hashes.ts`).
+   */
+  readonly hashes?: ReadonlyArray<"crc32" | "crc32c" | "md5">;
   /** Present when the chunk is one part of a multipart upload. */
   readonly part?: {
     /** 1-based part number. */

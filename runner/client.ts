@@ -24,6 +24,7 @@ import { Engine } from "./engine";
 import { skyplaneHome } from "./home";
 import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
+import { mustFit } from "./chunker";
 import { listObjects } from "./transfer";
 
 /** Options of a client. Constructing one does no I/O. */
@@ -168,8 +169,11 @@ export class SkyplaneClient {
     const topology = this.dataplane(sc, sr, dc, dr, { nVms: req.nVms }).topology;
     const src = openStore(srcUri, stores);
     try {
+      const dst = openStore(dstUri, stores);
       if (req.sync) {
-        const sync = await planSync(src, srcUri, openStore(dstUri, stores), dstUri);
+        const sync = await planSync(src, srcUri, dst, dstUri);
+        // Refused before anything is provisioned: the destination could never hold it.
+        mustFit(sync.copy, dst.features, bucketUri(dstUri));
         return {
           topology,
           objects: sync.copy.length,
@@ -183,6 +187,7 @@ export class SkyplaneClient {
         srcUri,
         dstUri,
       );
+      mustFit(objects, dst.features, bucketUri(dstUri));
       if (srcUri.scheme === "file")
         await mustBeReadable(
           srcUri.bucket,

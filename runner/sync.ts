@@ -1,5 +1,5 @@
 import pLimit from "p-limit";
-import { listAll, ObjectStore, StoreUri } from "../stores";
+import { Hashes, listAll, ObjectStore, sharedHash, StoreUri } from "../stores";
 import { destinationKey, ObjectPair } from "./chunker";
 
 /** What a sync will do. */
@@ -14,7 +14,7 @@ export interface SyncPlan {
 
 /**
  * Compares a source prefix with a destination prefix: an object is copied when the destination lacks
- * it, or has another size, or another checksum where both ends know one.
+ * it, or has another size, or another hash on an algorithm both stores compute.
  */
 export async function planSync(
   src: ObjectStore,
@@ -22,12 +22,12 @@ export async function planSync(
   dst: ObjectStore,
   dstUri: StoreUri,
 ): Promise<SyncPlan> {
-  const dstObjects = new Map<string, { size: number; checksum?: string }>();
+  const dstObjects = new Map<string, { size: number; hashes?: Hashes }>();
   const dstBase = dstUri.key === "" || dstUri.key.endsWith("/") ? dstUri.key : dstUri.key + "/";
   // A destination folder that does not exist yet holds nothing.
   if (await dst.exists()) {
     for await (const o of listAll(dst, dstBase))
-      dstObjects.set(o.key, { size: o.size, checksum: o.checksum });
+      dstObjects.set(o.key, { size: o.size, hashes: o.hashes });
   }
   const srcBase = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
   const candidates: ObjectPair[] = [];
@@ -45,10 +45,13 @@ export async function planSync(
         const there = dstObjects.get(c.dstKey);
         if (!there || there.size !== c.size) return true;
         const [a, b] = await Promise.all([
-          src.checksum(c.srcKey),
-          there.checksum ?? dst.checksum(c.dstKey),
+          src.hashes(c.srcKey),
+          there.hashes && Object.keys(there.hashes).length > 0
+            ? there.hashes
+            : dst.hashes(c.dstKey),
         ]);
-        return a !== undefined && b !== undefined && a !== b;
+        const shared = a && b ? sharedHash(a, b) : undefined;
+        return shared !== undefined && shared.a !== shared.b;
       }),
     ),
   );
