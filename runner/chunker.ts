@@ -40,6 +40,8 @@ const MIB = 1024 * 1024;
  * store's part count needs, and never above its largest part.
  */
 export function partSizeFor(size: number, configured: number, limits: PartLimits): number {
+  if (Math.ceil(size / configured) <= limits.maxParts)
+    return Math.min(configured, limits.maxPartBytes);
   const needed = Math.ceil(Math.ceil(size / limits.maxParts) / MIB) * MIB;
   return Math.min(Math.max(configured, needed), limits.maxPartBytes);
 }
