@@ -26,6 +26,7 @@ import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
 import { mustFit } from "./chunker";
 import { listObjects } from "./transfer";
+import { VerifyReport, verifyStores } from "./verify";
 
 /** Options of a client. Constructing one does no I/O. */
 export interface SkyplaneClientOptions {
@@ -197,6 +198,28 @@ export class SkyplaneClient {
     } catch (err) {
       if (err instanceof StoreError && err.userFixable)
         throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Compares `src` with `dst` (`rclone check`): keys, sizes and the stores' own hashes, downloading
+   * only where the two stores share no algorithm. Provisions nothing.
+   */
+  async verify(req: { src: string; dst: string; recursive?: boolean }): Promise<VerifyReport> {
+    const stores = { home: this.home, env: this.env };
+    const srcUri = parseUri(req.src);
+    const dstUri = parseUri(req.dst);
+    try {
+      return await verifyStores(
+        openStore(srcUri, stores),
+        srcUri,
+        openStore(dstUri, stores),
+        dstUri,
+        req.recursive ?? false,
+      );
+    } catch (err) {
+      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, err.message);
       throw err;
     }
   }
