@@ -49,6 +49,31 @@ async function hashesOf(store: ObjectStore, o: ObjectInfo): Promise<Hashes> {
   return (await store.hashes(o.key)) ?? {};
 }
 
+/**
+ * Whether two objects of the same size hold the same bytes: by the hashes both stores compute on a
+ * shared algorithm, else by downloading both and comparing CRC-32s.
+ */
+export async function sameContent(
+  src: ObjectStore,
+  s: ObjectInfo,
+  dst: ObjectStore,
+  d: ObjectInfo,
+): Promise<{ difference?: string; downloaded: boolean }> {
+  const shared = sharedHash(await hashesOf(src, s), await hashesOf(dst, d));
+  if (shared) {
+    return shared.a === shared.b
+      ? { downloaded: false }
+      : { downloaded: false, difference: `${shared.alg} ${shared.a}, destination ${shared.b}` };
+  }
+  const [a, b] = await Promise.all([
+    downloadCrc(src, s.key, s.size),
+    downloadCrc(dst, d.key, d.size),
+  ]);
+  return a === b
+    ? { downloaded: true }
+    : { downloaded: true, difference: `read back with CRC-32 ${a}, destination ${b}` };
+}
+
 /** The objects a URI names: one (not recursive) or every one under the prefix. */
 async function objectsOf(
   store: ObjectStore,
@@ -128,28 +153,10 @@ export async function verifyStores(
           });
           return;
         }
-        const shared = sharedHash(await hashesOf(src, s), await hashesOf(dst, d));
-        if (shared) {
-          if (shared.a !== shared.b)
-            differences.push({
-              key: s.key,
-              problem: "content",
-              detail: `${shared.alg} ${shared.a}, destination ${shared.b}`,
-            });
-          return;
-        }
-        // No algorithm in common: download both and compare CRC-32s.
-        downloaded++;
-        const [a, b] = await Promise.all([
-          downloadCrc(src, s.key, s.size),
-          downloadCrc(dst, d.key, d.size),
-        ]);
-        if (a !== b)
-          differences.push({
-            key: s.key,
-            problem: "content",
-            detail: `read back with CRC-32 ${a}, destination ${b}`,
-          });
+        const same = await sameContent(src, s, dst, d);
+        if (same.downloaded) downloaded++;
+        if (same.difference)
+          differences.push({ key: s.key, problem: "content", detail: same.difference });
       }),
     ),
   );

@@ -267,7 +267,10 @@ export class GatewayExecutor {
               // The hashes the store's service checks and reports, computed here of the bytes received
               // (which match what the source read: every frame's CRC-32 was checked on arrival).
               const sent: Hashes = {
-                ...(await hashParts(store.features.hashes, raw)),
+                ...(await hashParts(
+                  store.features.hashes.filter((h) => h !== "crc32"),
+                  raw,
+                )),
                 crc32: formatCrc(rawCrc),
               };
               const opts = { crc32: rawCrc, hashes: sent };
