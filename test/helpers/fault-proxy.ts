@@ -9,6 +9,8 @@ export interface FlipRules {
   readonly download?: RegExp;
   /** Smallest body that is flipped (so that small control requests pass); default 4096. */
   readonly minBytes?: number;
+  /** Rewrites a GET response body (a store's report of its hashes, say); undefined leaves it. */
+  readonly tamper?: (path: string, body: Buffer) => Buffer | undefined;
 }
 
 /** A proxy on loopback in front of an emulator. */
@@ -62,7 +64,15 @@ export async function startFaultProxy(target: string, rules: FlipRules): Promise
               reply = flip(reply);
               flips++;
             }
-            res.writeHead(up.statusCode ?? 502, up.headers);
+            const tampered = req.method === "GET" ? rules.tamper?.(path, reply) : undefined;
+            if (tampered) {
+              reply = tampered;
+              flips++;
+            }
+            res.writeHead(up.statusCode ?? 502, {
+              ...up.headers,
+              ...(up.headers["content-length"] ? { "content-length": String(reply.length) } : {}),
+            });
             res.end(reply);
           });
         },

@@ -168,6 +168,32 @@ describe("integration: verification catches corrupted bytes", function () {
     });
   }
 
+  it("gcs: an object whose crc32c reads back altered fails verification and is removed", async () => {
+    const dst = await clouds.gcs.make();
+    // GCS proves a composed object by the crc32c it reports; the proxy alters that report.
+    const proxy = await startFaultProxy(target("gcs"), {
+      tamper: (p, body) => {
+        const m = /"crc32c":\s*"([^"]+)"/.exec(body.toString());
+        if (!p.includes("/o/big.bin") || !m) return undefined;
+        const altered = (m[1][0] === "A" ? "B" : "A") + m[1].slice(1);
+        return Buffer.from(body.toString().replace(m[0], `"crc32c":"${altered}"`));
+      },
+    });
+    try {
+      await assert.rejects(
+        client(clouds.gcs.via(proxy.url)).copy({
+          src: "local://src/big.bin",
+          dst: `${dst.uri}/big.bin`,
+        }),
+        /verification failed for big\.bin: the store reports crc32c [0-9a-f]{8}, expected [0-9a-f]{8}/,
+      );
+      assert.ok(proxy.flips() >= 1, "the proxy altered a report");
+    } finally {
+      await proxy.close();
+    }
+    assert.equal(await dst.store.head("big.bin"), undefined, "no object left");
+  });
+
   it("a store that silently keeps other bytes: exit 3, the previous version intact", async () => {
     // The destination gateway's local store flips a byte of whatever it is given and reports success.
     const wrapper = path.join(__dirname, "..", "helpers", "corrupting-store.js");
