@@ -10,6 +10,7 @@ import * as plan from "./commands/plan";
 import * as profile from "./commands/profile";
 import * as stacks from "./commands/stacks";
 import * as sync from "./commands/sync";
+import * as verify from "./commands/verify";
 
 /** Exit codes of the `skyplane` command. */
 export const EXIT = {
@@ -67,6 +68,7 @@ export function buildCli(argv: string[]): Argv {
     .scriptName("skyplane")
     .command(cp)
     .command(sync)
+    .command(verify)
     .command(mb)
     .command(plan)
     .command(profile)

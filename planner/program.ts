@@ -259,6 +259,11 @@ export interface ChunkRequest {
   readonly objectSize: number;
   /** Permission bits of the source object, for destinations that keep them (local buckets). */
   readonly mode?: number;
+  /**
+   * Hashes the source gateway computes of the bytes it read and reports with the chunk's outcome, so
+   * that the runner can predict the destination store's own hashes (`stores/hashes.ts`).
+   */
+  readonly hashes?: ReadonlyArray<"crc32" | "crc32c" | "md5">;
   /** Present when the chunk is one part of a multipart upload. */
   readonly part?: {
     /** 1-based part number. */

@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import type { ChunkRequest } from "../planner/program";
+import { UserError } from "../errors";
 
 /** Sizes that decide how objects are cut into chunks. */
 export interface ChunkingOptions {
@@ -14,6 +15,48 @@ export const DEFAULT_CHUNKING: ChunkingOptions = {
   multipartThresholdBytes: 128 * 1024 * 1024,
   partSizeBytes: 64 * 1024 * 1024,
 };
+
+/** What a destination store allows a multipart upload (its `features`). */
+export interface PartLimits {
+  /** Most parts of one upload (S3: 10,000). */
+  readonly maxParts: number;
+  /** Largest part (S3: 5 GiB). */
+  readonly maxPartBytes: number;
+  /** Largest object (S3: 5 TiB). */
+  readonly maxObjectBytes: number;
+}
+
+/** S3's limits, the tightest of the clouds': https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
+export const S3_PART_LIMITS: PartLimits = {
+  maxParts: 10_000,
+  maxPartBytes: 5 * 1024 ** 3,
+  maxObjectBytes: 5 * 1024 ** 4,
+};
+
+const MIB = 1024 * 1024;
+
+/**
+ * The part size of an object of `size` bytes: the configured one, grown (in whole MiB) as far as the
+ * store's part count needs, and never above its largest part.
+ */
+export function partSizeFor(size: number, configured: number, limits: PartLimits): number {
+  if (Math.ceil(size / configured) <= limits.maxParts)
+    return Math.min(configured, limits.maxPartBytes);
+  const needed = Math.ceil(Math.ceil(size / limits.maxParts) / MIB) * MIB;
+  return Math.min(Math.max(configured, needed), limits.maxPartBytes);
+}
+
+/** Throws a UserError naming the first object larger than the destination store holds. */
+export function mustFit(objects: readonly ObjectPair[], limits: PartLimits, dst: string): void {
+  const big = objects.find((o) => o.size > limits.maxObjectBytes);
+  if (big) {
+    throw new UserError(
+      "OBJECT_TOO_LARGE",
+      `${big.srcKey} is ${big.size} bytes, more than ${dst} holds in one object (${limits.maxObjectBytes} bytes): ` +
+        "split it, or copy it to a store that takes larger objects",
+    );
+  }
+}
 
 /** One object to copy. */
 export interface ObjectPair {
@@ -33,6 +76,8 @@ export interface PlannedObject extends ObjectPair {
   readonly chunkIds: string[];
   /** True when the object is written with a multipart upload. */
   readonly multipart: boolean;
+  /** Size of every part but the last, for a multipart object. */
+  readonly partSize: number;
 }
 
 /** A new chunk id: 32 random hex digits. */
@@ -42,18 +87,21 @@ export function newChunkId(): string {
 
 /**
  * Cuts objects into chunk requests: one chunk per object up to the threshold (zero-byte objects too),
- * parts of `partSizeBytes` above it. Upload ids are filled in once the uploads exist.
+ * parts of `partSizeBytes` above it, grown where an object would need more parts than the destination
+ * allows (`partSizeFor`). Upload ids are filled in once the uploads exist.
  */
 export function planChunks(
   objects: readonly ObjectPair[],
   opts: ChunkingOptions = DEFAULT_CHUNKING,
   id: () => string = newChunkId,
+  limits: PartLimits = S3_PART_LIMITS,
 ): { objects: PlannedObject[]; chunks: ChunkRequest[] } {
   if (opts.partSizeBytes <= 0) throw new Error("the part size must be positive");
   const planned: PlannedObject[] = [];
   const chunks: ChunkRequest[] = [];
   for (const o of objects) {
     const multipart = o.size > opts.multipartThresholdBytes;
+    const partSize = partSizeFor(o.size, opts.partSizeBytes, limits);
     const chunkIds: string[] = [];
     if (!multipart) {
       const c = {
@@ -68,15 +116,15 @@ export function planChunks(
       chunks.push(c);
       chunkIds.push(c.id);
     } else {
-      const parts = Math.ceil(o.size / opts.partSizeBytes);
+      const parts = Math.ceil(o.size / partSize);
       for (let n = 1; n <= parts; n++) {
-        const offset = (n - 1) * opts.partSizeBytes;
+        const offset = (n - 1) * partSize;
         const c: ChunkRequest = {
           id: id(),
           srcKey: o.srcKey,
           dstKey: o.dstKey,
           offset,
-          length: Math.min(opts.partSizeBytes, o.size - offset),
+          length: Math.min(partSize, o.size - offset),
           objectSize: o.size,
           part: { number: n, uploadIds: {} },
         };
@@ -84,7 +132,7 @@ export function planChunks(
         chunkIds.push(c.id);
       }
     }
-    planned.push({ ...o, chunkIds, multipart });
+    planned.push({ ...o, chunkIds, multipart, partSize });
   }
   return { objects: planned, chunks };
 }

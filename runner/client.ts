@@ -24,7 +24,9 @@ import { Engine } from "./engine";
 import { skyplaneHome } from "./home";
 import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
+import { mustFit } from "./chunker";
 import { InterruptedError, listObjects } from "./transfer";
+import { VerifyReport, verifyStores } from "./verify";
 
 /** Options of a client. Constructing one does no I/O. */
 export interface SkyplaneClientOptions {
@@ -175,8 +177,11 @@ export class SkyplaneClient {
     const topology = this.dataplane(sc, sr, dc, dr, { nVms: req.nVms }).topology;
     const src = openStore(srcUri, stores);
     try {
+      const dst = openStore(dstUri, stores);
       if (req.sync) {
-        const sync = await planSync(src, srcUri, openStore(dstUri, stores), dstUri);
+        const sync = await planSync(src, srcUri, dst, dstUri);
+        // Refused before anything is provisioned: the destination could never hold it.
+        mustFit(sync.copy, dst.features, bucketUri(dstUri));
         return {
           topology,
           objects: sync.copy.length,
@@ -190,6 +195,7 @@ export class SkyplaneClient {
         srcUri,
         dstUri,
       );
+      mustFit(objects, dst.features, bucketUri(dstUri));
       if (srcUri.scheme === "file")
         await mustBeReadable(
           srcUri.bucket,
@@ -199,6 +205,28 @@ export class SkyplaneClient {
     } catch (err) {
       if (err instanceof StoreError && err.userFixable)
         throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Compares `src` with `dst` (`rclone check`): keys, sizes and the stores' own hashes, downloading
+   * only where the two stores share no algorithm. Provisions nothing.
+   */
+  async verify(req: { src: string; dst: string; recursive?: boolean }): Promise<VerifyReport> {
+    const stores = { home: this.home, env: this.env };
+    const srcUri = parseUri(req.src);
+    const dstUri = parseUri(req.dst);
+    try {
+      return await verifyStores(
+        openStore(srcUri, stores),
+        srcUri,
+        openStore(dstUri, stores),
+        dstUri,
+        req.recursive ?? false,
+      );
+    } catch (err) {
+      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, err.message);
       throw err;
     }
   }

@@ -2,6 +2,7 @@ import * as https from "node:https";
 import { controlClientTls } from "../gateway-image/control-tls";
 import type { ChunkRequest } from "../planner/program";
 import { SkyplaneError } from "../errors";
+import type { Hashes } from "../stores/hashes";
 
 /** How the runner reaches one gateway's control API. */
 export interface GatewayEndpoint {
@@ -20,6 +21,8 @@ export interface ChunkStatusEvent {
   readonly state: "done" | "failed";
   readonly error?: string;
   readonly crc?: string;
+  /** Hashes of the chunk as read, in the algorithms the request asked for (`stores/hashes.ts`). */
+  readonly hashes?: Hashes;
 }
 
 /** A gateway that does not answer; the message names it and says where its log is. */

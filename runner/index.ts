@@ -18,6 +18,7 @@ export type { TrackerEvent } from "./tracker";
 export { TransferProgress } from "./progress";
 export type { TransferEvent, TransferListener } from "./progress";
 export type { TransferResult } from "./transfer";
+export type { VerifyReport, VerifyDifference } from "./verify";
 export { InterruptedError, TransferFailedError } from "./transfer";
 export { AWSConfig, GCPConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG } from "./config";
 export type { TransferConfig } from "./config";

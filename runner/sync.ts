@@ -1,6 +1,7 @@
 import pLimit from "p-limit";
-import { listAll, ObjectStore, StoreUri } from "../stores";
+import { listAll, ObjectInfo, ObjectStore, StoreUri } from "../stores";
 import { destinationKey, ObjectPair } from "./chunker";
+import { sameContent } from "./verify";
 
 /** What a sync will do. */
 export interface SyncPlan {
@@ -14,7 +15,8 @@ export interface SyncPlan {
 
 /**
  * Compares a source prefix with a destination prefix: an object is copied when the destination lacks
- * it, or has another size, or another checksum where both ends know one.
+ * it, or has another size, or other bytes (`sameContent`: the hashes both stores compute on an algorithm
+ * they share, else both read and hashed).
  */
 export async function planSync(
   src: ObjectStore,
@@ -22,16 +24,17 @@ export async function planSync(
   dst: ObjectStore,
   dstUri: StoreUri,
 ): Promise<SyncPlan> {
-  const dstObjects = new Map<string, { size: number; checksum?: string }>();
+  const dstObjects = new Map<string, ObjectInfo>();
   const dstBase = dstUri.key === "" || dstUri.key.endsWith("/") ? dstUri.key : dstUri.key + "/";
   // A destination folder that does not exist yet holds nothing.
   if (await dst.exists()) {
-    for await (const o of listAll(dst, dstBase))
-      dstObjects.set(o.key, { size: o.size, checksum: o.checksum });
+    for await (const o of listAll(dst, dstBase)) dstObjects.set(o.key, o);
   }
   const srcBase = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
   const candidates: ObjectPair[] = [];
+  const srcObjects = new Map<string, ObjectInfo>();
   for await (const o of listAll(src, srcBase)) {
+    srcObjects.set(o.key, o);
     candidates.push({
       srcKey: o.key,
       dstKey: destinationKey(o.key, srcBase, dstBase, true),
@@ -45,11 +48,8 @@ export async function planSync(
       limit(async () => {
         const there = dstObjects.get(c.dstKey);
         if (!there || there.size !== c.size) return true;
-        const [a, b] = await Promise.all([
-          src.checksum(c.srcKey),
-          there.checksum ?? dst.checksum(c.dstKey),
-        ]);
-        return a !== undefined && b !== undefined && a !== b;
+        const source = srcObjects.get(c.srcKey) as ObjectInfo;
+        return (await sameContent(src, source, dst, there)).difference !== undefined;
       }),
     ),
   );

@@ -2,11 +2,16 @@ import pLimit from "p-limit";
 import type { ChunkRequest } from "../planner/program";
 import {
   bucketUri,
-  compositeChecksum,
+  crc32,
+  expectedHashes,
+  formatCrc,
+  Hashes,
+  hashMismatches,
   listAll,
   ObjectStore,
   openStore,
   parseStoreUri,
+  sharedHash,
   StoreContext,
   StoreError,
   StoreUri,
@@ -16,6 +21,7 @@ import {
   ChunkingOptions,
   DEFAULT_CHUNKING,
   destinationKey,
+  mustFit,
   ObjectPair,
   planChunks,
   PlannedObject,
@@ -173,14 +179,20 @@ export async function runTransfer(
       );
     }
     const pairs = req.objects ? [...req.objects] : await listObjects(req, src, srcUri, dstUri);
-    const plan = planChunks(pairs, opts);
     const dstBucket = bucketUri(dstUri);
+    mustFit(pairs, dst.features, dstBucket);
+    const plan = planChunks(pairs, opts, undefined, dst.features);
     const buckets = { srcBucket: bucketUri(srcUri), dstBuckets: { [target.dstRegion]: dstBucket } };
+    // One algorithm is enough to predict the store's hash: CRC-32C where the store computes it (it
+    // survives S3's SSE-KMS, whose ETag is no MD5), else its first; the gateways' CRC-32 is always there.
+    const predictable = dst.features.hashes.includes("crc32c")
+      ? (["crc32c"] as const)
+      : dst.features.hashes.slice(0, 1);
     const chunks: ChunkRequest[] = [];
     const uploadIdOf = new Map<string, string>();
     for (const o of plan.objects.filter((p) => p.multipart)) {
       const uploadId = await dst.createMultipartUpload(o.dstKey, {
-        partSize: opts.partSizeBytes,
+        partSize: o.partSize,
         mode: o.mode,
       });
       uploads.push({ key: o.dstKey, uploadId });
@@ -191,15 +203,23 @@ export async function runTransfer(
         number: c.part.number,
         uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
       };
-      chunks.push({ ...c, ...buckets, ...(part ? { part } : {}) });
+      // The source gateway hashes what it reads in the destination store's algorithms, so that the
+      // store's own hashes of each object can be checked against the bytes read (not against metadata).
+      const hashes = predictable.filter((h) => h !== "crc32");
+      chunks.push({
+        ...c,
+        ...buckets,
+        ...(part ? { part } : {}),
+        ...(hashes.length ? { hashes } : {}),
+      });
     }
     const bytes = pairs.reduce((n, p) => n + p.size, 0);
     progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });
 
     if (opts.signal?.aborted) throw new InterruptedError();
-    const crcs = await dispatchAndTrack(chunks, sources, opts, progress);
-    const completed = await finalize(plan.objects, crcs, dst, uploads, progress);
-    if (opts.verify) await verify(plan.objects, completed, dst, progress);
+    const read = await dispatchAndTrack(chunks, sources, opts, progress);
+    const completed = await finalize(plan.objects, read, dst, uploads, progress);
+    if (opts.verify) await verify(plan.objects, read, completed, dst, progress);
     const seconds = (Date.now() - started) / 1000;
     progress.emit({ type: "done", objects: pairs.length, bytes, seconds });
     return { objects: pairs.length, bytes, seconds };
@@ -218,9 +238,9 @@ async function dispatchAndTrack(
   sources: readonly GatewayClient[],
   opts: TransferOptions,
   progress: TransferProgress,
-): Promise<Map<string, string>> {
+): Promise<Map<string, Hashes>> {
   const byId = new Map(chunks.map((c) => [c.id, c]));
-  const crcs = new Map<string, string>();
+  const crcs = new Map<string, Hashes>();
   const failures: string[] = [];
   const cursors = sources.map(() => 0);
   let next = 0;
@@ -275,7 +295,7 @@ async function dispatchAndTrack(
           const c = byId.get(e.id);
           if (!c || crcs.has(e.id)) continue;
           if (e.state === "done" && e.crc) {
-            crcs.set(e.id, e.crc);
+            crcs.set(e.id, { ...e.hashes, crc32: e.crc });
             progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
           } else {
             failures.push(
@@ -305,64 +325,97 @@ async function dispatchAndTrack(
   return crcs;
 }
 
-/** Completes multipart uploads; returns each object's expected checksum. */
+/** Completes multipart uploads; returns the hashes the destination store should report of each object. */
 async function finalize(
   objects: PlannedObject[],
-  crcs: Map<string, string>,
+  read: Map<string, Hashes>,
   dst: ObjectStore,
   uploads: Array<{ key: string; uploadId: string }>,
   progress: TransferProgress,
-): Promise<Map<string, string>> {
-  const expected = new Map<string, string>();
+): Promise<Map<string, Hashes>> {
+  const expected = new Map<string, Hashes>();
   for (const o of objects) {
-    const parts = o.chunkIds.map((id) => crcs.get(id) as string);
+    const parts = o.chunkIds.map((id, i) => ({
+      size: Math.min(o.partSize, o.size - i * o.partSize),
+      hashes: read.get(id) as Hashes,
+    }));
     if (o.multipart) {
       const at = uploads.findIndex((u) => u.key === o.dstKey);
       const upload = uploads[at];
       await dst.completeMultipartUpload(
         o.dstKey,
         upload.uploadId,
-        parts.map((checksum, i) => ({ partNumber: i + 1, checksum })),
+        parts.map((p, i) => ({ partNumber: i + 1, hashes: { crc32: p.hashes.crc32 } })),
       );
       uploads.splice(at, 1);
-      expected.set(o.dstKey, compositeChecksum(parts));
-    } else {
-      expected.set(o.dstKey, parts[0]);
     }
+    const algs = [...new Set([...dst.features.hashes, "crc32" as const])];
+    expected.set(
+      o.dstKey,
+      await expectedHashes(algs, dst.features.multipartHash, parts, o.multipart),
+    );
     progress.emit({ type: "object_done", key: o.dstKey, bytes: o.size });
   }
   return expected;
 }
 
-/** Checks that every destination object has the source's size and the checksum of what was read. */
+/**
+ * Checks every destination object against what the source gateways read: its size, and the store's
+ * own hash on an algorithm it shares with the gateways' (never a value skyplane wrote as metadata);
+ * where it reports none that they share (an Azure block list, gofakes3's multipart MD5), its bytes are
+ * read back and each part's CRC-32 compared. An object that fails is deleted, so none is left behind.
+ */
 async function verify(
   objects: PlannedObject[],
-  expected: Map<string, string>,
+  read: Map<string, Hashes>,
+  expected: Map<string, Hashes>,
   dst: ObjectStore,
   progress: TransferProgress,
 ): Promise<void> {
   const mismatches: string[] = [];
-  const limit = pLimit(32);
+  const limit = pLimit(8);
   await Promise.all(
     objects.map((o) =>
       limit(async () => {
-        const info = await dst.head(o.dstKey);
-        if (!info) mismatches.push(`${o.dstKey}: missing at the destination`);
-        else if (info.size !== o.size)
-          mismatches.push(`${o.dstKey}: ${info.size} bytes, expected ${o.size}`);
-        else if (info.checksum !== expected.get(o.dstKey)) {
-          mismatches.push(
-            `${o.dstKey}: checksum ${info.checksum}, expected ${expected.get(o.dstKey)}`,
-          );
+        const problem = await checkObject(o, read, expected.get(o.dstKey) ?? {}, dst);
+        if (problem) {
+          mismatches.push(`verification failed for ${o.dstKey}: ${problem}`);
+          await dst.delete(o.dstKey).catch(() => undefined);
         }
       }),
     ),
   );
   if (mismatches.length > 0) {
-    throw new TransferFailedError(
-      `verification failed for ${mismatches.length} object(s): ${mismatches.slice(0, 5).join("; ")}`,
-      mismatches,
-    );
+    const more = mismatches.length > 5 ? ` (and ${mismatches.length - 5} more)` : "";
+    throw new TransferFailedError(`${mismatches.slice(0, 5).join("; ")}${more}`, mismatches);
   }
   progress.emit({ type: "verified", objects: objects.length });
+}
+
+/** What is wrong with one destination object, or undefined. */
+async function checkObject(
+  o: PlannedObject,
+  read: Map<string, Hashes>,
+  expected: Hashes,
+  dst: ObjectStore,
+): Promise<string | undefined> {
+  const info = await dst.head(o.dstKey);
+  if (!info) return "missing at the destination";
+  if (info.size !== o.size) return `${info.size} bytes, expected ${o.size}`;
+  const reported = info.hashes ?? {};
+  if (sharedHash(reported, expected)) {
+    const wrong = hashMismatches(reported, expected);
+    return wrong.length > 0 ? `the store reports ${wrong.join("; ")}` : undefined;
+  }
+  // No hash in common: read the object back, part by part, and compare each part's CRC-32.
+  for (const [i, id] of o.chunkIds.entries()) {
+    const offset = i * o.partSize;
+    const length = o.multipart ? Math.min(o.partSize, o.size - offset) : o.size;
+    const bytes = length === 0 ? Buffer.alloc(0) : await dst.get(o.dstKey, { offset, length });
+    const crc = formatCrc(crc32(bytes));
+    const want = read.get(id)?.crc32;
+    if (bytes.length !== length || crc !== want)
+      return `read back${o.multipart ? ` part ${i + 1}` : ""} with CRC-32 ${crc}, the source read ${want}`;
+  }
+  return undefined;
 }

@@ -1,15 +1,18 @@
-import { crc32, formatCrc } from "./checksum";
+import type { Hashes } from "./hashes";
 import { ObjectInfo, ObjectStore, StoreError } from "./types";
 
 /*
  * What the cloud adapters share: the same answers to the same questions, whatever the SDK.
  */
 
-/** A store's checksum of `key`: the recorded one, else the CRC-32 of its bytes. */
-export async function checksumOf(store: ObjectStore, key: string): Promise<string | undefined> {
-  const info = await store.head(key);
-  if (!info) return undefined;
-  return info.checksum ?? formatCrc(crc32(await store.get(key)));
+/** A cloud store's hashes of `key`: what its service reports (`head`), never read from the bytes. */
+export async function hashesOf(store: ObjectStore, key: string): Promise<Hashes | undefined> {
+  return (await store.head(key))?.hashes;
+}
+
+/** The error of a write whose bytes the service refused, or reported other hashes of, than were sent. */
+export function checksumMismatch(key: string, detail: string): StoreError {
+  return new StoreError("CHECKSUM_MISMATCH", `verification failed for ${key}: ${detail}`, false);
 }
 
 /** `bytes`, copied into `into` when it is given and large enough (callers reuse their buffers). */

@@ -1,5 +1,6 @@
 export * from "./types";
 export * from "./checksum";
+export * from "./hashes";
 export { LocalStore } from "./local";
 export {
   bucketUri,

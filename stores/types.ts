@@ -1,3 +1,5 @@
+import type { Hashes, MultipartHash, PartHash } from "./hashes";
+
 /*
  * The one narrow interface every object store adapter implements (local folders now; S3, GCS and Azure
  * Blob later), plus the capabilities each declares. The runner and the gateways speak only this.
@@ -11,6 +13,18 @@ export interface StoreFeatures {
   readonly serverSideCopy: boolean;
   /** Largest part a multipart upload accepts, in bytes. */
   readonly maxPartBytes: number;
+  /** Most parts a multipart upload may have. */
+  readonly maxParts: number;
+  /** Largest object the store holds, in bytes. */
+  readonly maxObjectBytes: number;
+  /**
+   * Hashes of a write's bytes that the adapter sends for the service to check, and that the store
+   * reports back as its own (see `stores/hashes.ts`); a caller that knows these of every part can
+   * predict the store's hashes of the object.
+   */
+  readonly hashes: readonly PartHash[];
+  /** How the store's hash of a multipart object follows from its parts' hashes. */
+  readonly multipartHash: MultipartHash;
 }
 
 /** One object as a listing or `head` reports it. */
@@ -21,8 +35,8 @@ export interface ObjectInfo {
   readonly size: number;
   /** Last modification time. */
   readonly lastModified: Date;
-  /** The store's checksum of the content (for the local store, see `stores/checksum.ts`). */
-  readonly checksum?: string;
+  /** The hashes the store itself computed of the content (none that skyplane wrote as metadata). */
+  readonly hashes?: Hashes;
   /** Permission bits, where the store has them (the local store); copies into a local bucket keep them. */
   readonly mode?: number;
 }
@@ -53,8 +67,8 @@ export interface ListOptions {
 export interface UploadedPart {
   /** 1-based part number. */
   readonly partNumber: number;
-  /** The store's checksum of the part. */
-  readonly checksum: string;
+  /** The hashes the store reported for the part it received (on completion: what the caller expects). */
+  readonly hashes?: Hashes;
 }
 
 /** Bytes to write: one buffer, or pieces written in order (no copy into one buffer). */
@@ -62,13 +76,16 @@ export type WriteData = Buffer | readonly Buffer[];
 
 /** Options of writes. */
 export interface WriteOptions {
-  /**
-   * The CRC-32 the caller already computed over exactly these bytes. Stores that can have the server
-   * check it (S3's x-amz-checksum-crc32); the local store records it instead of reading the bytes again.
-   */
+  /** The CRC-32 the caller computed over exactly these bytes; the local store checks it before publishing. */
   readonly crc32?: number;
   /** Permission bits of the object where the store has them (the local store); default 0600. */
   readonly mode?: number;
+  /**
+   * Hashes (in `features.hashes`) the caller computed over exactly these bytes: the adapter sends them
+   * for the service to check (a mismatch is refused, StoreError CHECKSUM_MISMATCH) instead of hashing
+   * the bytes again.
+   */
+  readonly hashes?: Hashes;
 }
 
 /** A bucket (or container, or folder) of one store. */
@@ -86,12 +103,12 @@ export interface ObjectStore {
   /** One page of keys. */
   list(opts?: ListOptions): Promise<ListPage>;
   /**
-   * The object's info, or undefined if there is no such object. Cheap: it carries a checksum only when
-   * the store knows one without reading the object.
+   * The object's info, or undefined if there is no such object. Cheap: it carries the hashes the store
+   * knows without reading the object.
    */
   head(key: string): Promise<ObjectInfo | undefined>;
-  /** The object's checksum, reading the object if the store must; undefined if there is no such object. */
-  checksum(key: string): Promise<string | undefined>;
+  /** The store's own hashes of the object, reading it if the store must; undefined if there is no such object. */
+  hashes(key: string): Promise<Hashes | undefined>;
   /**
    * The object's bytes, or `length` bytes from `offset`. With `into` (at least that long), the bytes are
    * read into it and a view of it is returned, so that callers can reuse buffers.
@@ -157,7 +174,7 @@ export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<
 /** An error of a store that says what to do; the runner turns it into a UserError. */
 export class StoreError extends Error {
   constructor(
-    /** Stable code: NO_SUCH_BUCKET, NO_SUCH_KEY, NO_SUCH_UPLOAD, INVALID_KEY, ACCESS_DENIED, CONFLICT. */
+    /** Stable code: NO_SUCH_BUCKET, NO_SUCH_KEY, NO_SUCH_UPLOAD, INVALID_KEY, ACCESS_DENIED, CONFLICT, CHECKSUM_MISMATCH. */
     readonly code: string,
     message: string,
     /** True when the caller may fix it (missing bucket, bad key); false for transient failures. */

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { crc32, formatCrc } from "../../stores/checksum";
 import { LocalStore } from "../../stores/local";
+import { hashMismatches, hashParts, Hashes, sharesHash } from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
 import { BufferPool, ByteBudget } from "./memory";
@@ -47,6 +48,8 @@ export interface ChunkEvent {
   readonly error?: string;
   /** CRC-32 of the chunk as read (8 hex digits), on a source gateway's done events. */
   readonly crc?: string;
+  /** The hashes the request asked for, of the chunk as read, on a source gateway's done events. */
+  readonly hashes?: Hashes;
 }
 
 /** Counters for the status endpoint. */
@@ -290,8 +293,9 @@ export class GatewayExecutor {
       }
       this.stats.bytesRead += raw.length;
       const crc = crc32(raw);
+      const hashes = req.hashes?.length ? await hashParts(req.hashes, [raw]) : undefined;
       await sink.handle(req, [raw], crc);
-      this.record(req.id, "done", undefined, formatCrc(crc));
+      this.record(req.id, "done", undefined, formatCrc(crc), hashes);
     } catch (err) {
       this.record(req.id, "failed", (err as Error).message);
     } finally {
@@ -299,13 +303,20 @@ export class GatewayExecutor {
     }
   }
 
-  private record(id: string, state: ChunkEvent["state"], error?: string, crc?: string): void {
+  private record(
+    id: string,
+    state: ChunkEvent["state"],
+    error?: string,
+    crc?: string,
+    hashes?: Hashes,
+  ): void {
     this.events.push({
       seq: this.events.length + 1,
       id,
       state,
       ...(error ? { error } : {}),
       ...(crc ? { crc } : {}),
+      ...(hashes ? { hashes } : {}),
     });
   }
 
@@ -344,16 +355,31 @@ export class GatewayExecutor {
               const uploadId = req.part?.uploadIds[bucket];
               if (req.part && !uploadId)
                 throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);
+              // The hashes the store's service checks and reports, computed here of the bytes received
+              // (which match what the source read: every frame's CRC-32 was checked on arrival).
+              const sent: Hashes = {
+                ...(await hashParts(
+                  store.features.hashes.filter((h) => h !== "crc32"),
+                  raw,
+                )),
+                crc32: formatCrc(rawCrc),
+              };
+              const opts = { crc32: rawCrc, hashes: sent };
               const written =
                 req.part && uploadId
-                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, {
-                      crc32: rawCrc,
-                    })
-                  : await store.put(req.dstKey, raw, { crc32: rawCrc, mode: req.mode });
-              const expected = formatCrc(rawCrc);
-              if (written.checksum !== expected) {
+                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, opts)
+                  : await store.put(req.dstKey, raw, { ...opts, mode: req.mode });
+              // Trust only what the store reports it holds: it must name a hash we know, and match it.
+              const reported = written.hashes ?? {};
+              const wrong = hashMismatches(reported, sent);
+              if (wrong.length > 0 || !sharesHash(reported, sent)) {
+                // A whole object that landed wrong is removed rather than left for a reader.
+                if (!req.part) await store.delete(req.dstKey).catch(() => undefined);
                 throw new Error(
-                  `${bucket}/${req.dstKey}: store checksum ${written.checksum}, sent ${expected}`,
+                  `verification failed for ${req.dstKey}${req.part ? ` part ${req.part.number}` : ""}: ` +
+                    (wrong.length > 0
+                      ? `${bucket} reports ${wrong.join("; ")}`
+                      : `${bucket} reported no hash of what it stored`),
                 );
               }
               this.stats.bytesWritten += req.length;

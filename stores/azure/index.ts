@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
-import { checksumOf, headOrMissing, intoBuffer } from "../common";
-import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
+import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
+import { Hashes, hashParts } from "../hashes";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
   EMULATED_REGIONS,
@@ -22,11 +22,15 @@ import { bucketRegion } from "../../planner/regions";
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
  * how Azurite is reached), or an explicit connection string. A multipart upload is a block list: parts
  * are staged blocks, committed at completion (only then does the blob appear). An open upload is marked
- * by a hidden blob, so that parts sent after an abort are refused. Skyplane records each blob's CRC-32
- * as the metadata `skyplanecrc32` (Azure metadata names are identifiers).
+ * by a hidden blob, so that parts sent after an abort are refused.
+ *
+ * Integrity: every Put Blob and Put Block carries the transactional Content-MD5 of its bytes, which
+ * Azure checks before it stores them (400 Md5Mismatch otherwise), and answers with the MD5 it computed;
+ * a blob written whole keeps that MD5 as its Content-MD5, reported by `head`. A committed block list has
+ * no hash of the whole blob (Azure computes none), so `multipartHash` is "none" and a caller that must
+ * prove such a blob reads it back. Azurite checks the transactional MD5 and keeps Content-MD5 as Azure does.
  */
 
-const META = "skyplanecrc32";
 /** Hidden blob marking an open upload: `<key>.skyplane-upload-<id>`. */
 const MARK = ".skyplane-upload-";
 
@@ -37,13 +41,23 @@ export function azureVerdict(err: unknown): Verdict {
   return { retry: isTransientNetworkError(err) };
 }
 
+/** The hashes Azure computed of a blob or block: its Content-MD5, when it has one. */
+export function azureHashes(md5?: Uint8Array): Hashes {
+  return md5 && md5.length === 16 ? { md5: Buffer.from(md5).toString("hex") } : {};
+}
+
 /** An Azure Blob container. */
 export class AzureStore implements ObjectStore {
   readonly scheme = "azure";
   readonly features: StoreFeatures = {
     multipart: true,
     serverSideCopy: true,
+    // https://learn.microsoft.com/rest/api/storageservices/understanding-block-blobs--append-blobs--and-page-blobs
     maxPartBytes: 4000 * 1024 ** 2,
+    maxParts: 50_000,
+    maxObjectBytes: 50_000 * 4000 * 1024 ** 2,
+    hashes: ["md5"],
+    multipartHash: "none",
   };
   private readonly container: ContainerClient;
   /** True when the account is Azurite (a development endpoint). */
@@ -97,6 +111,13 @@ export class AzureStore implements ObjectStore {
 
   private explain(err: unknown, key?: string): unknown {
     if (!(err instanceof RestError)) return err;
+    // Azure answers Md5Mismatch; Azurite InvalidOperation "Provided contentMD5 doesn't match".
+    if (
+      err.code === "Md5Mismatch" ||
+      err.code === "Crc64Mismatch" ||
+      (err.statusCode === 400 && /contentMD5 doesn't match/i.test(err.message))
+    )
+      return checksumMismatch(key ?? "", `Azure refused the bytes as sent (${err.code})`);
     if (err.code === "ContainerNotFound" || (err.statusCode === 404 && key === undefined)) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -167,7 +188,7 @@ export class AzureStore implements ObjectStore {
           key: b.name,
           size: b.properties.contentLength ?? 0,
           lastModified: b.properties.lastModified,
-          checksum: b.metadata?.[META],
+          hashes: azureHashes((b.properties as { contentMD5?: Uint8Array }).contentMD5),
         })),
       prefixes: prefixes.filter((p) => !p.includes(MARK)),
       ...(page.continuationToken ? { nextToken: page.continuationToken } : {}),
@@ -182,15 +203,15 @@ export class AzureStore implements ObjectStore {
           key,
           size: p.contentLength ?? 0,
           lastModified: p.lastModified ?? new Date(0),
-          checksum: p.metadata?.[META],
+          hashes: azureHashes(p.contentMD5),
         };
       },
       () => this.exists(),
     );
   }
 
-  async checksum(key: string): Promise<string | undefined> {
-    return checksumOf(this, key);
+  async hashes(key: string): Promise<Hashes | undefined> {
+    return hashesOf(this, key);
   }
 
   async get(
@@ -211,15 +232,22 @@ export class AzureStore implements ObjectStore {
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     const body = Buffer.concat(pieces(data) as Buffer[]);
-    const crc = formatCrc(opts.crc32 ?? crc32(body));
-    await this.call(
+    const md5 = await this.md5(data, opts);
+    // Put Blob's transactional Content-MD5 (the SDK passes it through though its type omits it).
+    const r = await this.call(
       () =>
         this.container
           .getBlockBlobClient(key)
-          .upload(body, body.length, { metadata: { [META]: crc } }),
+          .upload(body, body.length, { transactionalContentMD5: md5 } as object),
       key,
     );
-    return { key, size: body.length, lastModified: new Date(), checksum: crc };
+    return { key, size: body.length, lastModified: new Date(), hashes: azureHashes(r.contentMD5) };
+  }
+
+  /** The MD5 to send with a write: the caller's, else computed here. */
+  private async md5(data: WriteData, opts: WriteOptions): Promise<Uint8Array> {
+    const hex = opts.hashes?.md5 ?? (await hashParts(["md5"], pieces(data))).md5;
+    return Buffer.from(hex as string, "hex");
   }
 
   /** Block ids of one upload: equal length, as Azure requires. */
@@ -257,14 +285,20 @@ export class AzureStore implements ObjectStore {
   ): Promise<UploadedPart> {
     await this.mustBeOpen(key, uploadId);
     const body = Buffer.concat(pieces(data) as Buffer[]);
-    await this.call(
+    const md5 = await this.md5(data, opts);
+    const r = await this.call(
       () =>
         this.container
           .getBlockBlobClient(key)
-          .stageBlock(this.blockId(uploadId, partNumber), body, body.length),
+          .stageBlock(this.blockId(uploadId, partNumber), body, body.length, {
+            transactionalContentMD5: md5,
+          }),
       key,
     );
-    return { partNumber, checksum: formatCrc(opts.crc32 ?? crc32Of(pieces(data))) };
+    // Azure answers Put Block with the MD5 it computed; Azurite answers none. Either way the service
+    // checked the block against the transactional MD5 it came with (a mismatch is refused), so that
+    // MD5 is what the service holds.
+    return { partNumber, hashes: azureHashes(r.contentMD5 ?? md5) };
   }
 
   async completeMultipartUpload(
@@ -286,13 +320,8 @@ export class AzureStore implements ObjectStore {
         "INVALID_PART",
         `part ${missing.partNumber} of ${key} was never uploaded`,
       );
-    const checksum = compositeChecksum(sorted.map((p) => p.checksum));
     await this.call(
-      () =>
-        blob.commitBlockList(
-          sorted.map((p) => this.blockId(uploadId, p.partNumber)),
-          { metadata: { [META]: checksum } },
-        ),
+      () => blob.commitBlockList(sorted.map((p) => this.blockId(uploadId, p.partNumber))),
       key,
     );
     await this.call(
@@ -300,7 +329,12 @@ export class AzureStore implements ObjectStore {
       key,
     );
     const info = await this.head(key);
-    return { key, size: info?.size ?? 0, lastModified: info?.lastModified ?? new Date(), checksum };
+    return {
+      key,
+      size: info?.size ?? 0,
+      lastModified: info?.lastModified ?? new Date(),
+      hashes: info?.hashes ?? {},
+    };
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { Bucket, Storage } from "@google-cloud/storage";
-import { checksumOf, headOrMissing, intoBuffer } from "../common";
-import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
+import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
+import { b64hex, Hashes, hashParts, hexb64 } from "../hashes";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
   EMULATED_REGIONS,
@@ -22,11 +22,14 @@ import { bucketRegion } from "../../planner/regions";
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
  * `gcloud auth application-default login`, the metadata server); STORAGE_EMULATOR_HOST points at an
  * emulator. A multipart upload is parts uploaded as hidden objects and composed (GCS's own way to join
- * objects, 32 at a time), so it appears only when completed. Skyplane records each object's CRC-32 as
- * the metadata `skyplane-crc32`.
+ * objects, 32 at a time), so it appears only when completed.
+ *
+ * Integrity: every upload carries the CRC-32C and MD5 of its bytes in the object resource, which GCS
+ * checks before it stores the object (400 otherwise); the store reports the crc32c and md5Hash GCS
+ * computed. A composed object has only a crc32c, GCS's CRC-32C of the whole object, which a caller
+ * predicts by combining its parts' CRC-32Cs. fake-gcs-server computes and returns both as GCS does.
  */
 
-const META = "skyplane-crc32";
 /** Hidden objects of uploads in progress: `<key>.skyplane-part-<upload id>-<part>` (part 0 marks the upload). */
 const PART = ".skyplane-part-";
 const COMPOSE_MAX = 32;
@@ -38,6 +41,16 @@ export function gcsVerdict(err: unknown): Verdict {
   return httpVerdict(e.code, e.response?.headers?.["retry-after"]);
 }
 
+/** The hashes GCS computed of an object (its resource's crc32c and md5Hash, base64). */
+export function gcsHashes(m: { crc32c?: string; md5Hash?: string }): Hashes {
+  const out: Hashes = {};
+  const crc = b64hex(m.crc32c);
+  const md5 = b64hex(m.md5Hash);
+  if (crc) out.crc32c = crc;
+  if (md5) out.md5 = md5;
+  return out;
+}
+
 /** A GCS bucket. */
 export class GcsStore implements ObjectStore {
   readonly scheme = "gs";
@@ -45,6 +58,12 @@ export class GcsStore implements ObjectStore {
     multipart: true,
     serverSideCopy: true,
     maxPartBytes: 5 * 1024 ** 3,
+    // Parts are composed 32 at a time, so any count works; 10,000 keeps the same plan as S3.
+    maxParts: 10_000,
+    // https://cloud.google.com/storage/quotas#objects
+    maxObjectBytes: 5 * 1024 ** 4,
+    hashes: ["crc32c", "md5"],
+    multipartHash: "combined",
   };
   private readonly b: Bucket;
   private readonly storage: Storage;
@@ -91,6 +110,8 @@ export class GcsStore implements ObjectStore {
   private explain(err: unknown, key?: string): unknown {
     const code = (err as { code?: unknown }).code;
     const message = String((err as Error)?.message ?? "");
+    if (code === 400 && key !== undefined && /crc32c|md5/i.test(message))
+      return checksumMismatch(key, `GCS refused the bytes as sent: ${message}`);
     if (code === 404 && (key === undefined || /bucket/i.test(message))) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -152,6 +173,7 @@ export class GcsStore implements ObjectStore {
           key: f.name,
           size: Number(f.metadata.size ?? 0),
           lastModified: new Date(f.metadata.updated ?? 0),
+          hashes: gcsHashes(f.metadata),
         })),
       prefixes,
       ...((next as { pageToken?: string } | null)?.pageToken
@@ -168,15 +190,15 @@ export class GcsStore implements ObjectStore {
           key,
           size: Number(m.size ?? 0),
           lastModified: new Date(m.updated ?? 0),
-          checksum: (m.metadata as Record<string, string> | undefined)?.[META],
+          hashes: gcsHashes(m),
         };
       },
       () => this.exists(),
     );
   }
 
-  async checksum(key: string): Promise<string | undefined> {
-    return checksumOf(this, key);
+  async hashes(key: string): Promise<Hashes | undefined> {
+    return hashesOf(this, key);
   }
 
   async get(
@@ -200,24 +222,31 @@ export class GcsStore implements ObjectStore {
     return intoBuffer(bytes, into);
   }
 
-  private async save(name: string, body: Buffer, crc: number): Promise<void> {
+  /** Uploads `body` as `name` with its CRC-32C and MD5 for GCS to check; returns GCS's hashes. */
+  private async save(name: string, key: string, data: WriteData, opts: WriteOptions = {}) {
+    const body = Buffer.concat(pieces(data) as Buffer[]);
+    const given = opts.hashes ?? {};
+    const sent =
+      given.crc32c && given.md5
+        ? given
+        : { ...(await hashParts(["crc32c", "md5"], pieces(data))), ...given };
+    const file = this.b.file(name);
     await this.call(
       () =>
-        this.b.file(name).save(body, {
+        file.save(body, {
           resumable: false,
           validation: false,
-          metadata: { metadata: { [META]: formatCrc(crc) } },
+          metadata: { crc32c: hexb64(sent.crc32c as string), md5Hash: hexb64(sent.md5 as string) },
         }),
-      name,
+      key,
     );
+    return { size: body.length, hashes: gcsHashes(file.metadata) };
   }
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     if (!(await this.exists())) throw this.explain({ code: 404 });
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const crc = opts.crc32 ?? crc32(body);
-    await this.save(key, body, crc);
-    return { key, size: body.length, lastModified: new Date(), checksum: formatCrc(crc) };
+    const { size, hashes } = await this.save(key, key, data, opts);
+    return { key, size, lastModified: new Date(), hashes };
   }
 
   private partName(key: string, uploadId: string, n: number): string {
@@ -227,7 +256,7 @@ export class GcsStore implements ObjectStore {
   async createMultipartUpload(key: string): Promise<string> {
     if (!(await this.exists())) throw this.explain({ code: 404 });
     const id = crypto.randomBytes(12).toString("hex");
-    await this.save(this.partName(key, id, 0), Buffer.alloc(0), 0); // marks the upload as open
+    await this.save(this.partName(key, id, 0), key, Buffer.alloc(0)); // marks the upload as open
     return id;
   }
 
@@ -251,10 +280,8 @@ export class GcsStore implements ObjectStore {
     opts: WriteOptions = {},
   ): Promise<UploadedPart> {
     await this.mustBeOpen(key, uploadId);
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const crc = opts.crc32 ?? crc32Of(pieces(data));
-    await this.save(this.partName(key, uploadId, partNumber), body, crc);
-    return { partNumber, checksum: formatCrc(crc) };
+    const { hashes } = await this.save(this.partName(key, uploadId, partNumber), key, data, opts);
+    return { partNumber, hashes };
   }
 
   async completeMultipartUpload(
@@ -288,15 +315,18 @@ export class GcsStore implements ObjectStore {
       sources = next;
       round++;
     }
-    const checksum = compositeChecksum(sorted.map((p) => p.checksum));
     await this.call(() => this.b.combine(sources, key), key);
-    await this.call(() => this.b.file(key).setMetadata({ metadata: { [META]: checksum } }), key);
     await this.cleanUp(key, uploadId, [
       ...sorted.map((p) => this.partName(key, uploadId, p.partNumber)),
       ...temporary,
     ]);
     const info = await this.head(key);
-    return { key, size: info?.size ?? 0, lastModified: info?.lastModified ?? new Date(), checksum };
+    return {
+      key,
+      size: info?.size ?? 0,
+      lastModified: info?.lastModified ?? new Date(),
+      hashes: info?.hashes ?? {},
+    };
   }
 
   private async cleanUp(key: string, uploadId: string, names: string[]): Promise<void> {

@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
-import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
+import { crc32, formatCrc } from "../checksum";
+import { checksumMismatch } from "../common";
+import { crcCombine, Hashes } from "../hashes";
 import {
   byteLength,
   ListOptions,
@@ -56,6 +58,11 @@ export class LocalStore implements ObjectStore {
     multipart: true,
     serverSideCopy: false,
     maxPartBytes: 5 * 1024 ** 3,
+    maxParts: 10_000,
+    maxObjectBytes: Number.MAX_SAFE_INTEGER,
+    // The CRC-32 of the bytes read back from disk after writing them, before they are published.
+    hashes: ["crc32"],
+    multipartHash: "combined",
   };
 
   /** Where skyplane's records of this bucket live. */
@@ -147,12 +154,12 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * The checksum of `key`, computing it (and recording it) when no current record exists: an object
-   * written into the folder by hand has none. Undefined when there is no such object.
+   * The hashes of `key`, computing the CRC-32 (and recording it) when no current record exists: an
+   * object written into the folder by hand has none. Undefined when there is no such object.
    */
-  async checksum(key: string): Promise<string | undefined> {
+  async hashes(key: string): Promise<Hashes | undefined> {
     await this.mustExist();
-    return (await this.info(key, true))?.checksum;
+    return (await this.info(key, true))?.hashes;
   }
 
   async get(
@@ -190,8 +197,16 @@ export class LocalStore implements ObjectStore {
     const file = this.objectPath(key);
     const tmp = await this.workFile(key, "");
     await writeAt(tmp, "w", data, 0);
-    const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
-    return this.publish(key, file, tmp, checksum, opts.mode);
+    // What is on disk, read back before it is published: a write that stored other bytes is refused.
+    const stored = await crcOfFile(tmp, 0, byteLength(data));
+    if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
+      await fsp.rm(tmp, { force: true });
+      throw checksumMismatch(
+        key,
+        `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
+      );
+    }
+    return this.publish(key, file, tmp, formatCrc(stored), opts.mode);
   }
 
   /**
@@ -238,14 +253,23 @@ export class LocalStore implements ObjectStore {
       );
     }
     const dir = this.uploadDir(uploadId);
-    await writeAt(this.uploadData(key, uploadId), "r+", data, (partNumber - 1) * upload.partSize);
-    const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
+    const file = this.uploadData(key, uploadId);
+    const at = (partNumber - 1) * upload.partSize;
+    await writeAt(file, "r+", data, at);
+    const stored = await crcOfFile(file, at, size);
+    if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
+      throw checksumMismatch(
+        key,
+        `part ${partNumber}: wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
+      );
+    }
+    const checksum = formatCrc(stored);
     // The marker is written last: a part counts only once its bytes are in place.
     await writeRecord(
       path.join(dir, "parts", String(partNumber)),
       JSON.stringify({ size, checksum }),
     );
-    return { partNumber, checksum };
+    return { partNumber, hashes: { crc32: checksum } };
   }
 
   async completeMultipartUpload(
@@ -257,6 +281,7 @@ export class LocalStore implements ObjectStore {
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
+    let whole = 0;
     for (const [i, part] of sorted.entries()) {
       if (part.partNumber !== i + 1) {
         throw new StoreError(
@@ -275,7 +300,7 @@ export class LocalStore implements ObjectStore {
           `part ${part.partNumber} of ${key} was never uploaded`,
         );
       }
-      if (marker.checksum !== part.checksum) {
+      if (part.hashes?.crc32 !== undefined && marker.checksum !== part.hashes.crc32) {
         throw new StoreError(
           "INVALID_PART",
           `part ${part.partNumber} of ${key} has another checksum`,
@@ -288,16 +313,15 @@ export class LocalStore implements ObjectStore {
         );
       }
       size += marker.size;
+      whole =
+        i === 0
+          ? parseInt(marker.checksum, 16)
+          : crcCombine("crc32", whole, parseInt(marker.checksum, 16), marker.size);
     }
     const data = this.uploadData(key, uploadId);
     await fsp.truncate(data, size);
-    const info = await this.publish(
-      key,
-      this.objectPath(key),
-      data,
-      compositeChecksum(sorted.map((p) => p.checksum)),
-      upload.mode,
-    );
+    // The CRC-32 of the whole file, from the parts' CRC-32s as read back from disk.
+    const info = await this.publish(key, this.objectPath(key), data, formatCrc(whole), upload.mode);
     await fsp.rm(dir, { recursive: true, force: true });
     return info;
   }
@@ -386,7 +410,13 @@ export class LocalStore implements ObjectStore {
     await fsp.rename(tmp, file);
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
-    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
+    return {
+      key,
+      size: stat.size,
+      lastModified: stat.mtime,
+      hashes: { crc32: checksum },
+      mode: stat.mode & 0o777,
+    };
   }
 
   private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
@@ -422,7 +452,13 @@ export class LocalStore implements ObjectStore {
       checksum = formatCrc(crc);
       await this.writeMeta(key, stat, checksum);
     }
-    return { key, size: stat.size, lastModified: stat.mtime, checksum, mode: stat.mode & 0o777 };
+    return {
+      key,
+      size: stat.size,
+      lastModified: stat.mtime,
+      ...(checksum !== undefined ? { hashes: { crc32: checksum } } : {}),
+      mode: stat.mode & 0o777,
+    };
   }
 
   /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
@@ -461,6 +497,20 @@ export class LocalStore implements ObjectStore {
     await this.mustExist();
     return new StoreError("NO_SUCH_KEY", `no object ${key} in local://${this.bucket}`);
   }
+}
+
+/** CRC-32 of `length` bytes of `file` from `offset`, as read back from disk. */
+async function crcOfFile(file: string, offset: number, length: number): Promise<number> {
+  if (length === 0) return 0;
+  let crc = 0;
+  for await (const piece of fs.createReadStream(file, {
+    start: offset,
+    end: offset + length - 1,
+    highWaterMark: 1 << 20,
+  })) {
+    crc = crc32(piece as Buffer, crc);
+  }
+  return crc >>> 0;
 }
 
 /** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */

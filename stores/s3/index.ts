@@ -1,7 +1,6 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -16,8 +15,8 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { checksumOf, headOrMissing, intoBuffer } from "../common";
-import { compositeChecksum, crc32, crc32Of, formatCrc } from "../checksum";
+import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
+import { b64hex, Hashes, hashParts, hexb64 } from "../hashes";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
   byteLength,
@@ -39,12 +38,16 @@ import { bucketRegion } from "../../planner/regions";
  * Amazon S3 and S3-compatible endpoints (MinIO, R2, Wasabi, emulators). Credentials and endpoint come
  * from the AWS SDK's standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared
  * files, SSO, instance roles; AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for another endpoint (path-style).
- * Skyplane records each object's CRC-32 (composite for multipart) as the metadata `skyplane-crc32`.
+ *
+ * Integrity: every PutObject and UploadPart carries Content-MD5 and x-amz-checksum-crc32c of the bytes,
+ * which S3 checks before it stores anything (BadDigest otherwise); uploads are created with
+ * ChecksumAlgorithm CRC32C, so S3 keeps a COMPOSITE CRC-32C of a multipart object, read back with
+ * ChecksumMode ENABLED. The store reports what the service computed: the ETag as an MD5 (single PUT) or
+ * MD5 of the parts' MD5s (multipart) where it has that form, and the CRC-32C S3 returns. gofakes3, the
+ * emulator the tests use, neither checks Content-MD5 nor the CRC-32C, nor returns a CRC-32C: there the
+ * ETag, which it computes from the bytes it stored, is what proves them (and what `features.hashes`
+ * asks callers to predict on a custom endpoint).
  */
-
-const META = "skyplane-crc32";
-/** S3 copies at most 5 GiB in one CopyObject; larger multipart objects keep no skyplane checksum. */
-const MAX_COPY = 5 * 1024 ** 3;
 
 /** Settings of an S3 store; each defaults to the environment. */
 export interface S3Settings {
@@ -66,13 +69,44 @@ export function s3Verdict(err: unknown): Verdict {
   return { retry: isTransientNetworkError(err) };
 }
 
+/** S3's refusal of a write whose bytes did not match the Content-MD5 or x-amz-checksum-* it came with. */
+function isDigestRefusal(err: unknown): boolean {
+  const name = (err as Error)?.name ?? "";
+  return ["BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "InvalidChecksum"].includes(
+    name,
+  );
+}
+
+/**
+ * The hashes S3 reports: the ETag where it is an MD5 ("hex", single PUT) or an MD5 of part MD5s
+ * ("hex-N", multipart), and x-amz-checksum-crc32c (base64, "-N" for a COMPOSITE multipart checksum).
+ * An ETag of another form (SSE-KMS, say) is no hash of the bytes and is left out.
+ */
+export function s3Hashes(etag?: string, crc32c?: string): Hashes {
+  const out: Hashes = {};
+  const e = etag?.replace(/"/g, "").toLowerCase();
+  if (e && /^[0-9a-f]{32}$/.test(e)) out.md5 = e;
+  else if (e && /^[0-9a-f]{32}-\d+$/.test(e)) out["md5-parts"] = e;
+  if (crc32c) {
+    const [value, parts] = crc32c.split("-");
+    if (parts) out["crc32c-parts"] = `${b64hex(value)}-${parts}`;
+    else out.crc32c = b64hex(value);
+  }
+  return out;
+}
+
 /** An S3 bucket. */
 export class S3Store implements ObjectStore {
   readonly scheme = "s3";
   readonly features: StoreFeatures = {
     multipart: true,
     serverSideCopy: true,
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
     maxPartBytes: 5 * 1024 ** 3,
+    maxParts: 10_000,
+    maxObjectBytes: 5 * 1024 ** 4,
+    hashes: ["md5", "crc32c"],
+    multipartHash: "parts",
   };
   private readonly client: S3Client;
 
@@ -103,6 +137,14 @@ export class S3Store implements ObjectStore {
       responseChecksumValidation: "WHEN_REQUIRED",
     });
     this.emulated = endpoint !== undefined;
+    // A custom endpoint may keep a CRC-32C without checking it (gofakes3 v1.2.0 echoes whatever was
+    // sent): there only the ETag, an MD5 the server computed, counts, so callers predict only MD5s.
+    if (this.emulated) this.features = { ...this.features, hashes: ["md5"] };
+  }
+
+  /** The hashes a response reports: on a custom endpoint, the ETag alone (see the constructor). */
+  private reported(etag?: string, crc32c?: string): Hashes {
+    return s3Hashes(etag, this.emulated ? undefined : crc32c);
   }
 
   /** True when the store is a custom endpoint (an emulator or another S3-compatible service). */
@@ -117,6 +159,11 @@ export class S3Store implements ObjectStore {
   private explain(err: unknown, key?: string, uploadId?: string): unknown {
     const name = (err as Error)?.name ?? "";
     const status = (err as S3ServiceException).$metadata?.httpStatusCode;
+    if (isDigestRefusal(err) && key !== undefined)
+      return checksumMismatch(
+        key,
+        `S3 refused the bytes as sent (${name}): they did not match their checksum`,
+      );
     if (uploadId && (name === "NoSuchUpload" || status === 404)) {
       return new StoreError(
         "NO_SUCH_UPLOAD",
@@ -204,6 +251,7 @@ export class S3Store implements ObjectStore {
         key: o.Key as string,
         size: o.Size ?? 0,
         lastModified: o.LastModified ?? new Date(0),
+        hashes: this.reported(o.ETag),
       })),
       prefixes: (r.CommonPrefixes ?? []).map((p) => p.Prefix as string),
       ...(r.IsTruncated && r.NextContinuationToken ? { nextToken: r.NextContinuationToken } : {}),
@@ -214,22 +262,25 @@ export class S3Store implements ObjectStore {
     return headOrMissing(
       async () => {
         const r = await this.call(
-          () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+          () =>
+            this.client.send(
+              new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
+            ),
           key,
         );
         return {
           key,
           size: r.ContentLength ?? 0,
           lastModified: r.LastModified ?? new Date(0),
-          checksum: r.Metadata?.[META],
+          hashes: this.reported(r.ETag, r.ChecksumCRC32C),
         };
       },
       () => this.exists(),
     );
   }
 
-  async checksum(key: string): Promise<string | undefined> {
-    return checksumOf(this, key);
+  async hashes(key: string): Promise<Hashes | undefined> {
+    return hashesOf(this, key);
   }
 
   async get(
@@ -257,8 +308,8 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     const body = Buffer.concat(pieces(data) as Buffer[]);
-    const crc = opts.crc32 ?? crc32(body);
-    await this.call(
+    const sent = await this.sentHashes(data, opts);
+    const r = await this.call(
       () =>
         this.client.send(
           new PutObjectCommand({
@@ -266,17 +317,37 @@ export class S3Store implements ObjectStore {
             Key: key,
             Body: body,
             ContentLength: body.length,
-            Metadata: { [META]: formatCrc(crc) },
+            ContentMD5: hexb64(sent.md5 as string),
+            ChecksumCRC32C: hexb64(sent.crc32c as string),
           }),
         ),
       key,
     );
-    return { key, size: body.length, lastModified: new Date(), checksum: formatCrc(crc) };
+    return {
+      key,
+      size: body.length,
+      lastModified: new Date(),
+      hashes: this.reported(r.ETag, r.ChecksumCRC32C),
+    };
+  }
+
+  /** The MD5 and CRC-32C to send with a write: the caller's, else computed here. */
+  private async sentHashes(data: WriteData, opts: WriteOptions): Promise<Hashes> {
+    const given = opts.hashes ?? {};
+    if (given.md5 && given.crc32c) return given;
+    return { ...(await hashParts(["md5", "crc32c"], pieces(data))), ...given };
   }
 
   async createMultipartUpload(key: string): Promise<string> {
     const r = await this.call(
-      () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key })),
+      () =>
+        this.client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ChecksumAlgorithm: "CRC32C",
+          }),
+        ),
       key,
     );
     return r.UploadId as string;
@@ -290,6 +361,7 @@ export class S3Store implements ObjectStore {
     opts: WriteOptions = {},
   ): Promise<UploadedPart> {
     const body = Buffer.concat(pieces(data) as Buffer[]);
+    const sent = await this.sentHashes(data, opts);
     const r = await this.call(
       () =>
         this.client.send(
@@ -300,13 +372,14 @@ export class S3Store implements ObjectStore {
             PartNumber: partNumber,
             Body: body,
             ContentLength: byteLength(data),
+            ContentMD5: hexb64(sent.md5 as string),
+            ChecksumCRC32C: hexb64(sent.crc32c as string),
           }),
         ),
       key,
       uploadId,
     );
-    void r;
-    return { partNumber, checksum: formatCrc(opts.crc32 ?? crc32Of(pieces(data))) };
+    return { partNumber, hashes: this.reported(r.ETag, r.ChecksumCRC32C) };
   }
 
   async completeMultipartUpload(
@@ -316,7 +389,7 @@ export class S3Store implements ObjectStore {
   ): Promise<ObjectInfo> {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     // S3 completes an upload by the parts' ETags, which the caller (the runner) never saw: list them.
-    const etags = new Map<number, string>();
+    const listed = new Map<number, { etag: string; crc32c?: string }>();
     let marker: string | undefined;
     do {
       const page = await this.call(
@@ -331,16 +404,19 @@ export class S3Store implements ObjectStore {
           ),
         key,
       );
-      for (const p of page.Parts ?? []) etags.set(p.PartNumber as number, p.ETag as string);
+      for (const p of page.Parts ?? [])
+        listed.set(p.PartNumber as number, { etag: p.ETag as string, crc32c: p.ChecksumCRC32C });
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
     } while (marker);
-    const missing = sorted.filter((p) => !etags.has(p.partNumber));
+    const missing = sorted.filter((p) => !listed.has(p.partNumber));
     if (missing.length > 0) {
       throw new StoreError(
         "INVALID_PART",
         `part ${missing[0].partNumber} of ${key} was never uploaded`,
       );
     }
+    // S3 completes by the parts' ETags and CRC-32Cs as it listed them; it then reports the COMPOSITE
+    // CRC-32C and the multipart ETag it computed, which the caller checks against its own parts.
     await this.call(
       () =>
         this.client.send(
@@ -351,32 +427,23 @@ export class S3Store implements ObjectStore {
             MultipartUpload: {
               Parts: sorted.map((p) => ({
                 PartNumber: p.partNumber,
-                ETag: etags.get(p.partNumber),
+                ETag: listed.get(p.partNumber)?.etag,
+                ...(listed.get(p.partNumber)?.crc32c
+                  ? { ChecksumCRC32C: listed.get(p.partNumber)?.crc32c }
+                  : {}),
               })),
             },
           }),
         ),
       key,
     );
-    const checksum = compositeChecksum(sorted.map((p) => p.checksum));
     const info = await this.head(key);
-    if (info && info.size <= MAX_COPY) {
-      // Record the checksum: metadata can only be set by copying the object onto itself.
-      await this.call(
-        () =>
-          this.client.send(
-            new CopyObjectCommand({
-              Bucket: this.bucket,
-              Key: key,
-              CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, "/")}`,
-              MetadataDirective: "REPLACE",
-              Metadata: { [META]: checksum },
-            }),
-          ),
-        key,
-      );
-    }
-    return { key, size: info?.size ?? 0, lastModified: info?.lastModified ?? new Date(), checksum };
+    return {
+      key,
+      size: info?.size ?? 0,
+      lastModified: info?.lastModified ?? new Date(),
+      hashes: info?.hashes ?? {},
+    };
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {

@@ -27,6 +27,8 @@ export interface TestDataplaneOptions {
   readonly home?: string;
   readonly sourceArgs?: string[];
   readonly destArgs?: string[];
+  /** A module the destination gateway loads first (`node --require`), e.g. a store wrapper. */
+  readonly wrapDestination?: string;
 }
 
 /** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
@@ -75,6 +77,9 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
       },
     ],
   };
+  const nodeArgs = process.env.SKYPLANE_GATEWAY_NODE_ARGS;
+  if (opts.wrapDestination)
+    process.env.SKYPLANE_GATEWAY_NODE_ARGS = `${nodeArgs ?? ""} --require ${opts.wrapDestination}`;
   const dest = await startLocalGateway({
     program: destProgram,
     dir,
@@ -82,6 +87,9 @@ export async function startDataplane(opts: TestDataplaneOptions = {}): Promise<T
     key,
     home,
     extraArgs: opts.destArgs,
+  }).finally(() => {
+    if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
+    else process.env.SKYPLANE_GATEWAY_NODE_ARGS = nodeArgs;
   });
   const source = await startLocalGateway({
     program: sourceProgram(dest.info.dataPort as number, opts),

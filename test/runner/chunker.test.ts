@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { destinationKey, planChunks } from "../../runner/chunker";
+import { DEFAULT_CHUNKING, destinationKey, planChunks } from "../../runner/chunker";
 
 describe("runner/chunker", () => {
   const opts = { multipartThresholdBytes: 100, partSizeBytes: 40 };
@@ -64,6 +64,35 @@ describe("runner/chunker", () => {
         },
       ),
     );
+  });
+
+  it("keeps every multipart upload within S3's 10,000 parts of at most 5 GiB", () => {
+    const GiB = 1024 ** 3;
+    const MiB = 1024 ** 2;
+    const sizes = [1 * GiB, 100 * GiB, 1024 * GiB, 5 * 1024 * GiB];
+    const parts: number[] = [];
+    for (const size of sizes) {
+      const { objects, chunks } = planChunks(
+        [{ srcKey: "huge", dstKey: "huge", size }],
+        DEFAULT_CHUNKING,
+        () => "0".repeat(32),
+      );
+      assert.equal(objects.length, 1);
+      assert.ok(chunks.length <= 10_000, `${size} bytes: ${chunks.length} parts`);
+      assert.ok(
+        chunks.every((c) => c.length <= 5 * GiB),
+        `${size} bytes: parts of at most 5 GiB`,
+      );
+      assert.equal(objects[0].partSize % MiB, 0, "the part size is whole MiB");
+      assert.equal(
+        chunks.reduce((n, c) => n + c.length, 0),
+        size,
+        "the parts cover the object",
+      );
+      parts.push(chunks.length);
+    }
+    // The configured 64 MiB while it fits; larger parts only where the count would pass 10,000.
+    assert.deepEqual(parts, [16, 1600, 9_987, 9_987]);
   });
 
   it("maps source keys to destination keys like cp", () => {
