@@ -74,12 +74,17 @@ describe("api: the dataplane's secrets", function () {
   });
 
   it("are kept by a warm stack that is still up, and rotated (its gateways replaced) by any other provision", async () => {
-    await client.dataplane("local", "east", "local", "south", { keepWarmSeconds: 600 }).provision();
+    // Each warm job ends (its scope releases its lease on the route) and leaves the gateways up.
+    const warmJob = () =>
+      client
+        .dataplane("local", "east", "local", "south", { keepWarmSeconds: 600 })
+        .autoDeprovision((dp) => dp.provision());
+    await warmJob();
     const warm = await secretsOf();
     const pids = gatewayPids(home, stack);
     assert.equal(pids.length, 2);
 
-    await client.dataplane("local", "east", "local", "south", { keepWarmSeconds: 600 }).provision();
+    await warmJob();
     const reused = await secretsOf();
     assert.deepEqual([reused.token, reused.key], [warm.token, warm.key], "the live secrets");
     assert.deepEqual(gatewayPids(home, stack), pids, "the same gateways");

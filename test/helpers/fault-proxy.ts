@@ -71,7 +71,10 @@ export async function startFaultProxy(target: string, rules: FlipRules): Promise
             }
             res.writeHead(up.statusCode ?? 502, {
               ...up.headers,
-              ...(up.headers["content-length"] ? { "content-length": String(reply.length) } : {}),
+              // A HEAD reply has no body, but says how long the object is: that stays as it is.
+              ...(up.headers["content-length"] && req.method !== "HEAD"
+                ? { "content-length": String(reply.length) }
+                : {}),
             });
             res.end(reply);
           });
