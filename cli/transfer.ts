@@ -11,6 +11,7 @@ export interface TransferArgs {
   json: boolean;
   nVms: number;
   profile?: string;
+  followSymlinks: boolean;
 }
 
 /** The options `cp` and `sync` share. */
@@ -30,6 +31,11 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       type: "number",
       default: 1,
       describe: "Gateways per region",
+    })
+    .option("follow-symlinks", {
+      type: "boolean",
+      default: false,
+      describe: "Copy what symbolic links in a source folder point to (default: skip them)",
     }) as unknown as Argv<T>;
 }
 
@@ -46,9 +52,18 @@ export async function runTransferCommand(
     dst: args.dst,
     recursive: sync || (args.recursive ?? false),
     nVms: args.nVms,
+    followSymlinks: args.followSymlinks,
   };
-  const plan = await client.planCopy({ ...req, sync });
+  const plan = await client.planCopy({ ...req, sync, delete: args.delete });
   const out = (s: string) => !args.json && process.stderr.write(s + "\n");
+  // Warnings go to stderr even with --json: stdout stays one JSON document.
+  for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (plan.skippedLinks > 0) {
+    process.stderr.write(
+      `warning: skipped ${plan.skippedLinks} symbolic link(s) in the source (not copied); ` +
+        "--follow-symlinks copies what they point to\n",
+    );
+  }
   out(describePlan(plan.topology, plan.objects, plan.bytes));
   if (plan.sync) {
     out(
@@ -63,6 +78,7 @@ export async function runTransferCommand(
           dryRun: true,
           objects: plan.objects,
           bytes: plan.bytes,
+          skippedLinks: plan.skippedLinks,
           sync: plan.sync,
           topology: plan.topology,
         }) + "\n",

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { liveStartTime, stopProcess } from "../components/local";
 import program from "../index";
 import { Engine } from "./engine";
+import { cleanupDestinations } from "./worksites";
 
 /** A skyplane stack and what it holds. */
 export interface StackInfo {
@@ -56,16 +57,24 @@ export function strayGateways(
   return found;
 }
 
-/** Destroys a stack (leaving it empty, its config kept for the next `up`) and stops stray gateways. */
+/**
+ * Destroys a stack (leaving it empty, its config kept for the next `up`), stops stray gateways, and
+ * removes the work files that gateways and clients killed mid-write left in its destinations.
+ */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
   onOutput?: (line: string) => void,
-): Promise<{ destroyed: number; strays: number }> {
+): Promise<{ destroyed: number; strays: number; workFiles: number }> {
   const stack = await engine.stack(name, program);
   const result = await stack.destroy({ color: "never", onOutput });
   const strays = strayGateways(engine.home.root, name);
   for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
   fs.rmSync(path.join(engine.home.root, "run", name), { recursive: true, force: true });
-  return { destroyed: result.summary.resourceChanges?.delete ?? 0, strays: strays.length };
+  const workFiles = await cleanupDestinations({ home: engine.home.root }, name);
+  return {
+    destroyed: result.summary.resourceChanges?.delete ?? 0,
+    strays: strays.length,
+    workFiles,
+  };
 }

@@ -17,20 +17,32 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
+import { newWorkFile, openWorkFile, ownerAlive, ownerId, removeOrphans, tidy } from "./workfiles";
 
 /*
  * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records (the
  * bucket's region, checksums of objects, multipart uploads) live in a records folder: `<root>/.skyplane`
  * for a local bucket (never listed), or a folder under the skyplane home for a plain folder, which
- * thus gets nothing but the files copied into it. Writes go to a hidden temporary file beside their
- * target (same file system), renamed into place, so a reader never sees a partial object; a multipart
- * upload appears only when it is completed.
+ * thus gets nothing but the files copied into it. Writes go to a work file in the bucket's work folder
+ * (`<root>/.skyplane/tmp/`, see workfiles.ts), renamed into place, so a reader never sees a partial
+ * object; a multipart upload appears only when it is completed. A folder that is a symbolic link out
+ * of the root is never written through; listings skip symbolic links unless told to follow them.
  */
 
 const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
-/** Hidden work files: `.<name>.skyplane-<hex>` (a write) and `.<name>.skyplane-upload-<hex>` (an upload). */
-const WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
+/** Work files beside their target, as earlier versions named them: never listed. */
+const LEGACY_WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
+
+/** A multipart upload's record. */
+interface Upload {
+  readonly key: string;
+  readonly partSize: number;
+  /** The work file its parts are written into, relative to the root. */
+  readonly file: string;
+  /** The process that started it (see workfiles.ts). */
+  readonly owner: string;
+}
 
 /** A folder-backed bucket. */
 export class LocalStore implements ObjectStore {
@@ -53,6 +65,8 @@ export class LocalStore implements ObjectStore {
     readonly root: string,
     /** Records folder; default `<root>/.skyplane`. */
     records?: string,
+    /** Listing options: `followSymlinks` lists what symbolic links point to (default: skip them). */
+    private readonly opts: { followSymlinks?: boolean } = {},
   ) {
     this.records = records ?? path.join(root, META);
   }
@@ -94,7 +108,7 @@ export class LocalStore implements ObjectStore {
     const maxKeys = Math.max(1, opts.maxKeys ?? 1000);
     // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    const keys = (await this.walk(base)).filter((k) => k.startsWith(prefix)).sort(byteOrder);
+    const keys = (await this.walk(base)).keys.filter((k) => k.startsWith(prefix)).sort(byteOrder);
     const objectKeys: string[] = [];
     const prefixes: string[] = [];
     let last: string | undefined;
@@ -173,9 +187,15 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
-    const tmp = await this.workFile(key, "");
-    await writeAt(tmp, "w", data, 0);
-    return this.publish(key, file, tmp, formatCrc(opts.crc32 ?? crc32Of(pieces(data))));
+    await this.confine(key);
+    const tmp = newWorkFile(this.root, "put");
+    try {
+      await writeAt(tmp, "w", data, 0);
+      return await this.publish(key, file, tmp, formatCrc(opts.crc32 ?? crc32Of(pieces(data))));
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   /**
@@ -185,6 +205,7 @@ export class LocalStore implements ObjectStore {
   async createMultipartUpload(key: string, opts: { partSize?: number } = {}): Promise<string> {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
+    await this.confine(key);
     if (!opts.partSize || opts.partSize <= 0) {
       throw new StoreError(
         "INVALID_ARGUMENT",
@@ -194,11 +215,15 @@ export class LocalStore implements ObjectStore {
     const id = crypto.randomBytes(12).toString("hex");
     const dir = this.uploadDir(id);
     await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
-    await fsp.writeFile(await this.workFile(key, `upload-${id}`), "");
-    await fsp.writeFile(
-      path.join(dir, "upload.json"),
-      JSON.stringify({ key, partSize: opts.partSize }),
-    );
+    const file = newWorkFile(this.root, "upload");
+    await (await openWorkFile(file, "w")).close();
+    const upload: Upload = {
+      key,
+      partSize: opts.partSize,
+      file: path.relative(this.root, file),
+      owner: ownerId(),
+    };
+    await fsp.writeFile(path.join(dir, "upload.json"), JSON.stringify(upload));
     return id;
   }
 
@@ -221,7 +246,7 @@ export class LocalStore implements ObjectStore {
       );
     }
     const dir = this.uploadDir(uploadId);
-    await writeAt(this.uploadData(key, uploadId), "r+", data, (partNumber - 1) * upload.partSize);
+    await writeAt(this.uploadData(upload), "r+", data, (partNumber - 1) * upload.partSize);
     const checksum = formatCrc(opts.crc32 ?? crc32Of(pieces(data)));
     // The marker is written last: a part counts only once its bytes are in place.
     await fsp.writeFile(
@@ -272,7 +297,7 @@ export class LocalStore implements ObjectStore {
       }
       size += marker.size;
     }
-    const data = this.uploadData(key, uploadId);
+    const data = this.uploadData(upload);
     await fsp.truncate(data, size);
     const info = await this.publish(
       key,
@@ -285,15 +310,48 @@ export class LocalStore implements ObjectStore {
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.upload(key, uploadId);
-    await fsp.rm(this.uploadData(key, uploadId), { force: true });
+    const upload = await this.upload(key, uploadId);
+    await fsp.rm(this.uploadData(upload), { force: true });
     await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    await tidy(this.root, this.plainFolder);
   }
 
   async delete(key: string): Promise<void> {
     await this.mustExist();
     await fsp.rm(this.objectPath(key), { force: true });
     await fsp.rm(this.metaPath(key), { force: true });
+  }
+
+  /** Throws a StoreError (INVALID_KEY) when this store cannot hold `key`. */
+  checkKey(key: string): void {
+    this.objectPath(key);
+  }
+
+  /**
+   * Removes the work files of writers that are gone (killed mid-write) and their multipart uploads;
+   * those of live writers stay. Returns how many work files it removed.
+   */
+  async cleanupTemporaries(): Promise<number> {
+    if (!(await this.exists())) return 0;
+    const uploads = path.join(this.records, "uploads");
+    for (const id of await fsp.readdir(uploads).catch(() => [] as string[])) {
+      let owner: string | undefined;
+      try {
+        owner = JSON.parse(await fsp.readFile(path.join(uploads, id, "upload.json"), "utf8")).owner;
+      } catch {
+        continue; // being written, or not ours
+      }
+      if (owner !== undefined && !ownerAlive(owner))
+        await fsp.rm(path.join(uploads, id), { recursive: true, force: true });
+    }
+    return removeOrphans(this.root, this.plainFolder);
+  }
+
+  /** Keys of the symbolic links under `prefix` that listings leave out. */
+  async skippedLinks(prefix = ""): Promise<string[]> {
+    await this.mustExist();
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    return (await this.walk(base)).skipped.filter((k) => k.startsWith(prefix)).sort(byteOrder);
   }
 
   /** The file that holds `key`; rejects keys that would leave the bucket or clash with its records. */
@@ -314,7 +372,14 @@ export class LocalStore implements ObjectStore {
   }
 
   private metaPath(key: string): string {
-    return path.join(this.records, "meta", ...key.split("/")) + ".json";
+    const parts = key.split("/");
+    const name = parts.pop() as string;
+    // A name too long for ".json" after it (NAME_MAX is 255 bytes) gets its hash; no ".json" name ends so.
+    const file =
+      Buffer.byteLength(name) + 5 > 255
+        ? crypto.createHash("sha256").update(name).digest("hex") + ".long"
+        : name + ".json";
+    return path.join(this.records, "meta", ...parts, file);
   }
 
   private uploadDir(id: string): string {
@@ -323,8 +388,8 @@ export class LocalStore implements ObjectStore {
     return path.join(this.records, "uploads", id);
   }
 
-  private async upload(key: string, id: string): Promise<{ key: string; partSize: number }> {
-    let upload: { key: string; partSize: number };
+  private async upload(key: string, id: string): Promise<Upload> {
+    let upload: Upload;
     try {
       upload = JSON.parse(await fsp.readFile(path.join(this.uploadDir(id), "upload.json"), "utf8"));
     } catch {
@@ -335,18 +400,45 @@ export class LocalStore implements ObjectStore {
     return upload;
   }
 
-  /** A hidden work file beside `key`'s file (so that renaming it into place never crosses file systems). */
-  private async workFile(key: string, kind: string): Promise<string> {
-    const file = this.objectPath(key);
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    const id = kind || crypto.randomBytes(12).toString("hex");
-    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-${id}`);
+  /** True for a plain folder, whose records live elsewhere: its `.skyplane` folder is only for work. */
+  private get plainFolder(): boolean {
+    return this.records !== path.join(this.root, META);
   }
 
   /** The file a multipart upload's parts are written into, in place. */
-  private uploadData(key: string, id: string): string {
-    const file = this.objectPath(key);
-    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-upload-${id}`);
+  private uploadData(upload: Upload): string {
+    const file = path.resolve(this.root, upload.file);
+    if (path.relative(path.join(this.root, META), file).startsWith(".."))
+      throw new StoreError("NO_SUCH_UPLOAD", `upload of ${upload.key} has no work file`);
+    return file;
+  }
+
+  /**
+   * Fails when a folder on the way to `key`'s file is a symbolic link that leads out of the root:
+   * writing through it would put the object outside the bucket (a link that stays inside is fine).
+   */
+  private async confine(key: string): Promise<void> {
+    const segments = key.split("/").slice(0, -1);
+    let realRoot: string | undefined;
+    for (let i = 1; i <= segments.length; i++) {
+      const dir = path.join(this.root, ...segments.slice(0, i));
+      let stat: fs.Stats;
+      try {
+        stat = await fsp.lstat(dir);
+      } catch {
+        return; // missing from here on: created as plain folders
+      }
+      if (!stat.isSymbolicLink()) continue;
+      realRoot ??= await fsp.realpath(this.root);
+      const real = await fsp.realpath(dir).catch(() => undefined);
+      if (real === undefined || path.relative(realRoot, real).startsWith("..")) {
+        throw new StoreError(
+          "INVALID_KEY",
+          `${segments.slice(0, i).join("/")} is a symbolic link out of the destination folder: ` +
+            `remove it, or choose another destination`,
+        );
+      }
+    }
   }
 
   /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
@@ -357,7 +449,8 @@ export class LocalStore implements ObjectStore {
     checksum: string,
   ): Promise<ObjectInfo> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.rename(tmp, file);
+    await renameInto(tmp, file);
+    await tidy(this.root, this.plainFolder);
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
     return { key, size: stat.size, lastModified: stat.mtime, checksum };
@@ -399,25 +492,46 @@ export class LocalStore implements ObjectStore {
     return { key, size: stat.size, lastModified: stat.mtime, checksum };
   }
 
-  /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
-  private async walk(base: string): Promise<string[]> {
+  /**
+   * Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records
+   * and work files; symbolic links are followed with `followSymlinks` (but never round a cycle) and
+   * otherwise skipped, their keys in `skipped`.
+   */
+  private async walk(base: string): Promise<{ keys: string[]; skipped: string[] }> {
     const keys: string[] = [];
-    const visit = async (rel: string): Promise<void> => {
+    const skipped: string[] = [];
+    // `real` is the folder's real path and `ancestors` those of the folders above it (when following).
+    const visit = async (rel: string, real: string, ancestors: string[]): Promise<void> => {
+      const dir = path.join(this.root, rel);
       let entries: fs.Dirent[];
       try {
-        entries = await fsp.readdir(path.join(this.root, rel), { withFileTypes: true });
+        entries = await fsp.readdir(dir, { withFileTypes: true });
       } catch {
         return;
       }
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
-        if ((!rel && e.name === META) || WORK_FILE.test(e.name)) continue;
-        if (e.isDirectory()) await visit(key);
-        else if (e.isFile()) keys.push(key);
+        if ((!rel && e.name === META) || LEGACY_WORK_FILE.test(e.name)) continue;
+        if (e.isSymbolicLink()) {
+          const target = this.opts.followSymlinks
+            ? await linkTarget(path.join(dir, e.name))
+            : undefined;
+          if (target?.isFile) keys.push(key);
+          else if (target?.dir && !ancestors.includes(target.dir))
+            await visit(key, target.dir, [...ancestors, target.dir]);
+          else skipped.push(key);
+        } else if (e.isDirectory()) {
+          const sub = path.join(real, e.name);
+          await visit(key, sub, this.opts.followSymlinks ? [...ancestors, sub] : []);
+        } else if (e.isFile()) keys.push(key);
       }
     };
-    await visit(base);
-    return keys;
+    const start = path.join(this.root, base);
+    const realStart = this.opts.followSymlinks
+      ? await fsp.realpath(start).catch(() => start)
+      : start;
+    await visit(base, realStart, this.opts.followSymlinks ? realAncestors(realStart) : []);
+    return { keys, skipped };
   }
 
   private async mustExist(): Promise<void> {
@@ -444,7 +558,7 @@ async function writeAt(
   data: WriteData,
   offset: number,
 ): Promise<void> {
-  const fh = await fsp.open(file, flags);
+  const fh = await openWorkFile(file, flags);
   try {
     let list = pieces(data).filter((p) => p.length > 0);
     let at = offset;
@@ -460,6 +574,46 @@ async function writeAt(
     }
   } finally {
     await fh.close();
+  }
+}
+
+/** What a symbolic link points to: a file, a folder (its real path), or nothing usable. */
+async function linkTarget(link: string): Promise<{ isFile?: boolean; dir?: string } | undefined> {
+  try {
+    const stat = await fsp.stat(link);
+    if (stat.isFile()) return { isFile: true };
+    if (stat.isDirectory()) return { dir: await fsp.realpath(link) };
+  } catch {
+    // a broken link
+  }
+  return undefined;
+}
+
+/** `dir` (a real path) and every folder above it: a link to any of them is a cycle. */
+function realAncestors(dir: string): string[] {
+  const out = [dir];
+  while (path.dirname(out[out.length - 1]) !== out[out.length - 1])
+    out.push(path.dirname(out[out.length - 1]));
+  return out;
+}
+
+/**
+ * Renames a work file into place. Across file systems (a mount inside the folder) it copies to a short
+ * hidden name beside the target first, so that the target still appears whole or not at all.
+ */
+async function renameInto(tmp: string, file: string): Promise<void> {
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    const near = path.join(path.dirname(file), `.sky-${crypto.randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await fsp.copyFile(tmp, near);
+      await fsp.rename(near, file);
+    } finally {
+      await fsp.rm(near, { force: true });
+      await fsp.rm(tmp, { force: true });
+    }
   }
 }
 

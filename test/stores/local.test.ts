@@ -98,6 +98,54 @@ describe("stores/local", () => {
     );
   });
 
+  it("holds a key whose last segment is 255 bytes, by put and by multipart upload", async () => {
+    const store = await LocalStore.createBucket(
+      "long",
+      localBucketRoot({ home }, "long"),
+      "local:east",
+    );
+    const name = "n".repeat(251) + ".bin"; // NAME_MAX on ext4, xfs, tmpfs
+    assert.equal(Buffer.byteLength(name), 255);
+    await store.put(`dir/${name}`, Buffer.from("whole"));
+    const id = await store.createMultipartUpload(name, { partSize: 3 });
+    const parts = [
+      await store.uploadPart(name, id, 1, Buffer.from("abc")),
+      await store.uploadPart(name, id, 2, Buffer.from("d")),
+    ];
+    await store.completeMultipartUpload(name, id, parts);
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => [o.key, o.size]),
+      [
+        [`dir/${name}`, 5],
+        [name, 4],
+      ],
+    );
+    assert.equal((await store.get(name)).toString(), "abcd");
+  });
+
+  it("never writes through a symbolic link out of a destination folder", async () => {
+    const folder = path.join(home, "linked-folder");
+    const outside = path.join(home, "outside-folder");
+    fs.mkdirSync(folder);
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, path.join(folder, "escape"));
+    fs.mkdirSync(path.join(folder, "real"));
+    fs.symlinkSync(path.join(folder, "real"), path.join(folder, "inside"));
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    await assert.rejects(
+      store.put("escape/x.txt", Buffer.from("x")),
+      /escape is a symbolic link out of the destination folder: remove it, or choose another destination/,
+    );
+    await assert.rejects(
+      store.createMultipartUpload("escape/sub/big", { partSize: 2 }),
+      /escape is a symbolic link out of/,
+    );
+    assert.deepEqual(fs.readdirSync(outside), [], "nothing was written outside");
+    // A link that stays inside the folder is fine.
+    await store.put("inside/y.txt", Buffer.from("y"));
+    assert.equal(fs.readFileSync(path.join(folder, "real", "y.txt"), "utf8"), "y");
+  });
+
   it("recomputes the checksum of a file changed behind its back", async () => {
     const store = await LocalStore.createBucket(
       "edit",
