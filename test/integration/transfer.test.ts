@@ -228,3 +228,27 @@ describe("integration: work files of a killed writer", function () {
     );
   });
 });
+
+describe("integration: a key whose last segment is 255 bytes", function () {
+  this.timeout(120_000);
+  let dp: TestDataplane;
+  after(async () => dp?.stop());
+
+  it("copies whole and in parts, and leaves no work file", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: false });
+    const name = "é".repeat(120) + "x".repeat(15); // 255 bytes of UTF-8
+    assert.equal(Buffer.byteLength(name), 255);
+    const big = crypto.randomBytes(9 * MiB); // above the threshold: a multipart upload
+    await dp.src.put(`long/${name}`, Buffer.from("small"));
+    await dp.src.put(`long/sub/${name}`, big);
+    const result = await runTransfer(
+      { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      small,
+    );
+    assert.equal(result.objects, 2);
+    assert.equal((await dp.dst.get(`copy/${name}`)).toString(), "small");
+    assert.ok((await dp.dst.get(`copy/sub/${name}`)).equals(big));
+    assert.deepEqual(workFiles(dp.dst.root, [`copy/${name}`, `copy/sub/${name}`]), []);
+  });
+});

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -144,6 +145,36 @@ describe("stores/local", () => {
     // A link that stays inside the folder is fine.
     await store.put("inside/y.txt", Buffer.from("y"));
     assert.equal(fs.readFileSync(path.join(folder, "real", "y.txt"), "utf8"), "y");
+  });
+
+  it("removes the work files of writers that are gone, and keeps a live writer's", async () => {
+    const folder = path.join(home, "work-folder");
+    fs.mkdirSync(folder);
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    // A writer of this process, mid-upload: alive.
+    const id = await store.createMultipartUpload("live.bin", { partSize: 4 });
+    await store.uploadPart("live.bin", id, 1, Buffer.from("abcd"));
+    // A writer that is gone (a finished process), killed mid-put: its work folder is named after it.
+    const gone = spawnSync(process.execPath, ["-e", ""]);
+    assert.equal(gone.status, 0);
+    const orphan = path.join(folder, ".skyplane", "tmp", `${gone.pid}-1`);
+    fs.mkdirSync(orphan, { recursive: true });
+    fs.writeFileSync(path.join(orphan, "put-0123456789ab"), "partial");
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => o.key),
+      [],
+      "work files are never listed",
+    );
+    assert.equal(await store.cleanupTemporaries(), 1);
+    assert.equal(fs.existsSync(orphan), false);
+    const parts = [{ partNumber: 1, checksum: formatCrc(crc32(Buffer.from("abcd"))) }];
+    await store.completeMultipartUpload("live.bin", id, parts);
+    assert.equal(await store.cleanupTemporaries(), 0);
+    assert.deepEqual(
+      fs.readdirSync(folder),
+      ["live.bin"],
+      "the folder holds its files and nothing else",
+    );
   });
 
   it("recomputes the checksum of a file changed behind its back", async () => {
