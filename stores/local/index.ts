@@ -262,6 +262,7 @@ export class LocalStore implements ObjectStore {
     parts: UploadedPart[],
   ): Promise<ObjectInfo> {
     const upload = await this.upload(key, uploadId);
+    await this.confine(key); // a folder may have become a link since the upload started
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
@@ -318,7 +319,9 @@ export class LocalStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.mustExist();
-    await fsp.rm(this.objectPath(key), { force: true });
+    const file = this.objectPath(key);
+    await this.confine(key);
+    await fsp.rm(file, { force: true });
     await fsp.rm(this.metaPath(key), { force: true });
   }
 

@@ -141,7 +141,14 @@ describe("stores/local", () => {
       store.createMultipartUpload("escape/sub/big", { partSize: 2 }),
       /escape is a symbolic link out of/,
     );
-    assert.deepEqual(fs.readdirSync(outside), [], "nothing was written outside");
+    fs.writeFileSync(path.join(outside, "kept.txt"), "kept");
+    await assert.rejects(store.delete("escape/kept.txt"), /escape is a symbolic link out of/);
+    assert.deepEqual(fs.readdirSync(outside), ["kept.txt"], "nothing was written outside");
+    // A link to a file outside is replaced by the object, never written through.
+    fs.symlinkSync(path.join(outside, "kept.txt"), path.join(folder, "file-link.txt"));
+    await store.put("file-link.txt", Buffer.from("new"));
+    assert.equal(fs.readFileSync(path.join(outside, "kept.txt"), "utf8"), "kept");
+    assert.equal(fs.lstatSync(path.join(folder, "file-link.txt")).isFile(), true);
     // A link that stays inside the folder is fine.
     await store.put("inside/y.txt", Buffer.from("y"));
     assert.equal(fs.readFileSync(path.join(folder, "real", "y.txt"), "utf8"), "y");
@@ -175,6 +182,35 @@ describe("stores/local", () => {
       ["live.bin"],
       "the folder holds its files and nothing else",
     );
+  });
+
+  it("writes into a mount inside a folder, whole or not at all", async function () {
+    const folder = path.join(home, "mounting-folder");
+    fs.mkdirSync(path.join(folder, "mnt"), { recursive: true });
+    const mounted = spawnSync("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=4m",
+      "none",
+      path.join(folder, "mnt"),
+    ]);
+    if (mounted.status !== 0) this.skip(); // mounting needs root (CAP_SYS_ADMIN)
+    try {
+      const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+      await store.put("mnt/a.txt", Buffer.from("across"));
+      const id = await store.createMultipartUpload("mnt/big", { partSize: 2 });
+      const parts = [
+        await store.uploadPart("mnt/big", id, 1, Buffer.from("ab")),
+        await store.uploadPart("mnt/big", id, 2, Buffer.from("c")),
+      ];
+      await store.completeMultipartUpload("mnt/big", id, parts);
+      assert.deepEqual(fs.readdirSync(path.join(folder, "mnt")).sort(), ["a.txt", "big"]);
+      assert.equal(fs.readFileSync(path.join(folder, "mnt", "big"), "utf8"), "abc");
+      assert.deepEqual(fs.readdirSync(folder), ["mnt"], "no work file is left");
+    } finally {
+      spawnSync("umount", [path.join(folder, "mnt")]);
+    }
   });
 
   it("recomputes the checksum of a file changed behind its back", async () => {
