@@ -17,7 +17,17 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
-import { newWorkFile, openWorkFile, ownerAlive, ownerId, removeOrphans, tidy } from "./workfiles";
+import { confine, linkTarget, outside, realAncestors } from "./paths";
+import {
+  newWorkFile,
+  openWorkFile,
+  ownerAlive,
+  ownerId,
+  removeOrphans,
+  renameInto,
+  tidy,
+  writeAt,
+} from "./workfiles";
 
 /*
  * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records (the
@@ -31,8 +41,11 @@ import { newWorkFile, openWorkFile, ownerAlive, ownerId, removeOrphans, tidy } f
 
 const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
-/** Work files beside their target, as earlier versions named them: never listed. */
-const LEGACY_WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
+/**
+ * Work files beside their target, never listed: as earlier versions named them, and the short copy
+ * that a rename across a mount goes through (see `renameInto`).
+ */
+const NEARBY_WORK_FILE = /^\.(.*\.skyplane-(upload-)?[0-9a-f]{24}|sky-[0-9a-f]{8}\.tmp)$/;
 
 /** A multipart upload's record. */
 interface Upload {
@@ -187,7 +200,7 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
-    await this.confine(key);
+    await confine(this.root, key);
     const tmp = newWorkFile(this.root, "put");
     try {
       await writeAt(tmp, "w", data, 0);
@@ -205,7 +218,7 @@ export class LocalStore implements ObjectStore {
   async createMultipartUpload(key: string, opts: { partSize?: number } = {}): Promise<string> {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
-    await this.confine(key);
+    await confine(this.root, key);
     if (!opts.partSize || opts.partSize <= 0) {
       throw new StoreError(
         "INVALID_ARGUMENT",
@@ -262,7 +275,7 @@ export class LocalStore implements ObjectStore {
     parts: UploadedPart[],
   ): Promise<ObjectInfo> {
     const upload = await this.upload(key, uploadId);
-    await this.confine(key); // a folder may have become a link since the upload started
+    await confine(this.root, key); // a folder may have become a link since the upload started
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
@@ -320,7 +333,7 @@ export class LocalStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     await this.mustExist();
     const file = this.objectPath(key);
-    await this.confine(key);
+    await confine(this.root, key);
     await fsp.rm(file, { force: true });
     await fsp.rm(this.metaPath(key), { force: true });
   }
@@ -411,37 +424,9 @@ export class LocalStore implements ObjectStore {
   /** The file a multipart upload's parts are written into, in place. */
   private uploadData(upload: Upload): string {
     const file = path.resolve(this.root, upload.file);
-    if (path.relative(path.join(this.root, META), file).startsWith(".."))
+    if (outside(path.join(this.root, META), file))
       throw new StoreError("NO_SUCH_UPLOAD", `upload of ${upload.key} has no work file`);
     return file;
-  }
-
-  /**
-   * Fails when a folder on the way to `key`'s file is a symbolic link that leads out of the root:
-   * writing through it would put the object outside the bucket (a link that stays inside is fine).
-   */
-  private async confine(key: string): Promise<void> {
-    const segments = key.split("/").slice(0, -1);
-    let realRoot: string | undefined;
-    for (let i = 1; i <= segments.length; i++) {
-      const dir = path.join(this.root, ...segments.slice(0, i));
-      let stat: fs.Stats;
-      try {
-        stat = await fsp.lstat(dir);
-      } catch {
-        return; // missing from here on: created as plain folders
-      }
-      if (!stat.isSymbolicLink()) continue;
-      realRoot ??= await fsp.realpath(this.root);
-      const real = await fsp.realpath(dir).catch(() => undefined);
-      if (real === undefined || path.relative(realRoot, real).startsWith("..")) {
-        throw new StoreError(
-          "INVALID_KEY",
-          `${segments.slice(0, i).join("/")} is a symbolic link out of the destination folder: ` +
-            `remove it, or choose another destination`,
-        );
-      }
-    }
   }
 
   /** Renames `tmp` to `file` (atomic) and records the checksum of what is now there. */
@@ -514,7 +499,7 @@ export class LocalStore implements ObjectStore {
       }
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
-        if ((!rel && e.name === META) || LEGACY_WORK_FILE.test(e.name)) continue;
+        if ((!rel && e.name === META) || NEARBY_WORK_FILE.test(e.name)) continue;
         if (e.isSymbolicLink()) {
           const target = this.opts.followSymlinks
             ? await linkTarget(path.join(dir, e.name))
@@ -551,72 +536,6 @@ export class LocalStore implements ObjectStore {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return err as Error;
     await this.mustExist();
     return new StoreError("NO_SUCH_KEY", `no object ${key} in local://${this.bucket}`);
-  }
-}
-
-/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
-async function writeAt(
-  file: string,
-  flags: string,
-  data: WriteData,
-  offset: number,
-): Promise<void> {
-  const fh = await openWorkFile(file, flags);
-  try {
-    let list = pieces(data).filter((p) => p.length > 0);
-    let at = offset;
-    while (list.length > 0) {
-      let written = (await fh.writev(list, at)).bytesWritten;
-      at += written;
-      // A short write leaves the rest of the pieces to write again.
-      while (list.length > 0 && written >= list[0].length) {
-        written -= list[0].length;
-        list = list.slice(1);
-      }
-      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-/** What a symbolic link points to: a file, a folder (its real path), or nothing usable. */
-async function linkTarget(link: string): Promise<{ isFile?: boolean; dir?: string } | undefined> {
-  try {
-    const stat = await fsp.stat(link);
-    if (stat.isFile()) return { isFile: true };
-    if (stat.isDirectory()) return { dir: await fsp.realpath(link) };
-  } catch {
-    // a broken link
-  }
-  return undefined;
-}
-
-/** `dir` (a real path) and every folder above it: a link to any of them is a cycle. */
-function realAncestors(dir: string): string[] {
-  const out = [dir];
-  while (path.dirname(out[out.length - 1]) !== out[out.length - 1])
-    out.push(path.dirname(out[out.length - 1]));
-  return out;
-}
-
-/**
- * Renames a work file into place. Across file systems (a mount inside the folder) it copies to a short
- * hidden name beside the target first, so that the target still appears whole or not at all.
- */
-async function renameInto(tmp: string, file: string): Promise<void> {
-  try {
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    const near = path.join(path.dirname(file), `.sky-${crypto.randomBytes(4).toString("hex")}.tmp`);
-    try {
-      await fsp.copyFile(tmp, near);
-      await fsp.rename(near, file);
-    } finally {
-      await fsp.rm(near, { force: true });
-      await fsp.rm(tmp, { force: true });
-    }
   }
 }
 

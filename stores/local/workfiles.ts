@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
+import { pieces, WriteData } from "../types";
 
 /*
  * Work files of a folder-backed bucket: what a write holds until it is renamed into place (a whole
@@ -113,4 +114,50 @@ export async function tidy(root: string, removeRecords: boolean): Promise<void> 
     );
   await gone(path.join(work, ownerId()));
   if ((await gone(work)) && removeRecords) await gone(path.dirname(work));
+}
+
+/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
+export async function writeAt(
+  file: string,
+  flags: string,
+  data: WriteData,
+  offset: number,
+): Promise<void> {
+  const fh = await openWorkFile(file, flags);
+  try {
+    let list = pieces(data).filter((p) => p.length > 0);
+    let at = offset;
+    while (list.length > 0) {
+      let written = (await fh.writev(list, at)).bytesWritten;
+      at += written;
+      // A short write leaves the rest of the pieces to write again.
+      while (list.length > 0 && written >= list[0].length) {
+        written -= list[0].length;
+        list = list.slice(1);
+      }
+      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Renames a work file into place. Across file systems (a mount inside the folder) it copies to a short
+ * hidden name beside the target first, so that the target still appears whole or not at all.
+ */
+export async function renameInto(tmp: string, file: string): Promise<void> {
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    const near = path.join(path.dirname(file), `.sky-${crypto.randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await fsp.copyFile(tmp, near);
+      await fsp.rename(near, file);
+    } finally {
+      await fsp.rm(near, { force: true });
+      await fsp.rm(tmp, { force: true });
+    }
+  }
 }
