@@ -167,5 +167,21 @@ describe("cli: data safety of sync, keys and folders", function () {
       "real.txt",
     ]);
     assert.equal(all.skippedLinks, 1, "the cycle back to the source is skipped");
+
+    // And through the gateways: what the links point to arrives as plain objects.
+    const copied = skyplane(home, [
+      "cp",
+      src,
+      "local://link-dst/",
+      "-r",
+      "-y",
+      "--json",
+      "--follow-symlinks",
+    ]);
+    assert.equal(copied.code, 0, copied.stderr);
+    assert.equal(JSON.parse(copied.stdout).objects, 4);
+    const dst = path.join(home, "buckets", "link-dst");
+    assert.equal(fs.readFileSync(path.join(dst, "dir-link", "deep", "d.txt"), "utf8"), "d");
+    assert.equal(fs.lstatSync(path.join(dst, "file-link.txt")).isFile(), true);
   });
 });
