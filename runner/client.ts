@@ -181,13 +181,16 @@ export class SkyplaneClient {
     const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
     const dst = openStore(dstUri, stores);
     try {
-      const recursive = req.sync || req.recursive;
-      const links = recursive ? ((await src.skippedLinks?.(srcUri.key)) ?? []) : [];
-      const base = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
-      const skippedLinks = links.filter((k) => k === srcUri.key || k.startsWith(base)).length;
+      // Counted once the listing has proved the source exists.
+      const skipped = async () => {
+        const base = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
+        const links = (await src.skippedLinks?.(srcUri.key)) ?? [];
+        return links.filter((k) => k === srcUri.key || k.startsWith(base)).length;
+      };
       if (req.sync) {
         const sync = await planSync(src, srcUri, dst, dstUri);
         checkDestinationKeys(dst, dstUri, sync.copy);
+        const skippedLinks = await skipped();
         return {
           topology,
           objects: sync.copy.length,
@@ -204,6 +207,7 @@ export class SkyplaneClient {
         dstUri,
       );
       checkDestinationKeys(dst, dstUri, objects);
+      const skippedLinks = req.recursive ? await skipped() : 0;
       if (srcUri.scheme === "file")
         await mustBeReadable(
           srcUri.bucket,

@@ -327,7 +327,7 @@ export class LocalStore implements ObjectStore {
     const upload = await this.upload(key, uploadId);
     await fsp.rm(this.uploadData(upload), { force: true });
     await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
-    await tidy(this.root, this.plainFolder);
+    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
   }
 
   async delete(key: string): Promise<void> {
@@ -438,7 +438,7 @@ export class LocalStore implements ObjectStore {
   ): Promise<ObjectInfo> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await renameInto(tmp, file);
-    await tidy(this.root, this.plainFolder);
+    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
     return { key, size: stat.size, lastModified: stat.mtime, checksum };

@@ -68,8 +68,9 @@ export async function openWorkFile(file: string, flags: string): Promise<fsp.Fil
       if (flags !== "r+") await fsp.mkdir(path.dirname(file), { recursive: true });
       return await fsp.open(file, flags, 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || flags === "r+" || attempt >= 10)
-        throw err;
+      // ENOTDIR too: mkdir reports it when the folder it found existing is gone when it looks again.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!(code === "ENOENT" || code === "ENOTDIR") || flags === "r+" || attempt >= 10) throw err;
     }
   }
 }

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import pLimit from "p-limit";
 import {
   crc32,
   formatCrc,
@@ -211,6 +212,19 @@ describe("stores/local", () => {
     } finally {
       spawnSync("umount", [path.join(folder, "mnt")]);
     }
+  });
+
+  it("lands every one of many concurrent puts into a plain folder, which keeps only them", async () => {
+    // Each put tidies the work folder away when it is empty; the others must make it again, not fail.
+    const folder = path.join(home, "busy-folder");
+    fs.mkdirSync(folder);
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    const keys = Array.from({ length: 500 }, (_, i) => `k${i}`);
+    // A few at a time, so that the work folder is often empty while another put is about to use it.
+    const limit = pLimit(3);
+    await Promise.all(keys.map((k) => limit(() => store.put(k, Buffer.from(k)))));
+    assert.deepEqual(fs.readdirSync(folder).sort(), [...keys].sort());
+    assert.equal((await store.get("k499")).toString(), "k499");
   });
 
   it("recomputes the checksum of a file changed behind its back", async () => {
