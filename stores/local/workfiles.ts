@@ -66,7 +66,7 @@ export async function openWorkFile(file: string, flags: string): Promise<fsp.Fil
   for (let attempt = 0; ; attempt++) {
     try {
       if (flags !== "r+") await fsp.mkdir(path.dirname(file), { recursive: true });
-      return await fsp.open(file, flags, 0o600);
+      return await fsp.open(file, flags);
     } catch (err) {
       // ENOTDIR too: mkdir reports it when the folder it found existing is gone when it looks again.
       const code = (err as NodeJS.ErrnoException).code;
