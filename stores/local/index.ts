@@ -226,8 +226,9 @@ export class LocalStore implements ObjectStore {
       );
     }
     const id = crypto.randomBytes(12).toString("hex");
-    const dir = this.uploadDir(id);
-    await fsp.mkdir(path.join(dir, "parts"), { recursive: true });
+    // Made under a name that says whose it is, then renamed: an upload's record is whole or absent.
+    const staging = path.join(this.records, "uploads", `.${id}.${ownerId()}`);
+    await fsp.mkdir(path.join(staging, "parts"), { recursive: true });
     const file = newWorkFile(this.root, "upload");
     await (await openWorkFile(file, "w")).close();
     const upload: Upload = {
@@ -236,7 +237,8 @@ export class LocalStore implements ObjectStore {
       file: path.relative(this.root, file),
       owner: ownerId(),
     };
-    await fsp.writeFile(path.join(dir, "upload.json"), JSON.stringify(upload));
+    await fsp.writeFile(path.join(staging, "upload.json"), JSON.stringify(upload));
+    await fsp.rename(staging, this.uploadDir(id));
     return id;
   }
 
@@ -351,11 +353,13 @@ export class LocalStore implements ObjectStore {
     if (!(await this.exists())) return 0;
     const uploads = path.join(this.records, "uploads");
     for (const id of await fsp.readdir(uploads).catch(() => [] as string[])) {
-      let owner: string | undefined;
+      let owner: string | undefined = /^\.[0-9a-f]{24}\.(\d+-\d+)$/.exec(id)?.[1]; // being made
       try {
-        owner = JSON.parse(await fsp.readFile(path.join(uploads, id, "upload.json"), "utf8")).owner;
+        owner ??= JSON.parse(
+          await fsp.readFile(path.join(uploads, id, "upload.json"), "utf8"),
+        ).owner;
       } catch {
-        continue; // being written, or not ours
+        continue; // not ours
       }
       if (owner !== undefined && !ownerAlive(owner))
         await fsp.rm(path.join(uploads, id), { recursive: true, force: true });

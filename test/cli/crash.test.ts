@@ -51,7 +51,7 @@ describe("cli: crash safety", function () {
     const dst = path.join(home, "buckets", "crash-dst");
     const uploads = path.join(dst, ".skyplane", "uploads");
     const deadline = Date.now() + 120_000;
-    while (!(fs.existsSync(uploads) && fs.readdirSync(uploads).length > 0)) {
+    while (!(fs.existsSync(uploads) && fs.readdirSync(uploads).some((u) => !u.startsWith(".")))) {
       assert.ok(Date.now() < deadline && cli.exitCode === null, "the transfer never started");
       await new Promise((r) => setTimeout(r, 5));
     }

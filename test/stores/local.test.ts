@@ -168,6 +168,9 @@ describe("stores/local", () => {
     const orphan = path.join(folder, ".skyplane", "tmp", `${gone.pid}-1`);
     fs.mkdirSync(orphan, { recursive: true });
     fs.writeFileSync(path.join(orphan, "put-0123456789ab"), "partial");
+    // And an upload it was making when it was killed (its record is renamed into place when whole).
+    const staging = path.join(store.records, "uploads", `.${"ab".repeat(12)}.${gone.pid}-1`);
+    fs.mkdirSync(path.join(staging, "parts"), { recursive: true });
     assert.deepEqual(
       (await store.list()).objects.map((o) => o.key),
       [],
@@ -175,6 +178,12 @@ describe("stores/local", () => {
     );
     assert.equal(await store.cleanupTemporaries(), 1);
     assert.equal(fs.existsSync(orphan), false);
+    assert.equal(fs.existsSync(staging), false);
+    assert.deepEqual(
+      fs.readdirSync(path.join(store.records, "uploads")),
+      [id],
+      "the live upload stays",
+    );
     const parts = [{ partNumber: 1, checksum: formatCrc(crc32(Buffer.from("abcd"))) }];
     await store.completeMultipartUpload("live.bin", id, parts);
     assert.equal(await store.cleanupTemporaries(), 0);
