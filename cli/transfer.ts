@@ -13,6 +13,7 @@ export interface TransferArgs {
   nVms: number;
   profile?: string;
   leaseSeconds?: number;
+  followSymlinks: boolean;
 }
 
 /** The options `cp` and `sync` share. */
@@ -32,6 +33,11 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       type: "number",
       default: 1,
       describe: "Gateways per region",
+    })
+    .option("follow-symlinks", {
+      type: "boolean",
+      default: false,
+      describe: "Copy what symbolic links in a source folder point to (default: skip them)",
     })
     .option("lease-seconds", {
       type: "number",
@@ -91,9 +97,18 @@ export async function runTransferCommand(
     dst: args.dst,
     recursive: sync || (args.recursive ?? false),
     nVms: args.nVms,
+    followSymlinks: args.followSymlinks,
   };
-  const plan = await client.planCopy({ ...req, sync });
+  const plan = await client.planCopy({ ...req, sync, delete: args.delete });
   const out = (s: string) => !args.json && process.stderr.write(s + "\n");
+  // Warnings go to stderr even with --json: stdout stays one JSON document.
+  for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (plan.skippedLinks > 0) {
+    process.stderr.write(
+      `warning: skipped ${plan.skippedLinks} symbolic link(s) in the source (not copied); ` +
+        "--follow-symlinks copies what they point to\n",
+    );
+  }
   out(describePlan(plan.topology, plan.objects, plan.bytes));
   if (plan.sync) {
     out(
@@ -108,6 +123,7 @@ export async function runTransferCommand(
           dryRun: true,
           objects: plan.objects,
           bytes: plan.bytes,
+          skippedLinks: plan.skippedLinks,
           sync: plan.sync,
           topology: plan.topology,
         }) + "\n",

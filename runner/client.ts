@@ -25,7 +25,8 @@ import { skyplaneHome } from "./home";
 import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
 import { mustFit } from "./chunker";
-import { InterruptedError, listObjects } from "./transfer";
+import { checkOverlap } from "./overlap";
+import { checkDestinationKeys, InterruptedError, listObjects } from "./transfer";
 import { VerifyReport, verifyStores } from "./verify";
 
 /** Options of a client. Constructing one does no I/O. */
@@ -61,6 +62,8 @@ export interface CopyRequest {
   readonly recursive?: boolean;
   /** Gateways per region. Default 1. */
   readonly nVms?: number;
+  /** Copy what symbolic links in a source folder point to; default skip them (`CopyPlan.skippedLinks`). */
+  readonly followSymlinks?: boolean;
   /** Called with every transfer event (progress bars). */
   readonly onProgress?: (p: TransferProgress) => void;
   /**
@@ -82,6 +85,10 @@ export interface CopyPlan {
   readonly bytes: number;
   /** For a sync: what it would copy and delete. */
   readonly sync?: SyncPlan;
+  /** Symbolic links in the source that are not copied (without `followSymlinks`, or in a cycle). */
+  readonly skippedLinks: number;
+  /** What the user should know before going ahead (a destination that overlaps the source). */
+  readonly warnings: string[];
 }
 
 /** The entry point of the library: copies, syncs and dataplanes. */
@@ -165,28 +172,43 @@ export class SkyplaneClient {
     );
   }
 
-  /** Plans a copy without provisioning anything: checks the URIs, buckets and source objects. */
-  async planCopy(req: CopyRequest & { sync?: boolean }): Promise<CopyPlan> {
+  /**
+   * Plans a copy without provisioning anything: checks the URIs, buckets, source objects and
+   * destination keys; refuses `delete` with overlapping source and destination.
+   */
+  async planCopy(req: CopyRequest & { sync?: boolean; delete?: boolean }): Promise<CopyPlan> {
     const stores = { home: this.home, env: this.env };
     const srcUri = parseUri(req.src);
     const dstUri = parseUri(req.dst);
+    const overlap = checkOverlap(req, srcUri, dstUri, stores);
+    const warnings = overlap ? [overlap] : [];
     const srcRegion = await regionOf(srcUri, stores);
     const dstRegion = dstUri.scheme === "file" ? "local:client" : await regionOf(dstUri, stores);
     const [sc, sr] = srcRegion.split(":");
     const [dc, dr] = dstRegion.split(":");
     const topology = this.dataplane(sc, sr, dc, dr, { nVms: req.nVms }).topology;
-    const src = openStore(srcUri, stores);
+    const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
+    const dst = openStore(dstUri, stores);
     try {
-      const dst = openStore(dstUri, stores);
+      // Counted once the listing has proved the source exists.
+      const skipped = async () => {
+        const base = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
+        const links = (await src.skippedLinks?.(srcUri.key)) ?? [];
+        return links.filter((k) => k === srcUri.key || k.startsWith(base)).length;
+      };
       if (req.sync) {
         const sync = await planSync(src, srcUri, dst, dstUri);
+        checkDestinationKeys(dst, dstUri, sync.copy);
         // Refused before anything is provisioned: the destination could never hold it.
         mustFit(sync.copy, dst.features, bucketUri(dstUri));
+        const skippedLinks = await skipped();
         return {
           topology,
           objects: sync.copy.length,
           bytes: sync.copy.reduce((n, o) => n + o.size, 0),
           sync,
+          skippedLinks,
+          warnings,
         };
       }
       const objects = await listObjects(
@@ -195,13 +217,21 @@ export class SkyplaneClient {
         srcUri,
         dstUri,
       );
+      checkDestinationKeys(dst, dstUri, objects);
       mustFit(objects, dst.features, bucketUri(dstUri));
+      const skippedLinks = req.recursive ? await skipped() : 0;
       if (srcUri.scheme === "file")
         await mustBeReadable(
           srcUri.bucket,
           objects.map((o) => o.srcKey),
         );
-      return { topology, objects: objects.length, bytes: objects.reduce((n, o) => n + o.size, 0) };
+      return {
+        topology,
+        objects: objects.length,
+        bytes: objects.reduce((n, o) => n + o.size, 0),
+        skippedLinks,
+        warnings,
+      };
     } catch (err) {
       if (err instanceof StoreError && err.userFixable)
         throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
@@ -234,18 +264,27 @@ export class SkyplaneClient {
   /** Copies `src` to `dst`: provisions the route's gateways, transfers, verifies, and always deprovisions. */
   async copy(req: CopyRequest): Promise<JobResult> {
     return this.runOnce(req, (dp) =>
-      dp.queueCopy(req.src, req.dst, { recursive: req.recursive ?? false }),
+      dp.queueCopy(req.src, req.dst, {
+        recursive: req.recursive ?? false,
+        followSymlinks: req.followSymlinks,
+      }),
     );
   }
 
   /** Makes `dst` match `src`: copies what is missing or different; with `delete`, removes extras after. */
   async sync(req: CopyRequest & { delete?: boolean }): Promise<JobResult> {
     return this.runOnce(req, (dp) =>
-      dp.queueSync(req.src, req.dst, { delete: req.delete ?? false }),
+      dp.queueSync(req.src, req.dst, {
+        delete: req.delete ?? false,
+        followSymlinks: req.followSymlinks,
+      }),
     );
   }
 
-  private async runOnce(req: CopyRequest, queue: (dp: Dataplane) => void): Promise<JobResult> {
+  private async runOnce(
+    req: CopyRequest & { delete?: boolean },
+    queue: (dp: Dataplane) => void,
+  ): Promise<JobResult> {
     const plan = await this.planCopy(req);
     const { src, dsts } = plan.topology.route;
     const dst = dsts[0];

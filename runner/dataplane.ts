@@ -26,6 +26,7 @@ import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
 import { TransferProgress } from "./progress";
 import { planSync } from "./sync";
 import { Tracker } from "./tracker";
+import { checkOverlap } from "./overlap";
 import {
   asUserError,
   InterruptedError,
@@ -33,16 +34,13 @@ import {
   TransferRequest,
   TransferResult,
 } from "./transfer";
+import { cleanupDestinations, recordDestination } from "./worksites";
 
 /** A queued copy or sync. */
-type Job =
-  | {
-      readonly kind: "copy";
-      readonly src: string;
-      readonly dst: string;
-      readonly recursive: boolean;
-    }
-  | { readonly kind: "sync"; readonly src: string; readonly dst: string; readonly delete: boolean };
+type Job = (
+  | { readonly kind: "copy"; readonly recursive: boolean }
+  | { readonly kind: "sync"; readonly delete: boolean }
+) & { readonly src: string; readonly dst: string; readonly followSymlinks: boolean };
 
 /** The result of one job; a sync also says what it deleted. */
 export interface JobResult extends TransferResult {
@@ -420,6 +418,8 @@ export class Dataplane {
       await forgetDataplaneSecrets(stack);
       // A gateway the state never recorded (its create cut short) is stopped too.
       await stopStrayGateways(this.ctx.home, this.stackName);
+      // The gateways are gone: work files they left in the destinations are orphans now.
+      await cleanupDestinations({ home: this.ctx.home, env: this.ctx.env }, this.stackName);
       return true;
     });
     this.gateways = undefined;
@@ -493,17 +493,40 @@ export class Dataplane {
   }
 
   /** Queues a copy of `src` to `dst` (a prefix with `recursive`). */
-  queueCopy(src: string, dst: string, opts: { recursive?: boolean } = {}): void {
+  queueCopy(
+    src: string,
+    dst: string,
+    opts: { recursive?: boolean; followSymlinks?: boolean } = {},
+  ): void {
     parseUri(src);
     parseUri(dst);
-    this.jobs.push({ kind: "copy", src, dst, recursive: opts.recursive ?? false });
+    this.jobs.push({
+      kind: "copy",
+      src,
+      dst,
+      recursive: opts.recursive ?? false,
+      followSymlinks: opts.followSymlinks ?? false,
+    });
   }
 
-  /** Queues a sync: copies what is missing or different; with `delete`, then removes extras at `dst`. */
-  queueSync(src: string, dst: string, opts: { delete?: boolean } = {}): void {
+  /**
+   * Queues a sync: copies what is missing or different; with `delete`, then removes extras at `dst`
+   * (refused when source and destination overlap).
+   */
+  queueSync(
+    src: string,
+    dst: string,
+    opts: { delete?: boolean; followSymlinks?: boolean } = {},
+  ): void {
     parseUri(src);
     parseUri(dst);
-    this.jobs.push({ kind: "sync", src, dst, delete: opts.delete ?? false });
+    this.jobs.push({
+      kind: "sync",
+      src,
+      dst,
+      delete: opts.delete ?? false,
+      followSymlinks: opts.followSymlinks ?? false,
+    });
   }
 
   /**
@@ -558,6 +581,7 @@ export class Dataplane {
     const stores = { home: this.ctx.home, env: this.ctx.env };
     const srcUri = parseUri(job.src);
     const dstUri = parseUri(job.dst);
+    if (job.kind === "sync") checkOverlap(job, srcUri, dstUri, stores);
     const [srcRegion, dstRegion] = await Promise.all([
       regionOf(srcUri, stores),
       this.prepareDestination(dstUri, stores),
@@ -580,11 +604,19 @@ export class Dataplane {
       pollIntervalMs: 100,
       signal,
     };
+    // Before anything is written, so that deprovision finds the work files of a killed run.
+    recordDestination(stores, this.stackName, dstUri);
+    const followSymlinks = job.followSymlinks;
     if (job.kind === "copy") {
-      const req: TransferRequest = { src: job.src, dst: job.dst, recursive: job.recursive };
+      const req: TransferRequest = {
+        src: job.src,
+        dst: job.dst,
+        recursive: job.recursive,
+        followSymlinks,
+      };
       return runTransfer(req, target, opts, progress);
     }
-    const src = openStore(srcUri, stores);
+    const src = openStore(srcUri, { ...stores, followSymlinks });
     const dst = openStore(dstUri, stores);
     const plan = await planSync(src, srcUri, dst, dstUri).catch((err) =>
       Promise.reject(asUserError(err)),
@@ -592,7 +624,7 @@ export class Dataplane {
     const copied =
       plan.copy.length > 0
         ? await runTransfer(
-            { src: job.src, dst: job.dst, recursive: true, objects: plan.copy },
+            { src: job.src, dst: job.dst, recursive: true, objects: plan.copy, followSymlinks },
             target,
             opts,
             progress,

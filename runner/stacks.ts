@@ -7,6 +7,7 @@ import { UserError } from "../errors";
 import { Engine } from "./engine";
 import { describeHolders, RouteLeases } from "./lease";
 import { removeStaleLocks, StackLock, stackLocks, stackLockedError } from "./locks";
+import { cleanupDestinations } from "./worksites";
 
 /** A skyplane stack and what it holds. */
 export interface StackInfo {
@@ -110,14 +111,14 @@ export async function forgetDataplaneSecrets(stack: Stack): Promise<void> {
  * secrets) and stops stray gateways. A stack that a running job holds (a live lease) is left alone,
  * unless `force`. A lock left by an engine that no longer runs (a client killed while it provisioned)
  * is removed first, and reported to `onLockRemoved`; a lock whose owner runs is never touched: that is
- * a UserError (STACK_LOCKED).
+ * a UserError (STACK_LOCKED). Work files that gateways and clients killed mid-write left in its destinations are removed too.
  */
 export async function deprovisionStack(
   engine: Engine,
   name: string,
   onOutput?: (line: string) => void,
   opts: { force?: boolean; onLockRemoved?: (lock: StackLock) => void } = {},
-): Promise<{ destroyed: number; strays: number; locksRemoved: number }> {
+): Promise<{ destroyed: number; strays: number; locksRemoved: number; workFiles: number }> {
   const leases = new RouteLeases(engine.home.root, name);
   return leases.withLock(async () => {
     const holders = leases.live();
@@ -142,10 +143,12 @@ export async function deprovisionStack(
     }
     await forgetDataplaneSecrets(stack);
     const strays = await stopStrayGateways(engine.home.root, name);
+    const workFiles = await cleanupDestinations({ home: engine.home.root }, name);
     return {
       destroyed: result.summary.resourceChanges?.delete ?? 0,
       strays,
       locksRemoved: removed.length,
+      workFiles,
     };
   });
 }

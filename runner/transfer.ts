@@ -49,6 +49,8 @@ export interface TransferRequest {
   readonly recursive: boolean;
   /** The objects to copy, when the caller has chosen them (sync); default: list the source. */
   readonly objects?: readonly ObjectPair[];
+  /** List what symbolic links in a source folder point to; default skip them. */
+  readonly followSymlinks?: boolean;
 }
 
 /** Tuning of a transfer. */
@@ -105,6 +107,35 @@ export class InterruptedError extends SkyplaneError {
 /** Turns a store's error into a UserError (what to do) or leaves it as it is. */
 export function asUserError(err: unknown): unknown {
   return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
+}
+
+/**
+ * Refuses destination keys the destination cannot hold (`../x`, `/abs`, `.skyplane/…` in a local
+ * bucket or folder), naming the first ones, before anything is provisioned or written.
+ */
+export function checkDestinationKeys(
+  dst: ObjectStore,
+  dstUri: StoreUri,
+  pairs: readonly ObjectPair[],
+): void {
+  if (!dst.checkKey) return;
+  const bad: string[] = [];
+  for (const p of pairs) {
+    try {
+      dst.checkKey(p.dstKey);
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      bad.push(JSON.stringify(p.dstKey));
+    }
+  }
+  if (bad.length === 0) return;
+  const more = bad.length > 3 ? ` and ${bad.length - 3} more` : "";
+  throw new UserError(
+    "INVALID_KEY",
+    `invalid destination key ${bad.slice(0, 3).join(", ")}${more} in ${bucketUri(dstUri)}: ` +
+      `keys there cannot start with '/' or '.skyplane/', nor have '.', '..' or empty segments; ` +
+      "choose a destination key without them",
+  );
 }
 
 /** The objects a request names, with their destination keys. */
@@ -170,7 +201,7 @@ export async function runTransfer(
       throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
     const srcUri = parseStoreUri(req.src);
     const dstUri = parseStoreUri(req.dst);
-    const src = openStore(srcUri, stores);
+    const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
     dst = openStore(dstUri, stores);
     if (!(await dst.exists())) {
       throw new UserError(
@@ -179,6 +210,9 @@ export async function runTransfer(
       );
     }
     const pairs = req.objects ? [...req.objects] : await listObjects(req, src, srcUri, dstUri);
+    checkDestinationKeys(dst, dstUri, pairs);
+    // What writers killed mid-write left here (a crashed run) goes before this run adds its own.
+    await dst.cleanupTemporaries?.();
     const dstBucket = bucketUri(dstUri);
     mustFit(pairs, dst.features, dstBucket);
     const plan = planChunks(pairs, opts, undefined, dst.features);
@@ -220,12 +254,15 @@ export async function runTransfer(
     const read = await dispatchAndTrack(chunks, sources, opts, progress);
     const completed = await finalize(plan.objects, read, dst, uploads, progress);
     if (opts.verify) await verify(plan.objects, read, completed, dst, progress);
+    await dst.cleanupTemporaries?.(); // tidies a folder's empty work folder
     const seconds = (Date.now() - started) / 1000;
     progress.emit({ type: "done", objects: pairs.length, bytes, seconds });
     return { objects: pairs.length, bytes, seconds };
   } catch (err) {
     for (const u of uploads)
       await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
+    // Work files of gateways that died with the transfer; a live gateway's stay until deprovision.
+    await dst?.cleanupTemporaries?.().catch(() => undefined);
     const error = asUserError(err) as Error;
     progress.emit({ type: "failed", error });
     throw error;

@@ -23,16 +23,23 @@ export interface StoreContext {
   readonly home: string;
   /** Where cloud stores read credentials and endpoints; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Folders and local buckets list what symbolic links point to; default they skip links. */
+  readonly followSymlinks?: boolean;
 }
 
 type Factory = (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 
 /** URI scheme → adapter. New clouds register here; nothing else matches on URI strings. */
 const FACTORIES: Record<string, Factory> = {
-  local: (uri, ctx) => new LocalStore(uri.bucket, localBucketRoot(ctx, uri.bucket)),
+  local: (uri, ctx) =>
+    new LocalStore(uri.bucket, localBucketRoot(ctx, uri.bucket), undefined, {
+      followSymlinks: ctx.followSymlinks,
+    }),
   // A plain folder keeps skyplane's records under the home, not among the user's files.
   file: (uri, ctx) =>
-    new LocalStore(path.basename(uri.bucket) || "/", uri.bucket, folderRecords(ctx, uri.bucket)),
+    new LocalStore(path.basename(uri.bucket) || "/", uri.bucket, folderRecords(ctx, uri.bucket), {
+      followSymlinks: ctx.followSymlinks,
+    }),
   s3: (uri, ctx) => new S3Store(uri.bucket, {}, ctx.env),
   gs: (uri, ctx) => new GcsStore(uri.bucket, {}, ctx.env),
   azure: (uri, ctx) => new AzureStore(uri.bucket, {}, ctx.env),

@@ -139,6 +139,15 @@ export interface ObjectStore {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /** Throws a StoreError (INVALID_KEY) if the store cannot hold `key`; stores that hold any key omit it. */
+  checkKey?(key: string): void;
+  /**
+   * Removes work files (temporaries, parts of uploads) that writers which are gone left behind, never
+   * those of a live writer; resolves to how many it removed. Stores without such files omit it.
+   */
+  cleanupTemporaries?(): Promise<number>;
+  /** Keys of symbolic links under `prefix` that listings leave out (folders); others omit it. */
+  skippedLinks?(prefix?: string): Promise<string[]>;
 }
 
 /** The pieces of `data` as a list. */

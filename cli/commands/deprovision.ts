@@ -74,7 +74,8 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
     results.push({ stack: name, ...r });
     if (!args.json) {
       const strays = r.strays ? `, stopped ${r.strays} stray gateway(s)` : "";
-      process.stdout.write(`${name}: destroyed ${r.destroyed} resource(s)${strays}\n`);
+      const work = r.workFiles ? `, removed ${r.workFiles} work file(s) of killed writes` : "";
+      process.stdout.write(`${name}: destroyed ${r.destroyed} resource(s)${strays}${work}\n`);
     }
   }
   if (args.json) process.stdout.write(JSON.stringify(results) + "\n");

@@ -15,25 +15,35 @@ import {
   StoreError,
   StoreFeatures,
   UploadedPart,
-  pieces,
   WriteData,
   WriteOptions,
 } from "../types";
+import { confine, linkTarget, outside, realAncestors } from "./paths";
+import {
+  newWorkFile,
+  openWorkFile,
+  ownerAlive,
+  ownerId,
+  removeOrphans,
+  renameInto,
+  tidy,
+  writeAt,
+} from "./workfiles";
 
 /*
  * A bucket as a folder: `local://bucket/key` is the file `<root>/key`. Skyplane's own records (the
  * bucket's region, checksums of objects, multipart uploads) live in a records folder: `<root>/.skyplane`
  * for a local bucket (never listed), or a folder under the skyplane home for a plain folder, which
- * thus gets nothing but the files copied into it. Writes go to a hidden temporary file beside their
- * target (same file system), renamed into place, so a reader never sees a partial object; a multipart
- * upload appears only when it is completed. Objects are written 0600 (or the mode a write asks for) and
- * folders 0700, whatever the umask: a bucket's data is its owner's alone unless a caller says otherwise.
+ * thus gets nothing but the files copied into it. Writes go to a work file in the bucket's work folder
+ * (`<root>/.skyplane/tmp/`, see workfiles.ts), renamed into place, so a reader never sees a partial
+ * object; a multipart upload appears only when it is completed. A folder that is a symbolic link out
+ * of the root is never written through; listings skip symbolic links unless told to follow them.
+ * Objects are written 0600 (or the mode a write asks for) and folders 0700, whatever the umask: a
+ * bucket's data is its owner's alone unless a caller says otherwise.
  */
 
 const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
-/** Hidden work files: `.<name>.skyplane-<hex>` (a write) and `.<name>.skyplane-upload-<hex>` (an upload). */
-const WORK_FILE = /^\..*\.skyplane-(upload-)?[0-9a-f]{24}$/;
 /** Mode of an object (and of skyplane's records) when the write names none. */
 const FILE_MODE = 0o600;
 /** Mode of every folder the store creates. */
@@ -47,6 +57,24 @@ function mkdirp(dir: string): Promise<string | undefined> {
 /** Writes a small file of skyplane's own, owner-only. */
 function writeRecord(file: string, text: string): Promise<void> {
   return fsp.writeFile(file, text, { mode: FILE_MODE });
+}
+
+/**
+ * Work files beside their target, never listed: as earlier versions named them, and the short copy
+ * that a rename across a mount goes through (see `renameInto`).
+ */
+const NEARBY_WORK_FILE = /^\.(.*\.skyplane-(upload-)?[0-9a-f]{24}|sky-[0-9a-f]{8}\.tmp)$/;
+
+/** A multipart upload's record. */
+interface Upload {
+  readonly key: string;
+  readonly partSize: number;
+  /** The work file its parts are written into, relative to the root. */
+  readonly file: string;
+  /** The process that started it (see workfiles.ts). */
+  readonly owner: string;
+  /** Permission bits of the object once completed (default 0600). */
+  readonly mode?: number;
 }
 
 /** A folder-backed bucket. */
@@ -75,6 +103,8 @@ export class LocalStore implements ObjectStore {
     readonly root: string,
     /** Records folder; default `<root>/.skyplane`. */
     records?: string,
+    /** Listing options: `followSymlinks` lists what symbolic links point to (default: skip them). */
+    private readonly opts: { followSymlinks?: boolean } = {},
   ) {
     this.records = records ?? path.join(root, META);
   }
@@ -116,7 +146,7 @@ export class LocalStore implements ObjectStore {
     const maxKeys = Math.max(1, opts.maxKeys ?? 1000);
     // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    const keys = (await this.walk(base)).filter((k) => k.startsWith(prefix)).sort(byteOrder);
+    const keys = (await this.walk(base)).keys.filter((k) => k.startsWith(prefix)).sort(byteOrder);
     const objectKeys: string[] = [];
     const prefixes: string[] = [];
     let last: string | undefined;
@@ -195,18 +225,23 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
-    const tmp = await this.workFile(key, "");
-    await writeAt(tmp, "w", data, 0);
-    // What is on disk, read back before it is published: a write that stored other bytes is refused.
-    const stored = await crcOfFile(tmp, 0, byteLength(data));
-    if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
+    await confine(this.root, key);
+    const tmp = newWorkFile(this.root, "put");
+    try {
+      await writeAt(tmp, "w", data, 0);
+      // What is on disk, read back before it is published: a write that stored other bytes is refused.
+      const stored = await crcOfFile(tmp, 0, byteLength(data));
+      if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
+        throw checksumMismatch(
+          key,
+          `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
+        );
+      }
+      return await this.publish(key, file, tmp, formatCrc(stored), opts.mode);
+    } catch (err) {
       await fsp.rm(tmp, { force: true });
-      throw checksumMismatch(
-        key,
-        `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
-      );
+      throw err;
     }
-    return this.publish(key, file, tmp, formatCrc(stored), opts.mode);
   }
 
   /**
@@ -219,6 +254,7 @@ export class LocalStore implements ObjectStore {
   ): Promise<string> {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
+    await confine(this.root, key);
     if (!opts.partSize || opts.partSize <= 0) {
       throw new StoreError(
         "INVALID_ARGUMENT",
@@ -226,11 +262,20 @@ export class LocalStore implements ObjectStore {
       );
     }
     const id = crypto.randomBytes(12).toString("hex");
-    const dir = this.uploadDir(id);
-    await mkdirp(path.join(dir, "parts"));
-    await writeRecord(await this.workFile(key, `upload-${id}`), "");
-    const upload = { key, partSize: opts.partSize, mode: opts.mode };
-    await writeRecord(path.join(dir, "upload.json"), JSON.stringify(upload));
+    // Made under a name that says whose it is, then renamed: an upload's record is whole or absent.
+    const staging = path.join(this.records, "uploads", `.${id}.${ownerId()}`);
+    await mkdirp(path.join(staging, "parts"));
+    const file = newWorkFile(this.root, "upload");
+    await (await openWorkFile(file, "w")).close();
+    const upload: Upload = {
+      key,
+      partSize: opts.partSize,
+      file: path.relative(this.root, file),
+      owner: ownerId(),
+      mode: opts.mode,
+    };
+    await writeRecord(path.join(staging, "upload.json"), JSON.stringify(upload));
+    await fsp.rename(staging, this.uploadDir(id));
     return id;
   }
 
@@ -253,7 +298,7 @@ export class LocalStore implements ObjectStore {
       );
     }
     const dir = this.uploadDir(uploadId);
-    const file = this.uploadData(key, uploadId);
+    const file = this.uploadData(upload);
     const at = (partNumber - 1) * upload.partSize;
     await writeAt(file, "r+", data, at);
     const stored = await crcOfFile(file, at, size);
@@ -278,6 +323,7 @@ export class LocalStore implements ObjectStore {
     parts: UploadedPart[],
   ): Promise<ObjectInfo> {
     const upload = await this.upload(key, uploadId);
+    await confine(this.root, key); // a folder may have become a link since the upload started
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
@@ -318,7 +364,7 @@ export class LocalStore implements ObjectStore {
           ? parseInt(marker.checksum, 16)
           : crcCombine("crc32", whole, parseInt(marker.checksum, 16), marker.size);
     }
-    const data = this.uploadData(key, uploadId);
+    const data = this.uploadData(upload);
     await fsp.truncate(data, size);
     // The CRC-32 of the whole file, from the parts' CRC-32s as read back from disk.
     const info = await this.publish(key, this.objectPath(key), data, formatCrc(whole), upload.mode);
@@ -327,15 +373,52 @@ export class LocalStore implements ObjectStore {
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.upload(key, uploadId);
-    await fsp.rm(this.uploadData(key, uploadId), { force: true });
+    const upload = await this.upload(key, uploadId);
+    await fsp.rm(this.uploadData(upload), { force: true });
     await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
   }
 
   async delete(key: string): Promise<void> {
     await this.mustExist();
-    await fsp.rm(this.objectPath(key), { force: true });
+    const file = this.objectPath(key);
+    await confine(this.root, key);
+    await fsp.rm(file, { force: true });
     await fsp.rm(this.metaPath(key), { force: true });
+  }
+
+  /** Throws a StoreError (INVALID_KEY) when this store cannot hold `key`. */
+  checkKey(key: string): void {
+    this.objectPath(key);
+  }
+
+  /**
+   * Removes the work files of writers that are gone (killed mid-write) and their multipart uploads;
+   * those of live writers stay. Returns how many work files it removed.
+   */
+  async cleanupTemporaries(): Promise<number> {
+    if (!(await this.exists())) return 0;
+    const uploads = path.join(this.records, "uploads");
+    for (const id of await fsp.readdir(uploads).catch(() => [] as string[])) {
+      let owner: string | undefined = /^\.[0-9a-f]{24}\.(\d+-\d+)$/.exec(id)?.[1]; // being made
+      try {
+        owner ??= JSON.parse(
+          await fsp.readFile(path.join(uploads, id, "upload.json"), "utf8"),
+        ).owner;
+      } catch {
+        continue; // not ours
+      }
+      if (owner !== undefined && !ownerAlive(owner))
+        await fsp.rm(path.join(uploads, id), { recursive: true, force: true });
+    }
+    return removeOrphans(this.root, this.plainFolder);
+  }
+
+  /** Keys of the symbolic links under `prefix` that listings leave out. */
+  async skippedLinks(prefix = ""): Promise<string[]> {
+    await this.mustExist();
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    return (await this.walk(base)).skipped.filter((k) => k.startsWith(prefix)).sort(byteOrder);
   }
 
   /** The file that holds `key`; rejects keys that would leave the bucket or clash with its records. */
@@ -356,7 +439,14 @@ export class LocalStore implements ObjectStore {
   }
 
   private metaPath(key: string): string {
-    return path.join(this.records, "meta", ...key.split("/")) + ".json";
+    const parts = key.split("/");
+    const name = parts.pop() as string;
+    // A name too long for ".json" after it (NAME_MAX is 255 bytes) gets its hash; no ".json" name ends so.
+    const file =
+      Buffer.byteLength(name) + 5 > 255
+        ? crypto.createHash("sha256").update(name).digest("hex") + ".long"
+        : name + ".json";
+    return path.join(this.records, "meta", ...parts, file);
   }
 
   private uploadDir(id: string): string {
@@ -365,11 +455,8 @@ export class LocalStore implements ObjectStore {
     return path.join(this.records, "uploads", id);
   }
 
-  private async upload(
-    key: string,
-    id: string,
-  ): Promise<{ key: string; partSize: number; mode?: number }> {
-    let upload: { key: string; partSize: number; mode?: number };
+  private async upload(key: string, id: string): Promise<Upload> {
+    let upload: Upload;
     try {
       upload = JSON.parse(await fsp.readFile(path.join(this.uploadDir(id), "upload.json"), "utf8"));
     } catch {
@@ -380,18 +467,17 @@ export class LocalStore implements ObjectStore {
     return upload;
   }
 
-  /** A hidden work file beside `key`'s file (so that renaming it into place never crosses file systems). */
-  private async workFile(key: string, kind: string): Promise<string> {
-    const file = this.objectPath(key);
-    await mkdirp(path.dirname(file));
-    const id = kind || crypto.randomBytes(12).toString("hex");
-    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-${id}`);
+  /** True for a plain folder, whose records live elsewhere: its `.skyplane` folder is only for work. */
+  private get plainFolder(): boolean {
+    return this.records !== path.join(this.root, META);
   }
 
   /** The file a multipart upload's parts are written into, in place. */
-  private uploadData(key: string, id: string): string {
-    const file = this.objectPath(key);
-    return path.join(path.dirname(file), `.${path.basename(file)}.skyplane-upload-${id}`);
+  private uploadData(upload: Upload): string {
+    const file = path.resolve(this.root, upload.file);
+    if (outside(path.join(this.root, META), file))
+      throw new StoreError("NO_SUCH_UPLOAD", `upload of ${upload.key} has no work file`);
+    return file;
   }
 
   /**
@@ -407,7 +493,8 @@ export class LocalStore implements ObjectStore {
   ): Promise<ObjectInfo> {
     await fsp.chmod(tmp, mode & 0o777);
     await mkdirp(path.dirname(file));
-    await fsp.rename(tmp, file);
+    await renameInto(tmp, file);
+    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
     const stat = await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
     return {
@@ -461,25 +548,46 @@ export class LocalStore implements ObjectStore {
     };
   }
 
-  /** Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records. */
-  private async walk(base: string): Promise<string[]> {
+  /**
+   * Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records
+   * and work files; symbolic links are followed with `followSymlinks` (but never round a cycle) and
+   * otherwise skipped, their keys in `skipped`.
+   */
+  private async walk(base: string): Promise<{ keys: string[]; skipped: string[] }> {
     const keys: string[] = [];
-    const visit = async (rel: string): Promise<void> => {
+    const skipped: string[] = [];
+    // `real` is the folder's real path and `ancestors` those of the folders above it (when following).
+    const visit = async (rel: string, real: string, ancestors: string[]): Promise<void> => {
+      const dir = path.join(this.root, rel);
       let entries: fs.Dirent[];
       try {
-        entries = await fsp.readdir(path.join(this.root, rel), { withFileTypes: true });
+        entries = await fsp.readdir(dir, { withFileTypes: true });
       } catch {
         return;
       }
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
-        if ((!rel && e.name === META) || WORK_FILE.test(e.name)) continue;
-        if (e.isDirectory()) await visit(key);
-        else if (e.isFile()) keys.push(key);
+        if ((!rel && e.name === META) || NEARBY_WORK_FILE.test(e.name)) continue;
+        if (e.isSymbolicLink()) {
+          const target = this.opts.followSymlinks
+            ? await linkTarget(path.join(dir, e.name))
+            : undefined;
+          if (target?.isFile) keys.push(key);
+          else if (target?.dir && !ancestors.includes(target.dir))
+            await visit(key, target.dir, [...ancestors, target.dir]);
+          else skipped.push(key);
+        } else if (e.isDirectory()) {
+          const sub = path.join(real, e.name);
+          await visit(key, sub, this.opts.followSymlinks ? [...ancestors, sub] : []);
+        } else if (e.isFile()) keys.push(key);
       }
     };
-    await visit(base);
-    return keys;
+    const start = path.join(this.root, base);
+    const realStart = this.opts.followSymlinks
+      ? await fsp.realpath(start).catch(() => start)
+      : start;
+    await visit(base, realStart, this.opts.followSymlinks ? realAncestors(realStart) : []);
+    return { keys, skipped };
   }
 
   private async mustExist(): Promise<void> {
@@ -511,32 +619,6 @@ async function crcOfFile(file: string, offset: number, length: number): Promise<
     crc = crc32(piece as Buffer, crc);
   }
   return crc >>> 0;
-}
-
-/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
-async function writeAt(
-  file: string,
-  flags: string,
-  data: WriteData,
-  offset: number,
-): Promise<void> {
-  const fh = await fsp.open(file, flags, FILE_MODE);
-  try {
-    let list = pieces(data).filter((p) => p.length > 0);
-    let at = offset;
-    while (list.length > 0) {
-      let written = (await fh.writev(list, at)).bytesWritten;
-      at += written;
-      // A short write leaves the rest of the pieces to write again.
-      while (list.length > 0 && written >= list[0].length) {
-        written -= list[0].length;
-        list = list.slice(1);
-      }
-      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Orders keys as S3 does: by their UTF-8 bytes. */

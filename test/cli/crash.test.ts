@@ -15,12 +15,25 @@ function lockFiles(home: string, stack: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
 }
 
+/** Files in a bucket folder that are not objects: work files and upload records (not checksums). */
+function workFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name), rel + e.name + "/");
+      else out.push(rel + e.name);
+    }
+  };
+  walk(root, "");
+  return out.filter((f) => f !== ".skyplane/bucket.json" && !f.startsWith(".skyplane/meta/"));
+}
+
 describe("cli: crash safety", function () {
   this.timeout(180_000);
   let home: string | undefined;
   after(() => home && fs.rmSync(home, { recursive: true, force: true }));
 
-  it("after SIGKILL of the CLI mid-transfer, deprovision -y leaves no gateway and an empty stack", async () => {
+  it("after SIGKILL of the CLI mid-transfer, deprovision -y leaves no gateway, an empty stack and no work file", async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-crash-"));
     const env = { ...process.env, SKYPLANE_HOME: home };
     const run = (args: string[]) =>
@@ -43,8 +56,9 @@ describe("cli: crash safety", function () {
     const exited = new Promise((r) => cli.once("exit", r));
     // The transfer has started once its multipart upload exists at the destination.
     const dst = path.join(home, "buckets", "crash-dst");
+    const uploads = path.join(dst, ".skyplane", "uploads");
     const deadline = Date.now() + 120_000;
-    while (!fs.readdirSync(dst).some((f) => f.includes(".skyplane-upload-"))) {
+    while (!(fs.existsSync(uploads) && fs.readdirSync(uploads).some((u) => !u.startsWith(".")))) {
       assert.ok(Date.now() < deadline && cli.exitCode === null, "the transfer never started");
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -59,6 +73,9 @@ describe("cli: crash safety", function () {
       pids.every((p) => liveStartTime(p)),
       "the gateways outlive the killed client",
     );
+
+    const left = workFiles(dst);
+    assert.ok(left.length >= 2, `the killed transfer left work files: ${left.join(", ")}`);
 
     const r = run(["deprovision", "-y"]);
     assert.equal(r.status, 0, r.stderr);
@@ -78,6 +95,7 @@ describe("cli: crash safety", function () {
       false,
       "no partial object at the destination",
     );
+    assert.deepEqual(workFiles(dst), [], "deprovision removed the killed transfer's work files");
   });
 
   describe("a client killed while it provisions", () => {

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -133,10 +134,121 @@ describe("integration: a destination gateway killed mid-transfer", function () {
       [],
       "the multipart upload was aborted",
     );
+    assert.deepEqual(
+      workFiles(dp.dst.root, ["small.txt"]),
+      [],
+      "no work file is left (the CLI says no partial object was left)",
+    );
     const small_ = await dp.dst.head("small.txt");
     assert.ok(
       small_ === undefined || small_.size === 5,
       "a small object is there whole or not at all",
     );
+  });
+});
+
+/** Work files in a bucket folder: everything but the objects, the bucket's record and checksum records. */
+function workFiles(root: string, objects: string[]): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name), rel + e.name + "/");
+      else out.push(rel + e.name);
+    }
+  };
+  walk(root, "");
+  return out.filter(
+    (f) =>
+      !objects.includes(f) && f !== ".skyplane/bucket.json" && !f.startsWith(".skyplane/meta/"),
+  );
+}
+
+/** Starts a process that opens a multipart upload of `key` in `root`, writes a part, and waits. */
+async function uploader(root: string, key: string): Promise<ChildProcess> {
+  const stores = path.join(__dirname, "..", "..", "stores");
+  const script = `
+    const { LocalStore } = require(${JSON.stringify(stores)});
+    (async () => {
+      const s = new LocalStore("dst", ${JSON.stringify(root)});
+      const id = await s.createMultipartUpload(${JSON.stringify(key)}, { partSize: 1 << 20 });
+      await s.uploadPart(${JSON.stringify(key)}, id, 1, Buffer.alloc(1 << 20, 7));
+      process.stdout.write("ready\\n");
+      setInterval(() => undefined, 1000);
+    })();`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`uploader exited with ${code}`)));
+  });
+  return child;
+}
+
+describe("integration: work files of a killed writer", function () {
+  this.timeout(120_000);
+  let dp: TestDataplane;
+  const children: ChildProcess[] = [];
+  after(async () => {
+    for (const c of children) c.kill("SIGKILL");
+    await dp?.stop();
+  });
+
+  it("are removed by the next run into the bucket; a live writer's are kept", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: false });
+    const dead = await uploader(dp.dst.root, "killed/big.bin");
+    const live = await uploader(dp.dst.root, "live/big.bin");
+    children.push(dead, live);
+    const gone = new Promise((r) => dead.once("exit", r));
+    dead.kill("SIGKILL");
+    await gone;
+    const before = workFiles(dp.dst.root, []);
+    assert.ok(before.length >= 4, `work files of both writers: ${before.join(", ")}`);
+    assert.deepEqual(
+      (await dp.dst.list()).objects.map((o) => o.key),
+      [],
+      "a listing never shows work files",
+    );
+
+    await dp.src.put("a.txt", Buffer.from("a"));
+    await runTransfer(
+      { src: "local://src/a.txt", dst: "local://dst/a.txt", recursive: false },
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      small,
+    );
+    const after = workFiles(dp.dst.root, ["a.txt"]);
+    assert.ok(after.length >= 2, `the live writer's work files are kept: ${after.join(", ")}`);
+    assert.deepEqual(
+      after.filter((f) => f.includes("killed") || !before.includes(f)),
+      [],
+      "nothing of the killed writer is left",
+    );
+    assert.equal(
+      before.length - after.length >= 2,
+      true,
+      `the killed writer's work files are gone (${before.length} → ${after.length})`,
+    );
+  });
+});
+
+describe("integration: a key whose last segment is 255 bytes", function () {
+  this.timeout(120_000);
+  let dp: TestDataplane;
+  after(async () => dp?.stop());
+
+  it("copies whole and in parts, and leaves no work file", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: false });
+    const name = "é".repeat(120) + "x".repeat(15); // 255 bytes of UTF-8
+    assert.equal(Buffer.byteLength(name), 255);
+    const big = crypto.randomBytes(9 * MiB); // above the threshold: a multipart upload
+    await dp.src.put(`long/${name}`, Buffer.from("small"));
+    await dp.src.put(`long/sub/${name}`, big);
+    const result = await runTransfer(
+      { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      small,
+    );
+    assert.equal(result.objects, 2);
+    assert.equal((await dp.dst.get(`copy/${name}`)).toString(), "small");
+    assert.ok((await dp.dst.get(`copy/sub/${name}`)).equals(big));
+    assert.deepEqual(workFiles(dp.dst.root, [`copy/${name}`, `copy/sub/${name}`]), []);
   });
 });

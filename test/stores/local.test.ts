@@ -1,7 +1,9 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import pLimit from "p-limit";
 import {
   crc32,
   formatCrc,
@@ -133,6 +135,142 @@ describe("stores/local", () => {
     } finally {
       process.umask(umask);
     }
+  });
+
+  it("holds a key whose last segment is 255 bytes, by put and by multipart upload", async () => {
+    const store = await LocalStore.createBucket(
+      "long",
+      localBucketRoot({ home }, "long"),
+      "local:east",
+    );
+    const name = "n".repeat(251) + ".bin"; // NAME_MAX on ext4, xfs, tmpfs
+    assert.equal(Buffer.byteLength(name), 255);
+    await store.put(`dir/${name}`, Buffer.from("whole"));
+    const id = await store.createMultipartUpload(name, { partSize: 3 });
+    const parts = [
+      await store.uploadPart(name, id, 1, Buffer.from("abc")),
+      await store.uploadPart(name, id, 2, Buffer.from("d")),
+    ];
+    await store.completeMultipartUpload(name, id, parts);
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => [o.key, o.size]),
+      [
+        [`dir/${name}`, 5],
+        [name, 4],
+      ],
+    );
+    assert.equal((await store.get(name)).toString(), "abcd");
+  });
+
+  it("never writes through a symbolic link out of a destination folder", async () => {
+    const folder = path.join(home, "linked-folder");
+    const outside = path.join(home, "outside-folder");
+    fs.mkdirSync(folder);
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, path.join(folder, "escape"));
+    fs.mkdirSync(path.join(folder, "real"));
+    fs.symlinkSync(path.join(folder, "real"), path.join(folder, "inside"));
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    await assert.rejects(
+      store.put("escape/x.txt", Buffer.from("x")),
+      /escape is a symbolic link out of the destination folder: remove it, or choose another destination/,
+    );
+    await assert.rejects(
+      store.createMultipartUpload("escape/sub/big", { partSize: 2 }),
+      /escape is a symbolic link out of/,
+    );
+    fs.writeFileSync(path.join(outside, "kept.txt"), "kept");
+    await assert.rejects(store.delete("escape/kept.txt"), /escape is a symbolic link out of/);
+    assert.deepEqual(fs.readdirSync(outside), ["kept.txt"], "nothing was written outside");
+    // A link to a file outside is replaced by the object, never written through.
+    fs.symlinkSync(path.join(outside, "kept.txt"), path.join(folder, "file-link.txt"));
+    await store.put("file-link.txt", Buffer.from("new"));
+    assert.equal(fs.readFileSync(path.join(outside, "kept.txt"), "utf8"), "kept");
+    assert.equal(fs.lstatSync(path.join(folder, "file-link.txt")).isFile(), true);
+    // A link that stays inside the folder is fine.
+    await store.put("inside/y.txt", Buffer.from("y"));
+    assert.equal(fs.readFileSync(path.join(folder, "real", "y.txt"), "utf8"), "y");
+  });
+
+  it("removes the work files of writers that are gone, and keeps a live writer's", async () => {
+    const folder = path.join(home, "work-folder");
+    fs.mkdirSync(folder);
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    // A writer of this process, mid-upload: alive.
+    const id = await store.createMultipartUpload("live.bin", { partSize: 4 });
+    await store.uploadPart("live.bin", id, 1, Buffer.from("abcd"));
+    // A writer that is gone (a finished process), killed mid-put: its work folder is named after it.
+    const gone = spawnSync(process.execPath, ["-e", ""]);
+    assert.equal(gone.status, 0);
+    const orphan = path.join(folder, ".skyplane", "tmp", `${gone.pid}-1`);
+    fs.mkdirSync(orphan, { recursive: true });
+    fs.writeFileSync(path.join(orphan, "put-0123456789ab"), "partial");
+    // And an upload it was making when it was killed (its record is renamed into place when whole).
+    const staging = path.join(store.records, "uploads", `.${"ab".repeat(12)}.${gone.pid}-1`);
+    fs.mkdirSync(path.join(staging, "parts"), { recursive: true });
+    assert.deepEqual(
+      (await store.list()).objects.map((o) => o.key),
+      [],
+      "work files are never listed",
+    );
+    assert.equal(await store.cleanupTemporaries(), 1);
+    assert.equal(fs.existsSync(orphan), false);
+    assert.equal(fs.existsSync(staging), false);
+    assert.deepEqual(
+      fs.readdirSync(path.join(store.records, "uploads")),
+      [id],
+      "the live upload stays",
+    );
+    const parts = [{ partNumber: 1, checksum: formatCrc(crc32(Buffer.from("abcd"))) }];
+    await store.completeMultipartUpload("live.bin", id, parts);
+    assert.equal(await store.cleanupTemporaries(), 0);
+    assert.deepEqual(
+      fs.readdirSync(folder),
+      ["live.bin"],
+      "the folder holds its files and nothing else",
+    );
+  });
+
+  it("writes into a mount inside a folder, whole or not at all", async function () {
+    const folder = path.join(home, "mounting-folder");
+    fs.mkdirSync(path.join(folder, "mnt"), { recursive: true });
+    const mounted = spawnSync("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=4m",
+      "none",
+      path.join(folder, "mnt"),
+    ]);
+    if (mounted.status !== 0) this.skip(); // mounting needs root (CAP_SYS_ADMIN)
+    try {
+      const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+      await store.put("mnt/a.txt", Buffer.from("across"));
+      const id = await store.createMultipartUpload("mnt/big", { partSize: 2 });
+      const parts = [
+        await store.uploadPart("mnt/big", id, 1, Buffer.from("ab")),
+        await store.uploadPart("mnt/big", id, 2, Buffer.from("c")),
+      ];
+      await store.completeMultipartUpload("mnt/big", id, parts);
+      assert.deepEqual(fs.readdirSync(path.join(folder, "mnt")).sort(), ["a.txt", "big"]);
+      assert.equal(fs.readFileSync(path.join(folder, "mnt", "big"), "utf8"), "abc");
+      assert.deepEqual(fs.readdirSync(folder), ["mnt"], "no work file is left");
+    } finally {
+      spawnSync("umount", [path.join(folder, "mnt")]);
+    }
+  });
+
+  it("lands every one of many concurrent puts into a plain folder, which keeps only them", async () => {
+    // Each put tidies the work folder away when it is empty; the others must make it again, not fail.
+    const folder = path.join(home, "busy-folder");
+    fs.mkdirSync(folder);
+    const store = openStore(parseStoreUri(folder), { home }) as LocalStore;
+    const keys = Array.from({ length: 500 }, (_, i) => `k${i}`);
+    // A few at a time, so that the work folder is often empty while another put is about to use it.
+    const limit = pLimit(3);
+    await Promise.all(keys.map((k) => limit(() => store.put(k, Buffer.from(k)))));
+    assert.deepEqual(fs.readdirSync(folder).sort(), [...keys].sort());
+    assert.equal((await store.get("k499")).toString(), "k499");
   });
 
   it("recomputes the checksum of a file changed behind its back", async () => {

@@ -1,0 +1,165 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import { pieces, WriteData } from "../types";
+
+/*
+ * Work files of a folder-backed bucket: what a write holds until it is renamed into place (a whole
+ * object, or the parts of a multipart upload written in place). They live in one work folder per
+ * bucket, `<root>/.skyplane/tmp/<owner>/`, which listings never show, under short names (so a key
+ * whose last segment is NAME_MAX bytes long still has room). `<owner>` names the process that made
+ * them, by pid and start time, so that a later run or `skyplane deprovision` removes exactly the work
+ * files of processes that are gone (killed mid-write) and never one a live writer still uses.
+ */
+
+/** The work folder below a bucket's root. */
+export const WORK_DIR = path.join(".skyplane", "tmp");
+
+/** The start time of process `pid` (clock ticks after boot, from /proc), or undefined if it is gone. */
+function startTime(pid: number): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // Fields after the command (which may hold spaces): state is field 3, start time field 22.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return rest[0] === "Z" || rest[0] === "X" ? undefined : rest[22 - 3];
+}
+
+let self: string | undefined;
+
+/** This process as a work-file owner: `<pid>-<start time>` (`<pid>-0` where /proc is missing). */
+export function ownerId(): string {
+  self ??= `${process.pid}-${startTime(process.pid) ?? "0"}`;
+  return self;
+}
+
+/** True while the process an owner id names still runs (the same process, not a recycled pid). */
+export function ownerAlive(owner: string): boolean {
+  const m = /^(\d+)-(\d+)$/.exec(owner);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (m[2] === "0") {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+  return startTime(pid) === m[2];
+}
+
+/** A fresh work file name of this process below `root` (the folder is not created). */
+export function newWorkFile(root: string, kind: string): string {
+  return path.join(root, WORK_DIR, ownerId(), `${kind}-${crypto.randomBytes(6).toString("hex")}`);
+}
+
+/**
+ * Opens `file` with `flags`, creating its folder: a cleanup may remove an empty owner folder between
+ * the two, so a missing folder is made again.
+ */
+export async function openWorkFile(file: string, flags: string): Promise<fsp.FileHandle> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // Owner-only, whatever the umask, like every file and folder of the store.
+      if (flags !== "r+") await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      return await fsp.open(file, flags, 0o600);
+    } catch (err) {
+      // ENOTDIR too: mkdir reports it when the folder it found existing is gone when it looks again.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!(code === "ENOENT" || code === "ENOTDIR") || flags === "r+" || attempt >= 10) throw err;
+    }
+  }
+}
+
+/**
+ * Removes the work files of owners that are gone and the empty folders of the rest; with
+ * `removeRecords`, also the `.skyplane` folder when nothing is left in it (a plain folder keeps its
+ * records elsewhere). Returns how many work files it removed.
+ */
+export async function removeOrphans(root: string, removeRecords: boolean): Promise<number> {
+  const dir = path.join(root, WORK_DIR);
+  let owners: string[];
+  try {
+    owners = await fsp.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const owner of owners) {
+    const folder = path.join(dir, owner);
+    if (ownerAlive(owner)) {
+      await fsp.rmdir(folder).catch(() => undefined); // only when empty
+      continue;
+    }
+    removed += (await fsp.readdir(folder).catch(() => [])).length;
+    await fsp.rm(folder, { recursive: true, force: true });
+  }
+  await tidy(root, removeRecords);
+  return removed;
+}
+
+/**
+ * Removes this process's work folder, the bucket's work folder and (with `removeRecords`) the
+ * `.skyplane` folder, each only if it is empty: a plain folder is left with nothing but its files.
+ */
+export async function tidy(root: string, removeRecords: boolean): Promise<void> {
+  const work = path.join(root, WORK_DIR);
+  const gone = (dir: string) =>
+    fsp.rmdir(dir).then(
+      () => true,
+      () => false,
+    );
+  await gone(path.join(work, ownerId()));
+  if ((await gone(work)) && removeRecords) await gone(path.dirname(work));
+}
+
+/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
+export async function writeAt(
+  file: string,
+  flags: string,
+  data: WriteData,
+  offset: number,
+): Promise<void> {
+  const fh = await openWorkFile(file, flags);
+  try {
+    let list = pieces(data).filter((p) => p.length > 0);
+    let at = offset;
+    while (list.length > 0) {
+      let written = (await fh.writev(list, at)).bytesWritten;
+      at += written;
+      // A short write leaves the rest of the pieces to write again.
+      while (list.length > 0 && written >= list[0].length) {
+        written -= list[0].length;
+        list = list.slice(1);
+      }
+      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Renames a work file into place. Across file systems (a mount inside the folder) it copies to a short
+ * hidden name beside the target first, so that the target still appears whole or not at all.
+ */
+export async function renameInto(tmp: string, file: string): Promise<void> {
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    const near = path.join(path.dirname(file), `.sky-${crypto.randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await fsp.copyFile(tmp, near);
+      await fsp.rename(near, file);
+    } finally {
+      await fsp.rm(near, { force: true });
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+}
