@@ -106,7 +106,9 @@ export async function runTransferCommand(
   if (plan.skippedLinks > 0) {
     process.stderr.write(
       `warning: skipped ${plan.skippedLinks} symbolic link(s) in the source (not copied); ` +
-        "--follow-symlinks copies what they point to\n",
+        (args.followSymlinks
+          ? "links that lead out of the source folder, or round a cycle, are never followed (gateways read only inside it): copy their targets directly\n"
+          : "--follow-symlinks copies what they point to inside the source folder\n"),
     );
   }
   out(describePlan(plan.topology, plan.objects, plan.bytes));

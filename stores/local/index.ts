@@ -550,12 +550,13 @@ export class LocalStore implements ObjectStore {
 
   /**
    * Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records
-   * and work files; symbolic links are followed with `followSymlinks` (but never round a cycle) and
-   * otherwise skipped, their keys in `skipped`.
+   * and work files; symbolic links are followed with `followSymlinks` (but never round a cycle, nor
+   * out of the bucket's folder) and otherwise skipped, their keys in `skipped`.
    */
   private async walk(base: string): Promise<{ keys: string[]; skipped: string[] }> {
     const keys: string[] = [];
     const skipped: string[] = [];
+    let realRoot: string | undefined;
     // `real` is the folder's real path and `ancestors` those of the folders above it (when following).
     const visit = async (rel: string, real: string, ancestors: string[]): Promise<void> => {
       const dir = path.join(this.root, rel);
@@ -569,9 +570,12 @@ export class LocalStore implements ObjectStore {
         const key = rel ? `${rel}/${e.name}` : e.name;
         if ((!rel && e.name === META) || NEARBY_WORK_FILE.test(e.name)) continue;
         if (e.isSymbolicLink()) {
-          const target = this.opts.followSymlinks
+          // Followed only inside the folder: its gateways never read outside it (see executor.ts).
+          let target = this.opts.followSymlinks
             ? await linkTarget(path.join(dir, e.name))
             : undefined;
+          realRoot ??= await fsp.realpath(this.root).catch(() => this.root);
+          if (target && outside(realRoot, target.real)) target = undefined;
           if (target?.isFile) keys.push(key);
           else if (target?.dir && !ancestors.includes(target.dir))
             await visit(key, target.dir, [...ancestors, target.dir]);

@@ -5,14 +5,15 @@ import { StoreError } from "../types";
 
 /* Path helpers of the local store: confinement to a folder, and following symbolic links safely. */
 
-/** What a symbolic link points to: a file, a folder (its real path), or nothing usable. */
+/** What a symbolic link points to (a file or a folder, with its real path), or nothing usable. */
 export async function linkTarget(
   link: string,
-): Promise<{ isFile?: boolean; dir?: string } | undefined> {
+): Promise<{ isFile?: boolean; dir?: string; real: string } | undefined> {
   try {
     const stat = await fsp.stat(link);
-    if (stat.isFile()) return { isFile: true };
-    if (stat.isDirectory()) return { dir: await fsp.realpath(link) };
+    const real = await fsp.realpath(link);
+    if (stat.isFile()) return { isFile: true, real };
+    if (stat.isDirectory()) return { dir: real, real };
   } catch {
     // a broken link
   }

@@ -236,6 +236,7 @@ describe("cli: crash safety", function () {
       assert.ok(fs.existsSync(lock), "the live lock is left alone");
 
       // Deprovisioning every stack still destroys the ones nobody holds, then refuses.
+      // A warm stack whose job has ended (its scope released the lease): nobody holds it.
       const other = new SkyplaneClient({ home: lockHome }).dataplane(
         "local",
         "north",
@@ -245,7 +246,7 @@ describe("cli: crash safety", function () {
           keepWarmSeconds: 120,
         },
       );
-      await other.provision();
+      await other.autoDeprovision((dp) => dp.provision());
       const all = run(["deprovision", "-y"]);
       assert.equal(all.status, 1, all.stdout + all.stderr);
       assert.match(all.stdout, /local-north--local-south: destroyed [1-9]\d* resource\(s\)/);

@@ -130,25 +130,29 @@ describe("cli: data safety of sync, keys and folders", function () {
     });
   }
 
-  it("reports symbolic links in a source folder as skipped, and follows them with --follow-symlinks", () => {
+  it("reports symbolic links in a source folder as skipped, and follows those inside it with --follow-symlinks", () => {
     assert.equal(skyplane(home, ["mb", "local://link-dst", "--region", "local:west"]).code, 0);
     const src = path.join(work, "src");
+    const inner = path.join(src, "inner");
     const outside = path.join(work, "outside");
-    fs.mkdirSync(path.join(outside, "deep"), { recursive: true });
-    fs.writeFileSync(path.join(outside, "target.txt"), "target");
-    fs.writeFileSync(path.join(outside, "deep", "d.txt"), "d");
-    fs.mkdirSync(src);
+    fs.mkdirSync(path.join(inner, "deep"), { recursive: true });
+    fs.mkdirSync(outside);
     fs.writeFileSync(path.join(src, "real.txt"), "real");
-    fs.symlinkSync(path.join(outside, "target.txt"), path.join(src, "file-link.txt"));
-    fs.symlinkSync(outside, path.join(src, "dir-link"));
+    fs.writeFileSync(path.join(inner, "target.txt"), "target");
+    fs.writeFileSync(path.join(inner, "deep", "d.txt"), "d");
+    fs.writeFileSync(path.join(outside, "secret.txt"), "not in the source");
+    fs.symlinkSync(path.join(inner, "target.txt"), path.join(src, "file-link.txt"));
+    fs.symlinkSync(inner, path.join(src, "dir-link"));
     fs.symlinkSync(src, path.join(src, "loop")); // a cycle is skipped even when following
+    fs.symlinkSync(outside, path.join(src, "escape")); // out of the folder: never followed
+    fs.symlinkSync(path.join(outside, "secret.txt"), path.join(src, "escape.txt"));
 
     const skipped = skyplane(home, ["sync", src, "local://link-dst/", "--dry-run", "--json"]);
     assert.equal(skipped.code, 0, skipped.stderr);
     const plain = JSON.parse(skipped.stdout);
-    assert.equal(plain.objects, 1);
-    assert.equal(plain.skippedLinks, 3);
-    assert.match(skipped.stderr, /skipped 3 symbolic link\(s\) .*--follow-symlinks/);
+    assert.equal(plain.objects, 3);
+    assert.equal(plain.skippedLinks, 5);
+    assert.match(skipped.stderr, /skipped 5 symbolic link\(s\) .*--follow-symlinks/);
 
     const followed = skyplane(home, [
       "sync",
@@ -164,9 +168,12 @@ describe("cli: data safety of sync, keys and folders", function () {
       "dir-link/deep/d.txt",
       "dir-link/target.txt",
       "file-link.txt",
+      "inner/deep/d.txt",
+      "inner/target.txt",
       "real.txt",
     ]);
-    assert.equal(all.skippedLinks, 1, "the cycle back to the source is skipped");
+    assert.equal(all.skippedLinks, 3, "the cycle and the two links out of the folder are skipped");
+    assert.match(followed.stderr, /skipped 3 symbolic link\(s\) .*never followed/);
 
     // And through the gateways: what the links point to arrives as plain objects.
     const copied = skyplane(home, [
@@ -179,9 +186,10 @@ describe("cli: data safety of sync, keys and folders", function () {
       "--follow-symlinks",
     ]);
     assert.equal(copied.code, 0, copied.stderr);
-    assert.equal(JSON.parse(copied.stdout).objects, 4);
+    assert.equal(JSON.parse(copied.stdout).objects, 6);
     const dst = path.join(home, "buckets", "link-dst");
     assert.equal(fs.readFileSync(path.join(dst, "dir-link", "deep", "d.txt"), "utf8"), "d");
     assert.equal(fs.lstatSync(path.join(dst, "file-link.txt")).isFile(), true);
+    assert.equal(fs.existsSync(path.join(dst, "escape.txt")), false, "nothing from outside");
   });
 });

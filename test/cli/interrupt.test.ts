@@ -10,6 +10,7 @@ import {
   startCli,
   uploadBytes,
   waitFor,
+  workFiles,
   writeBigFile,
 } from "../helpers/cli";
 
@@ -67,6 +68,7 @@ describe("cli: interrupting a transfer", function () {
     );
     const uploads = path.join(dst, ".skyplane", "uploads");
     assert.deepEqual(fs.existsSync(uploads) ? fs.readdirSync(uploads) : [], [], "no open upload");
+    assert.deepEqual(workFiles(dst), [], "no work file");
     const stacks = JSON.parse(runCli(home, ["stacks", "--json"]).stdout) as Array<{
       name: string;
       resources: number;

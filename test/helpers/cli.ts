@@ -59,15 +59,29 @@ export async function waitFor(what: string, ok: () => boolean, ms: number): Prom
 /** Size of the in-progress multipart upload in a local bucket folder (0 while none has data yet). */
 export function uploadBytes(bucketDir: string): number {
   let n = 0;
-  for (const f of fs.readdirSync(bucketDir)) {
-    if (!f.includes(".skyplane-upload-")) continue;
+  for (const file of workFiles(bucketDir)) {
+    if (!path.basename(file).startsWith("upload-")) continue;
     try {
-      n += fs.statSync(path.join(bucketDir, f)).size;
+      n += fs.statSync(file).size;
     } catch {
       // completed or aborted meanwhile
     }
   }
   return n;
+}
+
+/** The work files in a bucket folder (`.skyplane/tmp/<owner>/<kind>-<hex>`), as absolute paths. */
+export function workFiles(bucketDir: string): string[] {
+  const work = path.join(bucketDir, ".skyplane", "tmp");
+  const found: string[] = [];
+  for (const owner of fs.existsSync(work) ? fs.readdirSync(work) : []) {
+    try {
+      for (const f of fs.readdirSync(path.join(work, owner))) found.push(path.join(work, owner, f));
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return found;
 }
 
 /** Pids of the gateways of `stack` in `home`, from the files they write once they listen. */
