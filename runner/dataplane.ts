@@ -548,6 +548,7 @@ export class Dataplane {
           this.refuseRegrantWhileShared(this.granted, jobBuckets(jobs), others);
           await this.up(jobs);
         });
+        this.startHeartbeat(); // the restarted gateways listen anew
       }
       const results: JobResult[] = [];
       for (const [i, job] of jobs.entries()) {
