@@ -110,31 +110,33 @@ export interface GatewayProgram<T extends GatewayRef = GatewayAddress> {
   readonly operators: readonly Operator<T>[];
 }
 
+/** Calls `fn` for every `send` operator below `op`, depth first. */
+function forEachSend<T extends GatewayRef>(op: Operator<T>, fn: (send: SendOp<T>) => void): void {
+  switch (op.op) {
+    case "send":
+      fn(op);
+      break;
+    case "read_object_store":
+    case "receive":
+      forEachSend(op.next, fn);
+      break;
+    case "mux_and":
+    case "mux_or":
+      for (const child of op.children) forEachSend(child, fn);
+      break;
+    case "write_object_store":
+      break;
+    default: {
+      const never: never = op;
+      throw new Error(`unknown operator ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 /** The gateways a program sends to, by id. */
 export function sendTargets<T extends GatewayRef>(program: GatewayProgram<T>): string[] {
   const out = new Set<string>();
-  const visit = (op: Operator<T>): void => {
-    switch (op.op) {
-      case "send":
-        out.add(op.target.gatewayId);
-        break;
-      case "read_object_store":
-      case "receive":
-        visit(op.next);
-        break;
-      case "mux_and":
-      case "mux_or":
-        op.children.forEach(visit);
-        break;
-      case "write_object_store":
-        break;
-      default: {
-        const never: never = op;
-        throw new Error(`unknown operator ${JSON.stringify(never)}`);
-      }
-    }
-  };
-  program.operators.forEach(visit);
+  for (const op of program.operators) forEachSend(op, (send) => out.add(send.target.gatewayId));
   return [...out].sort();
 }
 
@@ -214,28 +216,12 @@ export function encryptedInbound<T extends GatewayRef>(
   programs: readonly GatewayProgram<T>[],
 ): Record<string, boolean> {
   const out: Record<string, boolean> = {};
-  const visit = (op: Operator<T>): void => {
-    switch (op.op) {
-      case "send":
-        out[op.target.gatewayId] = (out[op.target.gatewayId] ?? false) || op.encrypt;
-        break;
-      case "read_object_store":
-      case "receive":
-        visit(op.next);
-        break;
-      case "mux_and":
-      case "mux_or":
-        op.children.forEach(visit);
-        break;
-      case "write_object_store":
-        break;
-      default: {
-        const never: never = op;
-        throw new Error(`unknown operator ${JSON.stringify(never)}`);
-      }
-    }
-  };
-  for (const p of programs) p.operators.forEach(visit);
+  for (const p of programs)
+    for (const op of p.operators)
+      forEachSend(op, (send) => {
+        const id = send.target.gatewayId;
+        out[id] = (out[id] ?? false) || send.encrypt;
+      });
   return out;
 }
 

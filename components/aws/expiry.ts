@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as iam from "@pulumi/aws/iam";
 import * as scheduler from "@pulumi/aws/scheduler";
 import * as pulumi from "@pulumi/pulumi";
+import { assumeRolePolicy } from "./naming";
 
 /*
  * AWS's own deadline for a gateway VM. EC2 has no maximum run time for on-demand instances, so an
@@ -55,16 +56,7 @@ export class AwsGatewayExpiry extends pulumi.ComponentResource {
     const role = new iam.Role(
       `${name}-role`,
       {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "scheduler.amazonaws.com" },
-              Action: "sts:AssumeRole",
-            },
-          ],
-        }),
+        assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com"),
         tags: args.tags,
       },
       child,

@@ -1,6 +1,6 @@
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewayPolicy } from "./naming";
+import { assumeRolePolicy, gatewayPolicy } from "./naming";
 
 /** Arguments of the gateways' identity. */
 export interface AwsGatewayIdentityArgs {
@@ -24,16 +24,7 @@ export class AwsGatewayIdentity extends pulumi.ComponentResource {
     const role = new iam.Role(
       `${name}-role`,
       {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "ec2.amazonaws.com" },
-              Action: "sts:AssumeRole",
-            },
-          ],
-        }),
+        assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"),
         tags: args.tags,
       },
       { parent: this },

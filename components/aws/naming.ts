@@ -68,3 +68,11 @@ export function gatewayPolicy(
   });
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }
+
+/** A role's trust policy that lets exactly one AWS service (e.g. `ec2.amazonaws.com`) assume it. */
+export function assumeRolePolicy(service: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+  });
+}
