@@ -21,4 +21,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Every error skyplane throws is a SkyplaneError with a code from the table in errors.ts.
+    files: ["**/*.ts"],
+    ignores: ["errors.ts", "test/**", "bench/**"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "NewExpression[callee.name=/^(Error|RangeError|TypeError|SyntaxError)$/]",
+          message: "Throw a SkyplaneError or UserError with a code from ERRORS (errors.ts).",
+        },
+        {
+          selector: "ClassDeclaration[superClass.name=/^(Error|RangeError|TypeError)$/]",
+          message: "Derive errors from SkyplaneError (errors.ts), with a code from ERRORS.",
+        },
+      ],
+    },
+  },
 );

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { GatewayProgram } from "../planner/program";
+import { SkyplaneError } from "../errors";
 
 /** The daemon's entry point in the compiled package. */
 export const DAEMON_MAIN = path.join(__dirname, "daemon", "main.js");
@@ -144,7 +145,8 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     void exited.then((code) => {
       clearInterval(watcher);
       reject(
-        new Error(
+        new SkyplaneError(
+          "PROCESS_FAILED",
           `gateway ${id} exited with ${code} before listening; see ${logFile}:\n${fs.readFileSync(logFile, "utf8").slice(-2000)}`,
         ),
       );

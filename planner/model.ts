@@ -1,6 +1,7 @@
 import { CATALOGUE, CatalogueRegion, catalogueRegion, distanceKm } from "./catalogue";
 import { listEgressPerGB, VM_CLASSES, VmClass } from "./prices";
 import { parseRegion } from "./regions";
+import { UserError } from "../errors";
 
 /*
  * The network and price model the planners read. Everything is a parameter: the default estimate
@@ -137,7 +138,11 @@ export function parseGridCsv(text: string): GridRow[] {
   const cols = head.split(",");
   const at = (name: string) => {
     const i = cols.indexOf(name);
-    if (i < 0) throw new Error(`the grid has no column ${name} (columns: ${cols.join(", ")})`);
+    if (i < 0)
+      throw new UserError(
+        "BAD_TABLE",
+        `the grid has no column ${name} (columns: ${cols.join(", ")})`,
+      );
     return i;
   };
   const [src, dst, rx, ok] = [
@@ -152,7 +157,7 @@ export function parseGridCsv(text: string): GridRow[] {
     .map((f, n) => {
       const gbps = Number(f[rx]) / 1e9;
       if (!Number.isFinite(gbps) || gbps <= 0)
-        throw new Error(`grid line ${n + 2}: bad throughput ${f[rx]}`);
+        throw new UserError("BAD_TABLE", `grid line ${n + 2}: bad throughput ${f[rx]}`);
       return { src: f[src], dst: f[dst], gbps };
     });
 }
@@ -161,10 +166,11 @@ export function parseGridCsv(text: string): GridRow[] {
 export function parsePriceCsv(text: string): PriceRow[] {
   const [head, ...lines] = text.trim().split(/\r?\n/);
   if (!/^src,dest?,cost$/.test(head.trim()))
-    throw new Error(`a price matrix starts with "src,dest,cost", not "${head}"`);
+    throw new UserError("BAD_TABLE", `a price matrix starts with "src,dest,cost", not "${head}"`);
   return lines.map((l, n) => {
     const [src, dst, cost] = l.split(",");
-    if (!Number.isFinite(Number(cost))) throw new Error(`price line ${n + 2}: bad cost ${cost}`);
+    if (!Number.isFinite(Number(cost)))
+      throw new UserError("BAD_TABLE", `price line ${n + 2}: bad cost ${cost}`);
     return { src, dst, cost: Number(cost) };
   });
 }

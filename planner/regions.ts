@@ -1,4 +1,5 @@
 import { CATALOGUE, catalogueRegion } from "./catalogue";
+import { SkyplaneError } from "../errors";
 
 /*
  * Region ids are `provider:name`: `local:east`, `aws:us-east-1`, `gcp:us-central1-a`, `azure:eastus`.
@@ -28,8 +29,10 @@ export const LOCAL_REGIONS: readonly string[] = CATALOGUE.filter((r) => r.provid
 export const CLIENT_REGION = "local:client";
 
 /** A region id that is not known; the message lists valid ones. */
-export class UnknownRegionError extends Error {
-  override name = "UnknownRegionError";
+export class UnknownRegionError extends SkyplaneError<"UNKNOWN_REGION"> {
+  constructor(message: string) {
+    super("UNKNOWN_REGION", message);
+  }
 }
 
 /** Parses and checks a region id against the catalogue; throws UnknownRegionError naming valid ones. */

@@ -9,7 +9,7 @@ import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../components/cloud-settings";
 import { LOCAL_TTL_MINUTES } from "../components/local";
 import { bucketUri, openStore, StoreError } from "../stores";
-import { UserError } from "../errors";
+import { isUserError, UserError } from "../errors";
 import {
   AWSConfig,
   AzureConfig,
@@ -136,7 +136,7 @@ export class SkyplaneClient {
       );
     } catch (err) {
       if (err instanceof UnknownRegionError || err instanceof PlanError)
-        throw new UserError("BAD_PLAN", err.message);
+        throw new UserError("BAD_PLAN", err.message, { cause: err });
       throw err;
     }
     return this.dataplaneFor(topology, opts);
@@ -233,8 +233,8 @@ export class SkyplaneClient {
         warnings,
       };
     } catch (err) {
-      if (err instanceof StoreError && err.userFixable)
-        throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+      if (err instanceof StoreError && isUserError(err))
+        throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`, { cause: err });
       throw err;
     }
   }
@@ -256,7 +256,8 @@ export class SkyplaneClient {
         req.recursive ?? false,
       );
     } catch (err) {
-      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, err.message);
+      if (err instanceof StoreError && isUserError(err))
+        throw new UserError(err.code, err.message, { cause: err });
       throw err;
     }
   }
@@ -355,6 +356,6 @@ export function checkRegion(id: string): string {
   try {
     return parseRegion(id).id;
   } catch (err) {
-    throw new UserError("UNKNOWN_REGION", (err as Error).message);
+    throw new UserError("UNKNOWN_REGION", (err as Error).message, { cause: err });
   }
 }

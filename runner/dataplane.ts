@@ -384,7 +384,7 @@ export class Dataplane {
         "PROVISION_FAILED",
         `provisioning stack ${this.stackName} failed: ${quoted}\n` +
           `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
-        { cause: err },
+        // No cause: the engine's own error may quote credentials, and SKYPLANE_DEBUG prints causes.
       );
     }
     this.gateways = up.outputs.gateways?.value as ProvisionedGateway[];
@@ -648,6 +648,7 @@ export class Dataplane {
         throw new UserError(
           "UNWRITABLE",
           `cannot write to ${uri.bucket}: ${(err as Error).message}`,
+          { cause: err },
         );
       }
     }

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { UserError } from "../errors";
 
 /** The skyplane home: `$SKYPLANE_HOME`, or `~/.skyplane`. It holds stacks, local buckets and logs. */
 export function skyplaneHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -85,7 +86,10 @@ export function readOrCreatePassphrase(file: string): string {
   }
   const passphrase = fs.readFileSync(file, "utf8").trim();
   if (!passphrase) {
-    throw new Error(`the passphrase file ${file} is empty: delete it only if no stack uses it yet`);
+    throw new UserError(
+      "EMPTY_PASSPHRASE",
+      `the passphrase file ${file} is empty: delete it only if no stack uses it yet`,
+    );
   }
   return passphrase;
 }

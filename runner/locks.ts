@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { liveStartTime } from "../components/local";
-import { UserError } from "../errors";
+import { SkyplaneError, UserError } from "../errors";
 import { PROJECT_NAME } from "./engine";
 
 /*
@@ -49,7 +49,7 @@ function lockDirs(state: string, stack: string): string[] {
 /** Milliseconds since the epoch at which the host booted (`btime` of /proc/stat). */
 function bootTimeMs(): number {
   const btime = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1];
-  if (!btime) throw new Error("/proc/stat has no btime line");
+  if (!btime) throw new SkyplaneError("PROC_UNREADABLE", "/proc/stat has no btime line");
   return Number(btime) * 1000;
 }
 

@@ -16,7 +16,7 @@ import {
   StoreError,
   StoreUri,
 } from "../stores";
-import { SkyplaneError, UserError } from "../errors";
+import { isUserError, SkyplaneError, UserError } from "../errors";
 import {
   ChunkingOptions,
   DEFAULT_CHUNKING,
@@ -84,7 +84,7 @@ export interface TransferResult {
 }
 
 /** A transfer that did not complete; nothing partial was left at the destination. */
-export class TransferFailedError extends SkyplaneError {
+export class TransferFailedError extends SkyplaneError<"TRANSFER_FAILED"> {
   constructor(
     message: string,
     /** One line per failed chunk or object. */
@@ -95,7 +95,7 @@ export class TransferFailedError extends SkyplaneError {
 }
 
 /** A transfer stopped on request (Ctrl-C): its multipart uploads were aborted, no partial object left. */
-export class InterruptedError extends SkyplaneError {
+export class InterruptedError extends SkyplaneError<"INTERRUPTED"> {
   constructor() {
     super(
       "INTERRUPTED",
@@ -106,7 +106,9 @@ export class InterruptedError extends SkyplaneError {
 
 /** Turns a store's error into a UserError (what to do) or leaves it as it is. */
 export function asUserError(err: unknown): unknown {
-  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
+  return err instanceof StoreError && isUserError(err)
+    ? new UserError(err.code, err.message, { cause: err })
+    : err;
 }
 
 /**

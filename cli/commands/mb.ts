@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { checkRegion, SkyplaneClient, UserError } from "../../runner";
+import { checkRegion, isUserError, SkyplaneClient, UserError } from "../../runner";
 import { CATALOGUE } from "../../planner/catalogue";
 import {
   AzureStore,
@@ -53,7 +53,7 @@ export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
   try {
     uri = parseStoreUri(args.bucket);
   } catch (err) {
-    throw new UserError("INVALID_URI", (err as Error).message);
+    throw new UserError("INVALID_URI", (err as Error).message, { cause: err });
   }
   if (uri.key) throw new UserError("INVALID_URI", `${args.bucket}: name a bucket, without a key`);
   const provider = PROVIDER[uri.scheme];
@@ -87,7 +87,8 @@ export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
       await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
     else await new AzureStore(uri.bucket).create();
   } catch (err) {
-    if (err instanceof StoreError) throw new UserError(err.code, err.message);
+    if (err instanceof StoreError && isUserError(err))
+      throw new UserError(err.code, err.message, { cause: err });
     throw err;
   }
   const made = bucketUri(uri);

@@ -97,12 +97,18 @@ function readTable<T>(
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new UserError("UNREADABLE", `cannot read the ${what} ${file}: ${(err as Error).message}`);
+    throw new UserError(
+      "UNREADABLE",
+      `cannot read the ${what} ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     return parse(text);
   } catch (err) {
-    throw new UserError("BAD_TABLE", `${file}: ${(err as Error).message}`);
+    throw new UserError("BAD_TABLE", `${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -167,7 +173,7 @@ export async function handler(args: ArgumentsCamelCase<PlanArgs>): Promise<void>
     }
   } catch (err) {
     if (err instanceof PlanError || err instanceof UnknownRegionError)
-      throw new UserError("BAD_PLAN", err.message);
+      throw new UserError("BAD_PLAN", err.message, { cause: err });
     throw err;
   }
   const format = args.json ? "json" : args.format;

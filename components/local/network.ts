@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayCaps, linkMbps, NetworkProfile, parseProfile } from "../../planner/profile";
+import { SkyplaneError, UserError } from "../../errors";
 
 /*
  * The local cloud's emulated WAN. Each region is a router namespace; each gateway gets a namespace of its
@@ -81,7 +82,10 @@ export function planNetwork(
     routes.push({ to: `10.213.${r + 1}.0/24`, via: `10.215.${r}.2` });
     const inRegion = gateways.filter((g) => g.region === region);
     if (inRegion.length > 63)
-      throw new Error(`${region}: at most 63 gateways per region can be emulated`);
+      throw new UserError(
+        "TOO_MANY_GATEWAYS",
+        `${region}: at most 63 gateways per region can be emulated`,
+      );
     const caps = gatewayCaps(profile, region);
     inRegion.forEach((g, i) => {
       const ns = `sk${tag}r${r}g${i}`;
@@ -205,7 +209,8 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
         cp.execFileSync(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
       } catch (err) {
         if (!tolerant)
-          throw new Error(
+          throw new SkyplaneError(
+            "NETWORK_SETUP_FAILED",
             `${cmd.join(" ")}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`,
           );
       }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { SkyplaneError } from "../../errors";
 
 /*
  * A long-lived process on this machine as a Pulumi resource: `up` starts it, `destroy` stops it.
@@ -25,7 +26,10 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
   if (close < 0)
-    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+    throw new SkyplaneError(
+      "PROC_UNREADABLE",
+      `not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
+    );
   const rest = text
     .slice(close + 2)
     .trim()
@@ -33,7 +37,10 @@ export function parseProcStat(text: string): ProcStat {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const startTime = rest[22 - 3];
   if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
-    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+    throw new SkyplaneError(
+      "PROC_UNREADABLE",
+      `malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
+    );
   }
   return { state: rest[0], startTime };
 }
@@ -87,7 +94,8 @@ export async function stopProcess(
   for (let i = 0; i < 200 && isSameProcess(pid, startTime); i++) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  if (isSameProcess(pid, startTime)) throw new Error(`process ${pid} survived SIGKILL`);
+  if (isSameProcess(pid, startTime))
+    throw new SkyplaneError("PROCESS_SURVIVED", `process ${pid} survived SIGKILL`);
   return true;
 }
 
@@ -187,7 +195,10 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     const pid = child.pid;
     const startTime = pid === undefined ? undefined : liveStartTime(pid);
     if (pid === undefined || startTime === undefined) {
-      throw new Error(`${inputs.command[0]} exited at once; see ${inputs.logFile}`);
+      throw new SkyplaneError(
+        "PROCESS_FAILED",
+        `${inputs.command[0]} exited at once; see ${inputs.logFile}`,
+      );
     }
     const outs: LocalProcessOutputs = { ...inputs, pid, startTime };
     if (inputs.readyFile) {
@@ -201,13 +212,15 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
         }
         const tail = () => fs.readFileSync(inputs.logFile, "utf8").slice(-1500);
         if (!isSameProcess(pid, startTime)) {
-          throw new Error(
+          throw new SkyplaneError(
+            "PROCESS_FAILED",
             `${inputs.command[0]} exited before it was ready; ${inputs.logFile} ends with:\n${tail()}`,
           );
         }
         if (Date.now() > deadline) {
           await stopProcess(pid, startTime, 1000);
-          throw new Error(
+          throw new SkyplaneError(
+            "PROCESS_FAILED",
             `${inputs.command[0]} was not ready after ${inputs.readyTimeoutMs ?? 30_000} ms; see ${inputs.logFile}`,
           );
         }
