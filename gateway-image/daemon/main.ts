@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseGatewayProgram } from "../../planner/program";
 import { skyplaneHome } from "../../runner/home";
+import { onHeldWarning } from "../../stores/s3/sdk-warning";
 import { ControlServer } from "./control";
 import { GatewayExecutor } from "./executor";
 
@@ -96,6 +97,8 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(`program ${values.program ?? "in SKYPLANE_GATEWAY_PROGRAM"}: ${(err as Error).message}`);
   }
+  // What the AWS SDK keeps off a user's terminal belongs in a gateway's log.
+  onHeldWarning((warning) => log(`warning: ${warning}`));
   const errors: string[] = [];
   const problem = (line: string) => {
     log(line);

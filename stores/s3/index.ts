@@ -16,6 +16,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
+import { newS3Client } from "./sdk-warning";
 import { b64hex, Hashes, hashParts, hexb64 } from "../hashes";
 import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
@@ -126,7 +127,7 @@ export class S3Store implements ObjectStore {
           }
         : undefined;
     const credentials = settings.credentials ?? fromEnv;
-    this.client = new S3Client({
+    this.client = newS3Client({
       region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(credentials ? { credentials } : {}),
