@@ -99,9 +99,7 @@ export const ERRORS = {
   GATEWAY_AUTH: INTERNAL,
   GATEWAY_ERROR: INTERNAL,
   PROCESS_FAILED: INTERNAL, // a local process (gateway) that exited, or never became ready
-  PROCESS_SURVIVED: INTERNAL,
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
-  NETWORK_SETUP_FAILED: INTERNAL, // an emulated WAN's namespaces or links
   EMULATOR_FAILED: INTERNAL,
   // Internal: stores asked for what they cannot do (a bug, or an upload removed under us).
   NO_SUCH_UPLOAD: INTERNAL,

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import {
   ERRORS,
   ErrorCode,
@@ -57,7 +58,7 @@ describe("errors: the one error table", () => {
   const codes = Object.keys(ERRORS) as ErrorCode[];
 
   it("has one row per code, each an exit status of EXIT and a kind", () => {
-    assert.equal(codes.length, 76);
+    assert.equal(codes.length, 74);
     assert.equal(new Set(codes.map((c) => c.toLowerCase())).size, codes.length, "codes unique");
     const statuses = new Set<number>(Object.values(EXIT));
     for (const c of codes) {
@@ -66,7 +67,7 @@ describe("errors: the one error table", () => {
       assert.ok(["user", "internal"].includes(ERRORS[c].kind), c);
     }
     const kinds = (kind: string) => codes.filter((c) => ERRORS[c].kind === kind);
-    assert.deepEqual([kinds("user").length, kinds("internal").length], [44, 32]);
+    assert.deepEqual([kinds("user").length, kinds("internal").length], [44, 30]);
   });
 
   it("gives user errors exit statuses that no internal error has", () => {
@@ -109,6 +110,19 @@ describe("errors: the one error table", () => {
       "rows of the table no source uses",
     );
     assert.equal(used.size, codes.length);
+  });
+
+  it("stays out of the dynamic providers that are serialised into every stack's state", async () => {
+    const { LocalProcessProvider } = await import("../components/local/process");
+    const { LocalNetworkProvider } = await import("../components/local/network");
+    for (const provider of [new LocalProcessProvider(), new LocalNetworkProvider()]) {
+      // As pulumi.dynamic.Resource serialises its provider.
+      const { text } = await pulumi.runtime.serializeFunction(() => provider, {
+        allowSecrets: true,
+      });
+      assert.match(text, /\bcreate\b/, "the provider's code was serialised");
+      assert.doesNotMatch(text, /errors_1|SkyplaneError|ERRORS/);
+    }
   });
 
   it("finds codes however the sources spell them", () => {

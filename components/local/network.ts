@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayCaps, linkMbps, NetworkProfile, parseProfile } from "../../planner/profile";
-import { SkyplaneError, UserError } from "../../errors";
+import { UserError } from "../../errors";
 
 /*
  * The local cloud's emulated WAN. Each region is a router namespace; each gateway gets a namespace of its
@@ -209,8 +209,7 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
         cp.execFileSync(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
       } catch (err) {
         if (!tolerant)
-          throw new SkyplaneError(
-            "NETWORK_SETUP_FAILED",
+          throw new Error(
             `${cmd.join(" ")}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`,
           );
       }

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SkyplaneError } from "../../errors";
 
 /*
  * A long-lived process on this machine as a Pulumi resource: `up` starts it, `destroy` stops it.
@@ -26,10 +25,7 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
   if (close < 0)
-    throw new SkyplaneError(
-      "PROC_UNREADABLE",
-      `not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
-    );
+    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
   const rest = text
     .slice(close + 2)
     .trim()
@@ -37,10 +33,7 @@ export function parseProcStat(text: string): ProcStat {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const startTime = rest[22 - 3];
   if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
-    throw new SkyplaneError(
-      "PROC_UNREADABLE",
-      `malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
-    );
+    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
   }
   return { state: rest[0], startTime };
 }
@@ -94,8 +87,7 @@ export async function stopProcess(
   for (let i = 0; i < 200 && isSameProcess(pid, startTime); i++) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  if (isSameProcess(pid, startTime))
-    throw new SkyplaneError("PROCESS_SURVIVED", `process ${pid} survived SIGKILL`);
+  if (isSameProcess(pid, startTime)) throw new Error(`process ${pid} survived SIGKILL`);
   return true;
 }
 
@@ -195,10 +187,7 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
     const pid = child.pid;
     const startTime = pid === undefined ? undefined : liveStartTime(pid);
     if (pid === undefined || startTime === undefined) {
-      throw new SkyplaneError(
-        "PROCESS_FAILED",
-        `${inputs.command[0]} exited at once; see ${inputs.logFile}`,
-      );
+      throw new Error(`${inputs.command[0]} exited at once; see ${inputs.logFile}`);
     }
     const outs: LocalProcessOutputs = { ...inputs, pid, startTime };
     if (inputs.readyFile) {
@@ -212,15 +201,13 @@ export class LocalProcessProvider implements pulumi.dynamic.ResourceProvider {
         }
         const tail = () => fs.readFileSync(inputs.logFile, "utf8").slice(-1500);
         if (!isSameProcess(pid, startTime)) {
-          throw new SkyplaneError(
-            "PROCESS_FAILED",
+          throw new Error(
             `${inputs.command[0]} exited before it was ready; ${inputs.logFile} ends with:\n${tail()}`,
           );
         }
         if (Date.now() > deadline) {
           await stopProcess(pid, startTime, 1000);
-          throw new SkyplaneError(
-            "PROCESS_FAILED",
+          throw new Error(
             `${inputs.command[0]} was not ready after ${inputs.readyTimeoutMs ?? 30_000} ms; see ${inputs.logFile}`,
           );
         }
