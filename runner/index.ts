@@ -27,4 +27,5 @@ export { checkEngine } from "./check";
 export type { EngineCheckResult } from "./check";
 export { skyplaneHome, ensureHome } from "./home";
 export type { HomeLayout } from "./home";
-export { SkyplaneError, UserError, InternalError, isUserError } from "../errors";
+export { SkyplaneError, UserError, InternalError, isUserError, ERRORS, EXIT } from "../errors";
+export type { ErrorCode, ErrorSpec, ExitStatus } from "../errors";
