@@ -1,3 +1,5 @@
+import { SkyplaneError } from "../errors";
+
 /*
  * Process identity on this machine. A pid alone names a process only until it exits and the kernel
  * hands the number to another; the pid with the process's start time (field 22 of /proc/<pid>/stat,
@@ -33,7 +35,10 @@ export interface ProcessIdentity {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
   if (close < 0)
-    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+    throw new SkyplaneError(
+      "PROC_UNREADABLE",
+      `not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
+    );
   const rest = text
     .slice(close + 2)
     .trim()
@@ -41,7 +46,10 @@ export function parseProcStat(text: string): ProcStat {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const startTime = rest[22 - 3];
   if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
-    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+    throw new SkyplaneError(
+      "PROC_UNREADABLE",
+      `malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
+    );
   }
   return { state: rest[0], startTime };
 }
@@ -78,7 +86,7 @@ function bootTimeMs(): number {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs: typeof import("node:fs") = require("node:fs");
   const btime = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1];
-  if (!btime) throw new Error("/proc/stat has no btime line");
+  if (!btime) throw new SkyplaneError("PROC_UNREADABLE", "/proc/stat has no btime line");
   return Number(btime) * 1000;
 }
 
@@ -118,6 +126,7 @@ export async function stopProcess(
   for (let i = 0; i < 200 && isSameProcess(pid, startTime); i++) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  if (isSameProcess(pid, startTime)) throw new Error(`process ${pid} survived SIGKILL`);
+  if (isSameProcess(pid, startTime))
+    throw new SkyplaneError("PROCESS_SURVIVED", `process ${pid} survived SIGKILL`);
   return true;
 }

@@ -1,3 +1,5 @@
+import { UserError } from "../errors";
+
 /*
  * Region ids: `provider:name`, e.g. `local:east`, `aws:us-east-1`, `gcp:us-central1-a`, `azure:eastus`.
  * A GCP id names a zone (its gateways are placed in one); the region is the zone without its letter.
@@ -34,19 +36,23 @@ const REGION_ID = /^([a-z]+):([a-z0-9-]+)$/;
 const GCP_ZONE = /^(.+)-([a-z])$/;
 
 /**
- * Takes a region id apart. Throws a RangeError that says how to write one when `id` is malformed or
- * names no known provider; whether the region exists is the planner's catalogue's to say.
+ * Takes a region id apart. Throws a UserError (UNKNOWN_REGION) that says how to write one when `id` is
+ * malformed or names no known provider; whether the region exists is the planner's catalogue's to say.
  */
 export function parseRegion(id: string): RegionId {
   const m = REGION_ID.exec(id);
   if (!m) {
-    throw new RangeError(
+    throw new UserError(
+      "UNKNOWN_REGION",
       `"${id}" is not a region id: write provider:region, e.g. local:east or aws:us-east-1`,
     );
   }
   const [, provider, name] = m;
   if (!isProvider(provider))
-    throw new RangeError(`unknown provider "${provider}" in ${id}: use local, aws, gcp or azure`);
+    throw new UserError(
+      "UNKNOWN_REGION",
+      `unknown provider "${provider}" in ${id}: use local, aws, gcp or azure`,
+    );
   const zone = provider === "gcp" ? GCP_ZONE.exec(name) : null;
   return zone
     ? { id, provider, name, region: zone[1], zone: name }

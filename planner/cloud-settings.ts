@@ -1,4 +1,5 @@
 import { PROVIDER_SCHEMES, bucketUri, splitStoreUri, UriParts } from "../common/schemes";
+import { UserError } from "../errors";
 import type { Topology } from "./topology";
 
 /*
@@ -86,10 +87,11 @@ export function cloudsOf(topology: Topology): Cloud[] {
   return CLOUDS.filter((c) => providers.has(c));
 }
 
-/** A store URI of `buckets`, taken apart; a malformed one throws a RangeError saying what is wrong. */
+/** A store URI of `buckets`, taken apart; a malformed one is a UserError saying what is wrong. */
 function bucketOf(uri: string): UriParts {
   const parts = splitStoreUri(uri);
-  if ("problem" in parts) throw new RangeError(`skyplane:cloud buckets: ${parts.problem}`);
+  if ("problem" in parts)
+    throw new UserError("INVALID_URI", `skyplane:cloud buckets: ${parts.problem}`);
   return parts;
 }
 
