@@ -4,7 +4,9 @@ import { PlanError, planDirect } from "../../planner/direct";
 import { loadSolver } from "../../planner/highs";
 import {
   buildModel,
+  DEFAULT_THROUGHPUT,
   estimateThroughputGbps,
+  fitThroughput,
   GridRow,
   parseGridCsv,
   parsePriceCsv,
@@ -13,7 +15,7 @@ import {
 } from "../../planner/model";
 import { MilpSolver, planOverlay } from "../../planner/overlay";
 import { bindProgram, parseGatewayProgram, Operator, GatewayRef } from "../../planner/program";
-import { catalogueRegion } from "../../planner/catalogue";
+import { CATALOGUE, catalogueRegion } from "../../planner/catalogue";
 import type { Topology } from "../../planner/topology";
 
 /** Four real regions with a synthetic grid and prices, so expectations are exact. */
@@ -121,6 +123,46 @@ describe("planner", function () {
       );
     });
 
+    it("fits the estimate's caps and distance decay to a grid, robust to a few bad measurements", () => {
+      // A grid made by known parameters over every ordered pair of cloud regions (AWS and GCP only,
+      // so Azure's caps stay at their defaults), with every 50th measurement a tenth of the truth.
+      const truth = {
+        capGbps: { "aws>aws": 4, "aws>gcp": 3, "gcp>aws": 6, "gcp>gcp": 20 },
+        distanceScaleKm: 12_000,
+        distanceExponent: 1.5,
+      };
+      const regions = CATALOGUE.filter((r) => r.provider === "aws" || r.provider === "gcp");
+      const grid: GridRow[] = [];
+      for (const a of regions) {
+        for (const b of regions) {
+          if (a === b) continue;
+          const gbps = estimateThroughputGbps(a, b, { ...DEFAULT_THROUGHPUT, ...truth });
+          grid.push({ src: a.id, dst: b.id, gbps: grid.length % 50 === 7 ? gbps / 10 : gbps });
+        }
+      }
+      assert.equal(grid.length, 53 * 52);
+      const fit = fitThroughput(grid);
+      for (const [pair, cap] of Object.entries(truth.capGbps))
+        assert.ok(
+          Math.abs(fit.capGbps[pair] / cap - 1) < 0.02,
+          `${pair}: ${fit.capGbps[pair]} ≠ ${cap}`,
+        );
+      assert.equal(fit.capGbps["azure>azure"], DEFAULT_THROUGHPUT.capGbps["azure>azure"]);
+      assert.ok(Math.abs(fit.distanceScaleKm / 12_000 - 1) < 0.05, `scale ${fit.distanceScaleKm}`);
+      assert.ok(Math.abs(fit.distanceExponent - 1.5) < 0.05, `exponent ${fit.distanceExponent}`);
+      let checked = 0;
+      for (const [i, row] of grid.entries()) {
+        if (i % 50 === 7) continue;
+        const a = catalogueRegion(row.src)!;
+        const b = catalogueRegion(row.dst)!;
+        const e = estimateThroughputGbps(a, b, fit) / row.gbps - 1;
+        assert.ok(Math.abs(e) < 0.03, `${row.src} → ${row.dst}: ${(100 * e).toFixed(1)}%`);
+        checked++;
+      }
+      assert.equal(checked, grid.length - Math.ceil((grid.length - 7) / 50));
+      assert.throws(() => fitThroughput([]), /needs a non-empty grid/);
+    });
+
     it("parses Skyplane's grid and price CSVs, and explains bad ones", () => {
       const grid = parseGridCsv(
         "src_region,src_tier,src_instance_class,dst_region,dst_tier,dst_instance_class,connections,throughput_sent_bps,throughput_received_bps,cpu_utilization,success\n" +
@@ -132,6 +174,15 @@ describe("planner", function () {
         { src: "aws:us-east-1", dst: "gcp:us-central1-a", cost: 0.09 },
       ]);
       assert.throws(() => parseGridCsv("a,b\n1,2"), /no column src_region/);
+      const tiers =
+        "src_region,src_tier,dst_region,dst_tier,throughput_received_bps\n" +
+        "aws:us-east-1,PREMIUM,gcp:us-east1-b,PREMIUM,4e9\n" +
+        "aws:us-east-1,PREMIUM,gcp:us-east1-b,STANDARD,2e9\n" +
+        "gcp:us-east1-b,STANDARD,aws:us-east-1,PREMIUM,x\n";
+      assert.deepEqual(parseGridCsv(tiers, { tier: "PREMIUM" }), [
+        { src: "aws:us-east-1", dst: "gcp:us-east1-b", gbps: 4 },
+      ]);
+      assert.throws(() => parseGridCsv(tiers), /grid line 4: bad throughput x/);
       assert.throws(() => parsePriceCsv("x,y\n"), /starts with "src,dest,cost"/);
       assert.throws(
         () => buildModel().throughputGbps("aws:us-east-1", "aws:mars-1"),
