@@ -24,7 +24,7 @@ export interface AzureGatewayFirewallArgs {
 /** Only the gateway ports, only from peer gateways and the client (Azure denies other inbound traffic). */
 export class AzureGatewayFirewall extends pulumi.ComponentResource {
   /** The security group's id. */
-  readonly id: pulumi.Output<string>;
+  readonly securityGroupId: pulumi.Output<string>;
 
   constructor(
     name: string,
@@ -69,7 +69,7 @@ export class AzureGatewayFirewall extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.id = nsg.id.apply((id) => id as string);
-    this.registerOutputs({ id: this.id });
+    this.securityGroupId = nsg.id.apply((id) => id as string);
+    this.registerOutputs({ securityGroupId: this.securityGroupId });
   }
 }

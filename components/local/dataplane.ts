@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BucketGrants, bindProgram, sendTargets } from "../../planner/program";
 import { grantTopology, provisioningOrder, routeStackName, Topology } from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
+import { skyplaneTags } from "../naming";
 import { LOCAL_TTL_MINUTES, LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
 
@@ -85,15 +86,12 @@ export class LocalDataplane extends pulumi.ComponentResource {
       placement = plan.gateways;
     }
     const ttlMinutes = args.ttlMinutes ?? LOCAL_TTL_MINUTES;
-    const tags = pulumi.output(args.expireAt).apply((expireAt) => ({
-      skyplane: "gateway",
-      "skyplane:route": routeStackName(args.topology.route.src, args.topology.route.dsts),
-      "skyplane:dataplane": name,
-      "skyplane:expires":
-        expireAt !== undefined
-          ? new Date(expireAt).toISOString()
-          : `${ttlMinutes} minutes after start`,
-    }));
+    const route = routeStackName(args.topology.route.src, args.topology.route.dsts);
+    const tags = pulumi
+      .output(args.expireAt)
+      .apply((expireAt) =>
+        skyplaneTags(":", route, name, expireAt ?? `${ttlMinutes} minutes after start`),
+      );
     const built = new Map<string, LocalGateway>();
     const granted = grantTopology(args.topology, args.buckets ?? { read: [], write: [] });
     for (const spec of provisioningOrder(granted)) {
