@@ -152,6 +152,41 @@ export function regionCidrs(i: number): { network: string; subnet: string } {
   return { network: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
 }
 
+/** What a gateway firewall admits, on every cloud; each cloud's firewall adds where it applies. */
+export interface GatewayFirewallArgs {
+  /** Every gateway's public address: peers may send to the data port. */
+  peerIps: pulumi.Input<pulumi.Input<string>[]>;
+  /** The client's address as a CIDR: it alone reaches the control port. */
+  clientCidr: pulumi.Input<string>;
+  /** Data port. */
+  dataPort: number;
+  /** Control API port. */
+  controlPort: number;
+  /** A CIDR allowed to SSH in; default none: SSH closed. */
+  sshCidr?: pulumi.Input<string>;
+}
+
+/** One inbound rule of a gateway firewall: TCP to `port` from `sources` (CIDRs). */
+export interface IngressRule {
+  readonly name: "data" | "control" | "ssh";
+  readonly port: number;
+  readonly sources: string[];
+}
+
+/**
+ * The inbound rules of every gateway firewall: the data port from peer gateways, the control port from
+ * the client, SSH only from the CIDR asked for. Nothing else reaches a gateway.
+ */
+export function ingressRules(args: GatewayFirewallArgs): pulumi.Output<IngressRule[]> {
+  return pulumi
+    .all([args.peerIps, args.clientCidr, args.sshCidr])
+    .apply(([peers, client, ssh]): IngressRule[] => [
+      { name: "data", port: args.dataPort, sources: peers.map((ip) => `${ip}/32`) },
+      { name: "control", port: args.controlPort, sources: [client] },
+      ...(ssh ? [{ name: "ssh" as const, port: 22, sources: [ssh] }] : []),
+    ]);
+}
+
 /** What a gateway VM takes on every cloud, by the same names; each cloud's gateway adds its own. */
 export interface CloudGatewayArgs {
   /** Its program, send targets bound to peers' addresses. */
@@ -219,7 +254,7 @@ export abstract class CloudGateway<A extends CloudGatewayArgs>
   protected abstract vm(name: string, args: A): pulumi.Input<string>;
 }
 
-/** Where a cloud's parts make resources: under the dataplane, named after it, on its ports, with its tags. */
+/** Where a cloud's parts make resources: under the dataplane, named after it, with its tags. */
 export interface DataplaneSite {
   /** The dataplane's name, which every child's name starts with. */
   readonly name: string;
@@ -231,10 +266,6 @@ export interface DataplaneSite {
   readonly regions: readonly string[];
   /** The tags (on GCP: labels) every resource carries. */
   readonly tags: Record<string, string>;
-  /** Control API port. */
-  readonly controlPort: number;
-  /** Data port. */
-  readonly dataPort: number;
 }
 
 /**
@@ -259,15 +290,18 @@ export interface CloudParts<Ctx, Ip, Shared, Net> {
   prepare(site: DataplaneSite): Ctx;
   /** A gateway's static public address (`ip`), and the cloud's handle on it for the VM (`ref`). */
   address(site: DataplaneSite, ctx: Ctx, spec: GatewaySpec): { ref: Ip; ip: pulumi.Input<string> };
-  /** What every gateway shares, made once every peer's address is known: identity, secrets, a network. */
-  shared(site: DataplaneSite, ctx: Ctx, book: AddressBook): Shared;
+  /**
+   * What every gateway shares, made once every peer's address is known (`firewall`: what firewalls
+   * admit): identity, secrets, a network.
+   */
+  shared(site: DataplaneSite, ctx: Ctx, firewall: GatewayFirewallArgs): Shared;
   /** The network and firewall of one network scope; `index` picks its private range (regionCidrs). */
   region(
     site: DataplaneSite,
     shared: Shared,
     region: string,
     index: number,
-    book: AddressBook,
+    firewall: GatewayFirewallArgs,
   ): Net;
   /** One gateway VM named `name`, given what every cloud's gateway takes but the VM image. */
   gateway(
@@ -302,8 +336,6 @@ export class CloudDataplane extends pulumi.ComponentResource {
       gateways,
       regions: [...new Set(gateways.map((g) => parts.regionOf(g.region)))].sort(),
       tags: parts.tags(route, name, args.expireAt),
-      controlPort,
-      dataPort,
     };
     const ctx = parts.prepare(site);
     // Addresses first: every firewall must know every peer before any gateway boots.
@@ -312,9 +344,16 @@ export class CloudDataplane extends pulumi.ComponentResource {
       new Map([...addresses].map(([id, a]) => [id, a.ip])),
       args.remotePeers,
     );
-    const shared = parts.shared(site, ctx, book);
+    const firewall: GatewayFirewallArgs = {
+      peerIps: book.peerIps,
+      clientCidr: args.clientCidr,
+      dataPort,
+      controlPort,
+      sshCidr: args.sshCidr,
+    };
+    const shared = parts.shared(site, ctx, firewall);
     site.regions.forEach((region, index) => {
-      const net = parts.region(site, shared, region, index, book);
+      const net = parts.region(site, shared, region, index, firewall);
       for (const spec of gateways.filter((g) => parts.regionOf(g.region) === region)) {
         const address = addresses.get(spec.id) as { ref: unknown; ip: pulumi.Input<string> };
         parts.gateway(

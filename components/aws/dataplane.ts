@@ -16,6 +16,13 @@ export interface AwsDataplaneArgs extends CloudDataplaneArgs {
   images: Record<string, pulumi.Input<string>>;
 }
 
+/** Every gateway of a topology as EC2 VMs, with their networks, firewalls, identity and secrets. */
+export class AwsDataplane extends CloudDataplane {
+  constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:aws:Dataplane", name, args, awsParts(args), opts);
+  }
+}
+
 /** A provider per region: what the addresses need. */
 interface AwsProviders {
   readonly providers: Map<string, aws.Provider>;
@@ -31,13 +38,6 @@ interface AwsShared extends AwsProviders {
 interface AwsRegion {
   readonly network: AwsRegionNetwork;
   readonly firewall: AwsGatewayFirewall;
-}
-
-/** Every gateway of a topology as EC2 VMs, with their networks, firewalls, identity and secrets. */
-export class AwsDataplane extends CloudDataplane {
-  constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:aws:Dataplane", name, args, awsParts(args), opts);
-  }
 }
 
 /** What is AWS's own in a dataplane: a VPC, secret and provider per region; one IAM identity. */
@@ -109,7 +109,7 @@ function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, Aws
       );
       return { providers, secrets, identity };
     },
-    region({ name, parent, tags, controlPort, dataPort }, { providers }, region, index, book) {
+    region({ name, parent, tags }, { providers }, region, index, rules) {
       const provider = providers.get(region) as aws.Provider;
       const network = new AwsRegionNetwork(
         `${name}-${regionSlug(region)}`,
@@ -118,16 +118,7 @@ function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, Aws
       );
       const firewall = new AwsGatewayFirewall(
         `${name}-${regionSlug(region)}`,
-        {
-          vpcId: network.vpcId,
-          peerIps: book.peerIps,
-          clientCidr: args.clientCidr,
-          dataPort,
-          controlPort,
-          sshCidr: args.sshCidr,
-          tags,
-          provider,
-        },
+        { ...rules, vpcId: network.vpcId, tags, provider },
         { parent },
       );
       return { network, firewall };

@@ -25,6 +25,13 @@ export interface AzureDataplaneArgs extends CloudDataplaneArgs {
   sshPublicKey: pulumi.Input<string>;
 }
 
+/** Every gateway of a topology as Azure VMs in one resource group, with networks, NSGs, identity and vault. */
+export class AzureDataplane extends CloudDataplane {
+  constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:azure:Dataplane", name, args, azureParts(args), opts);
+  }
+}
+
 /** The resource group that holds everything: destroying the stack removes it whole. */
 interface AzureGroup {
   readonly rg: pulumi.Output<string>;
@@ -41,13 +48,6 @@ interface AzureShared extends AzureGroup {
 interface AzureRegion {
   readonly net: AzureRegionNetwork;
   readonly nsg: AzureGatewayFirewall;
-}
-
-/** Every gateway of a topology as Azure VMs in one resource group, with networks, NSGs, identity and vault. */
-export class AzureDataplane extends CloudDataplane {
-  constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:azure:Dataplane", name, args, azureParts(args), opts);
-  }
 }
 
 /** What is Azure's own in a dataplane: a resource group, a Key Vault, a network per location. */
@@ -140,7 +140,7 @@ function azureParts(
       );
       return { rg, identity, vault, secret };
     },
-    region({ name, parent, tags, controlPort, dataPort }, { rg }, loc, index, book) {
+    region({ name, parent, tags }, { rg }, loc, index, rules) {
       const net = new AzureRegionNetwork(
         `${name}-${loc}`,
         { resourceGroupName: rg, location: loc, index, tags },
@@ -148,16 +148,7 @@ function azureParts(
       );
       const nsg = new AzureGatewayFirewall(
         `${name}-${loc}`,
-        {
-          resourceGroupName: rg,
-          location: loc,
-          peerIps: book.peerIps,
-          clientCidr: args.clientCidr,
-          dataPort,
-          controlPort,
-          sshCidr: args.sshCidr,
-          tags,
-        },
+        { ...rules, resourceGroupName: rg, location: loc, tags },
         { parent },
       );
       return { net, nsg };

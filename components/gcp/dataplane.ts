@@ -17,6 +17,13 @@ export interface GcpDataplaneArgs extends CloudDataplaneArgs {
   image: pulumi.Input<string>;
 }
 
+/** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
+export class GcpDataplane extends CloudDataplane {
+  constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skyplane:gcp:Dataplane", name, args, gcpParts(args), opts);
+  }
+}
+
 /** A short id of the dataplane for role, account and secret names (letters and digits), and its network tag. */
 interface GcpIds {
   readonly id: string;
@@ -29,13 +36,6 @@ interface GcpShared extends GcpIds {
   readonly identity: GcpGatewayIdentity;
   readonly secret: secretmanager.Secret;
   readonly selfDelete: projects.IAMCustomRole;
-}
-
-/** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
-export class GcpDataplane extends CloudDataplane {
-  constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:gcp:Dataplane", name, args, gcpParts(args), opts);
-  }
 }
 
 /** The zone of a region id, e.g. us-central1-a of gcp:us-central1-a. */
@@ -69,20 +69,11 @@ function gcpParts(
       );
       return { ref: address, ip: address.address };
     },
-    shared({ name, parent, regions, tags, controlPort, dataPort }, { id, tag }, book) {
+    shared({ name, parent, regions, tags }, { id, tag }, rules) {
       const network = new GcpNetwork(`${name}-net`, { project, regions: [...regions] }, { parent });
       new GcpGatewayFirewall(
         `${name}-fw`,
-        {
-          project,
-          network: network.network,
-          targetTag: tag,
-          peerIps: book.peerIps,
-          clientCidr: args.clientCidr,
-          dataPort,
-          controlPort,
-          sshCidr: args.sshCidr,
-        },
+        { ...rules, project, network: network.network, targetTag: tag },
         { parent },
       );
       const identity = new GcpGatewayIdentity(
