@@ -4,7 +4,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { crc32, formatCrc } from "../checksum";
-import { checksumMismatch } from "../common";
+import { checksumMismatch, S3_PART_LIMITS } from "../common";
 import { crcCombine, Hashes } from "../hashes";
 import {
   byteLength,
@@ -85,8 +85,7 @@ export class LocalStore implements ObjectStore {
   readonly features: StoreFeatures = {
     multipart: true,
     serverSideCopy: false,
-    maxPartBytes: 5 * 1024 ** 3,
-    maxParts: 10_000,
+    ...S3_PART_LIMITS,
     maxObjectBytes: Number.MAX_SAFE_INTEGER,
     // The CRC-32 of the bytes read back from disk after writing them, before they are published.
     hashes: ["crc32"],
