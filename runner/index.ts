@@ -10,6 +10,8 @@
  *   const tracker = dp.runAsync();
  */
 export { SkyplaneClient, checkRegion } from "./client";
+export { makeBucket } from "./buckets";
+export type { MadeBucket } from "./buckets";
 export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
 export { Dataplane, DEFAULT_LEASE_SECONDS } from "./dataplane";
 export type { DataplaneOptions, JobResult } from "./dataplane";

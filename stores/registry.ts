@@ -158,6 +158,30 @@ export function openStore(uri: StoreUri, ctx: StoreContext): ObjectStore {
   return FACTORIES[uri.scheme](uri, ctx);
 }
 
+/**
+ * Makes the bucket a URI names in `region`, a region id of its scheme's provider (ObjectStore's
+ * `createBucket`), and returns its store. A plain folder or a URI with a key is refused.
+ */
+export async function createBucket(
+  uri: StoreUri,
+  region: string,
+  ctx: StoreContext,
+): Promise<ObjectStore> {
+  if (uri.key)
+    throw new StoreError(
+      "INVALID_URI",
+      `${bucketUri(uri)}/${uri.key}: name a bucket, without a key`,
+    );
+  if (uri.scheme === "file")
+    throw new StoreError(
+      "UNSUPPORTED",
+      `${bucketUri(uri)}: a folder is made as it is written; make local://, s3://, gs:// or azure:// buckets`,
+    );
+  const store = openStore(uri, ctx);
+  await store.createBucket(region);
+  return store;
+}
+
 /** The URI of a store's bucket, e.g. `local://b`. */
 export function bucketUri(uri: StoreUri): string {
   return uri.scheme === "file" ? `file://${uri.bucket}` : `${uri.scheme}://${uri.bucket}`;

@@ -1,5 +1,5 @@
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
-import { checksumMismatch, cloudFeatures } from "../common";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
 import { Hashes } from "../hashes";
 import { StagedMultipartStore } from "../multipart";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
@@ -132,6 +132,7 @@ export class AzureStore extends StagedMultipartStore implements ObjectStore {
         `container azure://${this.bucket} does not exist: create it with 'skyplane mb azure://${this.bucket} --region azure:<region>'`,
       );
     }
+    if (err.code === "ContainerAlreadyExists") return bucketExists(this);
     if (err.statusCode === 404)
       return new StoreError("NO_SUCH_KEY", `no blob ${key} in azure://${this.bucket}`);
     if (err.statusCode === 403)
@@ -154,8 +155,9 @@ export class AzureStore extends StagedMultipartStore implements ObjectStore {
     return this.call(() => this.container.exists());
   }
 
-  /** Creates the container. */
-  async create(): Promise<void> {
+  /** Makes the container, in its storage account's location (`region` must be Azure's all the same). */
+  async createBucket(region: string): Promise<void> {
+    creationRegion(this, region);
     await this.call(() => this.container.create());
   }
 

@@ -1,5 +1,5 @@
 import { Bucket, Storage } from "@google-cloud/storage";
-import { checksumMismatch, cloudFeatures } from "../common";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
 import { b64hex, Hashes, hexb64 } from "../hashes";
 import { StagedMultipartStore } from "../multipart";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
@@ -103,6 +103,7 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     const message = String((err as Error)?.message ?? "");
     if (code === 400 && key !== undefined && /crc32c|md5/i.test(message))
       return checksumMismatch(key, `GCS refused the bytes as sent: ${message}`);
+    if (code === 409 && key === undefined) return bucketExists(this);
     if (code === 404 && (key === undefined || /bucket/i.test(message))) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -138,8 +139,11 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     return exists;
   }
 
-  /** Creates the bucket. */
-  async create(location: string): Promise<void> {
+  /** Makes the bucket in the region of `region` (a GCS location is a region, `US-CENTRAL1`, not a zone). */
+  async createBucket(region: string): Promise<void> {
+    const location = creationRegion(this, region)
+      .replace(/-[a-z]$/, "")
+      .toUpperCase();
     await this.call(() => this.storage.createBucket(this.bucket, { location }));
   }
 

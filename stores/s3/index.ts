@@ -16,8 +16,10 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import {
+  bucketExists,
   checksumMismatch,
   cloudFeatures,
+  creationRegion,
   CloudStore,
   joined,
   mustHaveParts,
@@ -173,6 +175,8 @@ export class S3Store extends CloudStore implements ObjectStore {
         `no multipart upload ${uploadId} of ${key} in s3://${this.bucket}`,
       );
     }
+    if (name === "BucketAlreadyExists" || name === "BucketAlreadyOwnedByYou")
+      return bucketExists(this);
     if (name === "NoSuchBucket" || (status === 404 && key === undefined)) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -223,14 +227,14 @@ export class S3Store extends CloudStore implements ObjectStore {
     }
   }
 
-  /** Creates the bucket. */
-  async create(region: string): Promise<void> {
+  async createBucket(region: string): Promise<void> {
+    const name = creationRegion(this, region);
     await this.call(() =>
       this.client.send(
         new CreateBucketCommand({
           Bucket: this.bucket,
-          ...(region !== "us-east-1"
-            ? { CreateBucketConfiguration: { LocationConstraint: region as never } }
+          ...(name !== "us-east-1"
+            ? { CreateBucketConfiguration: { LocationConstraint: name as never } }
             : {}),
         }),
       ),
