@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CLOUD_TTL_MINUTES } from "../common/ttl";
 import { renderBootScript, SecretRef } from "../gateway-image/boot";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
-import type { Cloud } from "./cloud-settings";
+import type { Cloud } from "../planner/cloud-settings";
 import { GatewayOutputs, gatewayOutputs } from "./gateway";
 
 /*
@@ -10,9 +11,6 @@ import { GatewayOutputs, gatewayOutputs } from "./gateway";
  * gateway, the one-provider check, the private address plan of the i-th region, and the one flow that
  * builds a dataplane (`CloudDataplane`), into which each cloud plugs only what is its own (`CloudParts`).
  */
-
-/** Default minutes from provisioning after which a cloud gateway ends. */
-export const CLOUD_TTL_MINUTES = 120;
 
 /** Arguments every cloud dataplane takes. */
 export interface CloudDataplaneArgs {

@@ -5,7 +5,6 @@ import "./aws";
 import "./azure";
 import "./gcp";
 import type { CloudDataplaneArgs, GatewayEndpoint } from "./cloud";
-import type { ProvisionedGateway } from "./local";
 import { cloudComponents } from "./registry";
 import {
   bucketsOn,
@@ -16,10 +15,8 @@ import {
   CloudSettings,
   DEFAULT_CONTAINER_IMAGE,
   missingCloudSettings,
-} from "./cloud-settings";
-
-export { bucketsOn, cloudsOf, missingCloudSettings };
-export type { Cloud, CloudSettings };
+} from "../planner/cloud-settings";
+import type { ProvisionedGateway } from "../planner/topology";
 
 /**
  * Every gateway of a topology on AWS, GCP and Azure: one dataplane component per cloud, each given the

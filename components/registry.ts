@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CloudDataplane, CloudDataplaneArgs } from "./cloud";
-import type { Cloud, CloudSettings } from "./cloud-settings";
+import type { Cloud, CloudSettings } from "../planner/cloud-settings";
 
 /*
  * Cloud → its components. Each cloud's folder registers itself here when it is loaded

@@ -1,8 +1,8 @@
-import { CATALOGUE } from "../planner/catalogue";
-import { parseRegion } from "../planner/regions";
+import { skyplaneHome } from "../common/paths";
+import { gatewayRegionFor } from "../planner/regions";
 import { bucketUri, createBucket, parseStoreUri, StoreError } from "../stores";
 import { UserError } from "../errors";
-import { skyplaneHome } from "./home";
+import { checkRegion } from "./client";
 
 /*
  * Making buckets (`skyplane mb`): each store makes its own (ObjectStore's `createBucket`, through the
@@ -19,16 +19,12 @@ export interface MadeBucket {
 }
 
 /**
- * A region id a bucket may be made in: a region of the catalogue, or the region of catalogue zones
- * (GCS buckets live in regions, `gcp:us-central1`; the catalogue lists zones, `gcp:us-central1-a`).
+ * A region id a bucket may be made in: a region of the catalogue, or one that catalogue regions serve
+ * (GCS buckets live in regions, `gcp:us-central1`, or multi-regions, `gcp:us`; the catalogue lists
+ * zones, `gcp:us-central1-a`). Anything else is a UserError UNKNOWN_REGION naming the valid ones.
  */
 function bucketRegion(id: string): string {
-  if (CATALOGUE.some((r) => r.provider === "gcp" && r.id.replace(/-[a-z]$/, "") === id)) return id;
-  try {
-    return parseRegion(id).id;
-  } catch (err) {
-    throw new UserError("UNKNOWN_REGION", (err as Error).message);
-  }
+  return gatewayRegionFor(id) ? id : checkRegion(id);
 }
 
 /**

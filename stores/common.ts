@@ -1,3 +1,5 @@
+import { parseRegion, RegionId } from "../common/regions";
+import { schemeProvider } from "../common/schemes";
 import { Hashes, hashParts, PartHash } from "./hashes";
 import { Verdict, withRetries } from "./retry";
 import {
@@ -73,27 +75,22 @@ export function mustHaveParts(
     throw new StoreError("INVALID_PART", `part ${missing.partNumber} of ${key} was never uploaded`);
 }
 
-/** The provider whose buckets each scheme names (a plain folder is none's). */
-const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {
-  local: "local",
-  s3: "aws",
-  gs: "gcp",
-  azure: "azure",
-};
-
 /**
- * The provider's own name of the region a bucket of `store` is made in, e.g. `us-east-1`: `region` must
- * be a region id of the provider whose buckets the store's scheme names (StoreError BAD_REGION).
+ * The region a bucket of `store` is made in, taken apart: `region` must be a region id of the provider
+ * whose buckets the store's scheme names (StoreError BAD_REGION).
  */
-export function creationRegion(store: { scheme: string; bucket: string }, region: string): string {
-  const provider = SCHEME_PROVIDERS[store.scheme];
-  const m = /^([a-z]+):([a-z0-9-]+)$/.exec(region);
-  if (!m || m[1] !== provider)
+export function creationRegion(
+  store: { scheme: string; bucket: string },
+  region: string,
+): RegionId {
+  const provider = schemeProvider(store.scheme);
+  const parsed = parseRegion(region);
+  if (parsed.provider !== provider)
     throw new StoreError(
       "BAD_REGION",
       `${store.scheme}://${store.bucket} needs a ${provider} region (${provider}:…), not ${region}`,
     );
-  return m[2];
+  return parsed;
 }
 
 /** The error of a bucket that exists already (buckets are named across all of a cloud, but Azure's). */

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
-import { regionSlug } from "../../planner/regions";
+import { parseRegion, regionSlug } from "../../common/regions";
 import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
 import { skyplaneTags } from "../naming";
 import { AwsGatewayFirewall } from "./firewall";
@@ -61,7 +61,7 @@ function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, Aws
           r,
           new aws.Provider(
             `${name}-${regionSlug(r)}`,
-            { region: r.slice(4) as aws.Region },
+            { region: parseRegion(r).name as aws.Region },
             { parent },
           ),
         ]),

@@ -3,6 +3,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
+import { parseRegion } from "../../common/regions";
 import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
 import { skyplaneTags } from "../naming";
 import { AzureGatewayFirewall } from "./firewall";
@@ -54,7 +55,7 @@ interface AzureRegion {
 function azureParts(
   args: AzureDataplaneArgs,
 ): CloudParts<AzureGroup, network.PublicIPAddress, AzureShared, AzureRegion> {
-  const location = (regionId: string) => regionId.slice(6);
+  const location = (regionId: string) => parseRegion(regionId).name;
   return {
     provider: "azure",
     label: "Azure",

@@ -2,6 +2,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
+import { parseRegion } from "../../common/regions";
 import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
 import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
@@ -39,9 +40,9 @@ interface GcpShared extends GcpIds {
 }
 
 /** The zone of a region id, e.g. us-central1-a of gcp:us-central1-a. */
-const zoneOf = (regionId: string) => regionId.slice(4);
+const zoneOf = (regionId: string) => parseRegion(regionId).name;
 /** The region of a region id (a zone), e.g. us-central1 of gcp:us-central1-a. */
-const regionOf = (regionId: string) => zoneOf(regionId).replace(/-[a-z]$/, "");
+const regionOf = (regionId: string) => parseRegion(regionId).region;
 
 /** What is GCP's own in a dataplane: one global network and firewall, a subnet per region. */
 function gcpParts(

@@ -1,4 +1,4 @@
-import type { CloudSettings } from "../cloud-settings";
+import type { CloudSettings } from "../../planner/cloud-settings";
 import { registerCloud } from "../registry";
 import { GcpDataplane } from "./dataplane";
 

@@ -13,7 +13,7 @@ import {
   StoreFeatures,
   UploadedPart,
 } from "../types";
-import { bucketRegion } from "../../planner/regions";
+import { locationRegion } from "../../common/regions";
 
 /*
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
@@ -131,7 +131,7 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     // An emulator runs on this machine: its buckets are in a local region.
     if (this.emulated) return EMULATED_REGIONS.gs;
     const [metadata] = await this.call(() => this.b.getMetadata());
-    return bucketRegion("gcp", metadata.location);
+    return locationRegion("gcp", metadata.location);
   }
 
   override async exists(): Promise<boolean> {
@@ -139,11 +139,12 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     return exists;
   }
 
-  /** Makes the bucket in the region of `region` (a GCS location is a region, `US-CENTRAL1`, not a zone). */
+  /**
+   * Makes the bucket in the region of `region` (a GCS location is a region, `US-CENTRAL1`, or a
+   * multi-region, `US`; never a zone).
+   */
   async createBucket(region: string): Promise<void> {
-    const location = creationRegion(this, region)
-      .replace(/-[a-z]$/, "")
-      .toUpperCase();
+    const location = creationRegion(this, region).region.toUpperCase();
     await this.call(() => this.storage.createBucket(this.bucket, { location }));
   }
 

@@ -39,7 +39,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
-import { bucketRegion } from "../../planner/regions";
+import { locationRegion } from "../../common/regions";
 
 /*
  * Amazon S3 and S3-compatible endpoints (MinIO, R2, Wasabi, emulators). Credentials and endpoint come
@@ -214,7 +214,7 @@ export class S3Store extends CloudStore implements ObjectStore {
     const out = await this.call(() =>
       this.client.send(new GetBucketLocationCommand({ Bucket: this.bucket })),
     );
-    return bucketRegion("aws", out.LocationConstraint);
+    return locationRegion("aws", out.LocationConstraint);
   }
 
   override async exists(): Promise<boolean> {
@@ -228,7 +228,7 @@ export class S3Store extends CloudStore implements ObjectStore {
   }
 
   async createBucket(region: string): Promise<void> {
-    const name = creationRegion(this, region);
+    const { name } = creationRegion(this, region);
     await this.call(() =>
       this.client.send(
         new CreateBucketCommand({

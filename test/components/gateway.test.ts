@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { AZURE_TEST_SETTINGS, descendantResources, typeOf, value } from "../helpers/mocks";
-import type { CloudSettings } from "../../components/cloud-settings";
+import type { CloudSettings } from "../../planner/cloud-settings";
 import type { GatewayOutputs } from "../../components/gateway";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";

@@ -15,7 +15,7 @@ import {
 import { AZURITE_ACCOUNT } from "../../scripts/emulators";
 import { EXIT, reportError } from "../../cli/cli";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../../runner/transfer";
-import { startDataplane } from "../helpers/dataplane";
+import { startDataplane } from "../../bench/loopback";
 import { emulators } from "../helpers/emulators";
 import { startFaultProxy } from "../helpers/fault-proxy";
 
