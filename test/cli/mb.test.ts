@@ -56,10 +56,11 @@ describe("cli: mb makes buckets on every store", function () {
     const s3 = mb(`s3://mb-${tag}`, "--region", "aws:us-west-2", "--json");
     assert.equal(s3.code, 0, s3.stderr);
     assert.deepEqual(JSON.parse(s3.stdout), { bucket: `s3://mb-${tag}`, region: "aws:us-west-2" });
-    // GCS buckets live in regions: a region and a zone of it both do.
+    // GCS buckets live in regions: a region, a zone of it and a multi-region all do.
     const gs = mb(`gs://mb-${tag}`, "--region", "gcp:us-central1");
     assert.equal(gs.code, 0, gs.stderr);
     assert.equal(mb(`gs://mb-zone-${tag}`, "--region", "gcp:europe-west1-b").code, 0);
+    assert.equal(mb(`gs://mb-multi-${tag}`, "--region", "gcp:us").code, 0);
     const az = mb(`azure://${AZURITE_ACCOUNT}/mb-${tag}`, "--region", "azure:westeurope");
     assert.equal(az.code, 0, az.stderr);
     assert.equal(az.stdout, `Made azure://${AZURITE_ACCOUNT}/mb-${tag} in azure:westeurope\n`);
@@ -67,9 +68,16 @@ describe("cli: mb makes buckets on every store", function () {
       new S3Store(`mb-${tag}`, {}, env),
       new GcsStore(`mb-${tag}`, {}, env),
       new GcsStore(`mb-zone-${tag}`, {}, env),
+      new GcsStore(`mb-multi-${tag}`, {}, env),
       new AzureStore(`${AZURITE_ACCOUNT}/mb-${tag}`, {}, env),
     ];
-    assert.deepEqual(await Promise.all(made.map((s) => s.exists())), [true, true, true, true]);
+    assert.deepEqual(await Promise.all(made.map((s) => s.exists())), [
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     const again = mb(`s3://mb-${tag}`, "--region", "aws:us-west-2");
     assert.equal(again.code, 1);
     assert.match(
