@@ -42,18 +42,10 @@ export type { GridRow, PriceRow } from "../planner/model";
 export { planOverlay } from "../planner/overlay";
 export { deriveProfile, parseProfile, profileModelOptions } from "../planner/profile";
 export type { NetworkProfile } from "../planner/profile";
-export { gatewayRegionFor, UnknownRegionError } from "../planner/regions";
+export { UnknownRegionError } from "../planner/regions";
 export { routeStackName } from "../planner/topology";
 export type { Topology } from "../planner/topology";
 
-// Buckets (`skyplane mb`): the stores, by URI.
-export {
-  AzureStore,
-  bucketUri,
-  GcsStore,
-  LocalStore,
-  localBucketRoot,
-  parseStoreUri,
-  S3Store,
-  StoreError,
-} from "../stores";
+// Buckets (`skyplane mb`): each store makes its own.
+export { makeBucket } from "./buckets";
+export type { MadeBucket } from "./buckets";
