@@ -96,9 +96,9 @@ export const ERRORS = {
   PROVISION_FAILED: INTERNAL,
   NO_PROJECT: INTERNAL, // this package lost its Pulumi.yaml
   NO_GATEWAYS: INTERNAL,
+  CLOUD_NOT_REGISTERED: INTERNAL, // a cloud's components were never loaded
   GATEWAY_AUTH: INTERNAL,
   GATEWAY_ERROR: INTERNAL,
-  PROCESS_FAILED: INTERNAL, // a local process (gateway) that exited, or never became ready
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
   EMULATOR_FAILED: INTERNAL,
   // Internal: stores asked for what they cannot do (a bug, or an upload removed under us).

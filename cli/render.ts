@@ -1,7 +1,6 @@
 import * as readline from "node:readline/promises";
 import { SingleBar, Presets } from "cli-progress";
-import type { Topology } from "../planner/topology";
-import { TransferProgress, UserError } from "../runner";
+import { Topology, TransferProgress, UserError } from "../runner";
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(n: number): string {

@@ -1,7 +1,12 @@
 import type { Argv } from "yargs";
 import { formatBytes, confirm, describePlan, progressBar } from "./render";
-import { DEFAULT_LEASE_SECONDS, JobResult, SkyplaneClient, UserError } from "../runner";
-import { routeStackName } from "../planner/topology";
+import {
+  DEFAULT_LEASE_SECONDS,
+  JobResult,
+  routeStackName,
+  SkyplaneClient,
+  UserError,
+} from "../runner";
 import { readProfile } from "./profile-file";
 
 /** Options shared by `cp` and `sync`. */

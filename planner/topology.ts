@@ -8,13 +8,14 @@ import {
   grantProgram,
   Operator,
 } from "./program";
-import { Provider, regionSlug } from "./regions";
+import { Provider, regionSlug } from "../common/regions";
 import { SkyplaneError, UserError } from "../errors";
 
 /*
  * Topology: the plan of one dataplane, the handoff from the planner to Pulumi and the runner. It is
  * the route stack's config, reviewed in pull requests, so it is deterministic (same input, same bytes)
- * and plain JSON. Programs name their send targets by gateway id; provisioning binds addresses.
+ * and plain JSON. (An overlay plan that HiGHS stopped at its time limit is the one exception: it is as
+ * good as the solver got in the time, and its estimate says so with `optimal: false`.) Programs name their send targets by gateway id; provisioning binds addresses.
  */
 
 /** The version of the topology format. */
@@ -32,6 +33,24 @@ export interface GatewaySpec {
   readonly vmClass: string;
   /** What it runs. */
   readonly program: GatewayProgram<GatewayRef>;
+}
+
+/** How the runner reaches one provisioned gateway: the stack output `gateways` lists one per GatewaySpec. */
+export interface ProvisionedGateway {
+  /** Gateway id from the topology. */
+  readonly id: string;
+  /** Its region. */
+  readonly region: string;
+  /** True when it reads from the source store (the runner sends it chunk requests). */
+  readonly source: boolean;
+  /** Address of its servers. */
+  readonly host: string;
+  /** Control API port. */
+  readonly controlPort: number;
+  /** Data port. */
+  readonly dataPort: number;
+  /** Its log file. */
+  readonly logFile: string;
 }
 
 /** A data path between two gateways. */
@@ -84,6 +103,17 @@ export interface Topology {
     readonly throughputGbps: number;
     /** USD per GB of source data, split into egress (every hop, relays included) and gateway time. */
     readonly costPerGB: { readonly egress: number; readonly vm: number; readonly total: number };
+    /**
+     * Overlay plans: true when HiGHS proved the plan optimal (to within 0.01%); false when it stopped at
+     * its time limit and this is the best plan it had found. Direct plans have no such field.
+     */
+    readonly optimal?: boolean;
+    /**
+     * Overlay plans: HiGHS's relative MIP gap, |objective − best bound| / |objective|, where the
+     * objective is the cost per second (cost objective) or the throughput (throughput objective): how
+     * much better than this plan the optimum could still be. About 0 when optimal.
+     */
+    readonly optimalityGap?: number;
   };
 }
 
@@ -110,6 +140,8 @@ export interface RegionPlan {
   >;
   readonly throughputGbps: number;
   readonly costPerGB: { readonly egress: number; readonly vm: number };
+  /** How the MILP solver judged the plan (overlay plans). */
+  readonly solver?: { readonly optimal: boolean; readonly gap: number };
 }
 
 /** How chunks travel on the wire. */
@@ -235,6 +267,10 @@ export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
         vm: round(plan.costPerGB.vm),
         total: round(plan.costPerGB.egress + plan.costPerGB.vm),
       },
+      ...(plan.solver && {
+        optimal: plan.solver.optimal,
+        optimalityGap: round(plan.solver.gap),
+      }),
     },
   };
 }

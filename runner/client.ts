@@ -4,10 +4,11 @@ import pLimit from "p-limit";
 import { PlanError, planDirect } from "../planner/direct";
 import { buildModel, PlannerModel } from "../planner/model";
 import { NetworkProfile, profileModelOptions } from "../planner/profile";
-import { parseRegion, UnknownRegionError } from "../planner/regions";
+import { knownRegion, UnknownRegionError } from "../planner/regions";
+import { CLIENT_REGION, parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
-import type { CloudSettings } from "../components/cloud-settings";
-import { LOCAL_TTL_MINUTES } from "../components/local";
+import type { CloudSettings } from "../planner/cloud-settings";
+import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { bucketUri, openStore, StoreError } from "../stores";
 import { isUserError, UserError } from "../errors";
 import {
@@ -18,10 +19,10 @@ import {
   GCPConfig,
   TransferConfig,
 } from "./config";
-import { CLOUD_TTL_MINUTES, transferTtlMinutes } from "./cloud";
+import { transferTtlMinutes } from "./cloud";
 import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
 import { Engine } from "./engine";
-import { skyplaneHome } from "./home";
+import { homeLayout, skyplaneHome } from "../common/paths";
 import { TransferProgress } from "./progress";
 import { planSync, SyncPlan } from "./sync";
 import { mustFit } from "./chunker";
@@ -105,7 +106,7 @@ export class SkyplaneClient {
 
   constructor(readonly options: SkyplaneClientOptions = {}) {
     this.home = path.resolve(options.home ?? skyplaneHome());
-    this.logDir = options.logDir ?? path.join(this.home, "logs");
+    this.logDir = options.logDir ?? homeLayout(this.home).logs;
     this.transferConfig = { ...DEFAULT_TRANSFER_CONFIG, ...options.transferConfig };
     this.env = { ...process.env, ...credentialEnv(options) };
   }
@@ -149,7 +150,7 @@ export class SkyplaneClient {
 
   /** A dataplane for a topology planned elsewhere (`skyplane plan`, `planOverlay`). */
   dataplaneFor(topology: Topology, opts: DataplaneOptions = {}): Dataplane {
-    const local = topology.regions.filter((r) => r.region.startsWith("local:"));
+    const local = topology.regions.filter((r) => parseRegion(r.region).provider === "local");
     if (local.length > 0 && local.length < topology.regions.length) {
       throw new UserError(
         "MIXED_ROUTE",
@@ -183,10 +184,11 @@ export class SkyplaneClient {
     const overlap = checkOverlap(req, srcUri, dstUri, stores);
     const warnings = overlap ? [overlap] : [];
     const srcRegion = await regionOf(srcUri, stores);
-    const dstRegion = dstUri.scheme === "file" ? "local:client" : await regionOf(dstUri, stores);
-    const [sc, sr] = srcRegion.split(":");
-    const [dc, dr] = dstRegion.split(":");
-    const topology = this.dataplane(sc, sr, dc, dr, { nVms: req.nVms }).topology;
+    const dstRegion = dstUri.scheme === "file" ? CLIENT_REGION : await regionOf(dstUri, stores);
+    const [s, d] = [parseRegion(srcRegion), parseRegion(dstRegion)];
+    const topology = this.dataplane(s.provider, s.name, d.provider, d.name, {
+      nVms: req.nVms,
+    }).topology;
     const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
     const dst = openStore(dstUri, stores);
     try {
@@ -289,21 +291,18 @@ export class SkyplaneClient {
     const plan = await this.planCopy(req);
     const { src, dsts } = plan.topology.route;
     const dst = dsts[0];
-    const local = src.startsWith("local:");
-    const dp = this.dataplane(
-      ...(src.split(":") as [string, string]),
-      ...(dst.split(":") as [string, string]),
-      {
-        nVms: req.nVms,
-        leaseSeconds: req.leaseSeconds,
-        // Long enough for this transfer, so that the gateways never end themselves mid-copy.
-        ttlMinutes: transferTtlMinutes(
-          plan.bytes,
-          plan.topology.estimate.throughputGbps,
-          local ? LOCAL_TTL_MINUTES : CLOUD_TTL_MINUTES,
-        ),
-      },
-    );
+    const [s, d] = [parseRegion(src), parseRegion(dst)];
+    const local = s.provider === "local";
+    const dp = this.dataplane(s.provider, s.name, d.provider, d.name, {
+      nVms: req.nVms,
+      leaseSeconds: req.leaseSeconds,
+      // Long enough for this transfer, so that the gateways never end themselves mid-copy.
+      ttlMinutes: transferTtlMinutes(
+        plan.bytes,
+        plan.topology.estimate.throughputGbps,
+        local ? LOCAL_TTL_MINUTES : CLOUD_TTL_MINUTES,
+      ),
+    });
     // Queued before provisioning: a cloud's gateways are granted exactly the buckets of the jobs.
     queue(dp);
     try {
@@ -354,7 +353,7 @@ async function mustBeReadable(folder: string, keys: string[]): Promise<void> {
 /** Checks a region id, reporting an unknown one as a UserError that lists the known ones. */
 export function checkRegion(id: string): string {
   try {
-    return parseRegion(id).id;
+    return knownRegion(id).id;
   } catch (err) {
     throw new UserError("UNKNOWN_REGION", (err as Error).message, { cause: err });
   }

@@ -11,7 +11,8 @@
  */
 export { SkyplaneClient, checkRegion } from "./client";
 export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
-export { Dataplane, DEFAULT_LEASE_SECONDS } from "./dataplane";
+export { Dataplane } from "./dataplane";
+export { DEFAULT_LEASE_SECONDS } from "../common/ttl";
 export type { DataplaneOptions, JobResult } from "./dataplane";
 export { Tracker } from "./tracker";
 export type { TrackerEvent } from "./tracker";
@@ -25,7 +26,27 @@ export type { TransferConfig } from "./config";
 export { Engine, PULUMI_VERSION, PROJECT_NAME, engineCacheRoot, findEngineRoot } from "./engine";
 export { checkEngine } from "./check";
 export type { EngineCheckResult } from "./check";
-export { skyplaneHome, ensureHome } from "./home";
-export type { HomeLayout } from "./home";
+export { skyplaneHome } from "../common/paths";
+export type { HomeLayout } from "../common/paths";
+export { ensureHome } from "./home";
 export { SkyplaneError, UserError, InternalError, isUserError, ERRORS, EXIT } from "../errors";
 export type { ErrorCode, ErrorSpec, ExitStatus } from "../errors";
+export { GatewayUnreachableError } from "./gateway-client";
+export { deprovisionStack, listStacks } from "./stacks";
+export type { StackInfo } from "./stacks";
+
+// Planning without provisioning (`skyplane plan`, `skyplane profile`): the planner's entry points.
+export { PlanError, planDirect } from "../planner/direct";
+export { loadSolver } from "../planner/highs";
+export { buildModel, parseGridCsv, parsePriceCsv } from "../planner/model";
+export type { GridRow, PriceRow } from "../planner/model";
+export { planOverlay } from "../planner/overlay";
+export { deriveProfile, parseProfile, profileModelOptions } from "../planner/profile";
+export type { NetworkProfile } from "../planner/profile";
+export { UnknownRegionError } from "../planner/regions";
+export { routeStackName } from "../planner/topology";
+export type { Topology } from "../planner/topology";
+
+// Buckets (`skyplane mb`): each store makes its own.
+export { makeBucket } from "./buckets";
+export type { MadeBucket } from "./buckets";

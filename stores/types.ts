@@ -97,10 +97,21 @@ export interface ObjectStore {
   readonly bucket: string;
   /** What this store can do. */
   readonly features: StoreFeatures;
-  /** The region the bucket lives in, e.g. `local:east`; undefined if the store cannot tell. */
+  /**
+   * The region the bucket lives in as a region id (`local:east`, `aws:eu-west-1`, `gcp:us-central1`: a
+   * cloud bucket's region, never a zone, whether or not skyplane has gateways there); undefined if the
+   * store cannot tell.
+   */
   region(): Promise<string | undefined>;
   /** True when the bucket exists. */
   exists(): Promise<boolean>;
+  /**
+   * Makes the bucket in `region`, a region id of the store's provider: `aws:us-east-1`; for GCS a region
+   * or a zone of it (`gcp:us-central1`); the local cloud's `local:east` (an Azure container is where its
+   * storage account is). A bucket that exists already is a StoreError CONFLICT, but for a local bucket
+   * already in `region`, which is kept. A region of another provider is a StoreError BAD_REGION.
+   */
+  createBucket(region: string): Promise<void>;
   /** One page of keys. */
   list(opts?: ListOptions): Promise<ListPage>;
   /**

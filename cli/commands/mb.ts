@@ -1,16 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { checkRegion, isUserError, SkyplaneClient, UserError } from "../../runner";
-import { CATALOGUE } from "../../planner/catalogue";
-import {
-  AzureStore,
-  bucketUri,
-  GcsStore,
-  LocalStore,
-  localBucketRoot,
-  parseStoreUri,
-  S3Store,
-  StoreError,
-} from "../../stores";
+import { makeBucket } from "../../runner";
 
 /** `skyplane mb URI --region REGION`: makes a bucket. */
 export const command = "mb <bucket>";
@@ -44,54 +33,9 @@ export function builder(y: Argv): Argv<MbArgs> {
     }) as Argv<MbArgs>;
 }
 
-/** The provider a bucket URI's region must belong to. */
-const PROVIDER: Record<string, string> = { local: "local", s3: "aws", gs: "gcp", azure: "azure" };
-
 /** Creates the bucket; an existing local bucket in the same region is fine. */
 export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
-  let uri;
-  try {
-    uri = parseStoreUri(args.bucket);
-  } catch (err) {
-    throw new UserError("INVALID_URI", (err as Error).message, { cause: err });
-  }
-  if (uri.key) throw new UserError("INVALID_URI", `${args.bucket}: name a bucket, without a key`);
-  const provider = PROVIDER[uri.scheme];
-  if (!provider)
-    throw new UserError(
-      "UNSUPPORTED",
-      `${args.bucket}: mb makes local://, s3://, gs:// and azure:// buckets`,
-    );
-  // GCS buckets live in regions (gcp:us-central1), the catalogue lists zones (gcp:us-central1-a).
-  const region =
-    uri.scheme === "gs" && CATALOGUE.some((r) => r.id.startsWith(`${args.region}-`))
-      ? args.region
-      : checkRegion(args.region);
-  if (!region.startsWith(`${provider}:`)) {
-    throw new UserError(
-      "BAD_REGION",
-      `${args.bucket} needs a ${provider} region (${provider}:…), not ${region}`,
-    );
-  }
-  const client = new SkyplaneClient();
-  const name = region.slice(provider.length + 1);
-  try {
-    if (uri.scheme === "local")
-      await LocalStore.createBucket(
-        uri.bucket,
-        localBucketRoot({ home: client.home }, uri.bucket),
-        region,
-      );
-    else if (uri.scheme === "s3") await new S3Store(uri.bucket).create(name);
-    else if (uri.scheme === "gs")
-      await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
-    else await new AzureStore(uri.bucket).create();
-  } catch (err) {
-    if (err instanceof StoreError && isUserError(err))
-      throw new UserError(err.code, err.message, { cause: err });
-    throw err;
-  }
-  const made = bucketUri(uri);
-  if (args.json) process.stdout.write(JSON.stringify({ bucket: made, region }) + "\n");
-  else process.stdout.write(`Made ${made} in ${region}\n`);
+  const made = await makeBucket(args.bucket, args.region);
+  if (args.json) process.stdout.write(JSON.stringify(made) + "\n");
+  else process.stdout.write(`Made ${made.bucket} in ${made.region}\n`);
 }

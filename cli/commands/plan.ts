@@ -1,16 +1,23 @@
 import * as fs from "node:fs";
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { stringify } from "yaml";
-import { PlanError, planDirect } from "../../planner/direct";
-import { buildModel, GridRow, parseGridCsv, parsePriceCsv, PriceRow } from "../../planner/model";
-import { loadSolver } from "../../planner/highs";
-import { planOverlay } from "../../planner/overlay";
-import { UnknownRegionError } from "../../planner/regions";
-import type { Topology } from "../../planner/topology";
-import { UserError } from "../../runner";
+import {
+  buildModel,
+  GridRow,
+  loadSolver,
+  parseGridCsv,
+  parsePriceCsv,
+  PlanError,
+  planDirect,
+  planOverlay,
+  PriceRow,
+  profileModelOptions,
+  Topology,
+  UnknownRegionError,
+  UserError,
+} from "../../runner";
 import { describePlan } from "../render";
 import { readProfile } from "../profile-file";
-import { profileModelOptions } from "../../planner/profile";
 
 /** `skyplane plan SRC DST[,DST2...]`: the topology and its estimate; nothing is provisioned. */
 export const command = "plan <src-region> <dst-regions>";

@@ -1,7 +1,10 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewayCommand, gatewayEnv } from "../../gateway-image/local";
+import { homeLayout } from "../../common/paths";
+import { LOCAL_TTL_MINUTES } from "../../common/ttl";
+import { gatewayCommand, gatewayEnv } from "../../gateway-image/launch";
 import type { GatewayProgram } from "../../planner/program";
+import { GatewayOutputs, gatewayOutputs } from "../gateway";
 import { LocalProcess } from "./process";
 
 /** Arguments of a gateway on the local cloud. */
@@ -37,19 +40,18 @@ export function localGatewayFiles(
   home: string,
   stack: string,
   gatewayId: string,
-  logDir: string = path.join(home, "logs"),
+  logDir: string = homeLayout(home).logs,
 ): { logFile: string; infoFile: string } {
   return {
     logFile: path.join(logDir, stack, `${gatewayId}.log`),
-    infoFile: path.join(home, "run", stack, `${gatewayId}.json`),
+    infoFile: path.join(homeLayout(home).run, stack, `${gatewayId}.json`),
   };
 }
 
-/** Minutes a local gateway lives by default: long enough for a long transfer, and it still ends on its own. */
-export const LOCAL_TTL_MINUTES = 12 * 60;
-
 /** A gateway daemon as a process on this machine (the local cloud's "VM"). */
-export class LocalGateway extends pulumi.ComponentResource {
+export class LocalGateway extends pulumi.ComponentResource implements GatewayOutputs {
+  /** The daemon's process identity, `pid@start time` (what a recycled pid cannot fake). */
+  readonly instanceId: pulumi.Output<string>;
   /** Process id of the daemon. */
   readonly pid: pulumi.Output<number>;
   /** Address it listens on. */
@@ -105,17 +107,12 @@ export class LocalGateway extends pulumi.ComponentResource {
     const ready = proc.ready.apply(
       (r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null },
     );
+    this.instanceId = proc.id;
     this.pid = proc.pid;
     this.host = host;
     this.controlPort = ready.apply((r) => r.controlPort as number);
     this.dataPort = ready.apply((r) => r.dataPort ?? 0);
     this.logFile = proc.logFile;
-    this.registerOutputs({
-      pid: this.pid,
-      host: this.host,
-      controlPort: this.controlPort,
-      dataPort: this.dataPort,
-      logFile: this.logFile,
-    });
+    this.registerOutputs({ ...gatewayOutputs(this), pid: this.pid, logFile: this.logFile });
   }
 }

@@ -7,14 +7,10 @@ import {
   settled,
   value,
 } from "../helpers/mocks";
-import {
-  bucketsOn,
-  CloudDataplanes,
-  cloudsOf,
-  missingCloudSettings,
-} from "../../components/multicloud";
-import type { CloudSettings } from "../../components/multicloud";
-import type { ProvisionedGateway } from "../../components/local";
+import { CloudDataplanes } from "../../components/multicloud";
+import { bucketsOn, cloudsOf, missingCloudSettings } from "../../planner/cloud-settings";
+import type { CloudSettings } from "../../planner/cloud-settings";
+import type { ProvisionedGateway } from "../../planner/topology";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 

@@ -74,8 +74,8 @@ export function value<T>(o: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
   return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as pulumi.Unwrap<T>)));
 }
 
-/** Every resource reachable from `root` through its children (not `root` itself). */
-function below(root: pulumi.Resource): pulumi.Resource[] {
+/** Every resource reachable from `root` through its children, as the objects the program made. */
+export function descendantResources(root: pulumi.Resource): pulumi.Resource[] {
   const out: pulumi.Resource[] = [];
   const walk = (r: pulumi.Resource) => {
     for (const c of (r as unknown as { __childResources?: Set<pulumi.Resource> })
@@ -90,7 +90,12 @@ function below(root: pulumi.Resource): pulumi.Resource[] {
 
 /** Names of every resource reachable from `root` through its children. */
 export function descendants(root: pulumi.Resource): Set<string> {
-  return new Set(below(root).map((c) => (c as unknown as { __name: string }).__name));
+  return new Set(descendantResources(root).map((c) => (c as unknown as { __name: string }).__name));
+}
+
+/** The type token of a resource, e.g. `skyplane:aws:Gateway`. */
+export function typeOf(r: pulumi.Resource): string {
+  return (r as unknown as { __pulumiType: string }).__pulumiType;
 }
 
 /**
@@ -100,7 +105,7 @@ export function descendants(root: pulumi.Resource): Set<string> {
 export async function settled(...roots: pulumi.Resource[]): Promise<number> {
   const done = new Set<pulumi.Resource>();
   for (;;) {
-    const fresh = [...roots, ...roots.flatMap(below)].filter((r) => !done.has(r));
+    const fresh = [...roots, ...roots.flatMap(descendantResources)].filter((r) => !done.has(r));
     if (fresh.length === 0) return done.size;
     await Promise.all(fresh.map((r) => value(r.urn)));
     for (const r of fresh) done.add(r);

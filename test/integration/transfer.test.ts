@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
 import { TransferProgress, TransferEvent } from "../../runner/progress";
 import { listAll } from "../../stores";
-import { startDataplane, TestDataplane } from "../helpers/dataplane";
+import { startDataplane, LoopbackDataplane } from "../../bench/loopback";
 
 const MiB = 1024 * 1024;
 const small: TransferOptions = {
@@ -18,7 +18,7 @@ const small: TransferOptions = {
 
 describe("integration: transfer through a source and a destination gateway", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   afterEach(async () => dp?.stop());
 
   for (const [name, compress, encrypt] of [
@@ -92,7 +92,7 @@ describe("integration: transfer through a source and a destination gateway", fun
 
 describe("integration: a destination gateway killed mid-transfer", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   after(async () => dp?.stop());
 
   it("fails with an error naming the gateway, and leaves no partial object", async () => {
@@ -185,7 +185,7 @@ async function uploader(root: string, key: string): Promise<ChildProcess> {
 
 describe("integration: work files of a killed writer", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   const children: ChildProcess[] = [];
   after(async () => {
     for (const c of children) c.kill("SIGKILL");
@@ -231,7 +231,7 @@ describe("integration: work files of a killed writer", function () {
 
 describe("integration: a key whose last segment is 255 bytes", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   after(async () => dp?.stop());
 
   it("copies whole and in parts, and leaves no work file", async () => {
