@@ -15,8 +15,8 @@ export const LOCAL_REGIONS: readonly string[] = CATALOGUE.filter((r) => r.provid
 
 /** A region id that is not known; the message lists valid ones. */
 export class UnknownRegionError extends SkyplaneError<"UNKNOWN_REGION"> {
-  constructor(message: string) {
-    super("UNKNOWN_REGION", message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNKNOWN_REGION", message, options);
   }
 }
 
@@ -26,7 +26,7 @@ export function knownRegion(id: string): RegionId {
   try {
     region = parseRegion(id);
   } catch (err) {
-    throw new UnknownRegionError((err as Error).message);
+    throw new UnknownRegionError((err as Error).message, { cause: err });
   }
   if (catalogueRegion(id)) return region;
   const { provider } = region;
