@@ -10,14 +10,20 @@
  *   const tracker = dp.runAsync();
  */
 export { SkyplaneClient, checkRegion } from "./client";
-export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
+export type { SkyplaneClientOptions, CopyRequest, CopyPlan, RunOptions } from "./client";
+export { planJson, actualCostUSD } from "./plan";
+export type { TransferPlan, PlanEnd, PlanEstimate, PlanRequest } from "./plan";
+export type { Listing } from "./listing";
+export { planRoute } from "./route";
+export type { RouteRequest, TableText } from "./route";
+export type { Topology } from "../planner/topology";
 export { Dataplane, DEFAULT_LEASE_SECONDS } from "./dataplane";
 export type { DataplaneOptions, JobResult } from "./dataplane";
 export { Tracker } from "./tracker";
 export type { TrackerEvent } from "./tracker";
 export { TransferProgress } from "./progress";
 export type { TransferEvent, TransferListener } from "./progress";
-export type { TransferResult } from "./transfer";
+export type { TransferResult, VerificationReport } from "./transfer";
 export type { VerifyReport, VerifyDifference } from "./verify";
 export { InterruptedError, TransferFailedError } from "./transfer";
 export { AWSConfig, GCPConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG } from "./config";

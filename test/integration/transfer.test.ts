@@ -4,17 +4,15 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
+import type { ChunkingOptions } from "../../runner/chunker";
 import { TransferProgress, TransferEvent } from "../../runner/progress";
 import { listAll } from "../../stores";
 import { startDataplane, TestDataplane } from "../helpers/dataplane";
+import { planned } from "../helpers/plan";
 
 const MiB = 1024 * 1024;
-const small: TransferOptions = {
-  ...DEFAULT_TRANSFER_OPTIONS,
-  multipartThresholdBytes: 8 * MiB,
-  partSizeBytes: 4 * MiB,
-  pollIntervalMs: 20,
-};
+const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 20 };
+const parts: ChunkingOptions = { multipartThresholdBytes: 8 * MiB, partSizeBytes: 4 * MiB };
 
 describe("integration: transfer through a source and a destination gateway", function () {
   this.timeout(120_000);
@@ -39,7 +37,11 @@ describe("integration: transfer through a source and a destination gateway", fun
       const events: TransferEvent["type"][] = [];
       progress.on((e) => events.push(e.type));
       const result = await runTransfer(
-        { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
+        await planned(
+          dp.home,
+          { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
+          parts,
+        ),
         { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
         small,
         progress,
@@ -79,7 +81,11 @@ describe("integration: transfer through a source and a destination gateway", fun
       if (e.type === "dispatched") dispatchCalls++;
     });
     const result = await runTransfer(
-      { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
+      await planned(
+        dp.home,
+        { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
       progress,
@@ -116,9 +122,13 @@ describe("integration: a destination gateway killed mid-transfer", function () {
     });
     await assert.rejects(
       runTransfer(
-        { src: "local://src/", dst: "local://dst/", recursive: true },
+        await planned(
+          dp.home,
+          { src: "local://src/", dst: "local://dst/", recursive: true },
+          { ...parts, partSizeBytes: part },
+        ),
         { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
-        { ...small, partSizeBytes: part },
+        small,
         progress,
       ),
       (err: Error) => {
@@ -210,7 +220,11 @@ describe("integration: work files of a killed writer", function () {
 
     await dp.src.put("a.txt", Buffer.from("a"));
     await runTransfer(
-      { src: "local://src/a.txt", dst: "local://dst/a.txt", recursive: false },
+      await planned(
+        dp.home,
+        { src: "local://src/a.txt", dst: "local://dst/a.txt", recursive: false },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
     );
@@ -242,7 +256,11 @@ describe("integration: a key whose last segment is 255 bytes", function () {
     await dp.src.put(`long/${name}`, Buffer.from("small"));
     await dp.src.put(`long/sub/${name}`, big);
     const result = await runTransfer(
-      { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+      await planned(
+        dp.home,
+        { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
     );
