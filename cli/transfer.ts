@@ -12,8 +12,17 @@ import { readProfile } from "./profile-file";
 
 /** Every place `cp` and `sync` read and write, for their --help. */
 export const LOCATIONS =
-  "s3://BUCKET/KEY, gs://BUCKET/KEY, azure://ACCOUNT/CONTAINER/KEY (or its https://ACCOUNT.blob.core.windows.net/... URL), " +
-  "local://BUCKET/KEY (the local cloud), or a folder or file on this machine (a path, or file:///PATH)";
+  "s3://BUCKET/KEY, gs://BUCKET/KEY, azure://ACCOUNT/CONTAINER/KEY, local://BUCKET/KEY, or a folder or file";
+
+/** The forms of LOCATIONS, one line each (the --help epilog of `cp` and `sync`). */
+const LOCATION_FORMS = [
+  "Sources and destinations:",
+  "  s3://BUCKET/KEY                 Amazon S3 (or S3-compatible: AWS_ENDPOINT_URL_S3)",
+  "  gs://BUCKET/KEY                 Google Cloud Storage",
+  "  azure://ACCOUNT/CONTAINER/KEY   Azure Blob Storage (also as its https://…blob URL)",
+  "  local://BUCKET/KEY              a bucket of the local cloud (made with skyplane mb)",
+  "  ./folder, /path/file            a folder or file on this machine (also file:///PATH)",
+].join("\n");
 
 /** Options shared by `cp` and `sync`. */
 export interface TransferArgs {
@@ -61,6 +70,7 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       type: "number",
       describe: `Seconds the gateways outlive this command if it dies (default ${DEFAULT_LEASE_SECONDS})`,
     })
+    .epilog(LOCATION_FORMS)
     .check((a) => {
       const lease = (a as { leaseSeconds?: number }).leaseSeconds;
       if (lease !== undefined && !(lease > 0))

@@ -16,12 +16,12 @@ export function builder(y: Argv): Argv<CpArgs> {
       .positional("src", {
         type: "string",
         demandOption: true,
-        describe: `Source: an object, or with -r a prefix or folder: ${LOCATIONS}`,
+        describe: `What to copy (with -r: a prefix or folder): ${LOCATIONS}`,
       })
       .positional("dst", {
         type: "string",
         demandOption: true,
-        describe: `Destination key or prefix: ${LOCATIONS}`,
+        describe: `Where to: ${LOCATIONS} (a missing folder is created)`,
       })
       .option("recursive", {
         alias: "r",
