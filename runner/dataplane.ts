@@ -602,7 +602,13 @@ export class Dataplane {
     progress: TransferProgress,
     signal?: AbortSignal,
   ): Promise<JobResult> {
-    const plan = job.plan ?? (await this.planJob(job));
+    let plan: TransferPlan;
+    try {
+      plan = job.plan ?? (await this.planJob(job));
+    } catch (err) {
+      progress.emit({ type: "failed", error: err as Error });
+      throw err;
+    }
     try {
       return await this.runPlan(plan, progress, signal);
     } finally {
