@@ -9,6 +9,8 @@ import { TransferProgress, TransferEvent } from "../../runner/progress";
 import { listAll } from "../../stores";
 import { startDataplane, TestDataplane } from "../helpers/dataplane";
 import { planned } from "../helpers/plan";
+import { planTransfer } from "../../runner/plan";
+import { planRoute } from "../../runner/route";
 
 const MiB = 1024 * 1024;
 const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 20 };
@@ -93,6 +95,42 @@ describe("integration: transfer through a source and a destination gateway", fun
     assert.equal(result.objects, n);
     assert.ok(dispatchCalls <= 20, `${dispatchCalls} dispatch calls for ${n} objects`);
     assert.equal((await dp.dst.get("tiny/09999")).toString(), "object 9999");
+  });
+
+  it("copies a listing spooled to disk, window by window, and removes the spool", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: true });
+    for (let i = 0; i < 7; i++) await dp.src.put(`w/${i}`, Buffer.from(`object ${i}`));
+    const topology = await planRoute({
+      src: "local:east",
+      dsts: ["local:west"],
+      objective: "direct",
+    });
+    const plan = await planTransfer(
+      { src: "local://src/w/", dst: "local://dst/w/", recursive: true },
+      { stores: { home: dp.home }, chunking: parts, route: () => topology, memoryObjects: 3 },
+    );
+    const spool = plan.listing.spoolFile as string;
+    assert.ok(spool && fs.existsSync(spool), "7 objects outgrow a bound of 3");
+    const progress = new TransferProgress();
+    const events: TransferEvent["type"][] = [];
+    progress.on((e) => events.push(e.type));
+    const result = await runTransfer(
+      plan,
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      { ...small, windowObjects: 3 },
+      progress,
+    );
+    assert.deepEqual(result.verified, { objects: 7, storeHash: { crc32: 7 }, readBack: 0 });
+    for (let i = 0; i < 7; i++)
+      assert.equal((await dp.dst.get(`w/${i}`)).toString(), `object ${i}`);
+    const count = (t: TransferEvent["type"]) => events.filter((e) => e === t).length;
+    assert.deepEqual(
+      [count("planned"), count("dispatched"), count("object_done"), count("verified")],
+      [1, 3, 7, 1],
+      "one plan, one dispatch per window of 3, one verification report",
+    );
+    await plan[Symbol.asyncDispose]();
+    assert.equal(fs.existsSync(spool), false);
   });
 });
 
