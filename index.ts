@@ -1,18 +1,10 @@
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { emulatedNetwork, LocalDataplane, LocalProcess } from "./components/local";
-import type { CloudSettings } from "./components/multicloud";
+import { skyplaneHome } from "./common/paths";
+import { LocalDataplane } from "./components/local";
+import type { CloudSettings } from "./planner/cloud-settings";
+import { emulatedNetwork } from "./planner/profile";
 import type { BucketGrants } from "./planner/program";
 import type { Topology } from "./planner/topology";
-import { skyplaneHome } from "./runner/home";
-
-/** One process of the stack's `skyplane:processes` config (used by `skyplane check`). */
-interface ProcessSpec {
-  /** Program and arguments. */
-  command: string[];
-  /** Extra environment variables. */
-  env?: Record<string, string>;
-}
 
 /**
  * The Pulumi program of a route's stack. The Automation API runs it inline; `pulumi up --stack <route>`
@@ -28,8 +20,7 @@ interface ProcessSpec {
  *   skyplane:logDir     where gateway logs go (default <home>/logs)
  *   skyplane:storeEnv   endpoints and credentials of cloud stores for the gateways (secret, optional)
  *   skyplane:network    a network profile: emulate that WAN with namespaces and shaped links (root only)
- *   skyplane:processes  extra plain processes by name (optional; `skyplane check` uses it)
- *   skyplane:cloud      what gateways on AWS, GCP and Azure need (CloudSettings in components/multicloud.ts)
+ *   skyplane:cloud      what gateways on AWS, GCP and Azure need (CloudSettings in planner/cloud-settings.ts)
  *   skyplane:buckets    { read, write }: the bucket URIs local gateways may touch (the runner sets it from
  *                       the queued jobs; without it every request naming a bucket is refused)
  */
@@ -65,19 +56,6 @@ async function program(): Promise<Record<string, unknown>> {
     });
     outputs.gateways = dataplane.gateways;
   }
-
-  const processes = config.getObject<Record<string, ProcessSpec>>("processes") ?? {};
-  const pids: Record<string, pulumi.Output<number>> = {};
-  for (const name of Object.keys(processes).sort()) {
-    const spec = processes[name];
-    const proc = new LocalProcess(name, {
-      command: spec.command,
-      env: spec.env,
-      logFile: path.join(home, "logs", pulumi.getStack(), `${name}.log`),
-    });
-    pids[name] = proc.pid;
-  }
-  if (Object.keys(processes).length > 0) outputs.pids = pids;
   return outputs;
 }
 

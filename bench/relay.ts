@@ -5,7 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SkyplaneClient } from "../runner";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../runner/transfer";
-import { startDataplane, TestDataplane } from "../test/helpers/dataplane";
+import { homeLayout } from "../common/paths";
+import { startDataplane, LoopbackDataplane } from "./loopback";
 
 /*
  * npm run bench:relay — copies one object of 64 MiB parts from a local bucket to another through a
@@ -69,7 +70,7 @@ async function baseline(input: string, out: string, encrypt: boolean): Promise<n
 
 /** Copies big.bin through a running dataplane; returns MB/s and the gateways' peak RSS so far. */
 async function ours(
-  dp: TestDataplane,
+  dp: LoopbackDataplane,
   bytes: number,
 ): Promise<{ mbps: number; rss: [number, number] }> {
   try {
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const bytes = gib * GiB;
   const cpuStart = process.cpuUsage();
   try {
-    const srcFile = path.join(home, "buckets", "src", "big.bin");
+    const srcFile = path.join(homeLayout(home).buckets, "src", "big.bin");
     await writeObject(srcFile, bytes);
     for (const encrypt of [true, false]) {
       const dp = await startDataplane({

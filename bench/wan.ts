@@ -8,6 +8,7 @@ import { buildModel } from "../planner/model";
 import { planOverlay } from "../planner/overlay";
 import { NetworkProfile, parseProfile, profileModelOptions } from "../planner/profile";
 import type { Topology } from "../planner/topology";
+import { homeLayout } from "../common/paths";
 import { SkyplaneClient } from "../runner";
 import { LocalStore, localBucketRoot } from "../stores";
 
@@ -63,7 +64,7 @@ async function rehearse(
       throw new Error(`the network is ${dp.network}: run the benchmark as root`);
     return await dp.autoDeprovision(async () => {
       await dp.provision();
-      const runDir = path.join(home, "run", dp.stackName);
+      const runDir = path.join(homeLayout(home).run, dp.stackName);
       const pids = fs
         .readdirSync(runDir)
         .map((f) => JSON.parse(fs.readFileSync(path.join(runDir, f), "utf8")).pid as number);

@@ -1,7 +1,6 @@
 import yargs, { Argv } from "yargs";
 import { SkyplaneError, UserError } from "../errors";
-import { InterruptedError, TransferFailedError } from "../runner/transfer";
-import { GatewayUnreachableError } from "../runner/gateway-client";
+import { GatewayUnreachableError, InterruptedError, TransferFailedError } from "../runner";
 import * as check from "./commands/check";
 import * as cp from "./commands/cp";
 import * as deprovision from "./commands/deprovision";

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
-import { NetworkProfile, parseProfile } from "../planner/profile";
-import { UserError } from "../runner";
+import { NetworkProfile, parseProfile, UserError } from "../runner";
 
 /** Reads a network profile file, reporting an unreadable or invalid one as a UserError. */
 export function readProfile(file: string | undefined): NetworkProfile | undefined {

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CLOUD_TTL_MINUTES } from "../common/ttl";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 
@@ -6,9 +7,6 @@ import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
  * What the AWS, GCP and Azure dataplanes share: the arguments every cloud takes, where the runner reaches a
  * gateway, the one-provider check and the private address plan of the i-th region.
  */
-
-/** Default minutes from provisioning after which a cloud gateway ends. */
-export const CLOUD_TTL_MINUTES = 120;
 
 /** Arguments every cloud dataplane takes. */
 export interface CloudDataplaneArgs {

@@ -4,7 +4,6 @@ import { AwsDataplane } from "./aws";
 import { AzureDataplane } from "./azure";
 import type { GatewayEndpoint } from "./cloud";
 import { GcpDataplane } from "./gcp";
-import type { ProvisionedGateway } from "./local";
 import {
   bucketsOn,
   bucketUris,
@@ -14,10 +13,8 @@ import {
   CloudSettings,
   DEFAULT_CONTAINER_IMAGE,
   missingCloudSettings,
-} from "./cloud-settings";
-
-export { bucketsOn, cloudsOf, missingCloudSettings };
-export type { Cloud, CloudSettings };
+} from "../planner/cloud-settings";
+import type { ProvisionedGateway } from "../planner/topology";
 
 /**
  * Every gateway of a topology on AWS, GCP and Azure: one dataplane component per cloud, each given the

@@ -1,4 +1,4 @@
-import type { Provider } from "./regions";
+import type { Provider } from "../common/regions";
 
 /*
  * Regions skyplane can plan, with where they are. Coordinates are those of the metro area each

@@ -1,6 +1,7 @@
 import { CATALOGUE, CatalogueRegion, catalogueRegion, distanceKm } from "./catalogue";
 import { listEgressPerGB, VM_CLASSES, VmClass } from "./prices";
-import { parseRegion } from "./regions";
+import { parseRegion } from "../common/regions";
+import { knownRegion } from "./regions";
 
 /*
  * The network and price model the planners read. Everything is a parameter: the default estimate
@@ -71,7 +72,7 @@ export interface PlannerModel {
 
 /** The catalogue entry of a region id; an UnknownRegionError names valid ones. */
 export function requireRegion(id: string): CatalogueRegion {
-  parseRegion(id);
+  knownRegion(id);
   return catalogueRegion(id) as CatalogueRegion;
 }
 
@@ -125,7 +126,7 @@ export function buildModel(opts: ModelOptions = {}): PlannerModel {
     },
     ingressCapGbps: (dst) => opts.caps?.[dst]?.ingressGbps ?? INGRESS[requireRegion(dst).provider],
     quotaVcpus: (region) =>
-      opts.quotas?.[region] ?? opts.quotas?.[region.split(":")[0]] ?? Infinity,
+      opts.quotas?.[region] ?? opts.quotas?.[parseRegion(region).provider] ?? Infinity,
     vmClasses: (provider) => VM_CLASSES.filter((c) => c.provider === provider),
     aggregateLinks: opts.aggregateLinks ?? false,
   };

@@ -1,3 +1,4 @@
+import { parseRegion } from "../common/regions";
 import { CatalogueRegion } from "./catalogue";
 
 /*
@@ -51,10 +52,10 @@ function azureEgress(src: CatalogueRegion, dst: CatalogueRegion): number {
 }
 
 function awsEgress(src: CatalogueRegion, dst: CatalogueRegion): number {
-  const name = src.id.slice(4);
+  const name = parseRegion(src.id).name;
   const rates = AWS_EGRESS[name] ?? AWS_DEFAULT;
   if (dst.provider !== "aws") return rates.internet;
-  const pair = [name, dst.id.slice(4)].sort().join(" ");
+  const pair = [name, parseRegion(dst.id).name].sort().join(" ");
   return pair === "us-east-1 us-east-2" ? 0.01 : rates.region;
 }
 
@@ -71,7 +72,7 @@ export function listEgressPerGB(src: CatalogueRegion, dst: CatalogueRegion): num
   if (
     src.provider === "gcp" &&
     dst.provider === "gcp" &&
-    src.id.replace(/-[a-z]$/, "") === dst.id.replace(/-[a-z]$/, "")
+    parseRegion(src.id).region === parseRegion(dst.id).region
   )
     return 0;
   switch (src.provider) {

@@ -55,6 +55,17 @@ export function parseProfile(value: unknown): NetworkProfile {
   return p;
 }
 
+/**
+ * The profile to emulate, or undefined: shaping needs root (namespaces, tc); without it the local cloud
+ * runs unshaped on loopback, and the runner says so. `uid` defaults to this process's.
+ */
+export function emulatedNetwork(
+  profile: unknown,
+  uid = process.getuid?.(),
+): NetworkProfile | undefined {
+  return profile !== undefined && uid === 0 ? parseProfile(profile) : undefined;
+}
+
 /** Link rate between two regions in Mbit/s, or undefined when the profile has no such link. */
 export function linkMbps(p: NetworkProfile, from: string, to: string): number | undefined {
   return p.links[`${from}>${to}`];

@@ -1,64 +1,40 @@
+import { parseRegion, RegionId } from "../common/regions";
 import { CATALOGUE, catalogueRegion } from "./catalogue";
 
 /*
- * Region ids are `provider:name`: `local:east`, `aws:us-east-1`, `gcp:us-central1-a`, `azure:eastus`.
- * The local cloud's regions are fixed names on this machine; `local:client` is the machine the client
- * runs on (where plain folders live). The catalogue (catalogue.ts) lists every region.
+ * Which regions exist: the catalogue (catalogue.ts) lists every region skyplane can plan. The shape of
+ * a region id and the clouds' own spellings are common/regions.ts; the local cloud's regions are fixed
+ * names on this machine, `local:client` the machine the client runs on (where plain folders live).
  */
-
-/** Providers skyplane knows. */
-export type Provider = "local" | "aws" | "gcp" | "azure";
-
-/** A region of a provider. */
-export interface Region {
-  /** `provider:name`. */
-  readonly id: string;
-  /** Its provider. */
-  readonly provider: Provider;
-  /** The provider's own name for it. */
-  readonly name: string;
-}
 
 /** Regions of the embedded local cloud. */
 export const LOCAL_REGIONS: readonly string[] = CATALOGUE.filter((r) => r.provider === "local").map(
   (r) => r.id,
 );
 
-/** The region where the client itself runs (plain folders, file:// URIs). */
-export const CLIENT_REGION = "local:client";
-
 /** A region id that is not known; the message lists valid ones. */
 export class UnknownRegionError extends Error {
   override name = "UnknownRegionError";
 }
 
-/** Parses and checks a region id against the catalogue; throws UnknownRegionError naming valid ones. */
-export function parseRegion(id: string): Region {
-  const m = /^([a-z]+):([a-z0-9-]+)$/.exec(id);
-  if (!m) {
-    throw new UnknownRegionError(
-      `"${id}" is not a region id: write provider:region, e.g. local:east or aws:us-east-1`,
-    );
+/** Parses a region id and checks it against the catalogue; throws UnknownRegionError naming valid ones. */
+export function knownRegion(id: string): RegionId {
+  let region: RegionId;
+  try {
+    region = parseRegion(id);
+  } catch (err) {
+    throw new UnknownRegionError((err as Error).message);
   }
-  const known = catalogueRegion(id);
-  if (known) return { id, provider: known.provider, name: m[2] };
-  const same = CATALOGUE.filter((r) => r.provider === m[1]).map((r) => r.id);
-  if (same.length === 0)
-    throw new UnknownRegionError(
-      `unknown provider "${m[1]}" in ${id}: use local, aws, gcp or azure`,
-    );
+  if (catalogueRegion(id)) return region;
+  const { provider } = region;
+  const same = CATALOGUE.filter((r) => r.provider === provider).map((r) => r.id);
   const shown =
     same.length > 8 ? `${same.slice(0, 8).join(", ")}, … (${same.length} in all)` : same.join(", ");
   throw new UnknownRegionError(
-    m[1] === "local"
+    provider === "local"
       ? `unknown region ${id}: the local cloud has ${shown}`
-      : `unknown region ${id}: ${m[1]} regions are ${shown}`,
+      : `unknown region ${id}: ${provider} regions are ${shown}`,
   );
-}
-
-/** A region id as a stack-name part: `local:east` → `local-east`. */
-export function regionSlug(id: string): string {
-  return id.replace(":", "-");
 }
 
 /** GCS multi- and dual-regions, by the region whose gateways serve them best (their first member). */
@@ -75,27 +51,24 @@ const GCS_MULTI_REGIONS: Record<string, string> = {
 };
 
 /**
- * The catalogue region of a bucket from its cloud's own location name: an S3 LocationConstraint (empty
- * or null for us-east-1, `EU` for eu-west-1), a GCS location (`US-CENTRAL1`, or a multi-region such as
- * `US`), or an Azure location (`westeurope`). Undefined when the catalogue has no such region.
+ * The catalogue region whose gateways serve a bucket in region `id` (as a store reports it, see
+ * common/regions.ts `locationRegion`): `id` itself when the catalogue lists it, else, for a GCP region,
+ * its first zone, and for a GCS multi-region (`gcp:us`), the first zone of its first member. Undefined
+ * when skyplane has no gateways there (or `id` is no region id).
  */
-export function bucketRegion(
-  provider: "aws" | "gcp" | "azure",
-  location: string | null | undefined,
-): string | undefined {
-  const loc = (location ?? "").trim().toLowerCase();
-  let id: string;
-  if (provider === "aws") {
-    id = `aws:${loc === "" ? "us-east-1" : loc === "eu" ? "eu-west-1" : loc}`;
-  } else if (provider === "gcp") {
-    // Catalogue ids of GCP are zones: the region's first zone stands for it.
-    const region = GCS_MULTI_REGIONS[loc] ?? loc;
-    const zones = CATALOGUE.filter((r) => r.provider === "gcp" && r.id.startsWith(`gcp:${region}-`))
-      .map((r) => r.id)
-      .sort();
-    return zones[0];
-  } else {
-    id = `azure:${loc.replace(/\s+/g, "")}`;
+export function gatewayRegionFor(id: string): string | undefined {
+  if (catalogueRegion(id)) return id;
+  let region: RegionId;
+  try {
+    region = parseRegion(id);
+  } catch {
+    return undefined;
   }
-  return catalogueRegion(id) ? id : undefined;
+  if (region.provider !== "gcp" || region.zone) return undefined;
+  const served = GCS_MULTI_REGIONS[region.region] ?? region.region;
+  // Catalogue ids of GCP are zones: the region's first zone stands for it.
+  const zones = CATALOGUE.filter((r) => r.provider === "gcp" && parseRegion(r.id).region === served)
+    .map((r) => r.id)
+    .sort();
+  return zones[0];
 }

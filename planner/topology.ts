@@ -8,7 +8,7 @@ import {
   grantProgram,
   Operator,
 } from "./program";
-import { Provider, regionSlug } from "./regions";
+import { Provider, regionSlug } from "../common/regions";
 
 /*
  * Topology: the plan of one dataplane, the handoff from the planner to Pulumi and the runner. It is
@@ -31,6 +31,24 @@ export interface GatewaySpec {
   readonly vmClass: string;
   /** What it runs. */
   readonly program: GatewayProgram<GatewayRef>;
+}
+
+/** How the runner reaches one provisioned gateway: the stack output `gateways` lists one per GatewaySpec. */
+export interface ProvisionedGateway {
+  /** Gateway id from the topology. */
+  readonly id: string;
+  /** Its region. */
+  readonly region: string;
+  /** True when it reads from the source store (the runner sends it chunk requests). */
+  readonly source: boolean;
+  /** Address of its servers. */
+  readonly host: string;
+  /** Control API port. */
+  readonly controlPort: number;
+  /** Data port. */
+  readonly dataPort: number;
+  /** Its log file. */
+  readonly logFile: string;
 }
 
 /** A data path between two gateways. */

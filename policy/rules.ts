@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { MAX_TTL_MINUTES } from "../common/ttl";
 
 /*
  * The guardrails of skyplane's stacks as pure checks: each takes a resource's type and inputs and returns
@@ -288,9 +289,6 @@ export const gatewaysTagged: Rule = {
     return missing.length ? [`the gateway lacks the ${field} ${missing.join(", ")}`] : [];
   },
 };
-
-/** Longest TTL a gateway may have: a day. */
-export const MAX_TTL_MINUTES = 24 * 60;
 
 /** Gateways end themselves: a TTL in minutes (1 to a day), so nothing runs on after a crashed client. */
 export const gatewaysHaveTtl: Rule = {

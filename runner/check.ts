@@ -1,8 +1,13 @@
+import * as crypto from "node:crypto";
+import { isSameProcess } from "../common/process";
 import { UserError } from "../errors";
-import program from "../index";
-import { isSameProcess, liveStartTime } from "../components/local";
+import { planDirect } from "../planner/direct";
+import { buildModel } from "../planner/model";
+import type { ProvisionedGateway } from "../planner/topology";
 import { providerPlugins } from "./cloud";
 import { Engine, policyPackDir } from "./engine";
+import { GatewayClient } from "./gateway-client";
+import { stopStrayGateways, strayGateways } from "./stacks";
 
 /** What the engine self-check measured. */
 export interface EngineCheckResult {
@@ -10,7 +15,7 @@ export interface EngineCheckResult {
   readonly version: string;
   /** Stack the check used. */
   readonly stack: string;
-  /** Pid of the process that `up` started. */
+  /** Pid of the gateway daemon that `up` started. */
   readonly pid: number;
   /** Seconds taken by `up`, the no-change `up` and `destroy`. */
   readonly seconds: { readonly up: number; readonly reuse: number; readonly destroy: number };
@@ -22,27 +27,38 @@ export interface EngineCheckResult {
 
 const CHECK_STACK = "skyplane-engine-check";
 
+/** The region of the check's one gateway (a same-region route: one gateway reads and writes). */
+const CHECK_REGION = "local:east";
+
+/** Minutes the check's gateway lives at most, should the check itself be killed before `destroy`. */
+const CHECK_TTL_MINUTES = 10;
+
 /**
- * Proves the engine end to end on this machine: `up` starts a local process through the dynamic
- * provider under the guardrails' policy pack, a second `up` changes nothing, `destroy` stops the process
- * and empties the stack. Also reports which clouds' provider plugins the engine has.
+ * Proves the engine end to end on this machine with what a transfer provisions: `up` of skyplane's
+ * program (index.ts) starts one local gateway through the dynamic provider, under the guardrails'
+ * policy pack, and the gateway answers its control API; a second `up` changes nothing; `destroy` stops
+ * the gateway and empties the stack. Also reports which clouds' provider plugins the engine has.
  */
 export async function checkEngine(
   engine: Engine,
   onOutput?: (line: string) => void,
 ): Promise<EngineCheckResult> {
-  const stack = await engine.stack(CHECK_STACK, program);
-  await stack.setConfig("skyplane:processes", {
-    value: JSON.stringify({
-      probe: { command: [process.execPath, "-e", "setInterval(() => {}, 1 << 30)"] },
-    }),
-  });
+  const topology = planDirect({ src: CHECK_REGION, dsts: [CHECK_REGION], nVms: 1 }, buildModel());
+  const token = crypto.randomBytes(32).toString("base64url");
+  const stack = await engine.stack(CHECK_STACK);
   const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
     const start = process.hrtime.bigint();
     const result = await fn();
     return [result, Number(process.hrtime.bigint() - start) / 1e9];
   };
   try {
+    await stack.setAllConfig({
+      "skyplane:topology": { value: JSON.stringify(topology) },
+      "skyplane:ttlMinutes": { value: String(CHECK_TTL_MINUTES) },
+    });
+    // Secrets reach the engine on its standard input, never on a command line.
+    await engine.setSecret(CHECK_STACK, "skyplane:token", token);
+    await engine.setSecret(CHECK_STACK, "skyplane:key", crypto.randomBytes(32).toString("base64"));
     let output = "";
     const [up, upSeconds] = await timed(() =>
       stack.up({
@@ -60,10 +76,19 @@ export async function checkEngine(
         "ENGINE_CHECK_FAILED",
         "`up` did not run the guardrails' policy pack (policy/): rebuild with `npm run build`, and rerun `bash scripts/setup-pulumi.sh` for a language host that runs policy packs",
       );
-    const pid = (up.outputs.pids?.value as Record<string, number> | undefined)?.probe;
-    const startTime = pid === undefined ? undefined : liveStartTime(pid);
-    if (pid === undefined || startTime === undefined) {
-      throw new UserError("ENGINE_CHECK_FAILED", "`up` succeeded but its process is not running");
+    const [gateway] = (up.outputs.gateways?.value as ProvisionedGateway[] | undefined) ?? [];
+    const [daemon] = strayGateways(engine.home.root, CHECK_STACK);
+    if (!gateway || !daemon) {
+      throw new UserError("ENGINE_CHECK_FAILED", "`up` succeeded but its gateway is not running");
+    }
+    const client = new GatewayClient(
+      { gatewayId: gateway.id, host: gateway.host, controlPort: gateway.controlPort },
+      token,
+    );
+    try {
+      await client.status();
+    } finally {
+      client.close();
     }
     const [again, reuseSeconds] = await timed(() => stack.up({ onOutput, color: "never" }));
     const changed = Object.entries(again.summary.resourceChanges ?? {}).filter(
@@ -76,13 +101,13 @@ export async function checkEngine(
       );
     }
     const [, destroySeconds] = await timed(() => stack.destroy({ onOutput, color: "never" }));
-    if (isSameProcess(pid, startTime)) {
-      throw new UserError("ENGINE_CHECK_FAILED", `\`destroy\` left process ${pid} running`);
+    if (isSameProcess(daemon.pid, daemon.startTime)) {
+      throw new UserError("ENGINE_CHECK_FAILED", `\`destroy\` left gateway ${daemon.pid} running`);
     }
     return {
       version: engine.version,
       stack: CHECK_STACK,
-      pid,
+      pid: daemon.pid,
       seconds: { up: upSeconds, reuse: reuseSeconds, destroy: destroySeconds },
       guardrails,
       providers: await providerPlugins(() => stack.workspace.listPlugins(), {
@@ -93,5 +118,6 @@ export async function checkEngine(
   } finally {
     await stack.destroy({ color: "never" }).catch(() => undefined);
     await stack.workspace.removeStack(CHECK_STACK).catch(() => undefined);
+    await stopStrayGateways(engine.home.root, CHECK_STACK).catch(() => undefined);
   }
 }

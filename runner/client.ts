@@ -2,10 +2,11 @@ import * as path from "node:path";
 import { PlanError, planDirect } from "../planner/direct";
 import { buildModel, PlannerModel } from "../planner/model";
 import { NetworkProfile, profileModelOptions } from "../planner/profile";
-import { parseRegion, UnknownRegionError } from "../planner/regions";
+import { knownRegion, UnknownRegionError } from "../planner/regions";
+import { parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
-import type { CloudSettings } from "../components/cloud-settings";
-import { LOCAL_TTL_MINUTES } from "../components/local";
+import type { CloudSettings } from "../planner/cloud-settings";
+import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { ObjectStore, openStore, StoreContext, StoreError, StoreUri } from "../stores";
 import { UserError } from "../errors";
 import {
@@ -16,10 +17,10 @@ import {
   GCPConfig,
   TransferConfig,
 } from "./config";
-import { CLOUD_TTL_MINUTES, transferTtlMinutes } from "./cloud";
+import { transferTtlMinutes } from "./cloud";
 import { Dataplane, DataplaneOptions, JobResult } from "./dataplane";
 import { Engine } from "./engine";
-import { skyplaneHome } from "./home";
+import { homeLayout, skyplaneHome } from "../common/paths";
 import { parseUri, planTransfer, TransferPlan } from "./plan";
 import { TransferProgress } from "./progress";
 import { InterruptedError } from "./transfer";
@@ -98,7 +99,7 @@ export class SkyplaneClient {
 
   constructor(readonly options: SkyplaneClientOptions = {}) {
     this.home = path.resolve(options.home ?? skyplaneHome());
-    this.logDir = options.logDir ?? path.join(this.home, "logs");
+    this.logDir = options.logDir ?? homeLayout(this.home).logs;
     this.transferConfig = { ...DEFAULT_TRANSFER_CONFIG, ...options.transferConfig };
     this.env = { ...process.env, ...credentialEnv(options) };
   }
@@ -236,7 +237,7 @@ export class SkyplaneClient {
    * transfers its listing, verifies, and always deprovisions. Nothing is resolved or listed again.
    */
   async run(plan: TransferPlan, opts: RunOptions = {}): Promise<JobResult> {
-    const local = plan.topology.route.src.startsWith("local:");
+    const local = parseRegion(plan.topology.route.src).provider === "local";
     const dp = this.dataplaneFor(plan.topology, {
       leaseSeconds: opts.leaseSeconds,
       // Long enough for this transfer, so that the gateways never end themselves mid-copy.
@@ -272,7 +273,7 @@ export class SkyplaneClient {
 
 /** Refuses a topology that mixes the local cloud with AWS, GCP or Azure. */
 function refuseMixedRoute(topology: Topology): void {
-  const local = topology.regions.filter((r) => r.region.startsWith("local:"));
+  const local = topology.regions.filter((r) => parseRegion(r.region).provider === "local");
   if (local.length > 0 && local.length < topology.regions.length) {
     throw new UserError(
       "MIXED_ROUTE",
@@ -285,7 +286,7 @@ function refuseMixedRoute(topology: Topology): void {
 /** Checks a region id, reporting an unknown one as a UserError that lists the known ones. */
 export function checkRegion(id: string): string {
   try {
-    return parseRegion(id).id;
+    return knownRegion(id).id;
   } catch (err) {
     throw new UserError("UNKNOWN_REGION", (err as Error).message);
   }

@@ -1,16 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PluginInfo } from "@pulumi/pulumi/automation";
-import {
-  CLOUD_TTL_MINUTES,
-  cloudsOf,
-  CloudSettings,
-  missingCloudSettings,
-} from "../components/cloud-settings";
-
-export { CLOUD_TTL_MINUTES };
+import { CLOUD_TTL_MINUTES, MAX_TTL_MINUTES } from "../common/ttl";
+import { cloudsOf, CloudSettings, missingCloudSettings } from "../planner/cloud-settings";
 import { UserError } from "../errors";
-import { MAX_TTL_MINUTES } from "../policy/rules";
 import type { Topology } from "../planner/topology";
 
 /*

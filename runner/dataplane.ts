@@ -1,21 +1,14 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
-import type { CloudSettings } from "../components/cloud-settings";
-import type { ProvisionedGateway } from "../components/local";
-import program from "../index";
+import type { CloudSettings } from "../planner/cloud-settings";
 import type { BucketGrants } from "../planner/program";
-import { routeStackName, Topology } from "../planner/topology";
+import { ProvisionedGateway, routeStackName, Topology } from "../planner/topology";
 import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
-import type { NetworkProfile } from "../planner/profile";
-import { emulatedNetwork, LOCAL_TTL_MINUTES } from "../components/local";
-import {
-  CLOUD_TTL_MINUTES,
-  dataplaneTtlMinutes,
-  requireProviderPlugins,
-  resolveCloudSettings,
-} from "./cloud";
+import { emulatedNetwork, NetworkProfile } from "../planner/profile";
+import { CLOUD_TTL_MINUTES, DEFAULT_LEASE_SECONDS, LOCAL_TTL_MINUTES } from "../common/ttl";
+import { dataplaneTtlMinutes, requireProviderPlugins, resolveCloudSettings } from "./cloud";
 import { TransferConfig } from "./config";
 import { Engine, policyPackDir, redact } from "./engine";
 import { lockedError } from "./locks";
@@ -88,9 +81,6 @@ export interface DataplaneOptions {
    */
   readonly leaseSeconds?: number;
 }
-
-/** Seconds a gateway outlives a silent client by default (DataplaneOptions.leaseSeconds). */
-export const DEFAULT_LEASE_SECONDS = 120;
 
 /** Where a dataplane's state and engine live. */
 export interface DataplaneContext {
@@ -220,7 +210,7 @@ export class Dataplane {
    * be granted this dataplane's buckets: granting more would restart them under the other job.
    */
   private async join(holders: readonly Lease[]): Promise<boolean> {
-    const stack = await (await this.ctx.engine()).stack(this.stackName, program);
+    const stack = await (await this.ctx.engine()).stack(this.stackName);
     this.stack = stack;
     const gateways = (await stack.outputs()).gateways?.value as ProvisionedGateway[] | undefined;
     const config = await stack.getAllConfig();
@@ -269,7 +259,7 @@ export class Dataplane {
       write: [...new Set([...(this.granted?.write ?? []), ...wanted.write])].sort(),
     };
     const engine = await this.ctx.engine();
-    const stack = await engine.stack(this.stackName, program);
+    const stack = await engine.stack(this.stackName);
     this.stack = stack;
     const config = await stack.getAllConfig();
     const settings: Record<string, { value: string }> = {
@@ -387,7 +377,7 @@ export class Dataplane {
       this.lease = undefined;
       if (leases.live().length > 0) return false;
       const engine = await this.ctx.engine();
-      const stack = this.stack ?? (await engine.stack(this.stackName, program));
+      const stack = this.stack ?? (await engine.stack(this.stackName));
       try {
         await stack.destroy({ color: "never", onOutput: opts.onOutput });
       } catch (err) {

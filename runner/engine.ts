@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import type { LocalWorkspaceOptions, PulumiFn } from "@pulumi/pulumi/automation";
+import routeProgram from "../index";
 import { SkyplaneError, UserError } from "../errors";
-import { ensureHome, HomeLayout, readOrCreatePassphrase, skyplaneHome } from "./home";
+import { HomeLayout, skyplaneCache, skyplaneHome } from "../common/paths";
+import { ensureHome, readOrCreatePassphrase } from "./home";
 
 /** The engine version; @pulumi/pulumi 3.248.0 is the last SDK that runs on Node 20, and they must match. */
 export const PULUMI_VERSION = "3.248.0";
@@ -17,10 +18,7 @@ const SETUP_HINT = "run `npm run setup` (or `bash scripts/setup-pulumi.sh`) to b
 
 /** The cache folder that `scripts/setup-pulumi.sh` fills: `<cache>/skyplane/pulumi-<version>`. */
 export function engineCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const cache =
-    env.SKYPLANE_CACHE ??
-    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "skyplane");
-  return path.join(cache, `pulumi-${PULUMI_VERSION}`);
+  return path.join(skyplaneCache(env), `pulumi-${PULUMI_VERSION}`);
 }
 
 /**
@@ -134,8 +132,12 @@ export class Engine {
     };
   }
 
-  /** Creates the stack `name` (a route, e.g. `local-east--local-west`) or selects it if it exists. */
-  async stack(name: string, program: PulumiFn): Promise<Stack> {
+  /**
+   * Creates the stack `name` (a route, e.g. `local-east--local-west`) or selects it if it exists. Its
+   * program is skyplane's (index.ts) unless another is given (tests bring their own). This is the one
+   * place that hands the Pulumi program to the Automation API.
+   */
+  async stack(name: string, program: PulumiFn = routeProgram): Promise<Stack> {
     const stack = await LocalWorkspace.createOrSelectStack(
       { projectName: PROJECT_NAME, stackName: name, program },
       this.workspaceOptions(),
@@ -180,10 +182,14 @@ export class Engine {
     }
   }
 
+  /** The workspace of this home's stacks, with skyplane's program. */
+  async workspace(): Promise<LocalWorkspace> {
+    return LocalWorkspace.create({ ...this.workspaceOptions(), program: routeProgram });
+  }
+
   /** Names of the stacks in this home's backend. */
-  async listStacks(program: PulumiFn): Promise<string[]> {
-    const ws = await LocalWorkspace.create({ ...this.workspaceOptions(), program });
-    return (await ws.listStacks()).map((s) => s.name);
+  async listStacks(): Promise<string[]> {
+    return (await (await this.workspace()).listStacks()).map((s) => s.name);
   }
 }
 

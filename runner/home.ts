@@ -1,50 +1,11 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+import { HomeLayout, homeLayout, skyplaneHome } from "../common/paths";
 
-/** The skyplane home: `$SKYPLANE_HOME`, or `~/.skyplane`. It holds stacks, local buckets and logs. */
-export function skyplaneHome(env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env.SKYPLANE_HOME?.trim();
-  return path.resolve(configured ? configured : path.join(os.homedir(), ".skyplane"));
-}
-
-/** Where the pieces of a skyplane home live; every path is absolute. */
-export interface HomeLayout {
-  /** The home itself. */
-  readonly root: string;
-  /** Pulumi's file backend (`file://` URL points here). */
-  readonly state: string;
-  /** PULUMI_HOME for our engine runs: plugin cache, credentials, workspaces. */
-  readonly pulumiHome: string;
-  /** The Automation API's work folder: Pulumi.yaml and per-stack settings (encryption salt). */
-  readonly workspace: string;
-  /** Logs of gateways and engine runs. */
-  readonly logs: string;
-  /** The generated secrets passphrase, when the user set none. */
-  readonly passphraseFile: string;
-  /** Local buckets, one folder each. */
-  readonly buckets: string;
-  /** Run files of local gateways, one folder per stack. */
-  readonly run: string;
-  /** Skyplane's records of plain folders used as buckets. */
-  readonly folders: string;
-}
-
-/** The layout of the home at `root`; creates nothing. */
-export function homeLayout(root: string): HomeLayout {
-  return {
-    root,
-    state: path.join(root, "state"),
-    pulumiHome: path.join(root, "pulumi"),
-    workspace: path.join(root, "workspace"),
-    logs: path.join(root, "logs"),
-    passphraseFile: path.join(root, "passphrase"),
-    buckets: path.join(root, "buckets"),
-    run: path.join(root, "run"),
-    folders: path.join(root, "folders"),
-  };
-}
+/*
+ * The skyplane home on disk: its folders (named in common/paths.ts) made owner-only, and the secrets
+ * passphrase of its stacks.
+ */
 
 /**
  * Creates the folders of a home and returns its layout. They are owner-only (0700): state, secrets,

@@ -16,8 +16,8 @@ export type { TransferPlan, PlanEnd, PlanEstimate, PlanRequest } from "./plan";
 export type { Listing } from "./listing";
 export { planRoute } from "./route";
 export type { RouteRequest, TableText } from "./route";
-export type { Topology } from "../planner/topology";
-export { Dataplane, DEFAULT_LEASE_SECONDS } from "./dataplane";
+export { Dataplane } from "./dataplane";
+export { DEFAULT_LEASE_SECONDS } from "../common/ttl";
 export type { DataplaneOptions, JobResult } from "./dataplane";
 export { Tracker } from "./tracker";
 export type { TrackerEvent } from "./tracker";
@@ -31,6 +31,29 @@ export type { TransferConfig } from "./config";
 export { Engine, PULUMI_VERSION, PROJECT_NAME, engineCacheRoot, findEngineRoot } from "./engine";
 export { checkEngine } from "./check";
 export type { EngineCheckResult } from "./check";
-export { skyplaneHome, ensureHome } from "./home";
-export type { HomeLayout } from "./home";
+export { skyplaneHome } from "../common/paths";
+export type { HomeLayout } from "../common/paths";
+export { ensureHome } from "./home";
 export { SkyplaneError, UserError, InternalError, isUserError } from "../errors";
+export { GatewayUnreachableError } from "./gateway-client";
+export { deprovisionStack, listStacks } from "./stacks";
+export type { StackInfo } from "./stacks";
+
+// Planning without provisioning (`skyplane plan` through planRoute above, `skyplane profile`).
+export { parseGridCsv } from "../planner/model";
+export { deriveProfile, parseProfile } from "../planner/profile";
+export type { NetworkProfile } from "../planner/profile";
+export { gatewayRegionFor } from "../planner/regions";
+export type { Topology } from "../planner/topology";
+
+// Buckets (`skyplane mb`): the stores, by URI.
+export {
+  AzureStore,
+  bucketUri,
+  GcsStore,
+  LocalStore,
+  localBucketRoot,
+  parseStoreUri,
+  S3Store,
+  StoreError,
+} from "../stores";

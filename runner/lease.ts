@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { liveStartTime } from "../components/local";
+import { liveStartTime, ownProcess } from "../common/process";
 import { UserError } from "../errors";
 
 /*
@@ -52,7 +52,7 @@ export class RouteLeases {
   ) {
     this.dir = path.join(home, "leases", stack);
     this.lockFile = path.join(home, "leases", `${stack}.lock`);
-    this.self = { pid: process.pid, startTime: liveStartTime(process.pid) ?? "0" };
+    this.self = ownProcess();
   }
 
   /**

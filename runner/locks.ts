@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../components/local";
+import { processStartedAt } from "../common/process";
 import { UserError } from "../errors";
 import { PROJECT_NAME } from "./engine";
 
@@ -46,16 +46,6 @@ function lockDirs(state: string, stack: string): string[] {
     .filter((dir) => fs.existsSync(dir));
 }
 
-/** Milliseconds since the epoch at which the host booted (`btime` of /proc/stat). */
-function bootTimeMs(): number {
-  const btime = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1];
-  if (!btime) throw new Error("/proc/stat has no btime line");
-  return Number(btime) * 1000;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ: 100 on every Linux build). */
-const USER_HZ = 100;
-
 /**
  * Whether the owner of a lock taken at `takenAt` by `pid` on `hostname` still runs. A process with
  * that pid that started after the lock was taken (with a second of slack for clock granularity) is
@@ -68,9 +58,8 @@ export function lockOwner(
   host: string = os.hostname(),
 ): "alive" | "gone" {
   if (hostname !== host) return "alive"; // another machine's process: not ours to judge
-  const startTicks = liveStartTime(pid);
-  if (startTicks === undefined) return "gone";
-  const startedAt = bootTimeMs() + (Number(startTicks) * 1000) / USER_HZ;
+  const startedAt = processStartedAt(pid);
+  if (startedAt === undefined) return "gone";
   return startedAt > takenAt + 1000 ? "gone" : "alive";
 }
 

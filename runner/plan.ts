@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import type { BucketGrants } from "../planner/program";
-import { CLIENT_REGION } from "../planner/regions";
+import { CLIENT_REGION } from "../common/regions";
+import { gatewayRegionFor } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
 import {
   bucketUri,
@@ -165,12 +166,14 @@ async function locate(
       `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region ${local ? "local:<region>" : "<region>"}'`,
     );
   }
-  let region: string | undefined;
+  let reported: string | undefined;
   try {
-    region = await store.region();
+    reported = await store.region();
   } catch (err) {
     throw asUserError(err);
   }
+  // A cloud bucket's region, served by the catalogue region its gateways go to (a GCP region's zone).
+  const region = reported === undefined || local ? reported : gatewayRegionFor(reported);
   if (region) return { region, exists };
   throw local
     ? new UserError(

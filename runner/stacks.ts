@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
-import { liveStartTime, stopProcess } from "../components/local";
-import program from "../index";
+import { homeLayout } from "../common/paths";
+import { liveStartTime, stopProcess } from "../common/process";
 import { UserError } from "../errors";
 import { Engine } from "./engine";
 import { describeHolders, RouteLeases } from "./lease";
@@ -30,9 +30,7 @@ export interface StackInfo {
 
 /** The stacks in the engine's home. */
 export async function listStacks(engine: Engine): Promise<StackInfo[]> {
-  const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-  const ws = await LocalWorkspace.create({ ...engine.workspaceOptions(), program });
-  return (await ws.listStacks())
+  return (await (await engine.workspace()).listStacks())
     .map((s): StackInfo => {
       const [lock] = stackLocks(engine.home.state, s.name);
       return {
@@ -62,7 +60,7 @@ export function strayGateways(
   home: string,
   stack: string,
 ): Array<{ pid: number; startTime: string }> {
-  const marker = `--info-file\0${path.join(home, "run", stack)}/`;
+  const marker = `--info-file\0${path.join(homeLayout(home).run, stack)}/`;
   const found: Array<{ pid: number; startTime: string }> = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -86,7 +84,7 @@ export function strayGateways(
 export async function stopStrayGateways(home: string, stack: string): Promise<number> {
   const strays = strayGateways(home, stack);
   for (const s of strays) await stopProcess(s.pid, s.startTime, 5000);
-  fs.rmSync(path.join(home, "run", stack), { recursive: true, force: true });
+  fs.rmSync(path.join(homeLayout(home).run, stack), { recursive: true, force: true });
   return strays.length;
 }
 
@@ -129,7 +127,7 @@ export async function deprovisionStack(
           `to destroy them now anyway (its transfer fails), run 'skyplane deprovision -y --force ${name}'`,
       );
     }
-    const stack = await engine.stack(name, program);
+    const stack = await engine.stack(name);
     const removed = removeStaleLocks(engine.home.state, name);
     for (const lock of removed) opts.onLockRemoved?.(lock);
     let result;

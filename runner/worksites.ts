@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { homeLayout } from "../common/paths";
 import { openStore, StoreContext, StoreUri } from "../stores";
 
 /*
@@ -10,7 +11,7 @@ import { openStore, StoreContext, StoreUri } from "../stores";
 
 /** The file that lists the destinations of `stack`. */
 function sitesFile(home: string, stack: string): string {
-  return path.join(home, "work", `${stack}.json`);
+  return path.join(homeLayout(home).work, `${stack}.json`);
 }
 
 /** The destinations recorded for `stack`. */

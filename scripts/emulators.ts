@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime, stopProcess } from "../components/local/process";
+import { skyplaneCache, skyplaneHome } from "../common/paths";
+import { liveStartTime, stopProcess } from "../common/process";
 
 /*
  * The storage emulators, on 127.0.0.1 only: gofakes3 (S3), fake-gcs-server (GCS) and Azurite (Azure
@@ -33,10 +33,7 @@ export interface Emulators {
 
 /** The emulators' cache folder (scripts/setup-emulators.sh fills it). */
 export function emulatorRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const cache =
-    env.SKYPLANE_CACHE ??
-    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "skyplane");
-  return path.join(cache, "emulators");
+  return path.join(skyplaneCache(env), "emulators");
 }
 
 async function freePort(): Promise<number> {
@@ -159,7 +156,7 @@ export async function startEmulators(
 }
 
 async function main(): Promise<void> {
-  const home = path.resolve(process.env.SKYPLANE_HOME ?? path.join(os.homedir(), ".skyplane"));
+  const home = skyplaneHome();
   const state = path.join(home, "emulators.json");
   const envFile = path.join(home, "emulators.env");
   if (process.argv[2] === "stop") {

@@ -1,11 +1,15 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { homeLayout } from "../common/paths";
+import { bucketUri, hasScheme, splitStoreUri, StoreScheme } from "../common/schemes";
 import { AzureStore } from "./azure";
 import { GcsStore } from "./gcs";
 import { LocalStore } from "./local";
 import { S3Store } from "./s3";
 import { ObjectStore, StoreError } from "./types";
+
+export { bucketUri };
 
 /** A parsed object-store URI. */
 export interface StoreUri {
@@ -29,8 +33,11 @@ export interface StoreContext {
 
 type Factory = (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 
-/** URI scheme → adapter. New clouds register here; nothing else matches on URI strings. */
-const FACTORIES: Record<string, Factory> = {
+/**
+ * URI scheme → adapter, one for every scheme of common/schemes.ts (the type makes sure). New clouds
+ * register here; nothing else matches on URI strings.
+ */
+const FACTORIES: Record<StoreScheme, Factory> = {
   local: (uri, ctx) =>
     new LocalStore(uri.bucket, localBucketRoot(ctx, uri.bucket), undefined, {
       followSymlinks: ctx.followSymlinks,
@@ -69,75 +76,29 @@ export function storeEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
 /** Records folder of a plain folder used as a bucket: `<home>/folders/<hash of its path>`. */
 export function folderRecords(ctx: StoreContext, folder: string): string {
   return path.join(
-    ctx.home,
-    "folders",
+    homeLayout(ctx.home).folders,
     crypto.createHash("sha256").update(folder).digest("hex").slice(0, 24),
   );
 }
 
 /** Folder of the local bucket `name`. */
 export function localBucketRoot(ctx: StoreContext, name: string): string {
-  return path.join(ctx.home, "buckets", name);
+  return path.join(homeLayout(ctx.home).buckets, name);
 }
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
  * Parses `local://bucket/key`, `file:///abs/path` or a plain filesystem path (relative to `cwd`).
  * Throws a StoreError naming the accepted forms for anything else.
  */
 export function parseStoreUri(uri: string, cwd = process.cwd()): StoreUri {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(uri);
-  if (!m) {
+  if (!hasScheme(uri)) {
     if (uri === "")
       throw new StoreError("INVALID_URI", "an empty path is not a source or destination");
     return fileUri(path.resolve(cwd, uri));
   }
-  const scheme = m[1].toLowerCase();
-  const rest = m[2];
-  if (scheme === "file") {
-    if (!rest.startsWith("/"))
-      throw new StoreError("INVALID_URI", `${uri}: file:// URIs take an absolute path`);
-    return fileUri(path.resolve(decodeURIComponent(rest)));
-  }
-  if (scheme === "https") {
-    // https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY is azure://ACCOUNT/CONTAINER/KEY
-    const az = /^([a-z0-9]{3,24})\.blob\.core\.windows\.net\/(.*)$/.exec(rest);
-    if (!az)
-      throw new StoreError(
-        "INVALID_URI",
-        `${uri}: an https URI must be an Azure blob URL (https://ACCOUNT.blob.core.windows.net/CONTAINER/KEY)`,
-      );
-    return parseStoreUri(`azure://${az[1]}/${az[2]}`, cwd);
-  }
-  if (!(scheme in FACTORIES)) {
-    throw new StoreError(
-      "INVALID_URI",
-      `${uri}: unknown scheme ${scheme}://; use local://BUCKET/KEY, s3://BUCKET/KEY, gs://BUCKET/KEY, azure://ACCOUNT/CONTAINER/KEY, file:///PATH or a folder path`,
-    );
-  }
-  let bucketPart = rest;
-  if (scheme === "azure") {
-    const slash = rest.indexOf("/");
-    if (slash < 0 || !/^[a-z0-9]{3,24}$/.test(rest.slice(0, slash))) {
-      throw new StoreError(
-        "INVALID_URI",
-        `${uri}: write azure://ACCOUNT/CONTAINER/KEY (an account is 3-24 lowercase letters and digits)`,
-      );
-    }
-    bucketPart = rest.slice(slash + 1);
-  }
-  const slash = bucketPart.indexOf("/");
-  const name = slash < 0 ? bucketPart : bucketPart.slice(0, slash);
-  const key = slash < 0 ? "" : bucketPart.slice(slash + 1);
-  if (!BUCKET_NAME.test(name)) {
-    throw new StoreError(
-      "INVALID_URI",
-      `${uri}: "${name}" is not a bucket name (3-63 characters: a-z, 0-9, '.', '-')`,
-    );
-  }
-  const bucket = scheme === "azure" ? `${rest.slice(0, rest.indexOf("/"))}/${name}` : name;
-  return { scheme, bucket, key };
+  const parts = splitStoreUri(uri);
+  if ("problem" in parts) throw new StoreError("INVALID_URI", parts.problem);
+  return parts.scheme === "file" ? fileUri(parts.bucket) : parts;
 }
 
 /** A folder is a bucket of its own; a file is a key in the folder that holds it. */
@@ -155,10 +116,5 @@ function fileUri(abs: string): StoreUri {
 
 /** The store for a parsed URI. */
 export function openStore(uri: StoreUri, ctx: StoreContext): ObjectStore {
-  return FACTORIES[uri.scheme](uri, ctx);
-}
-
-/** The URI of a store's bucket, e.g. `local://b`. */
-export function bucketUri(uri: StoreUri): string {
-  return uri.scheme === "file" ? `file://${uri.bucket}` : `${uri.scheme}://${uri.bucket}`;
+  return FACTORIES[uri.scheme as StoreScheme](uri, ctx);
 }

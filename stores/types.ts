@@ -96,7 +96,11 @@ export interface ObjectStore {
   readonly bucket: string;
   /** What this store can do. */
   readonly features: StoreFeatures;
-  /** The region the bucket lives in, e.g. `local:east`; undefined if the store cannot tell. */
+  /**
+   * The region the bucket lives in as a region id (`local:east`, `aws:eu-west-1`, `gcp:us-central1`: a
+   * cloud bucket's region, never a zone, whether or not skyplane has gateways there); undefined if the
+   * store cannot tell.
+   */
   region(): Promise<string | undefined>;
   /** True when the bucket exists. */
   exists(): Promise<boolean>;

@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { AZURE_TEST_SETTINGS, registered, value } from "./helpers/mocks";
 import { RULES } from "../policy/rules";
-import { missingCloudSettings } from "../components/cloud-settings";
+import { missingCloudSettings } from "../planner/cloud-settings";
 import { sendTargets } from "../planner/program";
-import { parseRegion } from "../planner/regions";
+import { knownRegion } from "../planner/regions";
 import { routeStackName, Topology } from "../planner/topology";
 
 /*
@@ -39,7 +39,7 @@ describe("stacks: the reviewed example stacks", function () {
       assert.equal(file, `Pulumi.${routeStackName(topology.route.src, topology.route.dsts)}.yaml`);
       const ids = new Set(topology.gateways.map((g) => g.id));
       for (const g of topology.gateways) {
-        assert.equal(parseRegion(g.region).provider, g.provider, g.id);
+        assert.equal(knownRegion(g.region).provider, g.provider, g.id);
         assert.equal(g.program.gatewayId, g.id);
         for (const t of sendTargets(g.program))
           assert.ok(ids.has(t), `${g.id} sends to ${t}, a gateway of the stack`);

@@ -5,7 +5,7 @@ import { checkEngine, Engine } from "../../runner";
 export const command = "check";
 /** One line for --help. */
 export const describe =
-  "Check the Pulumi engine and the guardrails: start a local process through a stack, then destroy it; list the clouds' provider plugins";
+  "Check the Pulumi engine and the guardrails: start a local gateway through a stack, then destroy it; list the clouds' provider plugins";
 
 interface CheckArgs {
   json: boolean;
@@ -41,9 +41,9 @@ export async function handler(args: ArgumentsCamelCase<CheckArgs>): Promise<void
   }
   const s = result.seconds;
   process.stdout.write(
-    `up: started process ${result.pid} in ${s.up.toFixed(1)} s\n` +
+    `up: started a gateway (pid ${result.pid}), which answers, in ${s.up.toFixed(1)} s\n` +
       `up again: no changes (${s.reuse.toFixed(1)} s)\n` +
-      `destroy: process stopped, stack empty (${s.destroy.toFixed(1)} s)\n` +
+      `destroy: gateway stopped, stack empty (${s.destroy.toFixed(1)} s)\n` +
       `guardrails: ${result.guardrails} ran on up\n` +
       "The engine works.\n",
   );

@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { Engine, UserError } from "../../runner";
-import { deprovisionStack, listStacks } from "../../runner/stacks";
+import { deprovisionStack, Engine, listStacks, UserError } from "../../runner";
 import { confirm } from "../render";
 
 /** `skyplane deprovision [STACK]`: destroys one route's gateways, or every route's. */

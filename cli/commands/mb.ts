@@ -1,16 +1,19 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { checkRegion, SkyplaneClient, UserError } from "../../runner";
-import { CATALOGUE } from "../../planner/catalogue";
+import { parseRegion, PROVIDER_SCHEMES, schemeProvider } from "../../common";
 import {
   AzureStore,
   bucketUri,
+  checkRegion,
+  gatewayRegionFor,
   GcsStore,
   LocalStore,
   localBucketRoot,
   parseStoreUri,
   S3Store,
+  SkyplaneClient,
   StoreError,
-} from "../../stores";
+  UserError,
+} from "../../runner";
 
 /** `skyplane mb URI --region REGION`: makes a bucket. */
 export const command = "mb <bucket>";
@@ -44,9 +47,6 @@ export function builder(y: Argv): Argv<MbArgs> {
     }) as Argv<MbArgs>;
 }
 
-/** The provider a bucket URI's region must belong to. */
-const PROVIDER: Record<string, string> = { local: "local", s3: "aws", gs: "gcp", azure: "azure" };
-
 /** Creates the bucket; an existing local bucket in the same region is fine. */
 export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
   let uri;
@@ -56,25 +56,26 @@ export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
     throw new UserError("INVALID_URI", (err as Error).message);
   }
   if (uri.key) throw new UserError("INVALID_URI", `${args.bucket}: name a bucket, without a key`);
-  const provider = PROVIDER[uri.scheme];
+  const provider = schemeProvider(uri.scheme);
   if (!provider)
     throw new UserError(
       "UNSUPPORTED",
       `${args.bucket}: mb makes local://, s3://, gs:// and azure:// buckets`,
     );
-  // GCS buckets live in regions (gcp:us-central1), the catalogue lists zones (gcp:us-central1-a).
+  // GCS buckets live in regions (gcp:us-central1) or multi-regions (gcp:us); the catalogue lists zones
+  // (gcp:us-central1-a), and the planner knows which of them serves each.
   const region =
-    uri.scheme === "gs" && CATALOGUE.some((r) => r.id.startsWith(`${args.region}-`))
+    uri.scheme === PROVIDER_SCHEMES.gcp && gatewayRegionFor(args.region)
       ? args.region
       : checkRegion(args.region);
-  if (!region.startsWith(`${provider}:`)) {
+  const { provider: regionProvider, name, region: cloudRegion } = parseRegion(region);
+  if (regionProvider !== provider) {
     throw new UserError(
       "BAD_REGION",
       `${args.bucket} needs a ${provider} region (${provider}:…), not ${region}`,
     );
   }
   const client = new SkyplaneClient();
-  const name = region.slice(provider.length + 1);
   try {
     if (uri.scheme === "local")
       await LocalStore.createBucket(
@@ -83,8 +84,7 @@ export async function handler(args: ArgumentsCamelCase<MbArgs>): Promise<void> {
         region,
       );
     else if (uri.scheme === "s3") await new S3Store(uri.bucket).create(name);
-    else if (uri.scheme === "gs")
-      await new GcsStore(uri.bucket).create(name.replace(/-[a-z]$/, "").toUpperCase());
+    else if (uri.scheme === "gs") await new GcsStore(uri.bucket).create(cloudRegion.toUpperCase());
     else await new AzureStore(uri.bucket).create();
   } catch (err) {
     if (err instanceof StoreError) throw new UserError(err.code, err.message);

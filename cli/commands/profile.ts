@@ -1,8 +1,6 @@
 import * as fs from "node:fs";
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { parseGridCsv } from "../../planner/model";
-import { deriveProfile } from "../../planner/profile";
-import { UserError } from "../../runner";
+import { deriveProfile, parseGridCsv, UserError } from "../../runner";
 
 /** `skyplane profile derive`: a network profile for the local cloud from a measured grid. */
 export const command = "profile derive";

@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { Engine } from "../../runner";
-import { listStacks } from "../../runner/stacks";
+import { Engine, listStacks } from "../../runner";
 
 /** `skyplane stacks`: the route stacks and what they hold. */
 export const command = "stacks";

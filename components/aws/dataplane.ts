@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
-import { regionSlug } from "../../planner/regions";
+import { parseRegion, regionSlug } from "../../common/regions";
 import {
   addressBook,
   boundProgram,
@@ -55,7 +55,7 @@ export class AwsDataplane extends pulumi.ComponentResource {
         r,
         new aws.Provider(
           `${name}-${regionSlug(r)}`,
-          { region: r.slice(4) as aws.Region },
+          { region: parseRegion(r).name as aws.Region },
           { parent: this },
         ),
       ]),

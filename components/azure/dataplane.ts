@@ -3,6 +3,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
+import { parseRegion } from "../../common/regions";
 import {
   addressBook,
   boundProgram,
@@ -48,7 +49,7 @@ export class AzureDataplane extends pulumi.ComponentResource {
     const { topology } = args;
     const gateways = cloudGateways(topology, "azure", "Azure", this);
     const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
-    const location = (regionId: string) => regionId.slice(6);
+    const location = (regionId: string) => parseRegion(regionId).name;
     const regions = [...new Set(gateways.map((g) => location(g.region)))].sort();
     const tags = dataplaneTags(route, name, args.expireAt);
     // One resource group holds everything: destroying the stack removes it whole.

@@ -2,6 +2,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
+import { parseRegion } from "../../common/regions";
 import {
   addressBook,
   boundProgram,
@@ -41,8 +42,8 @@ export class GcpDataplane extends pulumi.ComponentResource {
     const { topology } = args;
     const gateways = cloudGateways(topology, "gcp", "GCP", this);
     const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
-    const zone = (regionId: string) => regionId.slice(4);
-    const regionOf = (regionId: string) => zone(regionId).replace(/-[a-z]$/, "");
+    const zone = (regionId: string) => parseRegion(regionId).name;
+    const regionOf = (regionId: string) => parseRegion(regionId).region;
     const regions = [...new Set(gateways.map((g) => regionOf(g.region)))].sort();
     const labels = dataplaneLabels(route, name, args.expireAt);
     const id =

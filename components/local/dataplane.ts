@@ -1,27 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BucketGrants, bindProgram, sendTargets } from "../../planner/program";
-import { grantTopology, provisioningOrder, routeStackName, Topology } from "../../planner/topology";
+import {
+  grantTopology,
+  ProvisionedGateway,
+  provisioningOrder,
+  routeStackName,
+  Topology,
+} from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
-import { LOCAL_TTL_MINUTES, LocalGateway } from "./gateway";
+import { LOCAL_TTL_MINUTES } from "../../common/ttl";
+import { LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
-
-/** How the runner reaches one provisioned gateway (a stack output). */
-export interface ProvisionedGateway {
-  /** Gateway id from the topology. */
-  readonly id: string;
-  /** Its region. */
-  readonly region: string;
-  /** True when it reads from the source store (the runner sends it chunk requests). */
-  readonly source: boolean;
-  /** Address of its servers. */
-  readonly host: string;
-  /** Control API port. */
-  readonly controlPort: number;
-  /** Data port. */
-  readonly dataPort: number;
-  /** Its log file. */
-  readonly logFile: string;
-}
 
 /** Arguments of a dataplane on the local cloud. */
 export interface LocalDataplaneArgs {

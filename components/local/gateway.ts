@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewayCommand, gatewayEnv } from "../../gateway-image/local";
+import { homeLayout } from "../../common/paths";
+import { LOCAL_TTL_MINUTES } from "../../common/ttl";
+import { gatewayCommand, gatewayEnv } from "../../gateway-image/launch";
 import type { GatewayProgram } from "../../planner/program";
 import { LocalProcess } from "./process";
 
@@ -37,16 +39,13 @@ export function localGatewayFiles(
   home: string,
   stack: string,
   gatewayId: string,
-  logDir: string = path.join(home, "logs"),
+  logDir: string = homeLayout(home).logs,
 ): { logFile: string; infoFile: string } {
   return {
     logFile: path.join(logDir, stack, `${gatewayId}.log`),
-    infoFile: path.join(home, "run", stack, `${gatewayId}.json`),
+    infoFile: path.join(homeLayout(home).run, stack, `${gatewayId}.json`),
   };
 }
-
-/** Minutes a local gateway lives by default: long enough for a long transfer, and it still ends on its own. */
-export const LOCAL_TTL_MINUTES = 12 * 60;
 
 /** A gateway daemon as a process on this machine (the local cloud's "VM"). */
 export class LocalGateway extends pulumi.ComponentResource {

@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewayCaps, linkMbps, NetworkProfile, parseProfile } from "../../planner/profile";
+import { gatewayCaps, linkMbps, NetworkProfile } from "../../planner/profile";
 
 /*
  * The local cloud's emulated WAN. Each region is a router namespace; each gateway gets a namespace of its
@@ -15,17 +15,6 @@ import { gatewayCaps, linkMbps, NetworkProfile, parseProfile } from "../../plann
  *   10.214.<pair>.<1|2>/30              router ↔ router
  *   10.215.<region>.<1|2>/30            host ↔ router
  */
-
-/**
- * The profile to emulate, or undefined: shaping needs root (namespaces, tc); without it the local cloud
- * runs unshaped on loopback, and the runner says so.
- */
-export function emulatedNetwork(
-  profile: unknown,
-  uid = process.getuid?.(),
-): NetworkProfile | undefined {
-  return profile !== undefined && uid === 0 ? parseProfile(profile) : undefined;
-}
 
 /** One end of a veth pair. */
 export interface VethEnd {

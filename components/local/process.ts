@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { isSameProcess, liveStartTime, stopProcess } from "../../common/process";
 
 /*
  * A long-lived process on this machine as a Pulumi resource: `up` starts it, `destroy` stops it.
@@ -7,89 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
  * The provider below is serialised into the stack's state and runs inside the engine's dynamic-provider
  * plugin, not in this process: it may capture only plain values and functions, so it loads Node modules
  * with require() inside its methods (the serialiser cannot capture module objects such as fs/promises).
+ * The process-identity functions it calls (common/process.ts) are written the same way.
  */
-
-/** What /proc/<pid>/stat says about a process that matters for identifying it. */
-export interface ProcStat {
-  /** One-letter state: R, S, D, Z (zombie), X (dead), … */
-  readonly state: string;
-  /** Start time in clock ticks after boot: with the pid, identifies one process for the life of the host. */
-  readonly startTime: string;
-}
-
-/**
- * Parses the text of /proc/<pid>/stat. The second field, the command name, may hold spaces and
- * parentheses, so fields are counted from the last ')'. See proc_pid_stat(5): state is field 3,
- * starttime field 22.
- */
-export function parseProcStat(text: string): ProcStat {
-  const close = text.lastIndexOf(")");
-  if (close < 0)
-    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
-  const rest = text
-    .slice(close + 2)
-    .trim()
-    .split(/\s+/);
-  // rest[0] is field 3 (state), so field n is rest[n - 3].
-  const startTime = rest[22 - 3];
-  if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
-    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
-  }
-  return { state: rest[0], startTime };
-}
-
-/** The start time of a live (non-zombie) process `pid`, or undefined if there is none. */
-export function liveStartTime(pid: number): string | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs: typeof import("node:fs") = require("node:fs");
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const stat = parseProcStat(text);
-  return stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime;
-}
-
-/** True when the process `pid` is alive and is the one that started at `startTime`, not a recycled pid. */
-export function isSameProcess(pid: number, startTime: string): boolean {
-  return liveStartTime(pid) === startTime;
-}
-
-/**
- * Stops the process (and its process group) identified by pid and start time: SIGTERM, then SIGKILL
- * after `graceMs`. A pid that now names another process is left alone. Resolves to true when it
- * stopped a process, false when there was none to stop.
- */
-export async function stopProcess(
-  pid: number,
-  startTime: string,
-  graceMs: number,
-): Promise<boolean> {
-  if (!isSameProcess(pid, startTime)) return false;
-  const signal = (sig: NodeJS.Signals): void => {
-    try {
-      // Negative pid: the whole group, since the process was started as a group leader (detached).
-      process.kill(-pid, sig);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
-    }
-  };
-  signal("SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isSameProcess(pid, startTime)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  signal("SIGKILL");
-  // SIGKILL cannot be caught, but the kernel takes a moment to tear the process down.
-  for (let i = 0; i < 200 && isSameProcess(pid, startTime); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  if (isSameProcess(pid, startTime)) throw new Error(`process ${pid} survived SIGKILL`);
-  return true;
-}
 
 /** Inputs of a LocalProcess, as the provider sees them (resolved). */
 export interface LocalProcessInputs {

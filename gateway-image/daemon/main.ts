@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseGatewayProgram } from "../../planner/program";
-import { skyplaneHome } from "../../runner/home";
+import { skyplaneHome } from "../../common/paths";
+import type { GatewayInfo } from "../launch";
 import { ControlServer } from "./control";
 import { GatewayExecutor } from "./executor";
 
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
 
   const dataPort = await executor.listen(Number(values["data-port"]), values["data-host"]);
   const controlPort = await control.listen(Number(values["control-port"]), values["control-host"]);
-  const info = {
+  const info: GatewayInfo = {
     pid: process.pid,
     gatewayId: program.gatewayId,
     controlPort,

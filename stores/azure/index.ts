@@ -16,7 +16,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
-import { bucketRegion } from "../../planner/regions";
+import { locationRegion } from "../../common/regions";
 
 /*
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
@@ -139,7 +139,7 @@ export class AzureStore implements ObjectStore {
     // storage account's location, so a real one's comes from SKYPLANE_AZURE_REGION (e.g. westeurope).
     if (this.emulated) return EMULATED_REGIONS.azure;
     const location = process.env.SKYPLANE_AZURE_REGION;
-    return location ? bucketRegion("azure", location) : undefined;
+    return location ? locationRegion("azure", location) : undefined;
   }
 
   async exists(): Promise<boolean> {

@@ -16,7 +16,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
-import { bucketRegion } from "../../planner/regions";
+import { locationRegion } from "../../common/regions";
 
 /*
  * Google Cloud Storage. Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
@@ -139,7 +139,7 @@ export class GcsStore implements ObjectStore {
     // An emulator runs on this machine: its buckets are in a local region.
     if (this.emulated) return EMULATED_REGIONS.gs;
     const [metadata] = await this.call(() => this.b.getMetadata());
-    return bucketRegion("gcp", metadata.location);
+    return locationRegion("gcp", metadata.location);
   }
 
   async exists(): Promise<boolean> {

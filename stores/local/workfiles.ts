@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
+import { liveStartTime, ownProcess } from "../../common/process";
 import { pieces, WriteData } from "../types";
 
 /*
@@ -16,24 +16,14 @@ import { pieces, WriteData } from "../types";
 /** The work folder below a bucket's root. */
 export const WORK_DIR = path.join(".skyplane", "tmp");
 
-/** The start time of process `pid` (clock ticks after boot, from /proc), or undefined if it is gone. */
-function startTime(pid: number): string | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // Fields after the command (which may hold spaces): state is field 3, start time field 22.
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return rest[0] === "Z" || rest[0] === "X" ? undefined : rest[22 - 3];
-}
-
 let self: string | undefined;
 
 /** This process as a work-file owner: `<pid>-<start time>` (`<pid>-0` where /proc is missing). */
 export function ownerId(): string {
-  self ??= `${process.pid}-${startTime(process.pid) ?? "0"}`;
+  if (self === undefined) {
+    const me = ownProcess();
+    self = `${me.pid}-${me.startTime}`;
+  }
   return self;
 }
 
@@ -50,7 +40,7 @@ export function ownerAlive(owner: string): boolean {
       return (err as NodeJS.ErrnoException).code === "EPERM";
     }
   }
-  return startTime(pid) === m[2];
+  return liveStartTime(pid) === m[2];
 }
 
 /** A fresh work file name of this process below `root` (the folder is not created). */

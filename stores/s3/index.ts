@@ -32,7 +32,7 @@ import {
   WriteData,
   WriteOptions,
 } from "../types";
-import { bucketRegion } from "../../planner/regions";
+import { locationRegion } from "../../common/regions";
 
 /*
  * Amazon S3 and S3-compatible endpoints (MinIO, R2, Wasabi, emulators). Credentials and endpoint come
@@ -207,7 +207,7 @@ export class S3Store implements ObjectStore {
     const out = await this.call(() =>
       this.client.send(new GetBucketLocationCommand({ Bucket: this.bucket })),
     );
-    return bucketRegion("aws", out.LocationConstraint);
+    return locationRegion("aws", out.LocationConstraint);
   }
 
   async exists(): Promise<boolean> {

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 import { SkyplaneClient, TrackerEvent, UserError } from "../../runner";
 import { Engine } from "../../runner/engine";
 import { LocalStore, localBucketRoot } from "../../stores";

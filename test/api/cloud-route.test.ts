@@ -4,16 +4,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import awsPackage from "@pulumi/aws/package.json";
 import gcpPackage from "@pulumi/gcp/package.json";
-import type { CloudSettings } from "../../components/cloud-settings";
+import { CLOUD_TTL_MINUTES } from "../../common/ttl";
+import type { CloudSettings } from "../../planner/cloud-settings";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { SkyplaneClient } from "../../runner";
-import {
-  CLOUD_TTL_MINUTES,
-  dataplaneTtlMinutes,
-  resolveCloudSettings,
-  transferTtlMinutes,
-} from "../../runner/cloud";
+import { dataplaneTtlMinutes, resolveCloudSettings, transferTtlMinutes } from "../../runner/cloud";
 import { Engine, findEngineRoot } from "../../runner/engine";
 
 /*

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 import { SkyplaneClient } from "../../runner";
 import { Engine } from "../../runner/engine";
 import { listStacks } from "../../runner/stacks";

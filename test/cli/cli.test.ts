@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SkyplaneError, UserError } from "../../errors";
 import { EXIT, reportError } from "../../cli/cli";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 
 const MAIN = path.join(__dirname, "..", "..", "cli", "main.js");
 

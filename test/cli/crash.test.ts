@@ -4,7 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 import { SkyplaneClient } from "../../runner";
 
 const MAIN = path.join(__dirname, "..", "..", "cli", "main.js");

@@ -4,8 +4,8 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
-import { gatewayCommand, gatewayEnv } from "../../gateway-image/local";
+import { liveStartTime } from "../../common/process";
+import { gatewayCommand, gatewayEnv } from "../../gateway-image/launch";
 import { GATEWAY_PROGRAM_VERSION } from "../../planner/program";
 import { processesOf, runCli, waitFor } from "../helpers/cli";
 

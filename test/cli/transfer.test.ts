@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { STORE_SCHEMES } from "../../common/schemes";
 import { runCli } from "../helpers/cli";
 
 /* What `cp` and `sync` show before and after a transfer: the plan, a dry run, --json, --help. */
@@ -90,7 +91,8 @@ describe("cli: cp --dry-run, plan SRC DST, --json and --help", function () {
     it(`${cmd} --help names every kind of source and destination`, () => {
       const r = runCli(home, [cmd, "--help"]);
       assert.equal(r.status, 0, r.stderr);
-      for (const form of ["s3://", "gs://", "azure://", "local://", "folder", "--dry-run"])
+      assert.equal(STORE_SCHEMES.length, 5, "local, s3, gs, azure, file");
+      for (const form of [...STORE_SCHEMES.map((s) => `${s}://`), "folder", "--dry-run"])
         assert.ok(r.stdout.includes(form), `${cmd} --help names ${form}`);
     });
   }

@@ -1,9 +1,9 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
-import { bucketsOn, cloudsOf, missingCloudSettings } from "../../components/multicloud";
-import type { CloudSettings } from "../../components/multicloud";
-import type { ProvisionedGateway } from "../../components/local";
+import { bucketsOn, cloudsOf, missingCloudSettings } from "../../planner/cloud-settings";
+import type { CloudSettings } from "../../planner/cloud-settings";
+import type { ProvisionedGateway } from "../../planner/topology";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 

@@ -11,7 +11,7 @@ import { GatewayExecutor } from "../../gateway-image/daemon/executor";
 import { DataServer } from "../../gateway-image/daemon/receiver";
 import { GatewayClient } from "../../runner/gateway-client";
 import { crc32, formatCrc, LocalStore, localBucketRoot } from "../../stores";
-import { sourceProgram } from "../helpers/dataplane";
+import { sourceProgram } from "../../bench/loopback";
 
 describe("gateway-image: control API", function () {
   this.timeout(30_000);

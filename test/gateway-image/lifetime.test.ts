@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalGateway, startLocalGateway } from "../../gateway-image/local";
+import { LocalGateway, startLocalGateway } from "../../bench/loopback";
 import { GATEWAY_PROGRAM_VERSION, GatewayProgram } from "../../planner/program";
 import { GatewayClient } from "../../runner/gateway-client";
 

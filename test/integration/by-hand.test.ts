@@ -4,7 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { engineCacheRoot, findEngineRoot } from "../../runner/engine";

@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseRegion } from "../../common/regions";
 import { SkyplaneClient } from "../../runner";
 import {
   AzureStore,
@@ -91,11 +92,10 @@ describe("integration: cp and sync between every pair of stores", function () {
       it(`${from} → ${to}`, async () => {
         const src = stores[from];
         const dst = stores[to];
-        const [srcRegion, dstRegion] = [await src.store.region(), await dst.store.region()];
-        const dp = client.dataplane(
-          ...(srcRegion!.split(":") as [string, string]),
-          ...(dstRegion!.split(":") as [string, string]),
+        const [s, d] = [await src.store.region(), await dst.store.region()].map((r) =>
+          parseRegion(r as string),
         );
+        const dp = client.dataplane(s.provider, s.name, d.provider, d.name);
         const results = await dp.autoDeprovision(async () => {
           await dp.provision();
           dp.queueCopy(`${src.uri}/src/`, `${dst.uri}/from-${from}/cp/`, { recursive: true });

@@ -2,19 +2,33 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { isSameProcess, liveStartTime } from "../../components/local";
-import program from "../../index";
+import * as pulumi from "@pulumi/pulumi";
+import { isSameProcess, liveStartTime } from "../../common/process";
+import { LocalProcess } from "../../components/local";
 import { Engine } from "../../runner/engine";
 
 /*
  * The real engine (built by scripts/setup-pulumi.sh), a file backend in a temporary skyplane home and a
- * route-named stack: up starts a process, a second up changes nothing, destroy stops it.
+ * route-named stack whose program runs plain processes through the local cloud's dynamic provider: up
+ * starts a process, a second up changes nothing, destroy stops it. (skyplane's own program, with a
+ * gateway, goes through the engine in `skyplane check` and the transfer tests.)
  */
 describe("integration: a route stack through the Pulumi engine", function () {
   this.timeout(180_000);
   const route = "local-east--local-west";
   let home: string;
   let engine: Engine;
+
+  /** A program that runs each command as a LocalProcess and exports their pids. */
+  const processes =
+    (commands: Record<string, string[]>) => async (): Promise<Record<string, unknown>> => {
+      const pids: Record<string, pulumi.Output<number>> = {};
+      for (const [name, command] of Object.entries(commands)) {
+        const logFile = path.join(home, "logs", pulumi.getStack(), `${name}.log`);
+        pids[name] = new LocalProcess(name, { command, logFile }).pid;
+      }
+      return { pids };
+    };
 
   before(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-engine-"));
@@ -28,12 +42,10 @@ describe("integration: a route stack through the Pulumi engine", function () {
 
   it("starts a process on up, reuses the stack unchanged, and stops it on destroy", async () => {
     const marker = `skyplane-test-${process.pid}-${Date.now()}`;
-    const stack = await engine.stack(route, program);
-    await stack.setConfig("skyplane:processes", {
-      value: JSON.stringify({
-        gw0: { command: [process.execPath, "-e", "setInterval(() => {}, 1e9)", marker] },
-      }),
-    });
+    const stack = await engine.stack(
+      route,
+      processes({ gw0: [process.execPath, "-e", "setInterval(() => {}, 1e9)", marker] }),
+    );
     let pid: number | undefined;
     let startTime: string | undefined;
     try {
@@ -68,11 +80,11 @@ describe("integration: a route stack through the Pulumi engine", function () {
   });
 
   it("fails up with the engine's message when the process cannot start, and leaves nothing", async () => {
-    const stack = await engine.stack("local-east--local-south", program);
+    const stack = await engine.stack(
+      "local-east--local-south",
+      processes({ broken: [path.join(home, "no-such-gateway")] }),
+    );
     try {
-      await stack.setConfig("skyplane:processes", {
-        value: JSON.stringify({ broken: { command: [path.join(home, "no-such-gateway")] } }),
-      });
       await assert.rejects(stack.up({ color: "never" }), /ENOENT/);
       const state = await stack.exportStack();
       const kinds = (state.deployment.resources ?? []).map((r: { type: string }) => r.type);

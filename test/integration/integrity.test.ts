@@ -16,7 +16,7 @@ import { AZURITE_ACCOUNT } from "../../scripts/emulators";
 import { EXIT, reportError } from "../../cli/cli";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../../runner/transfer";
 import { planned } from "../helpers/plan";
-import { startDataplane } from "../helpers/dataplane";
+import { startDataplane } from "../../bench/loopback";
 import { emulators } from "../helpers/emulators";
 import { startFaultProxy } from "../helpers/fault-proxy";
 

@@ -7,7 +7,7 @@ import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../ru
 import type { ChunkingOptions } from "../../runner/chunker";
 import { TransferProgress, TransferEvent } from "../../runner/progress";
 import { listAll } from "../../stores";
-import { startDataplane, TestDataplane } from "../helpers/dataplane";
+import { startDataplane, LoopbackDataplane } from "../../bench/loopback";
 import { planned } from "../helpers/plan";
 import { planTransfer } from "../../runner/plan";
 import { planRoute } from "../../runner/route";
@@ -18,7 +18,7 @@ const parts: ChunkingOptions = { multipartThresholdBytes: 8 * MiB, partSizeBytes
 
 describe("integration: transfer through a source and a destination gateway", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   afterEach(async () => dp?.stop());
 
   for (const [name, compress, encrypt] of [
@@ -136,7 +136,7 @@ describe("integration: transfer through a source and a destination gateway", fun
 
 describe("integration: a destination gateway killed mid-transfer", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   after(async () => dp?.stop());
 
   it("fails with an error naming the gateway, and leaves no partial object", async () => {
@@ -233,7 +233,7 @@ async function uploader(root: string, key: string): Promise<ChildProcess> {
 
 describe("integration: work files of a killed writer", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   const children: ChildProcess[] = [];
   after(async () => {
     for (const c of children) c.kill("SIGKILL");
@@ -283,7 +283,7 @@ describe("integration: work files of a killed writer", function () {
 
 describe("integration: a key whose last segment is 255 bytes", function () {
   this.timeout(120_000);
-  let dp: TestDataplane;
+  let dp: LoopbackDataplane;
   after(async () => dp?.stop());
 
   it("copies whole and in parts, and leaves no work file", async () => {

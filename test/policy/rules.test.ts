@@ -3,13 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
+import { MAX_TTL_MINUTES } from "../../common/ttl";
 import {
   awsPolicyProblems,
   gatewayDisksEncrypted,
   gatewaysHaveTtl,
   gatewaysTagged,
   isWorldSource,
-  MAX_TTL_MINUTES,
   noWildcardIam,
   noWorldOpenIngress,
   RULES,

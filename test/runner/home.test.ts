@@ -2,7 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ensureHome, readOrCreatePassphrase, skyplaneHome } from "../../runner/home";
+import { skyplaneHome } from "../../common/paths";
+import { ensureHome, readOrCreatePassphrase } from "../../runner/home";
 import { engineEnv } from "../../runner/engine";
 
 describe("runner/home", () => {

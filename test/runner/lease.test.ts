@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 import { RouteLeases, topologyDigest } from "../../runner/lease";
 
 const LEASE_JS = path.join(__dirname, "..", "..", "runner", "lease.js");

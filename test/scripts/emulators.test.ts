@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { liveStartTime } from "../../components/local";
+import { liveStartTime } from "../../common/process";
 
 const SCRIPT = path.join(__dirname, "..", "..", "scripts", "emulators.js");
 

@@ -4,15 +4,10 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  downCommands,
-  emulatedNetwork,
-  networkTag,
-  planNetwork,
-  upCommands,
-} from "../../../components/local";
+import { downCommands, networkTag, planNetwork, upCommands } from "../../../components/local";
 import {
   deriveProfile,
+  emulatedNetwork,
   NetworkProfile,
   parseProfile,
   profileModelOptions,

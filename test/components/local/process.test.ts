@@ -2,12 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  isSameProcess,
-  LocalProcessProvider,
-  LocalProcessOutputs,
-  parseProcStat,
-} from "../../../components/local";
+import { isSameProcess, parseProcStat } from "../../../common/process";
+import { LocalProcessProvider, LocalProcessOutputs } from "../../../components/local";
 
 describe("components/local/process", () => {
   describe("parseProcStat", () => {

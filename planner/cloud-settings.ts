@@ -1,12 +1,11 @@
-import type { Topology } from "../planner/topology";
-import { bucketUri, parseStoreUri } from "../stores/registry";
-import { CLOUD_TTL_MINUTES } from "./cloud";
-
-export { CLOUD_TTL_MINUTES };
+import { PROVIDER_SCHEMES, bucketUri, splitStoreUri, UriParts } from "../common/schemes";
+import { UserError } from "../errors";
+import type { Topology } from "./topology";
 
 /*
- * The settings of a cloud route's stack (`skyplane:cloud`) and their checks, free of the cloud providers'
- * Pulumi SDKs: the runner checks them before it brings a stack up (multicloud.ts builds from them).
+ * The settings of a cloud route's stack (`skyplane:cloud`) and their checks: a contract like the
+ * Topology, between the runner (which assembles and checks them before it brings a stack up), an
+ * operator who sets them by hand (stacks/README.md), and components/multicloud.ts (which builds from them).
  */
 
 /** The clouds this program provisions gateways on, besides the local cloud. */
@@ -28,7 +27,7 @@ export interface CloudSettings {
   buckets: { read: string[]; write: string[] };
   /** Epoch ms at which every gateway ends itself. */
   expireAt: number;
-  /** Minutes from provisioning to expiry; default CLOUD_TTL_MINUTES. */
+  /** Minutes from provisioning to expiry; default CLOUD_TTL_MINUTES (common/ttl.ts). */
   ttlMinutes?: number;
   /** The gateway container image; default DEFAULT_CONTAINER_IMAGE. */
   containerImage?: string;
@@ -88,18 +87,26 @@ export function cloudsOf(topology: Topology): Cloud[] {
   return CLOUDS.filter((c) => providers.has(c));
 }
 
+/** A store URI of `buckets`, taken apart; a malformed one is a UserError saying what is wrong. */
+function bucketOf(uri: string): UriParts {
+  const parts = splitStoreUri(uri);
+  if ("problem" in parts)
+    throw new UserError("INVALID_URI", `skyplane:cloud buckets: ${parts.problem}`);
+  return parts;
+}
+
 /** The bucket URIs of store URIs (`s3://b/some/key` → `s3://b`), as chunk requests name them. */
 export function bucketUris(uris: readonly string[]): string[] {
-  return [...new Set(uris.map((u) => bucketUri(parseStoreUri(u))))].sort();
+  return [...new Set(uris.map((u) => bucketUri(bucketOf(u))))].sort();
 }
 
 /** Bucket names of one cloud among store URIs (for Azure, container names: an azure URI's bucket is ACCOUNT/CONTAINER). */
 export function bucketsOn(cloud: Cloud, uris: readonly string[]): string[] {
-  const scheme = { aws: "s3", gcp: "gs", azure: "azure" }[cloud];
+  const scheme = PROVIDER_SCHEMES[cloud];
   return [
     ...new Set(
       uris
-        .map((u) => parseStoreUri(u))
+        .map(bucketOf)
         .filter((u) => u.scheme === scheme)
         .map((u) => (cloud === "azure" ? u.bucket.slice(u.bucket.indexOf("/") + 1) : u.bucket)),
     ),
