@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_TTL_MINUTES } from "../common/ttl";
+import { renderBootScript, SecretRef } from "../gateway-image/boot";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
+import type { Cloud } from "../planner/cloud-settings";
+import { GatewayOutputs, gatewayOutputs } from "./gateway";
 
 /*
  * What the AWS, GCP and Azure dataplanes share: the arguments every cloud takes, where the runner reaches a
- * gateway, the one-provider check and the private address plan of the i-th region.
+ * gateway, the one-provider check, the private address plan of the i-th region, and the one flow that
+ * builds a dataplane (`CloudDataplane`), into which each cloud plugs only what is its own (`CloudParts`).
  */
 
 /** Arguments every cloud dataplane takes. */
@@ -33,6 +37,12 @@ export interface CloudDataplaneArgs {
    * they become firewall peers and send targets. Default none: every gateway is on this cloud.
    */
   remotePeers?: pulumi.Input<Record<string, string>>;
+  /** The gateway container image the VMs' boot script pulls and runs. */
+  containerImage: string;
+  /** Buckets on this cloud the gateways read, by name (on Azure: container names). */
+  readBuckets: string[];
+  /** Buckets on this cloud the gateways write, by name (on Azure: container names). */
+  writeBuckets: string[];
 }
 
 /** What every cloud dataplane derives the same way from its arguments. */
@@ -138,4 +148,231 @@ export function gatewayEndpoints(
 export function regionCidrs(i: number): { network: string; subnet: string } {
   if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
   return { network: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
+}
+
+/** What a gateway firewall admits, on every cloud; each cloud's firewall adds where it applies. */
+export interface GatewayFirewallArgs {
+  /** Every gateway's public address: peers may send to the data port. */
+  peerIps: pulumi.Input<pulumi.Input<string>[]>;
+  /** The client's address as a CIDR: it alone reaches the control port. */
+  clientCidr: pulumi.Input<string>;
+  /** Data port. */
+  dataPort: number;
+  /** Control API port. */
+  controlPort: number;
+  /** A CIDR allowed to SSH in; default none: SSH closed. */
+  sshCidr?: pulumi.Input<string>;
+}
+
+/** One inbound rule of a gateway firewall: TCP to `port` from `sources` (CIDRs). */
+export interface IngressRule {
+  readonly name: "data" | "control" | "ssh";
+  readonly port: number;
+  readonly sources: string[];
+}
+
+/**
+ * The inbound rules of every gateway firewall: the data port from peer gateways, the control port from
+ * the client, SSH only from the CIDR asked for. Nothing else reaches a gateway.
+ */
+export function ingressRules(args: GatewayFirewallArgs): pulumi.Output<IngressRule[]> {
+  return pulumi
+    .all([args.peerIps, args.clientCidr, args.sshCidr])
+    .apply(([peers, client, ssh]): IngressRule[] => [
+      { name: "data", port: args.dataPort, sources: peers.map((ip) => `${ip}/32`) },
+      { name: "control", port: args.controlPort, sources: [client] },
+      ...(ssh ? [{ name: "ssh" as const, port: 22, sources: [ssh] }] : []),
+    ]);
+}
+
+/** What a gateway VM takes on every cloud, by the same names; each cloud's gateway adds its own. */
+export interface CloudGatewayArgs {
+  /** Its program, send targets bound to peers' addresses. */
+  program: pulumi.Input<GatewayProgram>;
+  /** VM class, e.g. m5.8xlarge, n2-standard-32, Standard_D32_v5 (the topology's vmClass). */
+  vmClass: string;
+  /** The VM image the gateway boots: an image with Docker, jq and the cloud's CLI (gateway-image/vm-image.pkr.hcl). */
+  image: pulumi.Input<string>;
+  /** The gateway container image the boot script pulls and runs. */
+  containerImage: string;
+  /** Its static public address: what peers' firewalls admit and where the runner reaches it. */
+  address: pulumi.Input<string>;
+  /** Control API port. */
+  controlPort: number;
+  /** Data port. */
+  dataPort: number;
+  /** Epoch ms at which the VM ends itself. */
+  expireAt: number;
+  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
+  ttlMinutes: number;
+  /** Tags (on GCP: labels) of every resource it makes. */
+  tags: Record<string, string>;
+}
+
+/** The boot script (cloud-init) of a cloud gateway VM, once its program and secret reference are known. */
+export function gatewayBootScript(
+  args: CloudGatewayArgs,
+  secrets: pulumi.Input<SecretRef>,
+): pulumi.Output<string> {
+  return pulumi.all([args.program, secrets]).apply(([program, ref]) =>
+    renderBootScript({
+      program,
+      image: args.containerImage,
+      secrets: ref as SecretRef,
+      controlPort: args.controlPort,
+      dataPort: args.dataPort,
+      expireAt: args.expireAt,
+    }),
+  );
+}
+
+/**
+ * A gateway VM on a cloud. Each cloud's gateway makes its VM (`vm`); every one registers the same outputs
+ * (GatewayOutputs) and, as inputs for the policy pack, its tags and TTL, never secrets.
+ */
+export abstract class CloudGateway<A extends CloudGatewayArgs>
+  extends pulumi.ComponentResource
+  implements GatewayOutputs
+{
+  readonly instanceId: pulumi.Output<string>;
+  readonly host: pulumi.Output<string>;
+  readonly controlPort: pulumi.Output<number>;
+  readonly dataPort: pulumi.Output<number>;
+
+  constructor(type: string, name: string, args: A, opts?: pulumi.ComponentResourceOptions) {
+    super(type, name, { tags: args.tags, ttlMinutes: args.ttlMinutes }, opts);
+    this.instanceId = pulumi.output(this.vm(name, args));
+    this.host = pulumi.output(args.address);
+    this.controlPort = pulumi.output(args.controlPort);
+    this.dataPort = pulumi.output(args.dataPort);
+    this.registerOutputs(gatewayOutputs(this));
+  }
+
+  /** Makes the VM named `name` and what goes with it, as children of this; returns the VM's id. */
+  protected abstract vm(name: string, args: A): pulumi.Input<string>;
+}
+
+/** Where a cloud's parts make resources: under the dataplane, named after it, with its tags. */
+export interface DataplaneSite {
+  /** The dataplane's name, which every child's name starts with. */
+  readonly name: string;
+  /** The dataplane component, every child's parent. */
+  readonly parent: pulumi.ComponentResource;
+  /** This cloud's gateways of the topology. */
+  readonly gateways: readonly GatewaySpec[];
+  /** The network scopes of those gateways (`CloudParts.regionOf`), sorted. */
+  readonly regions: readonly string[];
+  /** The tags (on GCP: labels) every resource carries. */
+  readonly tags: Record<string, string>;
+}
+
+/**
+ * What a cloud plugs into CloudDataplane, in the order the flow calls it: what the addresses need,
+ * one static address per gateway, what every gateway shares once every peer's address is known, each
+ * region's network and firewall, and each gateway VM. `Ctx`, `Ip`, `Shared` and `Net` are the cloud's own
+ * handles on what it made.
+ */
+export interface CloudParts<Ctx, Ip, Shared, Net> {
+  /** The topology's provider of this cloud's gateways. */
+  readonly provider: Cloud;
+  /** The cloud as messages name it, e.g. AWS. */
+  readonly label: string;
+  /**
+   * The network scope a topology region id is in, as this cloud keys its networks: the region id itself
+   * on AWS (a VPC per region), the region of a zone on GCP, the location on Azure.
+   */
+  regionOf(regionId: string): string;
+  /** The tags every resource carries, by the cloud's own key rules (naming.ts). */
+  tags(route: string, dataplane: string, expireAt: number): Record<string, string>;
+  /** Checks the arguments and makes what the addresses need (providers per region, a resource group). */
+  prepare(site: DataplaneSite): Ctx;
+  /** A gateway's static public address (`ip`), and the cloud's handle on it for the VM (`ref`). */
+  address(site: DataplaneSite, ctx: Ctx, spec: GatewaySpec): { ref: Ip; ip: pulumi.Input<string> };
+  /**
+   * What every gateway shares, made once every peer's address is known (`firewall`: what firewalls
+   * admit): identity, secrets, a network.
+   */
+  shared(site: DataplaneSite, ctx: Ctx, firewall: GatewayFirewallArgs): Shared;
+  /** The network and firewall of one network scope; `index` picks its private range (regionCidrs). */
+  region(
+    site: DataplaneSite,
+    shared: Shared,
+    region: string,
+    index: number,
+    firewall: GatewayFirewallArgs,
+  ): Net;
+  /** One gateway VM named `name`, given what every cloud's gateway takes but the VM image. */
+  gateway(
+    name: string,
+    spec: GatewaySpec,
+    common: Omit<CloudGatewayArgs, "image">,
+    handles: { site: DataplaneSite; shared: Shared; net: Net; ip: Ip },
+  ): void;
+}
+
+/**
+ * The dataplane of one cloud: every gateway of a topology on it, with their addresses, networks,
+ * firewalls, identity and secrets. The flow is the same on every cloud; `parts` makes what is its own.
+ */
+export class CloudDataplane extends pulumi.ComponentResource {
+  /** Where the runner reaches each gateway. */
+  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
+
+  constructor(
+    type: string,
+    name: string,
+    args: CloudDataplaneArgs,
+    parts: CloudParts<unknown, unknown, unknown, unknown>,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super(type, name, {}, opts);
+    const gateways = cloudGateways(args.topology, parts.provider, parts.label, this);
+    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
+    const site: DataplaneSite = {
+      name,
+      parent: this,
+      gateways,
+      regions: [...new Set(gateways.map((g) => parts.regionOf(g.region)))].sort(),
+      tags: parts.tags(route, name, args.expireAt),
+    };
+    const ctx = parts.prepare(site);
+    // Addresses first: every firewall must know every peer before any gateway boots.
+    const addresses = new Map(gateways.map((g) => [g.id, parts.address(site, ctx, g)]));
+    const book = addressBook(
+      new Map([...addresses].map(([id, a]) => [id, a.ip])),
+      args.remotePeers,
+    );
+    const firewall: GatewayFirewallArgs = {
+      peerIps: book.peerIps,
+      clientCidr: args.clientCidr,
+      dataPort,
+      controlPort,
+      sshCidr: args.sshCidr,
+    };
+    const shared = parts.shared(site, ctx, firewall);
+    site.regions.forEach((region, index) => {
+      const net = parts.region(site, shared, region, index, firewall);
+      for (const spec of gateways.filter((g) => parts.regionOf(g.region) === region)) {
+        const address = addresses.get(spec.id) as { ref: unknown; ip: pulumi.Input<string> };
+        parts.gateway(
+          `${name}-${spec.id}`,
+          spec,
+          {
+            program: boundProgram(spec, book.peers, dataPort),
+            vmClass: spec.vmClass,
+            containerImage: args.containerImage,
+            address: address.ip,
+            controlPort,
+            dataPort,
+            expireAt: args.expireAt,
+            ttlMinutes,
+            tags: site.tags,
+          },
+          { site, shared, net, ip: address.ref },
+        );
+      }
+    });
+    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
+    this.registerOutputs({ gateways: this.gateways });
+  }
 }

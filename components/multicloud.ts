@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { grantTopology, Topology } from "../planner/topology";
-import { AwsDataplane } from "./aws";
-import { AzureDataplane } from "./azure";
-import type { GatewayEndpoint } from "./cloud";
-import { GcpDataplane } from "./gcp";
+// Each cloud's folder registers its components as it loads.
+import "./aws";
+import "./azure";
+import "./gcp";
+import type { CloudDataplaneArgs, GatewayEndpoint } from "./cloud";
+import { cloudComponents } from "./registry";
 import {
   bucketsOn,
   bucketUris,
@@ -63,8 +65,8 @@ export class CloudDataplanes extends pulumi.ComponentResource {
       expireAt: settings.expireAt,
       ttlMinutes: settings.ttlMinutes,
       sshCidr: settings.sshCidr,
+      containerImage: settings.containerImage ?? DEFAULT_CONTAINER_IMAGE,
     };
-    const image = settings.containerImage ?? DEFAULT_CONTAINER_IMAGE;
     const byId = (eps: pulumi.Output<GatewayEndpoint[]>) =>
       eps.apply((list) => Object.fromEntries(list.map((g) => [g.id, g.host])));
     const clouds = cloudsOf(topology);
@@ -81,61 +83,17 @@ export class CloudDataplanes extends pulumi.ComponentResource {
         .all(others)
         .apply((maps) => Object.assign({}, ...maps) as Record<string, string>);
     };
-    const buckets = (cloud: Cloud) => ({
-      read: bucketsOn(cloud, settings.buckets.read),
-      write: bucketsOn(cloud, settings.buckets.write),
-    });
     const endpoints: pulumi.Output<GatewayEndpoint[]>[] = [];
     for (const cloud of clouds) {
-      const child = { parent: this };
-      let dp: AwsDataplane | GcpDataplane | AzureDataplane;
-      if (cloud === "aws") {
-        dp = new AwsDataplane(
-          `${name}-aws`,
-          {
-            ...common,
-            remotePeers: remotePeers(cloud),
-            amis: settings.aws?.amis ?? {},
-            image,
-            readBuckets: buckets(cloud).read,
-            writeBuckets: buckets(cloud).write,
-          },
-          child,
-        );
-      } else if (cloud === "gcp") {
-        const gcp = settings.gcp as NonNullable<CloudSettings["gcp"]>;
-        dp = new GcpDataplane(
-          `${name}-gcp`,
-          {
-            ...common,
-            remotePeers: remotePeers(cloud),
-            project: gcp.project,
-            image: gcp.image,
-            containerImage: image,
-            readBuckets: buckets(cloud).read,
-            writeBuckets: buckets(cloud).write,
-          },
-          child,
-        );
-      } else {
-        const az = settings.azure as NonNullable<CloudSettings["azure"]>;
-        dp = new AzureDataplane(
-          `${name}-azure`,
-          {
-            ...common,
-            remotePeers: remotePeers(cloud),
-            subscriptionId: az.subscriptionId,
-            tenantId: az.tenantId,
-            imageId: az.imageId,
-            storageAccountId: az.storageAccountId,
-            sshPublicKey: az.sshPublicKey,
-            containerImage: image,
-            readContainers: buckets(cloud).read,
-            writeContainers: buckets(cloud).write,
-          },
-          child,
-        );
-      }
+      const cloudArgs: CloudDataplaneArgs = {
+        ...common,
+        remotePeers: remotePeers(cloud),
+        readBuckets: bucketsOn(cloud, settings.buckets.read),
+        writeBuckets: bucketsOn(cloud, settings.buckets.write),
+      };
+      const dp = cloudComponents(cloud).dataplane(`${name}-${cloud}`, cloudArgs, settings, {
+        parent: this,
+      });
       deferred.get(cloud)?.[1](byId(dp.gateways));
       endpoints.push(dp.gateways);
     }

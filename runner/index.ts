@@ -43,17 +43,8 @@ export type { StackInfo } from "./stacks";
 export { parseGridCsv } from "../planner/model";
 export { deriveProfile, parseProfile } from "../planner/profile";
 export type { NetworkProfile } from "../planner/profile";
-export { gatewayRegionFor } from "../planner/regions";
 export type { Topology } from "../planner/topology";
 
-// Buckets (`skyplane mb`): the stores, by URI.
-export {
-  AzureStore,
-  bucketUri,
-  GcsStore,
-  LocalStore,
-  localBucketRoot,
-  parseStoreUri,
-  S3Store,
-  StoreError,
-} from "../stores";
+// Buckets (`skyplane mb`): each store makes its own.
+export { makeBucket } from "./buckets";
+export type { MadeBucket } from "./buckets";

@@ -4,6 +4,7 @@ export * from "./hashes";
 export { LocalStore } from "./local";
 export {
   bucketUri,
+  createBucket,
   localBucketRoot,
   openStore,
   parseStoreUri,

@@ -2,7 +2,13 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { homeLayout } from "../common/paths";
-import { bucketUri, hasScheme, splitStoreUri, StoreScheme } from "../common/schemes";
+import {
+  bucketUri,
+  hasScheme,
+  schemeProvider,
+  splitStoreUri,
+  StoreScheme,
+} from "../common/schemes";
 import { AzureStore } from "./azure";
 import { GcsStore } from "./gcs";
 import { LocalStore } from "./local";
@@ -117,4 +123,28 @@ function fileUri(abs: string): StoreUri {
 /** The store for a parsed URI. */
 export function openStore(uri: StoreUri, ctx: StoreContext): ObjectStore {
   return FACTORIES[uri.scheme as StoreScheme](uri, ctx);
+}
+
+/**
+ * Makes the bucket a URI names in `region`, a region id of its scheme's provider (ObjectStore's
+ * `createBucket`), and returns its store. A plain folder or a URI with a key is refused.
+ */
+export async function createBucket(
+  uri: StoreUri,
+  region: string,
+  ctx: StoreContext,
+): Promise<ObjectStore> {
+  if (uri.key)
+    throw new StoreError(
+      "INVALID_URI",
+      `${bucketUri(uri)}/${uri.key}: name a bucket, without a key`,
+    );
+  if (!schemeProvider(uri.scheme))
+    throw new StoreError(
+      "UNSUPPORTED",
+      `${bucketUri(uri)}: a folder is made as it is written; make local://, s3://, gs:// or azure:// buckets`,
+    );
+  const store = openStore(uri, ctx);
+  await store.createBucket(region);
+  return store;
 }

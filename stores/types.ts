@@ -104,6 +104,13 @@ export interface ObjectStore {
   region(): Promise<string | undefined>;
   /** True when the bucket exists. */
   exists(): Promise<boolean>;
+  /**
+   * Makes the bucket in `region`, a region id of the store's provider: `aws:us-east-1`; for GCS a region
+   * or a zone of it (`gcp:us-central1`); the local cloud's `local:east` (an Azure container is where its
+   * storage account is). A bucket that exists already is a StoreError CONFLICT, but for a local bucket
+   * already in `region`, which is kept. A region of another provider is a StoreError BAD_REGION.
+   */
+  createBucket(region: string): Promise<void>;
   /** One page of keys. */
   list(opts?: ListOptions): Promise<ListPage>;
   /**

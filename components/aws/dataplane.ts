@@ -3,152 +3,141 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRegion, regionSlug } from "../../common/regions";
-import {
-  addressBook,
-  boundProgram,
-  CloudDataplaneArgs,
-  cloudGateways,
-  dataplaneDefaults,
-  GatewayEndpoint,
-  gatewayEndpoints,
-} from "../cloud";
+import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
+import { skyplaneTags } from "../naming";
 import { AwsGatewayFirewall } from "./firewall";
 import { AwsGateway } from "./gateway";
 import { AwsGatewayIdentity } from "./iam";
-import { dataplaneTags } from "./naming";
 import { AwsRegionNetwork } from "./network";
 
 /** Arguments of a dataplane on AWS. */
 export interface AwsDataplaneArgs extends CloudDataplaneArgs {
-  /** Gateway image (AMI) per region id. */
-  amis: Record<string, pulumi.Input<string>>;
-  /** The gateway container image. */
-  image: string;
-  /** Buckets the gateways read (names). */
-  readBuckets: string[];
-  /** Buckets the gateways write (names). */
-  writeBuckets: string[];
+  /** The gateway VM image (AMI) of each region id: AMIs are regional. */
+  images: Record<string, pulumi.Input<string>>;
 }
 
 /** Every gateway of a topology as EC2 VMs, with their networks, firewalls, identity and secrets. */
-export class AwsDataplane extends pulumi.ComponentResource {
-  /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
-
+export class AwsDataplane extends CloudDataplane {
   constructor(name: string, args: AwsDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:aws:Dataplane", name, {}, opts);
-    const { topology } = args;
-    const gateways = cloudGateways(topology, "aws", "AWS", this);
-    const regions = [...new Set(gateways.map((g) => g.region))].sort();
-    for (const r of regions) {
-      if (!args.amis[r]) {
-        throw new pulumi.InputPropertyError({
-          propertyPath: `amis["${r}"]`,
-          reason: `no gateway image for ${r}: build one with gateway-image/vm-image.pkr.hcl`,
-        });
+    super("skyplane:aws:Dataplane", name, args, awsParts(args), opts);
+  }
+}
+
+/** A provider per region: what the addresses need. */
+interface AwsProviders {
+  readonly providers: Map<string, aws.Provider>;
+}
+
+/** What every AWS gateway shares: its region's provider and secret, and one identity. */
+interface AwsShared extends AwsProviders {
+  readonly secrets: Map<string, secretsmanager.Secret>;
+  readonly identity: AwsGatewayIdentity;
+}
+
+/** A region's network and firewall. */
+interface AwsRegion {
+  readonly network: AwsRegionNetwork;
+  readonly firewall: AwsGatewayFirewall;
+}
+
+/** What is AWS's own in a dataplane: a VPC, secret and provider per region; one IAM identity. */
+function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, AwsShared, AwsRegion> {
+  return {
+    provider: "aws",
+    label: "AWS",
+    regionOf: (regionId) => regionId,
+    tags: (route, dataplane, expireAt) => skyplaneTags(":", route, dataplane, expireAt),
+    prepare({ name, parent, regions }) {
+      for (const r of regions) {
+        if (!args.images[r]) {
+          throw new pulumi.InputPropertyError({
+            propertyPath: `images["${r}"]`,
+            reason: `no gateway image for ${r}: build one with gateway-image/vm-image.pkr.hcl`,
+          });
+        }
       }
-    }
-    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
-    const tags = dataplaneTags(route, name, args.expireAt);
-    const providers = new Map(
-      regions.map((r) => [
-        r,
-        new aws.Provider(
-          `${name}-${regionSlug(r)}`,
-          { region: parseRegion(r).name as aws.Region },
-          { parent: this },
-        ),
-      ]),
-    );
-    // Addresses first: every firewall must know every peer before any gateway boots.
-    const eips = new Map(
-      gateways.map((g) => [
-        g.id,
-        new ec2.Eip(
-          `${name}-${g.id}-ip`,
-          { domain: "vpc", tags },
-          { parent: this, provider: providers.get(g.region) },
-        ),
-      ]),
-    );
-    const book = addressBook(
-      new Map([...eips].map(([id, eip]) => [id, eip.publicIp])),
-      args.remotePeers,
-    );
-    const secrets = new Map(
-      regions.map((r) => {
-        const secret = new secretsmanager.Secret(
-          `${name}-${regionSlug(r)}-secret`,
-          { recoveryWindowInDays: 0, tags },
-          { parent: this, provider: providers.get(r) },
-        );
-        new secretsmanager.SecretVersion(
-          `${name}-${regionSlug(r)}-secret-value`,
-          {
-            secretId: secret.id,
-            secretString: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
-          },
-          { parent: this, provider: providers.get(r) },
-        );
-        return [r, secret];
-      }),
-    );
-    const identity = new AwsGatewayIdentity(
-      `${name}-identity`,
-      {
-        readBuckets: args.readBuckets,
-        writeBuckets: args.writeBuckets,
-        secretArns: [...secrets.values()].map((s) => s.arn),
-        tags,
-      },
-      { parent: this, providers: [providers.get(regions[0]) as aws.Provider] },
-    );
-    regions.forEach((region, index) => {
+      const providers = new Map(
+        regions.map((r) => [
+          r,
+          new aws.Provider(
+            `${name}-${regionSlug(r)}`,
+            { region: parseRegion(r).name as aws.Region },
+            { parent },
+          ),
+        ]),
+      );
+      return { providers };
+    },
+    address({ name, parent, tags }, { providers }, g) {
+      const eip = new ec2.Eip(
+        `${name}-${g.id}-ip`,
+        { domain: "vpc", tags },
+        { parent, provider: providers.get(g.region) },
+      );
+      return { ref: eip, ip: eip.publicIp };
+    },
+    shared({ name, parent, regions, tags }, { providers }) {
+      const secrets = new Map(
+        regions.map((r) => {
+          const secret = new secretsmanager.Secret(
+            `${name}-${regionSlug(r)}-secret`,
+            { recoveryWindowInDays: 0, tags },
+            { parent, provider: providers.get(r) },
+          );
+          new secretsmanager.SecretVersion(
+            `${name}-${regionSlug(r)}-secret-value`,
+            {
+              secretId: secret.id,
+              secretString: pulumi.secret(
+                pulumi.jsonStringify({ token: args.token, key: args.key }),
+              ),
+            },
+            { parent, provider: providers.get(r) },
+          );
+          return [r, secret];
+        }),
+      );
+      const identity = new AwsGatewayIdentity(
+        `${name}-identity`,
+        {
+          readBuckets: args.readBuckets,
+          writeBuckets: args.writeBuckets,
+          secretArns: [...secrets.values()].map((s) => s.arn),
+          tags,
+        },
+        { parent, providers: [providers.get(regions[0]) as aws.Provider] },
+      );
+      return { providers, secrets, identity };
+    },
+    region({ name, parent, tags }, { providers }, region, index, rules) {
       const provider = providers.get(region) as aws.Provider;
       const network = new AwsRegionNetwork(
         `${name}-${regionSlug(region)}`,
         { index, tags, provider },
-        { parent: this },
+        { parent },
       );
       const firewall = new AwsGatewayFirewall(
         `${name}-${regionSlug(region)}`,
-        {
-          vpcId: network.vpcId,
-          peerIps: book.peerIps,
-          clientCidr: args.clientCidr,
-          dataPort,
-          controlPort,
-          sshCidr: args.sshCidr,
-          tags,
-          provider,
-        },
-        { parent: this },
+        { ...rules, vpcId: network.vpcId, tags, provider },
+        { parent },
       );
-      for (const spec of gateways.filter((g) => g.region === region)) {
-        new AwsGateway(
-          `${name}-${spec.id}`,
-          {
-            program: boundProgram(spec, book.peers, dataPort),
-            instanceType: spec.vmClass,
-            ami: args.amis[region],
-            image: args.image,
-            subnetId: network.subnetId,
-            securityGroupId: firewall.securityGroupId,
-            instanceProfile: identity.instanceProfile,
-            allocationId: (eips.get(spec.id) as ec2.Eip).id,
-            secretArn: (secrets.get(region) as secretsmanager.Secret).arn,
-            controlPort,
-            dataPort,
-            expireAt: args.expireAt,
-            ttlMinutes,
-            tags,
-            provider,
-          },
-          { parent: this },
-        );
-      }
-    });
-    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
-    this.registerOutputs({ gateways: this.gateways });
-  }
+      return { network, firewall };
+    },
+    gateway(name, spec, common, { site, shared, net, ip }) {
+      new AwsGateway(
+        name,
+        {
+          ...common,
+          image: args.images[spec.region],
+          subnetId: net.network.subnetId,
+          securityGroupId: net.firewall.securityGroupId,
+          instanceProfile: shared.identity.instanceProfile,
+          allocationId: ip.id,
+          secretArn: (shared.secrets.get(spec.region) as secretsmanager.Secret).arn,
+          provider: shared.providers.get(spec.region) as aws.Provider,
+        },
+        { parent: site.parent },
+      );
+    },
+  };
 }

@@ -1,75 +1,46 @@
 import * as aws from "@pulumi/aws";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as pulumi from "@pulumi/pulumi";
-import { renderBootScript, SecretRef } from "../../gateway-image/boot";
-import type { GatewayProgram } from "../../planner/program";
+import type { SecretRef } from "../../gateway-image/boot";
+import { CloudGateway, CloudGatewayArgs, gatewayBootScript } from "../cloud";
 import { AwsGatewayExpiry } from "./expiry";
 
-/** Arguments of one AWS gateway VM. */
-export interface AwsGatewayArgs {
-  /** Its program, send targets bound to peers' addresses. */
-  program: pulumi.Input<GatewayProgram>;
-  /** VM class, e.g. m5.8xlarge. */
-  instanceType: string;
-  /** Image with Docker, jq and the AWS CLI (gateway-image/vm-image.pkr.hcl). */
-  ami: pulumi.Input<string>;
-  /** The gateway container image. */
-  image: string;
+/** Arguments of one AWS gateway VM (`image` is its AMI). */
+export interface AwsGatewayArgs extends CloudGatewayArgs {
   /** Subnet. */
   subnetId: pulumi.Input<string>;
   /** Security group. */
   securityGroupId: pulumi.Input<string>;
   /** Instance profile. */
   instanceProfile: pulumi.Input<string>;
-  /** Elastic IP allocation (the address peers' firewalls know). */
+  /** Elastic IP allocation of `address` (the address peers' firewalls know). */
   allocationId: pulumi.Input<string>;
   /** The dataplane's secret in this region. */
   secretArn: pulumi.Input<string>;
-  /** Ports. */
-  controlPort: number;
-  /** Data port. */
-  dataPort: number;
-  /** Epoch ms at which the VM ends itself, and its time to live in minutes. */
-  expireAt: number;
-  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
-  ttlMinutes: number;
-  /** Tags. */
-  tags: Record<string, string>;
   /** The region's provider. */
   provider: aws.Provider;
 }
 
 /** A gateway VM: booted by cloud-init, no SSH provisioning, terminated at expiry by EventBridge Scheduler and by its own power-off. */
-export class AwsGateway extends pulumi.ComponentResource {
-  /** The instance id. */
-  readonly instanceId: pulumi.Output<string>;
-
+export class AwsGateway extends CloudGateway<AwsGatewayArgs> {
   constructor(name: string, args: AwsGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Registered inputs are what the policy pack sees: tags and TTL, never secrets.
-    super("skyplane:aws:Gateway", name, { tags: args.tags, ttlMinutes: args.ttlMinutes }, opts);
+    super("skyplane:aws:Gateway", name, args, opts);
+  }
+
+  protected override vm(name: string, args: AwsGatewayArgs): pulumi.Output<string> {
     const child = { parent: this, provider: args.provider };
-    const region = args.provider.region;
-    const userData = pulumi
-      .all([args.program, args.secretArn, region])
-      .apply(([program, secretArn, r]) =>
-        renderBootScript({
-          program,
-          image: args.image,
-          secrets: { provider: "aws", secretArn, region: r as string } satisfies SecretRef,
-          controlPort: args.controlPort,
-          dataPort: args.dataPort,
-          expireAt: args.expireAt,
-        }),
-      );
+    const secrets = pulumi
+      .all([args.secretArn, args.provider.region])
+      .apply(([secretArn, r]): SecretRef => ({ provider: "aws", secretArn, region: r as string }));
     const instance = new ec2.Instance(
       `${name}-vm`,
       {
-        ami: args.ami,
-        instanceType: args.instanceType,
+        ami: args.image,
+        instanceType: args.vmClass,
         subnetId: args.subnetId,
         vpcSecurityGroupIds: [args.securityGroupId],
         iamInstanceProfile: args.instanceProfile,
-        userData,
+        userData: gatewayBootScript(args, secrets),
         userDataReplaceOnChange: true,
         // A shutdown (the boot script's, at expiry) terminates the VM: nothing runs on after a lost client.
         instanceInitiatedShutdownBehavior: "terminate",
@@ -97,7 +68,6 @@ export class AwsGateway extends pulumi.ComponentResource {
       { instanceId: instance.id, allocationId: args.allocationId },
       child,
     );
-    this.instanceId = instance.id;
-    this.registerOutputs({ instanceId: this.instanceId });
+    return instance.id;
   }
 }

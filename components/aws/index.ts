@@ -1,8 +1,18 @@
+import { registerCloud } from "../registry";
+import { AwsDataplane } from "./dataplane";
+
 export { AwsDataplane } from "./dataplane";
 export type { AwsDataplaneArgs } from "./dataplane";
 export { AwsGateway } from "./gateway";
+export type { AwsGatewayArgs } from "./gateway";
 export { atExpression, AwsGatewayExpiry, terminatePolicy } from "./expiry";
 export { AwsGatewayFirewall } from "./firewall";
 export { AwsGatewayIdentity } from "./iam";
 export { AwsRegionNetwork } from "./network";
-export { dataplaneTags, gatewayPolicy } from "./naming";
+export { gatewayPolicy } from "./naming";
+
+registerCloud({
+  cloud: "aws",
+  dataplane: (name, args, settings, opts) =>
+    new AwsDataplane(name, { ...args, images: settings.aws?.amis ?? {} }, opts),
+});

@@ -1,20 +1,6 @@
 /*
- * Pure helpers of the AWS dataplane: names, address plans, tags and policies, tested without mocks.
+ * Pure helpers of the AWS dataplane: its IAM policies, tested without mocks.
  */
-
-/** Tags every resource of a dataplane carries (what a policy checks, and what cleans up leaks). */
-export function dataplaneTags(
-  route: string,
-  dataplane: string,
-  expireAt: number,
-): Record<string, string> {
-  return {
-    skyplane: "gateway",
-    "skyplane:route": route,
-    "skyplane:dataplane": dataplane,
-    "skyplane:expires": new Date(expireAt).toISOString(),
-  };
-}
 
 /** A bucket's ARNs: the bucket itself (for List) and its objects. */
 function bucketArns(bucket: string): { bucket: string; objects: string } {

@@ -4,186 +4,176 @@ import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRegion } from "../../common/regions";
-import {
-  addressBook,
-  boundProgram,
-  CloudDataplaneArgs,
-  cloudGateways,
-  dataplaneDefaults,
-  GatewayEndpoint,
-  gatewayEndpoints,
-} from "../cloud";
+import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
+import { skyplaneTags } from "../naming";
 import { AzureGatewayFirewall } from "./firewall";
 import { AzureGateway } from "./gateway";
 import { AzureGatewayIdentity } from "./iam";
-import { dataplaneTags, ROLES, roleDefinitionId, vaultName } from "./naming";
+import { ROLES, roleDefinitionId, vaultName } from "./naming";
 import { AzureRegionNetwork } from "./network";
 
-/** Arguments of a dataplane on Azure. */
+/** Arguments of a dataplane on Azure (its buckets are the storage account's containers). */
 export interface AzureDataplaneArgs extends CloudDataplaneArgs {
   /** The subscription. */
   subscriptionId: string;
   /** The Entra tenant (for the Key Vault). */
   tenantId: string;
-  /** VM image id with Docker, jq and the Azure CLI. */
-  imageId: pulumi.Input<string>;
-  /** The gateway container image. */
-  containerImage: string;
+  /** The gateway VM image (an image id). */
+  image: pulumi.Input<string>;
   /** Storage account id holding the containers. */
   storageAccountId: string;
-  /** Containers the gateways read. */
-  readContainers: string[];
-  /** Containers the gateways write. */
-  writeContainers: string[];
   /** SSH public key Azure requires for Linux VMs (SSH stays closed unless sshCidr is given). */
   sshPublicKey: pulumi.Input<string>;
 }
 
 /** Every gateway of a topology as Azure VMs in one resource group, with networks, NSGs, identity and vault. */
-export class AzureDataplane extends pulumi.ComponentResource {
-  /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
-
+export class AzureDataplane extends CloudDataplane {
   constructor(name: string, args: AzureDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:azure:Dataplane", name, {}, opts);
-    const { topology } = args;
-    const gateways = cloudGateways(topology, "azure", "Azure", this);
-    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
-    const location = (regionId: string) => parseRegion(regionId).name;
-    const regions = [...new Set(gateways.map((g) => location(g.region)))].sort();
-    const tags = dataplaneTags(route, name, args.expireAt);
-    // One resource group holds everything: destroying the stack removes it whole.
-    const group = new resources.ResourceGroup(
-      `${name}-rg`,
-      { location: regions[0], tags },
-      { parent: this },
-    );
-    const rg = group.name;
-    const ips = new Map(
-      gateways.map((g) => [
-        g.id,
-        new network.PublicIPAddress(
-          `${name}-${g.id}-ip`,
-          {
-            resourceGroupName: rg,
-            location: location(g.region),
-            publicIPAllocationMethod: "Static",
-            sku: { name: "Standard" },
-            tags,
+    super("skyplane:azure:Dataplane", name, args, azureParts(args), opts);
+  }
+}
+
+/** The resource group that holds everything: destroying the stack removes it whole. */
+interface AzureGroup {
+  readonly rg: pulumi.Output<string>;
+}
+
+/** What every Azure gateway shares: the group, one identity, and the vault and secret of the token and key. */
+interface AzureShared extends AzureGroup {
+  readonly identity: AzureGatewayIdentity;
+  readonly vault: keyvault.Vault;
+  readonly secret: keyvault.Secret;
+}
+
+/** A location's network and security group. */
+interface AzureRegion {
+  readonly net: AzureRegionNetwork;
+  readonly nsg: AzureGatewayFirewall;
+}
+
+/** What is Azure's own in a dataplane: a resource group, a Key Vault, a network per location. */
+function azureParts(
+  args: AzureDataplaneArgs,
+): CloudParts<AzureGroup, network.PublicIPAddress, AzureShared, AzureRegion> {
+  const location = (regionId: string) => parseRegion(regionId).name;
+  return {
+    provider: "azure",
+    label: "Azure",
+    regionOf: location,
+    tags: (route, dataplane, expireAt) => skyplaneTags("-", route, dataplane, expireAt),
+    prepare({ name, parent, regions, tags }) {
+      const group = new resources.ResourceGroup(
+        `${name}-rg`,
+        { location: regions[0], tags },
+        { parent },
+      );
+      return { rg: group.name };
+    },
+    address({ name, parent, tags }, { rg }, g) {
+      const ip = new network.PublicIPAddress(
+        `${name}-${g.id}-ip`,
+        {
+          resourceGroupName: rg,
+          location: location(g.region),
+          publicIPAllocationMethod: "Static",
+          sku: { name: "Standard" },
+          tags,
+        },
+        { parent },
+      );
+      return { ref: ip, ip: ip.ipAddress.apply((a) => a as string) };
+    },
+    shared({ name, parent, regions, tags }, { rg }) {
+      const identity = new AzureGatewayIdentity(
+        `${name}-identity`,
+        {
+          subscriptionId: args.subscriptionId,
+          resourceGroupName: rg,
+          location: regions[0],
+          storageAccountId: args.storageAccountId,
+          readContainers: args.readBuckets,
+          writeContainers: args.writeBuckets,
+          tags,
+        },
+        { parent },
+      );
+      // Vault names are global across Azure and outlive a destroy (soft-delete cannot be turned off):
+      // the name hashes the resource group's, which is new at every creation (naming.ts).
+      const vault = new keyvault.Vault(
+        `${name}-kv`,
+        {
+          resourceGroupName: rg,
+          vaultName: rg.apply((group) => vaultName(args.subscriptionId, name, group)),
+          location: regions[0],
+          properties: {
+            tenantId: args.tenantId,
+            sku: { family: "A", name: "standard" },
+            enableRbacAuthorization: true,
+            // Purge protection stays off, so an operator may purge a deleted vault at once; its soft-deleted
+            // copy (with the dataplane's token and key) lingers the shortest time Azure allows.
+            softDeleteRetentionInDays: 7,
           },
-          { parent: this },
-        ),
-      ]),
-    );
-    const book = addressBook(
-      new Map([...ips].map(([id, ip]) => [id, ip.ipAddress.apply((a) => a as string)])),
-      args.remotePeers,
-    );
-    const identity = new AzureGatewayIdentity(
-      `${name}-identity`,
-      {
-        subscriptionId: args.subscriptionId,
-        resourceGroupName: rg,
-        location: regions[0],
-        storageAccountId: args.storageAccountId,
-        readContainers: args.readContainers,
-        writeContainers: args.writeContainers,
-        tags,
-      },
-      { parent: this },
-    );
-    // Vault names are global across Azure and outlive a destroy (soft-delete cannot be turned off):
-    // the name hashes the resource group's, which is new at every creation (naming.ts).
-    const vault = new keyvault.Vault(
-      `${name}-kv`,
-      {
-        resourceGroupName: rg,
-        vaultName: rg.apply((group) => vaultName(args.subscriptionId, name, group)),
-        location: regions[0],
-        properties: {
-          tenantId: args.tenantId,
-          sku: { family: "A", name: "standard" },
-          enableRbacAuthorization: true,
-          // Purge protection stays off, so an operator may purge a deleted vault at once; its soft-deleted
-          // copy (with the dataplane's token and key) lingers the shortest time Azure allows.
-          softDeleteRetentionInDays: 7,
+          tags,
         },
-        tags,
-      },
-      { parent: this },
-    );
-    const secret = new keyvault.Secret(
-      `${name}-secret`,
-      {
-        resourceGroupName: rg,
-        vaultName: vault.name,
-        secretName: "skyplane-dataplane",
-        properties: {
-          value: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+        { parent },
+      );
+      const secret = new keyvault.Secret(
+        `${name}-secret`,
+        {
+          resourceGroupName: rg,
+          vaultName: vault.name,
+          secretName: "skyplane-dataplane",
+          properties: {
+            value: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+          },
         },
-      },
-      { parent: this },
-    );
-    new authorization.RoleAssignment(
-      `${name}-secret-access`,
-      {
-        principalId: identity.principalId,
-        principalType: "ServicePrincipal",
-        roleDefinitionId: roleDefinitionId(args.subscriptionId, ROLES.secretsUser),
-        scope: secret.id,
-      },
-      { parent: this },
-    );
-    regions.forEach((loc, index) => {
+        { parent },
+      );
+      new authorization.RoleAssignment(
+        `${name}-secret-access`,
+        {
+          principalId: identity.principalId,
+          principalType: "ServicePrincipal",
+          roleDefinitionId: roleDefinitionId(args.subscriptionId, ROLES.secretsUser),
+          scope: secret.id,
+        },
+        { parent },
+      );
+      return { rg, identity, vault, secret };
+    },
+    region({ name, parent, tags }, { rg }, loc, index, rules) {
       const net = new AzureRegionNetwork(
         `${name}-${loc}`,
         { resourceGroupName: rg, location: loc, index, tags },
-        { parent: this },
+        { parent },
       );
       const nsg = new AzureGatewayFirewall(
         `${name}-${loc}`,
-        {
-          resourceGroupName: rg,
-          location: loc,
-          peerIps: book.peerIps,
-          clientCidr: args.clientCidr,
-          dataPort,
-          controlPort,
-          sshCidr: args.sshCidr,
-          tags,
-        },
-        { parent: this },
+        { ...rules, resourceGroupName: rg, location: loc, tags },
+        { parent },
       );
-      for (const spec of gateways.filter((g) => location(g.region) === loc)) {
-        new AzureGateway(
-          `${name}-${spec.id}`,
-          {
-            subscriptionId: args.subscriptionId,
-            resourceGroupName: rg,
-            location: loc,
-            program: boundProgram(spec, book.peers, dataPort),
-            vmSize: spec.vmClass,
-            imageId: args.imageId,
-            containerImage: args.containerImage,
-            subnetId: net.subnetId,
-            securityGroupId: nsg.id,
-            publicIp: ips.get(spec.id) as network.PublicIPAddress,
-            identityId: identity.id,
-            principalId: identity.principalId,
-            vault: vault.name,
-            secret: secret.name,
-            sshPublicKey: args.sshPublicKey,
-            controlPort,
-            dataPort,
-            expireAt: args.expireAt,
-            ttlMinutes,
-            tags,
-          },
-          { parent: this },
-        );
-      }
-    });
-    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
-    this.registerOutputs({ gateways: this.gateways });
-  }
+      return { net, nsg };
+    },
+    gateway(name, spec, common, { site, shared, net, ip }) {
+      new AzureGateway(
+        name,
+        {
+          ...common,
+          subscriptionId: args.subscriptionId,
+          resourceGroupName: shared.rg,
+          location: location(spec.region),
+          image: args.image,
+          subnetId: net.net.subnetId,
+          securityGroupId: net.nsg.securityGroupId,
+          publicIp: ip,
+          identityId: shared.identity.id,
+          principalId: shared.identity.principalId,
+          vault: shared.vault.name,
+          secret: shared.secret.name,
+          sshPublicKey: args.sshPublicKey,
+        },
+        { parent: site.parent },
+      );
+    },
+  };
 }

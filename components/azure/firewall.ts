@@ -1,22 +1,13 @@
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
+import { GatewayFirewallArgs, ingressRules } from "../cloud";
 
-/** Arguments of the gateways' network security group. */
-export interface AzureGatewayFirewallArgs {
+/** Arguments of the gateways' network security group in one location. */
+export interface AzureGatewayFirewallArgs extends GatewayFirewallArgs {
   /** The dataplane's resource group. */
   resourceGroupName: pulumi.Input<string>;
   /** Azure location. */
   location: string;
-  /** Every gateway's address (peers may send to the data port). */
-  peerIps: pulumi.Input<pulumi.Input<string>[]>;
-  /** The client's address as a CIDR (it alone reaches the control port). */
-  clientCidr: pulumi.Input<string>;
-  /** Data port. */
-  dataPort: number;
-  /** Control API port. */
-  controlPort: number;
-  /** A CIDR allowed to SSH in; default none. */
-  sshCidr?: pulumi.Input<string>;
   /** Tags. */
   tags: Record<string, string>;
 }
@@ -24,7 +15,7 @@ export interface AzureGatewayFirewallArgs {
 /** Only the gateway ports, only from peer gateways and the client (Azure denies other inbound traffic). */
 export class AzureGatewayFirewall extends pulumi.ComponentResource {
   /** The security group's id. */
-  readonly id: pulumi.Output<string>;
+  readonly securityGroupId: pulumi.Output<string>;
 
   constructor(
     name: string,
@@ -32,44 +23,34 @@ export class AzureGatewayFirewall extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("skyplane:azure:GatewayFirewall", name, {}, opts);
-    const rule = (
-      ruleName: string,
-      priority: number,
-      port: number,
-      sources: pulumi.Input<pulumi.Input<string>[]>,
-    ) => ({
-      name: ruleName,
-      priority,
-      direction: "Inbound",
-      access: "Allow",
-      protocol: "Tcp",
-      sourceAddressPrefixes: sources,
-      sourcePortRange: "*",
-      destinationAddressPrefix: "*",
-      destinationPortRange: String(port),
-    });
+    // Each rule's name and priority: what Azure lists and orders rules by.
+    const named = {
+      data: { name: "skyplane-data", priority: 100 },
+      control: { name: "skyplane-control", priority: 110 },
+      ssh: { name: "ssh", priority: 120 },
+    };
     const nsg = new network.NetworkSecurityGroup(
       `${name}-nsg`,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        securityRules: pulumi
-          .all([args.peerIps, args.clientCidr, args.sshCidr])
-          .apply(([peers, client, ssh]) => [
-            rule(
-              "skyplane-data",
-              100,
-              args.dataPort,
-              peers.map((ip) => `${ip}/32`),
-            ),
-            rule("skyplane-control", 110, args.controlPort, [client]),
-            ...(ssh ? [rule("ssh", 120, 22, [ssh])] : []),
-          ]),
+        securityRules: ingressRules(args).apply((rules) =>
+          rules.map((r) => ({
+            ...named[r.name],
+            direction: "Inbound",
+            access: "Allow",
+            protocol: "Tcp",
+            sourceAddressPrefixes: r.sources,
+            sourcePortRange: "*",
+            destinationAddressPrefix: "*",
+            destinationPortRange: String(r.port),
+          })),
+        ),
         tags: args.tags,
       },
       { parent: this },
     );
-    this.id = nsg.id.apply((id) => id as string);
-    this.registerOutputs({ id: this.id });
+    this.securityGroupId = nsg.id.apply((id) => id as string);
+    this.registerOutputs({ securityGroupId: this.securityGroupId });
   }
 }

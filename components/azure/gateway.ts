@@ -3,59 +3,43 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as devtestlab from "@pulumi/azure-native/devtestlab";
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
-import { renderBootScript } from "../../gateway-image/boot";
-import type { GatewayProgram } from "../../planner/program";
+import type { SecretRef } from "../../gateway-image/boot";
+import { CloudGateway, CloudGatewayArgs, gatewayBootScript } from "../cloud";
 import { autoShutdownTime, ROLES, roleDefinitionId } from "./naming";
 
-/** Arguments of one Azure gateway VM. */
-export interface AzureGatewayArgs {
+/** Arguments of one Azure gateway VM (`image` is an image id; `address` is `publicIp`'s). */
+export interface AzureGatewayArgs extends CloudGatewayArgs {
   /** The subscription. */
   subscriptionId: string;
   /** The dataplane's resource group. */
   resourceGroupName: pulumi.Input<string>;
   /** Azure location. */
   location: string;
-  /** Its program, send targets bound to peers' addresses. */
-  program: pulumi.Input<GatewayProgram>;
-  /** VM size, e.g. Standard_D32_v5. */
-  vmSize: string;
-  /** Image id with Docker, jq and the Azure CLI. */
-  imageId: pulumi.Input<string>;
-  /** The gateway container image. */
-  containerImage: string;
   /** Subnet id. */
   subnetId: pulumi.Input<string>;
   /** Security group id. */
   securityGroupId: pulumi.Input<string>;
   /** Its static public address resource. */
   publicIp: network.PublicIPAddress;
-  /** The gateways' managed identity and its principal. */
+  /** The gateways' managed identity. */
   identityId: pulumi.Input<string>;
   /** The identity's principal id. */
   principalId: pulumi.Input<string>;
-  /** Key Vault name and secret name of the dataplane's secrets. */
+  /** Key Vault name of the dataplane's secret. */
   vault: pulumi.Input<string>;
   /** Secret name. */
   secret: pulumi.Input<string>;
   /** An SSH public key Azure requires for Linux VMs (SSH stays closed by the security group). */
   sshPublicKey: pulumi.Input<string>;
-  /** Ports. */
-  controlPort: number;
-  /** Data port. */
-  dataPort: number;
-  /** Epoch ms of expiry. */
-  expireAt: number;
-  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
-  ttlMinutes: number;
-  /** Tags. */
-  tags: Record<string, string>;
 }
 
 /** A gateway VM: cloud-init boot (user data), no SSH provisioning, deallocated by Azure and deleting itself at expiry. */
-export class AzureGateway extends pulumi.ComponentResource {
+export class AzureGateway extends CloudGateway<AzureGatewayArgs> {
   constructor(name: string, args: AzureGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Registered inputs are what the policy pack sees: tags and TTL, never secrets.
-    super("skyplane:azure:Gateway", name, { tags: args.tags, ttlMinutes: args.ttlMinutes }, opts);
+    super("skyplane:azure:Gateway", name, args, opts);
+  }
+
+  protected override vm(name: string, args: AzureGatewayArgs): pulumi.Output<string> {
     const nic = new network.NetworkInterface(
       `${name}-nic`,
       {
@@ -73,28 +57,20 @@ export class AzureGateway extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const userData = pulumi
-      .all([args.program, args.vault, args.secret])
-      .apply(([program, vault, secret]) =>
-        Buffer.from(
-          renderBootScript({
-            program,
-            image: args.containerImage,
-            secrets: { provider: "azure", vault, secret },
-            controlPort: args.controlPort,
-            dataPort: args.dataPort,
-            expireAt: args.expireAt,
-          }),
-        ).toString("base64"),
-      );
+    const secrets = pulumi
+      .all([args.vault, args.secret])
+      .apply(([vault, secret]): SecretRef => ({ provider: "azure", vault, secret }));
+    const userData = gatewayBootScript(args, secrets).apply((script) =>
+      Buffer.from(script).toString("base64"),
+    );
     const vm = new compute.VirtualMachine(
       `${name}-vm`,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        hardwareProfile: { vmSize: args.vmSize },
+        hardwareProfile: { vmSize: args.vmClass },
         storageProfile: {
-          imageReference: { id: args.imageId },
+          imageReference: { id: args.image },
           osDisk: { createOption: "FromImage", deleteOption: "Delete" },
         },
         networkProfile: {
@@ -156,6 +132,6 @@ export class AzureGateway extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({});
+    return vm.id;
   }
 }

@@ -1,23 +1,9 @@
 import { createHash } from "node:crypto";
 
 /*
- * Pure helpers of the Azure dataplane: tags, address plans and the built-in roles it grants, each on the
- * narrowest scope (a container, a secret, one VM).
+ * Pure helpers of the Azure dataplane: names and the built-in roles it grants, each on the narrowest
+ * scope (a container, a secret, one VM).
  */
-
-/** Tags every resource of a dataplane carries. */
-export function dataplaneTags(
-  route: string,
-  dataplane: string,
-  expireAt: number,
-): Record<string, string> {
-  return {
-    skyplane: "gateway",
-    "skyplane-route": route,
-    "skyplane-dataplane": dataplane,
-    "skyplane-expires": new Date(expireAt).toISOString(),
-  };
-}
 
 /**
  * Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles):

@@ -3,15 +3,7 @@ import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRegion } from "../../common/regions";
-import {
-  addressBook,
-  boundProgram,
-  CloudDataplaneArgs,
-  cloudGateways,
-  dataplaneDefaults,
-  GatewayEndpoint,
-  gatewayEndpoints,
-} from "../cloud";
+import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
 import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
 import { GcpGatewayIdentity } from "./iam";
@@ -22,134 +14,128 @@ import { GcpNetwork } from "./network";
 export interface GcpDataplaneArgs extends CloudDataplaneArgs {
   /** The project. */
   project: pulumi.Input<string>;
-  /** VM image with Docker, jq and gcloud. */
+  /** The gateway VM image (a global image of the project or another). */
   image: pulumi.Input<string>;
-  /** The gateway container image. */
-  containerImage: string;
-  /** Buckets the gateways read. */
-  readBuckets: string[];
-  /** Buckets the gateways write. */
-  writeBuckets: string[];
 }
 
 /** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
-export class GcpDataplane extends pulumi.ComponentResource {
-  /** Where the runner reaches each gateway. */
-  readonly gateways: pulumi.Output<GatewayEndpoint[]>;
-
+export class GcpDataplane extends CloudDataplane {
   constructor(name: string, args: GcpDataplaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skyplane:gcp:Dataplane", name, {}, opts);
-    const { topology } = args;
-    const gateways = cloudGateways(topology, "gcp", "GCP", this);
-    const { route, controlPort, dataPort, ttlMinutes } = dataplaneDefaults(args);
-    const zone = (regionId: string) => parseRegion(regionId).name;
-    const regionOf = (regionId: string) => parseRegion(regionId).region;
-    const regions = [...new Set(gateways.map((g) => regionOf(g.region)))].sort();
-    const labels = dataplaneLabels(route, name, args.expireAt);
-    const id =
-      name
-        .toLowerCase()
-        .replace(/[^a-z0-9]/g, "")
-        .slice(0, 12) || "dp";
-    const tag = `skyplane-${id}`;
-    const addresses = new Map(
-      gateways.map((g) => [
-        g.id,
-        new compute.Address(
-          `${name}-${g.id}-ip`,
-          { project: args.project, region: regionOf(g.region), labels },
-          { parent: this },
-        ),
-      ]),
-    );
-    const book = addressBook(
-      new Map([...addresses].map(([gid, a]) => [gid, a.address])),
-      args.remotePeers,
-    );
-    const network = new GcpNetwork(
-      `${name}-net`,
-      { project: args.project, regions },
-      { parent: this },
-    );
-    new GcpGatewayFirewall(
-      `${name}-fw`,
-      {
-        project: args.project,
-        network: network.network,
-        targetTag: tag,
-        peerIps: book.peerIps,
-        clientCidr: args.clientCidr,
-        dataPort,
-        controlPort,
-        sshCidr: args.sshCidr,
-      },
-      { parent: this },
-    );
-    const identity = new GcpGatewayIdentity(
-      `${name}-identity`,
-      { project: args.project, id, readBuckets: args.readBuckets, writeBuckets: args.writeBuckets },
-      { parent: this },
-    );
-    const secret = new secretmanager.Secret(
-      `${name}-secret`,
-      { project: args.project, secretId: `skyplane-${id}`, replication: { auto: {} }, labels },
-      { parent: this },
-    );
-    new secretmanager.SecretVersion(
-      `${name}-secret-value`,
-      {
-        secret: secret.id,
-        secretData: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
-      },
-      { parent: this },
-    );
-    new secretmanager.SecretIamMember(
-      `${name}-secret-access`,
-      {
-        project: args.project,
-        secretId: secret.secretId,
-        role: "roles/secretmanager.secretAccessor",
-        member: identity.member,
-      },
-      { parent: this },
-    );
-    const selfDelete = new projects.IAMCustomRole(
-      `${name}-self-delete`,
-      {
-        project: args.project,
-        roleId: `skyplane_${id}_self_delete`,
-        title: "skyplane gateway self-delete",
-        permissions: SELF_DELETE_PERMISSIONS,
-      },
-      { parent: this },
-    );
-    for (const spec of gateways) {
-      new GcpGateway(
-        `${name}-${spec.id}`,
-        {
-          project: args.project,
-          zone: zone(spec.region),
-          program: boundProgram(spec, book.peers, dataPort),
-          machineType: spec.vmClass,
-          image: args.image,
-          containerImage: args.containerImage,
-          subnet: network.subnets[regionOf(spec.region)],
-          address: (addresses.get(spec.id) as compute.Address).address,
-          tag,
-          serviceAccount: identity.email,
-          secret: secret.secretId,
-          selfDeleteRole: selfDelete.name,
-          member: identity.member,
-          controlPort,
-          dataPort,
-          expireAt: args.expireAt,
-          ttlMinutes,
-          labels,
-        },
-        { parent: this },
-      );
-    }
-    this.gateways = gatewayEndpoints(gateways, book.own, controlPort, dataPort);
-    this.registerOutputs({ gateways: this.gateways });
+    super("skyplane:gcp:Dataplane", name, args, gcpParts(args), opts);
   }
+}
+
+/** A short id of the dataplane for role, account and secret names (letters and digits), and its network tag. */
+interface GcpIds {
+  readonly id: string;
+  readonly tag: string;
+}
+
+/** What every GCP gateway shares: one network, identity, secret and self-delete role. */
+interface GcpShared extends GcpIds {
+  readonly network: GcpNetwork;
+  readonly identity: GcpGatewayIdentity;
+  readonly secret: secretmanager.Secret;
+  readonly selfDelete: projects.IAMCustomRole;
+}
+
+/** The zone of a region id, e.g. us-central1-a of gcp:us-central1-a. */
+const zoneOf = (regionId: string) => parseRegion(regionId).name;
+/** The region of a region id (a zone), e.g. us-central1 of gcp:us-central1-a. */
+const regionOf = (regionId: string) => parseRegion(regionId).region;
+
+/** What is GCP's own in a dataplane: one global network and firewall, a subnet per region. */
+function gcpParts(
+  args: GcpDataplaneArgs,
+): CloudParts<GcpIds, compute.Address, GcpShared, pulumi.Output<string>> {
+  const project = args.project;
+  return {
+    provider: "gcp",
+    label: "GCP",
+    regionOf,
+    tags: dataplaneLabels,
+    prepare({ name }) {
+      const id =
+        name
+          .toLowerCase()
+          .replace(/[^a-z0-9]/g, "")
+          .slice(0, 12) || "dp";
+      return { id, tag: `skyplane-${id}` };
+    },
+    address({ name, parent, tags }, _ids, g) {
+      const address = new compute.Address(
+        `${name}-${g.id}-ip`,
+        { project, region: regionOf(g.region), labels: tags },
+        { parent },
+      );
+      return { ref: address, ip: address.address };
+    },
+    shared({ name, parent, regions, tags }, { id, tag }, rules) {
+      const network = new GcpNetwork(`${name}-net`, { project, regions: [...regions] }, { parent });
+      new GcpGatewayFirewall(
+        `${name}-fw`,
+        { ...rules, project, network: network.network, targetTag: tag },
+        { parent },
+      );
+      const identity = new GcpGatewayIdentity(
+        `${name}-identity`,
+        { project, id, readBuckets: args.readBuckets, writeBuckets: args.writeBuckets },
+        { parent },
+      );
+      const secret = new secretmanager.Secret(
+        `${name}-secret`,
+        { project, secretId: `skyplane-${id}`, replication: { auto: {} }, labels: tags },
+        { parent },
+      );
+      new secretmanager.SecretVersion(
+        `${name}-secret-value`,
+        {
+          secret: secret.id,
+          secretData: pulumi.secret(pulumi.jsonStringify({ token: args.token, key: args.key })),
+        },
+        { parent },
+      );
+      new secretmanager.SecretIamMember(
+        `${name}-secret-access`,
+        {
+          project,
+          secretId: secret.secretId,
+          role: "roles/secretmanager.secretAccessor",
+          member: identity.member,
+        },
+        { parent },
+      );
+      const selfDelete = new projects.IAMCustomRole(
+        `${name}-self-delete`,
+        {
+          project,
+          roleId: `skyplane_${id}_self_delete`,
+          title: "skyplane gateway self-delete",
+          permissions: SELF_DELETE_PERMISSIONS,
+        },
+        { parent },
+      );
+      return { id, tag, network, identity, secret, selfDelete };
+    },
+    // The network is global: a region has only its subnet.
+    region: (_site, { network }, region) => network.subnets[region],
+    gateway(name, spec, common, { site, shared, net }) {
+      new GcpGateway(
+        name,
+        {
+          ...common,
+          project,
+          zone: zoneOf(spec.region),
+          image: args.image,
+          subnet: net,
+          tag: shared.tag,
+          serviceAccount: shared.identity.email,
+          secret: shared.secret.secretId,
+          selfDeleteRole: shared.selfDelete.name,
+          member: shared.identity.member,
+        },
+        { parent: site.parent },
+      );
+    },
+  };
 }

@@ -1,24 +1,15 @@
 import * as compute from "@pulumi/gcp/compute";
 import * as pulumi from "@pulumi/pulumi";
+import { GatewayFirewallArgs, IngressRule, ingressRules } from "../cloud";
 
-/** Arguments of the gateways' firewall. */
-export interface GcpGatewayFirewallArgs {
+/** Arguments of the gateways' firewall (global, like the network). */
+export interface GcpGatewayFirewallArgs extends GatewayFirewallArgs {
   /** The project. */
   project: pulumi.Input<string>;
   /** The network. */
   network: pulumi.Input<string>;
   /** The network tag of the gateways. */
   targetTag: string;
-  /** Every gateway's address (peers may send to the data port). */
-  peerIps: pulumi.Input<pulumi.Input<string>[]>;
-  /** The client's address as a CIDR (it alone reaches the control port). */
-  clientCidr: pulumi.Input<string>;
-  /** Data port. */
-  dataPort: number;
-  /** Control API port. */
-  controlPort: number;
-  /** A CIDR allowed to SSH in; default none. */
-  sshCidr?: pulumi.Input<string>;
 }
 
 /** Firewall rules: only the gateway ports, only from peer gateways and the client. */
@@ -38,13 +29,13 @@ export class GcpGatewayFirewall extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-    rule(
-      "data",
-      args.dataPort,
-      pulumi.output(args.peerIps).apply((ips) => ips.map((ip) => `${ip}/32`)),
-    );
-    rule("control", args.controlPort, [args.clientCidr]);
-    if (args.sshCidr) rule("ssh", 22, [args.sshCidr]);
+    // One firewall rule per ingress rule: their number must be known before the addresses are.
+    const rules = ingressRules(args);
+    const sources = (kind: IngressRule["name"]) =>
+      rules.apply((all) => all.find((r) => r.name === kind)?.sources ?? []);
+    rule("data", args.dataPort, sources("data"));
+    rule("control", args.controlPort, sources("control"));
+    if (args.sshCidr) rule("ssh", 22, sources("ssh"));
     this.registerOutputs({});
   }
 }

@@ -1,27 +1,17 @@
 import * as compute from "@pulumi/gcp/compute";
 import * as pulumi from "@pulumi/pulumi";
-import { renderBootScript } from "../../gateway-image/boot";
-import type { GatewayProgram } from "../../planner/program";
+import type { SecretRef } from "../../gateway-image/boot";
+import { CloudGateway, CloudGatewayArgs, gatewayBootScript } from "../cloud";
 import { terminationTime } from "./naming";
 
-/** Arguments of one GCP gateway VM. */
-export interface GcpGatewayArgs {
+/** Arguments of one GCP gateway VM (`tags` become its labels). */
+export interface GcpGatewayArgs extends CloudGatewayArgs {
   /** The project. */
   project: pulumi.Input<string>;
   /** Zone, e.g. us-central1-a. */
   zone: string;
-  /** Its program, send targets bound to peers' addresses. */
-  program: pulumi.Input<GatewayProgram>;
-  /** VM class, e.g. n2-standard-32. */
-  machineType: string;
-  /** Image with Docker, jq and gcloud. */
-  image: pulumi.Input<string>;
-  /** The gateway container image. */
-  containerImage: string;
   /** Subnet. */
   subnet: pulumi.Input<string>;
-  /** Its static external address. */
-  address: pulumi.Input<string>;
   /** Network tag the firewall targets. */
   tag: string;
   /** The gateways' service account. */
@@ -32,47 +22,30 @@ export interface GcpGatewayArgs {
   selfDeleteRole: pulumi.Input<string>;
   /** The account as an IAM member. */
   member: pulumi.Input<string>;
-  /** Ports. */
-  controlPort: number;
-  /** Data port. */
-  dataPort: number;
-  /** Epoch ms of expiry. */
-  expireAt: number;
-  /** Its TTL in minutes, which the policy pack checks (the VM ends at expireAt). */
-  ttlMinutes: number;
-  /** Labels. */
-  labels: Record<string, string>;
 }
 
 /** A gateway VM: cloud-init boot, no SSH provisioning, deleted at expiry by Compute Engine and, failing that, by itself. */
-export class GcpGateway extends pulumi.ComponentResource {
+export class GcpGateway extends CloudGateway<GcpGatewayArgs> {
   constructor(name: string, args: GcpGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Registered inputs are what the policy pack sees: labels (as tags) and TTL, never secrets.
-    super("skyplane:gcp:Gateway", name, { tags: args.labels, ttlMinutes: args.ttlMinutes }, opts);
-    const userData = pulumi
-      .all([args.program, args.project, args.secret])
-      .apply(([program, project, secret]) =>
-        renderBootScript({
-          program,
-          image: args.containerImage,
-          secrets: { provider: "gcp", secret, project },
-          controlPort: args.controlPort,
-          dataPort: args.dataPort,
-          expireAt: args.expireAt,
-        }),
-      );
+    super("skyplane:gcp:Gateway", name, args, opts);
+  }
+
+  protected override vm(name: string, args: GcpGatewayArgs): pulumi.Output<string> {
+    const secrets = pulumi
+      .all([args.project, args.secret])
+      .apply(([project, secret]): SecretRef => ({ provider: "gcp", secret, project }));
     const vm = new compute.Instance(
       `${name}-vm`,
       {
         project: args.project,
         zone: args.zone,
-        machineType: args.machineType,
+        machineType: args.vmClass,
         bootDisk: { initializeParams: { image: args.image } },
         networkInterfaces: [{ subnetwork: args.subnet, accessConfigs: [{ natIp: args.address }] }],
-        metadata: { "user-data": userData },
+        metadata: { "user-data": gatewayBootScript(args, secrets) },
         serviceAccount: { email: args.serviceAccount, scopes: ["cloud-platform"] },
         tags: [args.tag],
-        labels: args.labels,
+        labels: args.tags,
         // Compute Engine's own deadline: it deletes the VM at its expiry even if the VM's self-delete
         // never runs (a hung guest, a broken image). The boot script's timer is the second line.
         // https://cloud.google.com/compute/docs/instances/limit-vm-runtime
@@ -100,6 +73,6 @@ export class GcpGateway extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({});
+    return vm.id;
   }
 }

@@ -61,6 +61,6 @@ export class GcpGatewayIdentity extends pulumi.ComponentResource {
       const write = role("write", WRITE_PERMISSIONS);
       for (const b of args.writeBuckets) grant(b, write, "write");
     }
-    this.registerOutputs({ email: this.email });
+    this.registerOutputs({ email: this.email, member: this.member });
   }
 }

@@ -1,6 +1,11 @@
+import type { CloudSettings } from "../../planner/cloud-settings";
+import { registerCloud } from "../registry";
+import { GcpDataplane } from "./dataplane";
+
 export { GcpDataplane } from "./dataplane";
 export type { GcpDataplaneArgs } from "./dataplane";
 export { GcpGateway } from "./gateway";
+export type { GcpGatewayArgs } from "./gateway";
 export { GcpGatewayFirewall } from "./firewall";
 export { GcpGatewayIdentity } from "./iam";
 export { GcpNetwork } from "./network";
@@ -11,3 +16,11 @@ export {
   SELF_DELETE_PERMISSIONS,
   WRITE_PERMISSIONS,
 } from "./naming";
+
+registerCloud({
+  cloud: "gcp",
+  dataplane: (name, args, settings, opts) => {
+    const gcp = settings.gcp as NonNullable<CloudSettings["gcp"]>;
+    return new GcpDataplane(name, { ...args, project: gcp.project, image: gcp.image }, opts);
+  },
+});

@@ -1,8 +1,13 @@
+import { skyplaneTags } from "../naming";
+
 /*
  * Pure helpers of the GCP dataplane: labels, address plans and the exact permissions of its roles.
  */
 
-/** GCP labels (lowercase keys and values, at most 63 characters) every resource of a dataplane carries. */
+/**
+ * GCP labels every resource of a dataplane carries: the skyplane tags with GCP's key rules (no colon;
+ * lowercase values of at most 63 characters), the expiry in epoch seconds.
+ */
 export function dataplaneLabels(
   route: string,
   dataplane: string,
@@ -13,12 +18,7 @@ export function dataplaneLabels(
       .toLowerCase()
       .replace(/[^a-z0-9_-]/g, "-")
       .slice(0, 63);
-  return {
-    skyplane: "gateway",
-    "skyplane-route": clean(route),
-    "skyplane-dataplane": clean(dataplane),
-    "skyplane-expires": String(Math.floor(expireAt / 1000)),
-  };
+  return skyplaneTags("-", clean(route), clean(dataplane), String(Math.floor(expireAt / 1000)));
 }
 
 /** What reading a source bucket takes. */

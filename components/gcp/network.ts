@@ -40,6 +40,6 @@ export class GcpNetwork extends pulumi.ComponentResource {
         ).selfLink,
       ]),
     );
-    this.registerOutputs({ network: this.network });
+    this.registerOutputs({ network: this.network, subnets: this.subnets });
   }
 }

@@ -9,6 +9,7 @@ import {
 } from "../../planner/topology";
 import type { NetworkProfile } from "../../planner/profile";
 import { LOCAL_TTL_MINUTES } from "../../common/ttl";
+import { skyplaneTags } from "../naming";
 import { LocalGateway } from "./gateway";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
 
@@ -74,15 +75,12 @@ export class LocalDataplane extends pulumi.ComponentResource {
       placement = plan.gateways;
     }
     const ttlMinutes = args.ttlMinutes ?? LOCAL_TTL_MINUTES;
-    const tags = pulumi.output(args.expireAt).apply((expireAt) => ({
-      skyplane: "gateway",
-      "skyplane:route": routeStackName(args.topology.route.src, args.topology.route.dsts),
-      "skyplane:dataplane": name,
-      "skyplane:expires":
-        expireAt !== undefined
-          ? new Date(expireAt).toISOString()
-          : `${ttlMinutes} minutes after start`,
-    }));
+    const route = routeStackName(args.topology.route.src, args.topology.route.dsts);
+    const tags = pulumi
+      .output(args.expireAt)
+      .apply((expireAt) =>
+        skyplaneTags(":", route, name, expireAt ?? `${ttlMinutes} minutes after start`),
+      );
     const built = new Map<string, LocalGateway>();
     const granted = grantTopology(args.topology, args.buckets ?? { read: [], write: [] });
     for (const spec of provisioningOrder(granted)) {

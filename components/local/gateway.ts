@@ -4,6 +4,7 @@ import { homeLayout } from "../../common/paths";
 import { LOCAL_TTL_MINUTES } from "../../common/ttl";
 import { gatewayCommand, gatewayEnv } from "../../gateway-image/launch";
 import type { GatewayProgram } from "../../planner/program";
+import { GatewayOutputs, gatewayOutputs } from "../gateway";
 import { LocalProcess } from "./process";
 
 /** Arguments of a gateway on the local cloud. */
@@ -48,7 +49,9 @@ export function localGatewayFiles(
 }
 
 /** A gateway daemon as a process on this machine (the local cloud's "VM"). */
-export class LocalGateway extends pulumi.ComponentResource {
+export class LocalGateway extends pulumi.ComponentResource implements GatewayOutputs {
+  /** The daemon's process identity, `pid@start time` (what a recycled pid cannot fake). */
+  readonly instanceId: pulumi.Output<string>;
   /** Process id of the daemon. */
   readonly pid: pulumi.Output<number>;
   /** Address it listens on. */
@@ -104,17 +107,12 @@ export class LocalGateway extends pulumi.ComponentResource {
     const ready = proc.ready.apply(
       (r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null },
     );
+    this.instanceId = proc.id;
     this.pid = proc.pid;
     this.host = host;
     this.controlPort = ready.apply((r) => r.controlPort as number);
     this.dataPort = ready.apply((r) => r.dataPort ?? 0);
     this.logFile = proc.logFile;
-    this.registerOutputs({
-      pid: this.pid,
-      host: this.host,
-      controlPort: this.controlPort,
-      dataPort: this.dataPort,
-      logFile: this.logFile,
-    });
+    this.registerOutputs({ ...gatewayOutputs(this), pid: this.pid, logFile: this.logFile });
   }
 }

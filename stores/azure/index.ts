@@ -1,20 +1,17 @@
-import * as crypto from "node:crypto";
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
-import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
-import { Hashes, hashParts } from "../hashes";
-import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
+import { Hashes } from "../hashes";
+import { StagedMultipartStore } from "../multipart";
+import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
 import {
   EMULATED_REGIONS,
   ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
-  pieces,
   StoreError,
   StoreFeatures,
   UploadedPart,
-  WriteData,
-  WriteOptions,
 } from "../types";
 import { locationRegion } from "../../common/regions";
 
@@ -46,29 +43,33 @@ export function azureHashes(md5?: Uint8Array): Hashes {
   return md5 && md5.length === 16 ? { md5: Buffer.from(md5).toString("hex") } : {};
 }
 
+/** The MD5 a write sends, as the SDK takes it. */
+function md5Of(sent: Hashes): Uint8Array {
+  return Buffer.from(sent.md5 as string, "hex");
+}
+
 /** An Azure Blob container. */
-export class AzureStore implements ObjectStore {
-  readonly scheme = "azure";
-  readonly features: StoreFeatures = {
-    multipart: true,
-    serverSideCopy: true,
+export class AzureStore extends StagedMultipartStore implements ObjectStore {
+  override readonly scheme = "azure";
+  override readonly features: StoreFeatures = cloudFeatures({
     // https://learn.microsoft.com/rest/api/storageservices/understanding-block-blobs--append-blobs--and-page-blobs
     maxPartBytes: 4000 * 1024 ** 2,
     maxParts: 50_000,
     maxObjectBytes: 50_000 * 4000 * 1024 ** 2,
     hashes: ["md5"],
     multipartHash: "none",
-  };
+  });
   private readonly container: ContainerClient;
   /** True when the account is Azurite (a development endpoint). */
   readonly emulated: boolean;
 
   constructor(
     /** `ACCOUNT/CONTAINER`. */
-    readonly bucket: string,
+    override readonly bucket: string,
     settings: { connectionString?: string } = {},
     env: NodeJS.ProcessEnv = process.env,
   ) {
+    super();
     const connectionString = settings.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
     const [account, containerName] = bucket.split("/");
     if (!connectionString) {
@@ -92,24 +93,31 @@ export class AzureStore implements ObjectStore {
     this.container = service.getContainerClient(containerName);
   }
 
-  private call<T>(fn: () => Promise<T>, key?: string): Promise<T> {
-    return withRetries(fn, azureVerdict).catch(async (err) => {
-      const explained = this.explain(err, key);
+  protected override verdict(err: unknown): Verdict {
+    return azureVerdict(err);
+  }
+
+  protected override call<T>(fn: () => Promise<T>, key?: string): Promise<T> {
+    return super.call(fn, key).catch(async (err) => {
       // A missing container can look like a missing blob (404 BlobNotFound): tell them apart.
       if (
-        explained instanceof StoreError &&
-        explained.code === "NO_SUCH_KEY" &&
+        err instanceof StoreError &&
+        err.code === "NO_SUCH_KEY" &&
         !(await this.container.exists())
-      ) {
-        throw this.explain(
-          new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }),
-        );
-      }
-      throw explained;
+      )
+        throw this.noContainer();
+      throw err;
     });
   }
 
-  private explain(err: unknown, key?: string): unknown {
+  /** The error of a container that does not exist. */
+  private noContainer(): unknown {
+    return this.explain(
+      new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }),
+    );
+  }
+
+  protected override explain(err: unknown, key?: string): unknown {
     if (!(err instanceof RestError)) return err;
     // Azure answers Md5Mismatch; Azurite InvalidOperation "Provided contentMD5 doesn't match".
     if (
@@ -124,6 +132,7 @@ export class AzureStore implements ObjectStore {
         `container azure://${this.bucket} does not exist: create it with 'skyplane mb azure://${this.bucket} --region azure:<region>'`,
       );
     }
+    if (err.code === "ContainerAlreadyExists") return bucketExists(this);
     if (err.statusCode === 404)
       return new StoreError("NO_SUCH_KEY", `no blob ${key} in azure://${this.bucket}`);
     if (err.statusCode === 403)
@@ -142,12 +151,13 @@ export class AzureStore implements ObjectStore {
     return location ? locationRegion("azure", location) : undefined;
   }
 
-  async exists(): Promise<boolean> {
+  override async exists(): Promise<boolean> {
     return this.call(() => this.container.exists());
   }
 
-  /** Creates the container. */
-  async create(): Promise<void> {
+  /** Makes the container, in its storage account's location (`region` must be Azure's all the same). */
+  async createBucket(region: string): Promise<void> {
+    creationRegion(this, region);
     await this.call(() => this.container.create());
   }
 
@@ -195,59 +205,39 @@ export class AzureStore implements ObjectStore {
     };
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    return headOrMissing(
-      async () => {
-        const p = await this.call(() => this.container.getBlobClient(key).getProperties(), key);
-        return {
-          key,
-          size: p.contentLength ?? 0,
-          lastModified: p.lastModified ?? new Date(0),
-          hashes: azureHashes(p.contentMD5),
-        };
-      },
-      () => this.exists(),
-    );
+  protected override async headObject(key: string): Promise<ObjectInfo> {
+    const p = await this.call(() => this.container.getBlobClient(key).getProperties(), key);
+    return {
+      key,
+      size: p.contentLength ?? 0,
+      lastModified: p.lastModified ?? new Date(0),
+      hashes: azureHashes(p.contentMD5),
+    };
   }
 
-  async hashes(key: string): Promise<Hashes | undefined> {
-    return hashesOf(this, key);
-  }
-
-  async get(
+  protected override read(
     key: string,
     range?: { offset: number; length: number },
-    into?: Buffer,
   ): Promise<Buffer> {
-    if (range && range.length === 0) return Buffer.alloc(0);
     const blob = this.container.getBlobClient(key);
-    const bytes = await this.call(async () => {
+    return this.call(async () => {
       if (!range) return blob.downloadToBuffer();
       const size = (await blob.getProperties()).contentLength ?? 0;
       const length = Math.min(range.length, Math.max(0, size - range.offset));
       return length === 0 ? Buffer.alloc(0) : blob.downloadToBuffer(range.offset, length);
     }, key);
-    return intoBuffer(bytes, into);
   }
 
-  async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const md5 = await this.md5(data, opts);
+  protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
     // Put Blob's transactional Content-MD5 (the SDK passes it through though its type omits it).
     const r = await this.call(
       () =>
         this.container
           .getBlockBlobClient(key)
-          .upload(body, body.length, { transactionalContentMD5: md5 } as object),
+          .upload(body, body.length, { transactionalContentMD5: md5Of(sent) } as object),
       key,
     );
-    return { key, size: body.length, lastModified: new Date(), hashes: azureHashes(r.contentMD5) };
-  }
-
-  /** The MD5 to send with a write: the caller's, else computed here. */
-  private async md5(data: WriteData, opts: WriteOptions): Promise<Uint8Array> {
-    const hex = opts.hashes?.md5 ?? (await hashParts(["md5"], pieces(data))).md5;
-    return Buffer.from(hex as string, "hex");
+    return azureHashes(r.contentMD5);
   }
 
   /** Block ids of one upload: equal length, as Azure requires. */
@@ -255,37 +245,30 @@ export class AzureStore implements ObjectStore {
     return Buffer.from(`${uploadId}-${String(partNumber).padStart(6, "0")}`).toString("base64");
   }
 
-  async createMultipartUpload(key: string): Promise<string> {
-    const id = crypto.randomBytes(12).toString("hex");
+  /** The blob that marks an open upload. */
+  private mark(key: string, uploadId: string): string {
+    return `${key}${MARK}${uploadId}`;
+  }
+
+  protected override async openUpload(key: string, uploadId: string): Promise<void> {
     await this.call(
-      () => this.container.getBlockBlobClient(`${key}${MARK}${id}`).upload(Buffer.alloc(0), 0),
+      () => this.container.getBlockBlobClient(this.mark(key, uploadId)).upload(Buffer.alloc(0), 0),
       key,
     );
-    return id;
   }
 
-  private async mustBeOpen(key: string, uploadId: string): Promise<void> {
-    const open = await this.call(
-      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).exists(),
-      key,
-    );
-    if (!open)
-      throw new StoreError(
-        "NO_SUCH_UPLOAD",
-        `no multipart upload ${uploadId} of ${key} in azure://${this.bucket}`,
-      );
+  protected override isOpen(key: string, uploadId: string): Promise<boolean> {
+    return this.call(() => this.container.getBlobClient(this.mark(key, uploadId)).exists(), key);
   }
 
-  async uploadPart(
+  protected override async stagePart(
     key: string,
     uploadId: string,
     partNumber: number,
-    data: WriteData,
-    opts: WriteOptions = {},
-  ): Promise<UploadedPart> {
-    await this.mustBeOpen(key, uploadId);
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const md5 = await this.md5(data, opts);
+    body: Buffer,
+    sent: Hashes,
+  ): Promise<Hashes> {
+    const md5 = md5Of(sent);
     const r = await this.call(
       () =>
         this.container
@@ -298,59 +281,52 @@ export class AzureStore implements ObjectStore {
     // Azure answers Put Block with the MD5 it computed; Azurite answers none. Either way the service
     // checked the block against the transactional MD5 it came with (a mismatch is refused), so that
     // MD5 is what the service holds.
-    return { partNumber, hashes: azureHashes(r.contentMD5 ?? md5) };
+    return azureHashes(r.contentMD5 ?? md5);
   }
 
-  async completeMultipartUpload(
+  protected override async stagedParts(
     key: string,
     uploadId: string,
-    parts: UploadedPart[],
-  ): Promise<ObjectInfo> {
-    await this.mustBeOpen(key, uploadId);
-    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    parts: readonly UploadedPart[],
+  ): Promise<ReadonlySet<number>> {
     const blob = this.container.getBlockBlobClient(key);
     const staged = new Set(
       ((await this.call(() => blob.getBlockList("uncommitted"), key)).uncommittedBlocks ?? []).map(
         (b) => b.name,
       ),
     );
-    const missing = sorted.find((p) => !staged.has(this.blockId(uploadId, p.partNumber)));
-    if (missing)
-      throw new StoreError(
-        "INVALID_PART",
-        `part ${missing.partNumber} of ${key} was never uploaded`,
-      );
-    await this.call(
-      () => blob.commitBlockList(sorted.map((p) => this.blockId(uploadId, p.partNumber))),
-      key,
+    return new Set(
+      parts
+        .filter((p) => staged.has(this.blockId(uploadId, p.partNumber)))
+        .map((p) => p.partNumber),
     );
-    await this.call(
-      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(),
-      key,
-    );
-    const info = await this.head(key);
-    return {
-      key,
-      size: info?.size ?? 0,
-      lastModified: info?.lastModified ?? new Date(),
-      hashes: info?.hashes ?? {},
-    };
   }
 
-  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.mustBeOpen(key, uploadId);
+  protected override async joinParts(
+    key: string,
+    uploadId: string,
+    parts: readonly UploadedPart[],
+  ): Promise<void> {
+    await this.call(
+      () =>
+        this.container
+          .getBlockBlobClient(key)
+          .commitBlockList(parts.map((p) => this.blockId(uploadId, p.partNumber))),
+      key,
+    );
+    await this.dropUpload(key, uploadId);
+  }
+
+  protected override async dropUpload(key: string, uploadId: string): Promise<void> {
     // Uncommitted blocks are dropped by Azure; removing the mark closes the upload now.
     await this.call(
-      () => this.container.getBlobClient(`${key}${MARK}${uploadId}`).deleteIfExists(),
+      () => this.container.getBlobClient(this.mark(key, uploadId)).deleteIfExists(),
       key,
     );
   }
 
   async delete(key: string): Promise<void> {
-    if (!(await this.exists()))
-      throw this.explain(
-        new RestError("container missing", { statusCode: 404, code: "ContainerNotFound" }),
-      );
+    if (!(await this.exists())) throw this.noContainer();
     await this.call(() => this.container.getBlobClient(key).deleteIfExists(), key);
   }
 }

@@ -1,20 +1,17 @@
-import * as crypto from "node:crypto";
 import { Bucket, Storage } from "@google-cloud/storage";
-import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
-import { b64hex, Hashes, hashParts, hexb64 } from "../hashes";
-import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
+import { b64hex, Hashes, hexb64 } from "../hashes";
+import { StagedMultipartStore } from "../multipart";
+import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
 import {
   EMULATED_REGIONS,
   ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
-  pieces,
   StoreError,
   StoreFeatures,
   UploadedPart,
-  WriteData,
-  WriteOptions,
 } from "../types";
 import { locationRegion } from "../../common/regions";
 
@@ -52,29 +49,25 @@ export function gcsHashes(m: { crc32c?: string; md5Hash?: string }): Hashes {
 }
 
 /** A GCS bucket. */
-export class GcsStore implements ObjectStore {
-  readonly scheme = "gs";
-  readonly features: StoreFeatures = {
-    multipart: true,
-    serverSideCopy: true,
-    maxPartBytes: 5 * 1024 ** 3,
-    // Parts are composed 32 at a time, so any count works; 10,000 keeps the same plan as S3.
-    maxParts: 10_000,
-    // https://cloud.google.com/storage/quotas#objects
-    maxObjectBytes: 5 * 1024 ** 4,
+export class GcsStore extends StagedMultipartStore implements ObjectStore {
+  override readonly scheme = "gs";
+  // Parts are composed 32 at a time, so any count works: S3's limits keep the same plan as S3. Objects
+  // are at most 5 TiB, as on S3 (https://cloud.google.com/storage/quotas#objects).
+  override readonly features: StoreFeatures = cloudFeatures({
     hashes: ["crc32c", "md5"],
     multipartHash: "combined",
-  };
+  });
   private readonly b: Bucket;
   private readonly storage: Storage;
   /** True when the store is an emulator. */
   readonly emulated: boolean;
 
   constructor(
-    readonly bucket: string,
+    override readonly bucket: string,
     settings: { apiEndpoint?: string; projectId?: string; keyFilename?: string } = {},
     env: NodeJS.ProcessEnv = process.env,
   ) {
+    super();
     const apiEndpoint = settings.apiEndpoint ?? env.STORAGE_EMULATOR_HOST;
     this.emulated = apiEndpoint !== undefined;
     // The Node client takes STORAGE_EMULATOR_HOST from process.env as its whole base URL (…/storage/v1),
@@ -101,17 +94,16 @@ export class GcsStore implements ObjectStore {
     this.b = this.storage.bucket(bucket);
   }
 
-  private call<T>(fn: () => Promise<T>, key?: string): Promise<T> {
-    return withRetries(fn, gcsVerdict).catch((err) => {
-      throw this.explain(err, key);
-    });
+  protected override verdict(err: unknown): Verdict {
+    return gcsVerdict(err);
   }
 
-  private explain(err: unknown, key?: string): unknown {
+  protected override explain(err: unknown, key?: string): unknown {
     const code = (err as { code?: unknown }).code;
     const message = String((err as Error)?.message ?? "");
     if (code === 400 && key !== undefined && /crc32c|md5/i.test(message))
       return checksumMismatch(key, `GCS refused the bytes as sent: ${message}`);
+    if (code === 409 && key === undefined) return bucketExists(this);
     if (code === 404 && (key === undefined || /bucket/i.test(message))) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -142,18 +134,22 @@ export class GcsStore implements ObjectStore {
     return locationRegion("gcp", metadata.location);
   }
 
-  async exists(): Promise<boolean> {
+  override async exists(): Promise<boolean> {
     const [exists] = await this.call(() => this.b.exists());
     return exists;
   }
 
-  /** Creates the bucket. */
-  async create(location: string): Promise<void> {
+  /**
+   * Makes the bucket in the region of `region` (a GCS location is a region, `US-CENTRAL1`, or a
+   * multi-region, `US`; never a zone).
+   */
+  async createBucket(region: string): Promise<void> {
+    const location = creationRegion(this, region).region.toUpperCase();
     await this.call(() => this.storage.createBucket(this.bucket, { location }));
   }
 
   async list(opts: ListOptions = {}): Promise<ListPage> {
-    if (!(await this.exists())) throw this.explain({ code: 404 });
+    await this.mustExist();
     const [files, next, response] = await this.call(() =>
       this.b.getFiles({
         prefix: opts.prefix || undefined,
@@ -182,32 +178,21 @@ export class GcsStore implements ObjectStore {
     };
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    return headOrMissing(
-      async () => {
-        const [m] = await this.call(() => this.b.file(key).getMetadata(), key);
-        return {
-          key,
-          size: Number(m.size ?? 0),
-          lastModified: new Date(m.updated ?? 0),
-          hashes: gcsHashes(m),
-        };
-      },
-      () => this.exists(),
-    );
+  protected override async headObject(key: string): Promise<ObjectInfo> {
+    const [m] = await this.call(() => this.b.file(key).getMetadata(), key);
+    return {
+      key,
+      size: Number(m.size ?? 0),
+      lastModified: new Date(m.updated ?? 0),
+      hashes: gcsHashes(m),
+    };
   }
 
-  async hashes(key: string): Promise<Hashes | undefined> {
-    return hashesOf(this, key);
-  }
-
-  async get(
+  protected override async read(
     key: string,
     range?: { offset: number; length: number },
-    into?: Buffer,
   ): Promise<Buffer> {
-    if (range && range.length === 0) return Buffer.alloc(0);
-    if (!(await this.exists())) throw this.explain({ code: 404 });
+    await this.mustExist();
     const [bytes] = await this.call(
       () =>
         this.b
@@ -219,17 +204,16 @@ export class GcsStore implements ObjectStore {
           ),
       key,
     );
-    return intoBuffer(bytes, into);
+    return bytes;
+  }
+
+  protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
+    await this.mustExist();
+    return this.save(key, key, body, sent);
   }
 
   /** Uploads `body` as `name` with its CRC-32C and MD5 for GCS to check; returns GCS's hashes. */
-  private async save(name: string, key: string, data: WriteData, opts: WriteOptions = {}) {
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const given = opts.hashes ?? {};
-    const sent =
-      given.crc32c && given.md5
-        ? given
-        : { ...(await hashParts(["crc32c", "md5"], pieces(data))), ...given };
+  private async save(name: string, key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
     const file = this.b.file(name);
     await this.call(
       () =>
@@ -240,67 +224,67 @@ export class GcsStore implements ObjectStore {
         }),
       key,
     );
-    return { size: body.length, hashes: gcsHashes(file.metadata) };
+    return gcsHashes(file.metadata);
   }
 
-  async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
+  /** Throws NO_SUCH_BUCKET unless the bucket exists (GCS's 404s do not tell a bucket from a key). */
+  private async mustExist(): Promise<void> {
     if (!(await this.exists())) throw this.explain({ code: 404 });
-    const { size, hashes } = await this.save(key, key, data, opts);
-    return { key, size, lastModified: new Date(), hashes };
   }
 
   private partName(key: string, uploadId: string, n: number): string {
     return `${key}${PART}${uploadId}-${String(n).padStart(5, "0")}`;
   }
 
-  async createMultipartUpload(key: string): Promise<string> {
-    if (!(await this.exists())) throw this.explain({ code: 404 });
-    const id = crypto.randomBytes(12).toString("hex");
-    await this.save(this.partName(key, id, 0), key, Buffer.alloc(0)); // marks the upload as open
-    return id;
+  protected override async openUpload(key: string, uploadId: string): Promise<void> {
+    await this.mustExist();
+    const empty = Buffer.alloc(0);
+    const sent = await this.hashesToSend(empty, {});
+    await this.save(this.partName(key, uploadId, 0), key, empty, sent); // part 0 marks the upload
   }
 
-  private async mustBeOpen(key: string, uploadId: string): Promise<void> {
+  protected override async isOpen(key: string, uploadId: string): Promise<boolean> {
     const [open] = await this.call(
       () => this.b.file(this.partName(key, uploadId, 0)).exists(),
       key,
     );
-    if (!open)
-      throw new StoreError(
-        "NO_SUCH_UPLOAD",
-        `no multipart upload ${uploadId} of ${key} in gs://${this.bucket}`,
-      );
+    return open;
   }
 
-  async uploadPart(
+  protected override stagePart(
     key: string,
     uploadId: string,
     partNumber: number,
-    data: WriteData,
-    opts: WriteOptions = {},
-  ): Promise<UploadedPart> {
-    await this.mustBeOpen(key, uploadId);
-    const { hashes } = await this.save(this.partName(key, uploadId, partNumber), key, data, opts);
-    return { partNumber, hashes };
+    body: Buffer,
+    sent: Hashes,
+  ): Promise<Hashes> {
+    return this.save(this.partName(key, uploadId, partNumber), key, body, sent);
   }
 
-  async completeMultipartUpload(
+  protected override async stagedParts(
     key: string,
     uploadId: string,
-    parts: UploadedPart[],
-  ): Promise<ObjectInfo> {
-    await this.mustBeOpen(key, uploadId);
-    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-    let sources = sorted.map((p) => this.partName(key, uploadId, p.partNumber));
-    for (const s of sources) {
-      const [there] = await this.call(() => this.b.file(s).exists(), key);
-      if (!there)
-        throw new StoreError(
-          "INVALID_PART",
-          `part ${Number(s.slice(-5))} of ${key} was never uploaded`,
-        );
+    parts: readonly UploadedPart[],
+  ): Promise<ReadonlySet<number>> {
+    const staged = new Set<number>();
+    for (const p of parts) {
+      const [there] = await this.call(
+        () => this.b.file(this.partName(key, uploadId, p.partNumber)).exists(),
+        key,
+      );
+      if (there) staged.add(p.partNumber);
     }
+    return staged;
+  }
+
+  protected override async joinParts(
+    key: string,
+    uploadId: string,
+    parts: readonly UploadedPart[],
+  ): Promise<void> {
+    const partNames = parts.map((p) => this.partName(key, uploadId, p.partNumber));
     // Compose joins at most 32 objects: join in rounds, each round into hidden intermediate objects.
+    let sources = partNames;
     const temporary: string[] = [];
     let round = 0;
     while (sources.length > COMPOSE_MAX) {
@@ -316,27 +300,10 @@ export class GcsStore implements ObjectStore {
       round++;
     }
     await this.call(() => this.b.combine(sources, key), key);
-    await this.cleanUp(key, uploadId, [
-      ...sorted.map((p) => this.partName(key, uploadId, p.partNumber)),
-      ...temporary,
-    ]);
-    const info = await this.head(key);
-    return {
-      key,
-      size: info?.size ?? 0,
-      lastModified: info?.lastModified ?? new Date(),
-      hashes: info?.hashes ?? {},
-    };
+    await this.cleanUp(key, uploadId, [...partNames, ...temporary]);
   }
 
-  private async cleanUp(key: string, uploadId: string, names: string[]): Promise<void> {
-    for (const n of [...names, this.partName(key, uploadId, 0)]) {
-      await this.call(() => this.b.file(n).delete({ ignoreNotFound: true }), n);
-    }
-  }
-
-  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.mustBeOpen(key, uploadId);
+  protected override async dropUpload(key: string, uploadId: string): Promise<void> {
     const [files] = await this.call(
       () => this.b.getFiles({ prefix: `${key}${PART}${uploadId}-` }),
       key,
@@ -348,8 +315,15 @@ export class GcsStore implements ObjectStore {
     );
   }
 
+  /** Deletes `names` and the upload's marker. */
+  private async cleanUp(key: string, uploadId: string, names: string[]): Promise<void> {
+    for (const n of [...names, this.partName(key, uploadId, 0)]) {
+      await this.call(() => this.b.file(n).delete({ ignoreNotFound: true }), n);
+    }
+  }
+
   async delete(key: string): Promise<void> {
-    if (!(await this.exists())) throw this.explain({ code: 404 });
+    await this.mustExist();
     await this.call(() => this.b.file(key).delete({ ignoreNotFound: true }), key);
   }
 }

@@ -4,7 +4,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { crc32, formatCrc } from "../checksum";
-import { checksumMismatch } from "../common";
+import { checksumMismatch, creationRegion, S3_PART_LIMITS } from "../common";
 import { crcCombine, Hashes } from "../hashes";
 import {
   byteLength,
@@ -85,8 +85,7 @@ export class LocalStore implements ObjectStore {
   readonly features: StoreFeatures = {
     multipart: true,
     serverSideCopy: false,
-    maxPartBytes: 5 * 1024 ** 3,
-    maxParts: 10_000,
+    ...S3_PART_LIMITS,
     maxObjectBytes: Number.MAX_SAFE_INTEGER,
     // The CRC-32 of the bytes read back from disk after writing them, before they are published.
     hashes: ["crc32"],
@@ -109,20 +108,28 @@ export class LocalStore implements ObjectStore {
     this.records = records ?? path.join(root, META);
   }
 
-  /** Creates a bucket folder in `region` (e.g. `local:east`); an existing bucket keeps its region. */
+  /** A store of the bucket folder `root`, made in `region` (e.g. `local:east`): see `createBucket`. */
   static async createBucket(bucket: string, root: string, region: string): Promise<LocalStore> {
     const store = new LocalStore(bucket, root);
-    await mkdirp(store.records);
-    const file = path.join(store.records, BUCKET_FILE);
-    const existing = await store.region();
+    await store.createBucket(region);
+    return store;
+  }
+
+  /** Makes the bucket folder in `region` (e.g. `local:east`); a bucket already there keeps its region. */
+  async createBucket(region: string): Promise<void> {
+    creationRegion(this, region);
+    await mkdirp(this.records);
+    const existing = await this.region();
     if (existing !== undefined && existing !== region) {
       throw new StoreError(
         "CONFLICT",
-        `bucket ${bucket} already exists in ${existing}, not ${region}`,
+        `bucket ${this.bucket} already exists in ${existing}, not ${region}`,
       );
     }
-    await writeRecord(file, JSON.stringify({ region, created: new Date().toISOString() }) + "\n");
-    return store;
+    await writeRecord(
+      path.join(this.records, BUCKET_FILE),
+      JSON.stringify({ region, created: new Date().toISOString() }) + "\n",
+    );
   }
 
   async region(): Promise<string | undefined> {

@@ -15,17 +15,24 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { checksumMismatch, hashesOf, headOrMissing, intoBuffer } from "../common";
-import { b64hex, Hashes, hashParts, hexb64 } from "../hashes";
-import { httpVerdict, isTransientNetworkError, Verdict, withRetries } from "../retry";
 import {
-  byteLength,
+  bucketExists,
+  checksumMismatch,
+  cloudFeatures,
+  creationRegion,
+  CloudStore,
+  joined,
+  mustHaveParts,
+  partsInOrder,
+} from "../common";
+import { b64hex, Hashes, hexb64, PartHash } from "../hashes";
+import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
+import {
   EMULATED_REGIONS,
   ListOptions,
   ListPage,
   ObjectInfo,
   ObjectStore,
-  pieces,
   StoreError,
   StoreFeatures,
   UploadedPart,
@@ -96,25 +103,20 @@ export function s3Hashes(etag?: string, crc32c?: string): Hashes {
 }
 
 /** An S3 bucket. */
-export class S3Store implements ObjectStore {
-  readonly scheme = "s3";
-  readonly features: StoreFeatures = {
-    multipart: true,
-    serverSideCopy: true,
-    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
-    maxPartBytes: 5 * 1024 ** 3,
-    maxParts: 10_000,
-    maxObjectBytes: 5 * 1024 ** 4,
+export class S3Store extends CloudStore implements ObjectStore {
+  override readonly scheme = "s3";
+  override readonly features: StoreFeatures = cloudFeatures({
     hashes: ["md5", "crc32c"],
     multipartHash: "parts",
-  };
+  });
   private readonly client: S3Client;
 
   constructor(
-    readonly bucket: string,
+    override readonly bucket: string,
     settings: S3Settings = {},
     env: NodeJS.ProcessEnv = process.env,
   ) {
+    super();
     const endpoint = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
     // Keys in the given environment are used as they are; otherwise the SDK's chain looks for them.
     const fromEnv =
@@ -142,6 +144,11 @@ export class S3Store implements ObjectStore {
     if (this.emulated) this.features = { ...this.features, hashes: ["md5"] };
   }
 
+  /** Both hashes go with every write, even to a custom endpoint that reports only the ETag. */
+  protected override get sentHashes(): readonly PartHash[] {
+    return ["md5", "crc32c"];
+  }
+
   /** The hashes a response reports: on a custom endpoint, the ETag alone (see the constructor). */
   private reported(etag?: string, crc32c?: string): Hashes {
     return s3Hashes(etag, this.emulated ? undefined : crc32c);
@@ -150,13 +157,11 @@ export class S3Store implements ObjectStore {
   /** True when the store is a custom endpoint (an emulator or another S3-compatible service). */
   readonly emulated: boolean;
 
-  private call<T>(fn: () => Promise<T>, key?: string, uploadId?: string): Promise<T> {
-    return withRetries(fn, s3Verdict).catch((err) => {
-      throw this.explain(err, key, uploadId);
-    });
+  protected override verdict(err: unknown): Verdict {
+    return s3Verdict(err);
   }
 
-  private explain(err: unknown, key?: string, uploadId?: string): unknown {
+  protected override explain(err: unknown, key?: string, uploadId?: string): unknown {
     const name = (err as Error)?.name ?? "";
     const status = (err as S3ServiceException).$metadata?.httpStatusCode;
     if (isDigestRefusal(err) && key !== undefined)
@@ -170,6 +175,8 @@ export class S3Store implements ObjectStore {
         `no multipart upload ${uploadId} of ${key} in s3://${this.bucket}`,
       );
     }
+    if (name === "BucketAlreadyExists" || name === "BucketAlreadyOwnedByYou")
+      return bucketExists(this);
     if (name === "NoSuchBucket" || (status === 404 && key === undefined)) {
       return new StoreError(
         "NO_SUCH_BUCKET",
@@ -210,7 +217,7 @@ export class S3Store implements ObjectStore {
     return locationRegion("aws", out.LocationConstraint);
   }
 
-  async exists(): Promise<boolean> {
+  override async exists(): Promise<boolean> {
     try {
       await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
       return true;
@@ -220,14 +227,14 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** Creates the bucket. */
-  async create(region: string): Promise<void> {
+  async createBucket(region: string): Promise<void> {
+    const { name } = creationRegion(this, region);
     await this.call(() =>
       this.client.send(
         new CreateBucketCommand({
           Bucket: this.bucket,
-          ...(region !== "us-east-1"
-            ? { CreateBucketConfiguration: { LocationConstraint: region as never } }
+          ...(name !== "us-east-1"
+            ? { CreateBucketConfiguration: { LocationConstraint: name as never } }
             : {}),
         }),
       ),
@@ -258,37 +265,26 @@ export class S3Store implements ObjectStore {
     };
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    return headOrMissing(
-      async () => {
-        const r = await this.call(
-          () =>
-            this.client.send(
-              new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
-            ),
-          key,
-        );
-        return {
-          key,
-          size: r.ContentLength ?? 0,
-          lastModified: r.LastModified ?? new Date(0),
-          hashes: this.reported(r.ETag, r.ChecksumCRC32C),
-        };
-      },
-      () => this.exists(),
+  protected override async headObject(key: string): Promise<ObjectInfo> {
+    const r = await this.call(
+      () =>
+        this.client.send(
+          new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
+        ),
+      key,
     );
+    return {
+      key,
+      size: r.ContentLength ?? 0,
+      lastModified: r.LastModified ?? new Date(0),
+      hashes: this.reported(r.ETag, r.ChecksumCRC32C),
+    };
   }
 
-  async hashes(key: string): Promise<Hashes | undefined> {
-    return hashesOf(this, key);
-  }
-
-  async get(
+  protected override async read(
     key: string,
     range?: { offset: number; length: number },
-    into?: Buffer,
   ): Promise<Buffer> {
-    if (range && range.length === 0) return Buffer.alloc(0);
     const r = await this.call(
       () =>
         this.client.send(
@@ -300,42 +296,30 @@ export class S3Store implements ObjectStore {
         ),
       key,
     );
-    const bytes = Buffer.from(
+    return Buffer.from(
       await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
     );
-    return intoBuffer(bytes, into);
   }
 
-  async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const sent = await this.sentHashes(data, opts);
-    const r = await this.call(
-      () =>
-        this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: body,
-            ContentLength: body.length,
-            ContentMD5: hexb64(sent.md5 as string),
-            ChecksumCRC32C: hexb64(sent.crc32c as string),
-          }),
-        ),
-      key,
-    );
+  /** The request fields of a body and the hashes S3 checks it against. */
+  private static payload(body: Buffer, sent: Hashes) {
     return {
-      key,
-      size: body.length,
-      lastModified: new Date(),
-      hashes: this.reported(r.ETag, r.ChecksumCRC32C),
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: hexb64(sent.md5 as string),
+      ChecksumCRC32C: hexb64(sent.crc32c as string),
     };
   }
 
-  /** The MD5 and CRC-32C to send with a write: the caller's, else computed here. */
-  private async sentHashes(data: WriteData, opts: WriteOptions): Promise<Hashes> {
-    const given = opts.hashes ?? {};
-    if (given.md5 && given.crc32c) return given;
-    return { ...(await hashParts(["md5", "crc32c"], pieces(data))), ...given };
+  protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
+    const r = await this.call(
+      () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, ...S3Store.payload(body, sent) }),
+        ),
+      key,
+    );
+    return this.reported(r.ETag, r.ChecksumCRC32C);
   }
 
   async createMultipartUpload(key: string): Promise<string> {
@@ -360,8 +344,7 @@ export class S3Store implements ObjectStore {
     data: WriteData,
     opts: WriteOptions = {},
   ): Promise<UploadedPart> {
-    const body = Buffer.concat(pieces(data) as Buffer[]);
-    const sent = await this.sentHashes(data, opts);
+    const sent = await this.hashesToSend(data, opts);
     const r = await this.call(
       () =>
         this.client.send(
@@ -370,10 +353,7 @@ export class S3Store implements ObjectStore {
             Key: key,
             UploadId: uploadId,
             PartNumber: partNumber,
-            Body: body,
-            ContentLength: byteLength(data),
-            ContentMD5: hexb64(sent.md5 as string),
-            ChecksumCRC32C: hexb64(sent.crc32c as string),
+            ...S3Store.payload(joined(data), sent),
           }),
         ),
       key,
@@ -387,7 +367,7 @@ export class S3Store implements ObjectStore {
     uploadId: string,
     parts: UploadedPart[],
   ): Promise<ObjectInfo> {
-    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    const sorted = partsInOrder(parts);
     // S3 completes an upload by the parts' ETags, which the caller (the runner) never saw: list them.
     const listed = new Map<number, { etag: string; crc32c?: string }>();
     let marker: string | undefined;
@@ -408,13 +388,7 @@ export class S3Store implements ObjectStore {
         listed.set(p.PartNumber as number, { etag: p.ETag as string, crc32c: p.ChecksumCRC32C });
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
     } while (marker);
-    const missing = sorted.filter((p) => !listed.has(p.partNumber));
-    if (missing.length > 0) {
-      throw new StoreError(
-        "INVALID_PART",
-        `part ${missing[0].partNumber} of ${key} was never uploaded`,
-      );
-    }
+    mustHaveParts(key, sorted, (n) => listed.has(n));
     // S3 completes by the parts' ETags and CRC-32Cs as it listed them; it then reports the COMPOSITE
     // CRC-32C and the multipart ETag it computed, which the caller checks against its own parts.
     await this.call(
@@ -437,13 +411,7 @@ export class S3Store implements ObjectStore {
         ),
       key,
     );
-    const info = await this.head(key);
-    return {
-      key,
-      size: info?.size ?? 0,
-      lastModified: info?.lastModified ?? new Date(),
-      hashes: info?.hashes ?? {},
-    };
+    return this.completed(key);
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {

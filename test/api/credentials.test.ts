@@ -58,7 +58,7 @@ describe("api: a client's credentials", function () {
       });
       const bucket = `creds-${crypto.randomBytes(3).toString("hex")}`;
       const s3 = new S3Store(bucket, {}, { ...env });
-      await s3.create("us-east-1");
+      await s3.createBucket("aws:us-east-1");
       const src = await LocalStore.createBucket(
         "creds-src",
         localBucketRoot({ home }, "creds-src"),

@@ -106,7 +106,7 @@ describe("cli: secrets never on a command line", function () {
       crypto.randomBytes(4 << 20),
     );
     const bucket = `sec-${crypto.randomBytes(3).toString("hex")}`;
-    await new S3Store(bucket, {}, env).create("us-east-1");
+    await new S3Store(bucket, {}, env).createBucket("aws:us-east-1");
 
     const poller = await startPoller();
     const cli = spawn(

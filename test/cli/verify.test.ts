@@ -42,9 +42,9 @@ describe("cli: skyplane verify compares keys, sizes and the stores' own checksum
     s3 = `vf-s3-${tag}`;
     gcs = `vf-gcs-${tag}`;
     const s3Store = new S3Store(s3, {}, env);
-    await s3Store.create("us-east-1");
+    await s3Store.createBucket("aws:us-east-1");
     const gcsStore = new GcsStore(gcs, {}, env);
-    await gcsStore.create("US-CENTRAL1");
+    await gcsStore.createBucket("gcp:us-central1");
     for (const [k, v] of Object.entries(files)) {
       await local.put(`data/${k}`, v);
       await gcsStore.put(`data/${k}`, v);

@@ -85,8 +85,8 @@ describe("components/cloud: what the cloud dataplanes share", () => {
     const [gcpPeers, resolveGcpPeers] = pulumi.deferredOutput<Record<string, string>>();
     const aws = new AwsDataplane("mc-aws", {
       ...common,
-      amis: { "aws:us-east-1": "ami-east" },
-      image: "gateway:1",
+      images: { "aws:us-east-1": "ami-east" },
+      containerImage: "gateway:1",
       readBuckets: ["src"],
       writeBuckets: [],
       remotePeers: gcpPeers,

@@ -68,18 +68,28 @@ export function value<T>(o: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
   return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as pulumi.Unwrap<T>)));
 }
 
-/** Names of every resource reachable from `root` through its children. */
-export function descendants(root: pulumi.Resource): Set<string> {
-  const out = new Set<string>();
+/** Every resource reachable from `root` through its children, as the objects the program made. */
+export function descendantResources(root: pulumi.Resource): pulumi.Resource[] {
+  const out: pulumi.Resource[] = [];
   const walk = (r: pulumi.Resource) => {
     for (const c of (r as unknown as { __childResources?: Set<pulumi.Resource> })
       .__childResources ?? new Set()) {
-      out.add((c as unknown as { __name: string }).__name);
+      out.push(c);
       walk(c);
     }
   };
   walk(root);
   return out;
+}
+
+/** Names of every resource reachable from `root` through its children. */
+export function descendants(root: pulumi.Resource): Set<string> {
+  return new Set(descendantResources(root).map((c) => (c as unknown as { __name: string }).__name));
+}
+
+/** The type token of a resource, e.g. `skyplane:aws:Gateway`. */
+export function typeOf(r: pulumi.Resource): string {
+  return (r as unknown as { __pulumiType: string }).__pulumiType;
 }
 
 /** Azure settings for mock dataplanes (ids of the right shape; nothing is ever called). */

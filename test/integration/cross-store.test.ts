@@ -51,11 +51,11 @@ describe("integration: cp and sync between every pair of stores", function () {
       "local:south",
     );
     const s3 = new S3Store(`xs-s3-${tag}`);
-    await s3.create("us-east-1");
+    await s3.createBucket("aws:us-east-1");
     const gcs = new GcsStore(`xs-gcs-${tag}`);
-    await gcs.create("US-CENTRAL1");
+    await gcs.createBucket("gcp:us-central1");
     const azure = new AzureStore(`${AZURITE_ACCOUNT}/xs-az-${tag}`);
-    await azure.create();
+    await azure.createBucket("azure:westeurope");
     stores.local = { uri: `local://xs-local-${tag}`, store: local };
     stores.s3 = { uri: `s3://xs-s3-${tag}`, store: s3 };
     stores.gcs = { uri: `gs://xs-gcs-${tag}`, store: gcs };

@@ -83,7 +83,7 @@ describe("integration: verification catches corrupted bytes", function () {
       make: async () => {
         const b = `ig-s3-${tag()}`;
         const store = new S3Store(b);
-        await store.create("us-east-1");
+        await store.createBucket("aws:us-east-1");
         return { uri: `s3://${b}`, store };
       },
       endpoint: "AWS_ENDPOINT_URL_S3",
@@ -93,7 +93,7 @@ describe("integration: verification catches corrupted bytes", function () {
       make: async () => {
         const b = `ig-gcs-${tag()}`;
         const store = new GcsStore(b);
-        await store.create("US-CENTRAL1");
+        await store.createBucket("gcp:us-central1");
         return { uri: `gs://${b}`, store };
       },
       endpoint: "STORAGE_EMULATOR_HOST",
@@ -103,7 +103,7 @@ describe("integration: verification catches corrupted bytes", function () {
       make: async () => {
         const b = `ig-az-${tag()}`;
         const store = new AzureStore(`${AZURITE_ACCOUNT}/${b}`);
-        await store.create();
+        await store.createBucket("azure:westeurope");
         return { uri: `azure://${AZURITE_ACCOUNT}/${b}`, store };
       },
       endpoint: "AZURE_STORAGE_CONNECTION_STRING",

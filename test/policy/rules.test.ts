@@ -339,15 +339,15 @@ describe("policy: the guardrails", () => {
       key: pulumi.secret("k"),
       clientCidr: "203.0.113.7/32",
       expireAt: Date.UTC(2026, 10, 27, 14),
+      containerImage: "gateway:1",
+      readBuckets: ["src"],
+      writeBuckets: ["dst"],
     };
     const built = [
       new AwsDataplane("pol-aws", {
         ...common,
         topology: planDirect({ src: "aws:us-east-1", dsts: ["aws:us-west-2"] }, model),
-        amis: { "aws:us-east-1": "ami-1", "aws:us-west-2": "ami-2" },
-        image: "gateway:1",
-        readBuckets: ["src"],
-        writeBuckets: ["dst"],
+        images: { "aws:us-east-1": "ami-1", "aws:us-west-2": "ami-2" },
         sshCidr: "203.0.113.7/32",
       }).gateways,
       new GcpDataplane("pol-gcp", {
@@ -355,17 +355,12 @@ describe("policy: the guardrails", () => {
         topology: planDirect({ src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] }, model),
         project: "p",
         image: "img",
-        containerImage: "gateway:1",
-        readBuckets: ["src"],
-        writeBuckets: ["dst"],
       }).gateways,
       new AzureDataplane("pol-azure", {
         ...common,
         topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, model),
         ...AZURE_TEST_SETTINGS,
-        containerImage: "gateway:1",
-        readContainers: ["src"],
-        writeContainers: ["dst"],
+        image: AZURE_TEST_SETTINGS.imageId,
       }).gateways,
       new LocalDataplane("pol-local", {
         topology: planDirect({ src: "local:east", dsts: ["local:west"] }, model),

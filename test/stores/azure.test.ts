@@ -12,15 +12,14 @@ describe("stores/azure against Azurite", function () {
   });
 
   storeConformance("azure", {
-    fresh: async () => {
-      const store = new AzureStore(
+    unmade: () =>
+      new AzureStore(
         `${AZURITE_ACCOUNT}/skyplane-${crypto.randomBytes(4).toString("hex")}`,
         {},
         env,
-      );
-      await store.create();
-      return store;
-    },
+      ),
+    region: "azure:westeurope",
+    foreignRegion: "aws:us-east-1",
     missing: () => new AzureStore(`${AZURITE_ACCOUNT}/skyplane-missing`, {}, env),
   });
 });

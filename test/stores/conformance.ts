@@ -35,9 +35,17 @@ async function mustBeHashesOf(
   return checked;
 }
 
-/** Makes an empty bucket, and a store for a bucket that does not exist. */
+/** Where an adapter's buckets are made, and stores of buckets that do not exist. */
 export interface ConformanceTarget {
-  readonly fresh: () => Promise<ObjectStore>;
+  /** A store of a bucket under a new name, not made yet. */
+  readonly unmade: () => ObjectStore;
+  /** A region id its buckets are made in. */
+  readonly region: string;
+  /** A region id of another provider, which making a bucket refuses. */
+  readonly foreignRegion: string;
+  /** True when making a bucket that exists in the same region keeps it (the local store); else CONFLICT. */
+  readonly keepsExisting?: boolean;
+  /** A store of a bucket that does not exist. */
   readonly missing: () => ObjectStore;
 }
 
@@ -47,7 +55,37 @@ export function storeConformance(name: string, target: ConformanceTarget): void 
     this.timeout(60_000);
     let store: ObjectStore;
     beforeEach(async () => {
-      store = await target.fresh();
+      store = target.unmade();
+      await store.createBucket(target.region);
+    });
+
+    it("makes its bucket in a region of its provider, refusing another's and one that exists", async () => {
+      const made = target.unmade();
+      assert.equal(await made.exists(), false);
+      await assert.rejects(
+        made.createBucket(target.foreignRegion),
+        (e: Error) =>
+          e instanceof StoreError &&
+          e.code === "BAD_REGION" &&
+          e.message.endsWith(
+            `region (${target.region.split(":")[0]}:…), not ${target.foreignRegion}`,
+          ),
+      );
+      assert.equal(await made.exists(), false, "nothing is made in another provider's region");
+      await made.createBucket(target.region);
+      assert.equal(await made.exists(), true);
+      assert.deepEqual((await made.list()).objects, [], "a new bucket is empty");
+      if (target.keepsExisting) {
+        await made.put("kept", Buffer.from("k"));
+        await made.createBucket(target.region);
+        assert.equal((await made.get("kept")).toString(), "k", "the bucket is kept as it was");
+      } else {
+        await assert.rejects(
+          made.createBucket(target.region),
+          (e: Error) =>
+            e instanceof StoreError && e.code === "CONFLICT" && /exists already/.test(e.message),
+        );
+      }
     });
 
     it("puts, heads and gets objects, with ranges, empty objects and odd keys", async () => {

@@ -56,7 +56,7 @@ describe("stores: retries, throttling and errors", function () {
   before(async () => {
     env = (await emulators()).env;
     bucket = `faults-${crypto.randomBytes(3).toString("hex")}`;
-    await new S3Store(bucket, {}, { ...process.env, ...env }).create("us-east-1");
+    await new S3Store(bucket, {}, { ...process.env, ...env }).createBucket("aws:us-east-1");
   });
 
   it("backs off exponentially and honours Retry-After; retries 5xx and 429, never 4xx", async () => {

@@ -24,8 +24,10 @@ describe("stores/local", () => {
   let n = 0;
 
   storeConformance("local", {
-    fresh: () =>
-      LocalStore.createBucket(`b${++n}`, localBucketRoot({ home }, `bucket-${n}`), "local:east"),
+    unmade: () => new LocalStore(`b${++n}`, localBucketRoot({ home }, `bucket-${n}`)),
+    region: "local:east",
+    foreignRegion: "aws:us-east-1",
+    keepsExisting: true,
     missing: () => new LocalStore("missing", path.join(home, "no-such-bucket")),
   });
 

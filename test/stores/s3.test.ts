@@ -11,11 +11,9 @@ describe("stores/s3 against gofakes3", function () {
   });
 
   storeConformance("s3", {
-    fresh: async () => {
-      const store = new S3Store(`skyplane-${crypto.randomBytes(4).toString("hex")}`, {}, env);
-      await store.create("us-east-1");
-      return store;
-    },
+    unmade: () => new S3Store(`skyplane-${crypto.randomBytes(4).toString("hex")}`, {}, env),
+    region: "aws:us-east-1",
+    foreignRegion: "gcp:us-central1",
     missing: () => new S3Store("skyplane-missing-bucket", {}, env),
   });
 });

@@ -38,12 +38,12 @@ describe("components/azure: the dataplane under mocks", function () {
         token: pulumi.secret("the-token-value"),
         key: pulumi.secret("the-key-value"),
         clientCidr: "203.0.113.7/32",
-        imageId:
+        image:
           "/subscriptions/x/resourceGroups/images/providers/Microsoft.Compute/images/skyplane-gateway",
         containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
         storageAccountId: ACCOUNT,
-        readContainers: ["src"],
-        writeContainers: ["dst"],
+        readBuckets: ["src"],
+        writeBuckets: ["dst"],
         sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample skyplane",
         expireAt: Date.UTC(2026, 10, 27, 14),
       },
