@@ -24,12 +24,41 @@ const EGRESS_INTER: Record<string, number> = { aws: 5, gcp: 7, azure: 5, local: 
 const INGRESS: Record<string, number> = { aws: 10, gcp: 32, azure: 16, local: 10 };
 
 /**
- * How throughput falls with distance, fitted to the 2022-11 grid (median absolute error 9% over its
- * 4970 pairs, see bench/planner-model): long paths have long round trips, and a TCP connection's rate
- * is its window over its round-trip time.
+ * How throughput falls with distance, fitted to the 2022-11 grid: long paths have long round trips, and
+ * a TCP connection's rate is its window over its round-trip time. (bench/planner.ts measures the
+ * estimate in and out of sample.)
  */
 const DISTANCE_SCALE_KM = 30_000;
 const DISTANCE_EXPONENT = 0.75;
+
+/**
+ * The parameters of the throughput estimate between two regions a grid does not measure:
+ * `cap / (1 + (distance / scale)^exponent)`, where the cap belongs to the ordered pair of providers.
+ */
+export interface ThroughputParams {
+  /** Gbit/s between one reference gateway in each region at no distance, keyed `aws>gcp`. */
+  readonly capGbps: Readonly<Record<string, number>>;
+  /** Distance at which throughput has halved, km. */
+  readonly distanceScaleKm: number;
+  /** How steeply it falls beyond that. */
+  readonly distanceExponent: number;
+}
+
+const PROVIDERS = Object.keys(INGRESS);
+
+/** The default estimate: each provider pair's cap is the lower of the sender's egress and the receiver's ingress. */
+export const DEFAULT_THROUGHPUT: ThroughputParams = {
+  capGbps: Object.fromEntries(
+    PROVIDERS.flatMap((a) =>
+      PROVIDERS.map((b) => [
+        `${a}>${b}`,
+        Math.min(a === b ? EGRESS_INTRA[a] : EGRESS_INTER[a], INGRESS[b]),
+      ]),
+    ),
+  ),
+  distanceScaleKm: DISTANCE_SCALE_KM,
+  distanceExponent: DISTANCE_EXPONENT,
+};
 
 /** One row of a measured throughput grid. */
 export interface GridRow {
@@ -76,11 +105,94 @@ export function requireRegion(id: string): CatalogueRegion {
   return catalogueRegion(id) as CatalogueRegion;
 }
 
-/** The default throughput estimate between two regions from the per-VM caps and their distance. */
-export function estimateThroughputGbps(a: CatalogueRegion, b: CatalogueRegion): number {
-  const egress = a.provider === b.provider ? EGRESS_INTRA[a.provider] : EGRESS_INTER[a.provider];
-  const cap = Math.min(egress, INGRESS[b.provider]);
-  return cap / (1 + Math.pow(distanceKm(a, b) / DISTANCE_SCALE_KM, DISTANCE_EXPONENT));
+/** The throughput estimate between two regions from their providers' cap and their distance. */
+export function estimateThroughputGbps(
+  a: CatalogueRegion,
+  b: CatalogueRegion,
+  params: ThroughputParams = DEFAULT_THROUGHPUT,
+): number {
+  const cap =
+    params.capGbps[`${a.provider}>${b.provider}`] ??
+    DEFAULT_THROUGHPUT.capGbps[`${a.provider}>${b.provider}`];
+  return cap / (1 + Math.pow(distanceKm(a, b) / params.distanceScaleKm, params.distanceExponent));
+}
+
+/** The median of numbers sorted in place. */
+function medianInPlace(xs: Float64Array): number {
+  xs.sort();
+  const m = xs.length >> 1;
+  return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+}
+
+/**
+ * Fits the estimate's parameters to a measured grid, by least absolute error of log throughput (a
+ * relative error, robust to the odd bad measurement): for each candidate scale and exponent, each
+ * provider pair's cap is the median of what its measurements imply, and the candidate with the least
+ * total error wins (a grid search over scale 1,000–200,000 km and exponent 0.25–4, then a finer one
+ * around the best). Provider pairs the grid does not measure keep the default cap. Rows whose regions
+ * are not in the catalogue throw, naming them.
+ */
+export function fitThroughput(grid: readonly GridRow[]): ThroughputParams {
+  if (grid.length === 0) throw new Error("fitting the throughput estimate needs a non-empty grid");
+  const groups = new Map<string, { logGbps: number[]; km: number[] }>();
+  for (const row of grid) {
+    const a = requireRegion(row.src);
+    const b = requireRegion(row.dst);
+    const key = `${a.provider}>${b.provider}`;
+    const g = groups.get(key) ?? { logGbps: [], km: [] };
+    groups.set(key, g);
+    g.logGbps.push(Math.log(row.gbps));
+    g.km.push(distanceKm(a, b));
+  }
+  const scratch = new Float64Array(Math.max(...[...groups.values()].map((g) => g.km.length)));
+  /** Each group's log cap (the median of implied log caps) and the total absolute log error. */
+  const evaluate = (scale: number, exponent: number) => {
+    let error = 0;
+    const logCaps: Record<string, number> = {};
+    for (const [key, g] of groups) {
+      const implied = scratch.subarray(0, g.km.length);
+      for (let i = 0; i < g.km.length; i++)
+        implied[i] = g.logGbps[i] + Math.log1p(Math.pow(g.km[i] / scale, exponent));
+      const logCap = medianInPlace(implied);
+      logCaps[key] = logCap;
+      for (let i = 0; i < implied.length; i++) error += Math.abs(implied[i] - logCap);
+    }
+    return { error, logCaps };
+  };
+  type Candidate = {
+    scale: number;
+    exponent: number;
+    error: number;
+    logCaps: Record<string, number>;
+  };
+  const search = (scales: number[], exponents: number[], best?: Candidate): Candidate => {
+    for (const scale of scales) {
+      for (const exponent of exponents) {
+        const r = evaluate(scale, exponent);
+        if (!best || r.error < best.error) best = { scale, exponent, ...r };
+      }
+    }
+    return best as Candidate;
+  };
+  const steps = (from: number, to: number, n: number, log: boolean) =>
+    Array.from({ length: n + 1 }, (_, i) =>
+      log ? from * Math.pow(to / from, i / n) : from + ((to - from) * i) / n,
+    );
+  const coarse = search(steps(1_000, 200_000, 60, true), steps(0.25, 4, 75, false));
+  const ratio = Math.pow(200, 1 / 60);
+  const fine = search(
+    steps(coarse.scale / ratio, coarse.scale * ratio, 20, true),
+    steps(Math.max(0.05, coarse.exponent - 0.05), coarse.exponent + 0.05, 20, false),
+    coarse,
+  );
+  return {
+    capGbps: {
+      ...DEFAULT_THROUGHPUT.capGbps,
+      ...Object.fromEntries(Object.entries(fine.logCaps).map(([k, v]) => [k, Math.exp(v)])),
+    },
+    distanceScaleKm: fine.scale,
+    distanceExponent: fine.exponent,
+  };
 }
 
 /** Options of `buildModel`. */
@@ -132,8 +244,12 @@ export function buildModel(opts: ModelOptions = {}): PlannerModel {
   };
 }
 
-/** Parses a throughput grid in the CSV format of Skyplane's measurements (received bits per second). */
-export function parseGridCsv(text: string): GridRow[] {
+/**
+ * Parses a throughput grid in the CSV format of Skyplane's measurements (received bits per second).
+ * `tier` keeps only rows measured with that network tier at both ends (the 2022-01 grid also measured
+ * GCP's STANDARD tier); by default every row is kept.
+ */
+export function parseGridCsv(text: string, opts: { tier?: string } = {}): GridRow[] {
   const [head, ...lines] = text.trim().split(/\r?\n/);
   const cols = head.split(",");
   const at = (name: string) => {
@@ -147,13 +263,15 @@ export function parseGridCsv(text: string): GridRow[] {
     at("throughput_received_bps"),
     cols.indexOf("success"),
   ];
+  const tiers = opts.tier === undefined ? undefined : [at("src_tier"), at("dst_tier")];
   return lines
-    .map((l) => l.split(","))
-    .filter((f) => ok < 0 || f[ok] !== "False")
-    .map((f, n) => {
+    .map((l, n) => ({ f: l.split(","), line: n + 2 }))
+    .filter(({ f }) => ok < 0 || f[ok] !== "False")
+    .filter(({ f }) => !tiers || tiers.every((i) => f[i] === opts.tier))
+    .map(({ f, line }) => {
       const gbps = Number(f[rx]) / 1e9;
       if (!Number.isFinite(gbps) || gbps <= 0)
-        throw new Error(`grid line ${n + 2}: bad throughput ${f[rx]}`);
+        throw new Error(`grid line ${line}: bad throughput ${f[rx]}`);
       return { src: f[src], dst: f[dst], gbps };
     });
 }

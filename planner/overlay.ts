@@ -15,12 +15,35 @@ import { layOut, RegionPlan, Topology, TopologyLink } from "./topology";
  *   objective "throughput": maximise T; cost per GB ≤ the cap
  */
 
-/** The part of HiGHS the planner uses: solve a model in CPLEX LP format. */
+/** What the planner asks of a MILP solver (HiGHS, see highs.ts). */
 export interface MilpSolver {
-  solve(
-    lp: string,
-    options?: Record<string, unknown>,
-  ): { Status: string; ObjectiveValue: number; Columns: Record<string, { Primal?: number }> };
+  /** Solves a model in CPLEX LP format, stopping at the limits. */
+  solve(lp: string, limits: MilpLimits): MilpResult;
+}
+
+/** When a solve stops. */
+export interface MilpLimits {
+  /** Seconds the solver may search (HiGHS checks its clock between steps, so it may overrun). */
+  readonly timeLimitSeconds: number;
+  /** Relative gap within which a solution counts as optimal. */
+  readonly relativeGap: number;
+}
+
+/** How a solve ended and the best solution it found. */
+export interface MilpResult {
+  /** The solver's word for how it ended, e.g. `optimal`, `infeasible`, `timeLimit`. */
+  readonly status: string;
+  /** True when the solver proved `values` optimal to within the relative gap. */
+  readonly optimal: boolean;
+  /** True when it stopped at the time limit (with or without a solution). */
+  readonly timeLimitReached: boolean;
+  /** The best feasible solution found, by column name; undefined when there is none. */
+  readonly values?: Readonly<Record<string, number>>;
+  /**
+   * The relative MIP gap of `values` as the solver reports it, |objective − best bound| / |objective|:
+   * how much better than this solution the optimum could still be. Infinity without a solution.
+   */
+  readonly gap: number;
 }
 
 /** An overlay plan request. */
@@ -35,9 +58,17 @@ export interface OverlayRequest extends PlanRequest {
   readonly maxVmsPerRegion?: number;
   /** Candidate relay regions considered. Default 6. */
   readonly relayCandidates?: number;
+  /**
+   * Seconds HiGHS may spend on one solve (a plan takes one to four). At the limit the best plan found
+   * so far is returned with `estimate.optimal` false and its gap. Default 30.
+   */
+  readonly timeLimitSeconds?: number;
 }
 
 const EPS = 1e-6;
+
+/** Relative gap within which HiGHS's plan counts as optimal. */
+const RELATIVE_GAP = 1e-4;
 
 /** Relay candidates: the regions with the best two-hop bottleneck, and the cheapest two-hop paths. */
 export function relayCandidates(
@@ -198,16 +229,27 @@ function buildMilp(
   return { lp, nodes, edges, classes };
 }
 
-/** The region plan of a solved MILP. */
+/** A solved MILP: the model, the best solution HiGHS found, and how good HiGHS proved it to be. */
+interface Solved {
+  readonly milp: Milp;
+  /** Column values; undefined when HiGHS found no feasible solution. */
+  readonly values?: Readonly<Record<string, number>>;
+  readonly optimal: boolean;
+  readonly gap: number;
+  readonly timeLimitReached: boolean;
+}
+
+/** The region plan of a solved MILP (which must have values). */
 function readSolution(
   model: PlannerModel,
-  milp: Milp,
+  solved: Solved,
   dsts: readonly string[],
-  cols: Record<string, { Primal?: number }>,
   objective: "cost" | "throughput",
   target: number | undefined,
 ): RegionPlan {
-  const value = (name: string) => cols[name]?.Primal ?? 0;
+  const cols = solved.values ?? {};
+  const milp = solved.milp;
+  const value = (name: string) => cols[name] ?? 0;
   const { nodes, edges, classes } = milp;
   const T = target ?? value("T");
   const links: TopologyLink[] = [];
@@ -273,6 +315,7 @@ function readSolution(
     next,
     throughputGbps: T,
     costPerGB: { egress: egress / T, vm: vmPerSecond / (T / 8) },
+    solver: { optimal: solved.optimal, gap: solved.gap },
   };
 }
 
@@ -291,61 +334,78 @@ export function planOverlay(
   if (dsts.length === 0) throw new PlanError("name at least one destination region");
   if (dsts.includes(src)) return planDirect({ ...req, dsts }, model); // same region: no network to plan
   const maxVms = req.maxVmsPerRegion ?? 8;
+  const limits = { timeLimitSeconds: req.timeLimitSeconds ?? 30, relativeGap: RELATIVE_GAP };
+  if (!(limits.timeLimitSeconds > 0 && Number.isFinite(limits.timeLimitSeconds)))
+    throw new PlanError(
+      `the time limit must be a positive number of seconds, not ${limits.timeLimitSeconds}`,
+    );
   const relays = relayCandidates(model, src, dsts, req.relayCandidates ?? 6);
-  const solve = (target: number | undefined, maxCostPerGB: number | undefined) => {
-    const milp = buildMilp(model, src, dsts, relays, { target, maxCostPerGB, maxVms });
-    const r = solver.solve(milp.lp, { mip_rel_gap: 1e-4, time_limit: 30 });
-    return { milp, r };
+  const solve = (
+    target: number | undefined,
+    maxCostPerGB: number | undefined,
+    allowed?: ReadonlySet<string>,
+  ): Solved => {
+    const milp = buildMilp(model, src, dsts, relays, { target, maxCostPerGB, maxVms, allowed });
+    const r = solver.solve(milp.lp, limits);
+    return { milp, ...r };
   };
   /**
    * Multicast programs copy each chunk along a tree (mux_and where paths part), so the plan must be a
    * tree: solve once over all links, keep each destination's heaviest path, and solve again over
-   * those links only, which gives gateways, connections and rates that the tree really carries.
+   * those links only, which gives gateways, connections and rates that the tree really carries. The
+   * plan is optimal when both solves are, and its gap is the larger of the two.
    */
-  const treeOf = (milp: Milp, cols: Record<string, { Primal?: number }>): ReadonlySet<string> => {
-    const plan = readSolution(model, milp, dsts, cols, req.objective, undefined);
-    return new Set(
+  const solveTree = (target: number | undefined, maxCostPerGB: number | undefined): Solved => {
+    const first = solve(target, maxCostPerGB);
+    if (dsts.length === 1 || !first.values) return first;
+    const plan = readSolution(model, first, dsts, req.objective, undefined);
+    const allowed = new Set(
       Object.entries(plan.next).flatMap(([from, n]) => n.to.map((to) => `${from}>${to}`)),
     );
+    const tree = solve(target, maxCostPerGB, allowed);
+    return {
+      ...tree,
+      optimal: first.optimal && tree.optimal,
+      gap: Math.max(first.gap, tree.gap),
+      timeLimitReached: first.timeLimitReached || tree.timeLimitReached,
+    };
   };
-  const solveTree = (target: number | undefined, maxCostPerGB: number | undefined) => {
-    const first = solve(target, maxCostPerGB);
-    if (dsts.length === 1 || first.r.Status !== "Optimal") return first;
-    const allowed = treeOf(first.milp, first.r.Columns);
-    const milp = buildMilp(model, src, dsts, relays, { target, maxCostPerGB, maxVms, allowed });
-    return { milp, r: solver.solve(milp.lp, { mip_rel_gap: 1e-4, time_limit: 30 }) };
-  };
+  /** The error of a solve that stopped at the time limit before it found any plan. */
+  const outOfTime = (what: string) =>
+    new PlanError(
+      `no plan ${what} from ${src} to ${dsts.join(", ")} was found within the ${limits.timeLimitSeconds} s time limit ` +
+        `over ${relays.length} relay candidate(s), nor proved impossible: allow more time or consider fewer relay candidates`,
+    );
   if (req.objective === "cost") {
     const target = req.minThroughputGbps;
     if (!(target && target > 0))
       throw new PlanError("the cost objective needs a minimum throughput (Gbit/s)");
-    const { milp, r } = solveTree(target, undefined);
-    if (r.Status !== "Optimal") {
+    const solved = solveTree(target, undefined);
+    if (!solved.values) {
+      if (solved.timeLimitReached) throw outOfTime(`reaching ${target} Gbit/s`);
       const best = solveTree(undefined, undefined);
-      const achievable = best.r.Status === "Optimal" ? (best.r.Columns.T?.Primal ?? 0) : 0;
+      const achievable = best.values?.T ?? 0;
       throw new PlanError(
         `no plan reaches ${target} Gbit/s from ${src} to ${dsts.join(", ")} with at most ${maxVms} gateways per region; ` +
-          `the most achievable is ${achievable.toFixed(2)} Gbit/s: lower the target or allow more gateways`,
+          `the most achievable is ${best.optimal ? "" : "at least "}${achievable.toFixed(2)} Gbit/s: lower the target or allow more gateways`,
       );
     }
-    return layOut(readSolution(model, milp, dsts, r.Columns, "cost", target), req);
+    return layOut(readSolution(model, solved, dsts, "cost", target), req);
   }
   const cap = req.maxCostPerGB;
   if (!(cap !== undefined && cap > 0))
     throw new PlanError("the throughput objective needs a maximum cost per GB (USD)");
-  const { milp, r } = solveTree(undefined, cap);
-  const T = r.Columns.T?.Primal ?? 0;
-  if (r.Status !== "Optimal" || T <= EPS) {
+  const solved = solveTree(undefined, cap);
+  const T = solved.values?.T ?? 0;
+  if (!solved.values || T <= EPS) {
+    if (!solved.values && solved.timeLimitReached) throw outOfTime(`costing at most $${cap}/GB`);
     const free = solveTree(undefined, undefined);
-    const plan =
-      free.r.Status === "Optimal"
-        ? readSolution(model, free.milp, dsts, free.r.Columns, "throughput", undefined)
-        : undefined;
+    const plan = free.values ? readSolution(model, free, dsts, "throughput", undefined) : undefined;
     const cheapest = plan ? plan.costPerGB.egress + plan.costPerGB.vm : NaN;
     throw new PlanError(
-      `no plan from ${src} to ${dsts.join(", ")} costs at most $${cap}/GB; the fastest plan costs $${cheapest.toFixed(4)}/GB ` +
+      `no plan from ${src} to ${dsts.join(", ")} costs at most $${cap}/GB; the fastest plan ${free.optimal ? "" : "found in the time limit "}costs $${cheapest.toFixed(4)}/GB ` +
         `(of which egress $${plan?.costPerGB.egress.toFixed(4)}, which no plan avoids): raise the cap`,
     );
   }
-  return layOut(readSolution(model, milp, dsts, r.Columns, "throughput", undefined), req);
+  return layOut(readSolution(model, solved, dsts, "throughput", undefined), req);
 }

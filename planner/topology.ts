@@ -13,7 +13,8 @@ import { Provider, regionSlug } from "../common/regions";
 /*
  * Topology: the plan of one dataplane, the handoff from the planner to Pulumi and the runner. It is
  * the route stack's config, reviewed in pull requests, so it is deterministic (same input, same bytes)
- * and plain JSON. Programs name their send targets by gateway id; provisioning binds addresses.
+ * and plain JSON. (An overlay plan that HiGHS stopped at its time limit is the one exception: it is as
+ * good as the solver got in the time, and its estimate says so with `optimal: false`.) Programs name their send targets by gateway id; provisioning binds addresses.
  */
 
 /** The version of the topology format. */
@@ -101,6 +102,17 @@ export interface Topology {
     readonly throughputGbps: number;
     /** USD per GB of source data, split into egress (every hop, relays included) and gateway time. */
     readonly costPerGB: { readonly egress: number; readonly vm: number; readonly total: number };
+    /**
+     * Overlay plans: true when HiGHS proved the plan optimal (to within 0.01%); false when it stopped at
+     * its time limit and this is the best plan it had found. Direct plans have no such field.
+     */
+    readonly optimal?: boolean;
+    /**
+     * Overlay plans: HiGHS's relative MIP gap, |objective − best bound| / |objective|, where the
+     * objective is the cost per second (cost objective) or the throughput (throughput objective): how
+     * much better than this plan the optimum could still be. About 0 when optimal.
+     */
+    readonly optimalityGap?: number;
   };
 }
 
@@ -127,6 +139,8 @@ export interface RegionPlan {
   >;
   readonly throughputGbps: number;
   readonly costPerGB: { readonly egress: number; readonly vm: number };
+  /** How the MILP solver judged the plan (overlay plans). */
+  readonly solver?: { readonly optimal: boolean; readonly gap: number };
 }
 
 /** How chunks travel on the wire. */
@@ -249,6 +263,10 @@ export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
         vm: round(plan.costPerGB.vm),
         total: round(plan.costPerGB.egress + plan.costPerGB.vm),
       },
+      ...(plan.solver && {
+        optimal: plan.solver.optimal,
+        optimalityGap: round(plan.solver.gap),
+      }),
     },
   };
 }

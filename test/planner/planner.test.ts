@@ -4,15 +4,18 @@ import { PlanError, planDirect } from "../../planner/direct";
 import { loadSolver } from "../../planner/highs";
 import {
   buildModel,
+  DEFAULT_THROUGHPUT,
   estimateThroughputGbps,
+  fitThroughput,
   GridRow,
   parseGridCsv,
   parsePriceCsv,
+  PlannerModel,
   PriceRow,
 } from "../../planner/model";
 import { MilpSolver, planOverlay } from "../../planner/overlay";
 import { bindProgram, parseGatewayProgram, Operator, GatewayRef } from "../../planner/program";
-import { catalogueRegion } from "../../planner/catalogue";
+import { CATALOGUE, catalogueRegion } from "../../planner/catalogue";
 import type { Topology } from "../../planner/topology";
 
 /** Four real regions with a synthetic grid and prices, so expectations are exact. */
@@ -53,6 +56,51 @@ function ops(op: Operator<GatewayRef>): Operator<GatewayRef>[] {
   }
 }
 
+/** Gbit/s a topology sends out of and into a region. */
+function rates(t: Topology, region: string): { out: number; in: number } {
+  const sum = (ls: readonly { gbps: number }[]) => ls.reduce((s, l) => s + l.gbps, 0);
+  return {
+    out: sum(t.links.filter((l) => l.from === region)),
+    in: sum(t.links.filter((l) => l.to === region)),
+  };
+}
+
+/**
+ * A single-destination topology conserves flow: the source sends T, the destination receives T and
+ * every relay forwards what it receives (links are rounded to 4 significant digits). Returns the number
+ * of regions checked.
+ */
+function checkFlow(t: Topology): number {
+  const T = t.estimate.throughputGbps;
+  const near = (a: number, b: number) => Math.abs(a - b) < 0.01 * T + 1e-3;
+  const [dst] = t.route.dsts;
+  assert.ok(near(rates(t, t.route.src).out, T), "source sends T");
+  assert.ok(near(rates(t, dst).in, T), "destination gets T");
+  const relays = t.regions.map((r) => r.region).filter((r) => r !== t.route.src && r !== dst);
+  for (const r of relays)
+    assert.ok(near(rates(t, r).out, rates(t, r).in), `relay ${r} forwards what it gets`);
+  return 2 + relays.length;
+}
+
+/** Every region of a topology stays within its gateways' connections and caps; returns how many were checked. */
+function checkCaps(t: Topology, m: PlannerModel): number {
+  for (const r of t.regions) {
+    const out = t.links.filter((l) => l.from === r.region);
+    const inn = t.links.filter((l) => l.to === r.region);
+    assert.ok(
+      out.reduce((s, l) => s + l.connections, 0) <= 64 * r.gateways + 1e-6,
+      "connections out",
+    );
+    assert.ok(
+      inn.reduce((s, l) => s + l.gbps, 0) <= m.ingressCapGbps(r.region) * r.gateways * 1.001 + 1e-3,
+      "ingress cap",
+    );
+    const egressUse = out.reduce((s, l) => s + l.gbps / m.egressCapGbps(r.region, l.to), 0);
+    assert.ok(egressUse <= r.gateways * 1.001 + 1e-3, "egress cap");
+  }
+  return t.regions.length;
+}
+
 describe("planner", function () {
   this.timeout(120_000);
   let solver: MilpSolver;
@@ -75,6 +123,46 @@ describe("planner", function () {
       );
     });
 
+    it("fits the estimate's caps and distance decay to a grid, robust to a few bad measurements", () => {
+      // A grid made by known parameters over every ordered pair of cloud regions (AWS and GCP only,
+      // so Azure's caps stay at their defaults), with every 50th measurement a tenth of the truth.
+      const truth = {
+        capGbps: { "aws>aws": 4, "aws>gcp": 3, "gcp>aws": 6, "gcp>gcp": 20 },
+        distanceScaleKm: 12_000,
+        distanceExponent: 1.5,
+      };
+      const regions = CATALOGUE.filter((r) => r.provider === "aws" || r.provider === "gcp");
+      const grid: GridRow[] = [];
+      for (const a of regions) {
+        for (const b of regions) {
+          if (a === b) continue;
+          const gbps = estimateThroughputGbps(a, b, { ...DEFAULT_THROUGHPUT, ...truth });
+          grid.push({ src: a.id, dst: b.id, gbps: grid.length % 50 === 7 ? gbps / 10 : gbps });
+        }
+      }
+      assert.equal(grid.length, 53 * 52);
+      const fit = fitThroughput(grid);
+      for (const [pair, cap] of Object.entries(truth.capGbps))
+        assert.ok(
+          Math.abs(fit.capGbps[pair] / cap - 1) < 0.02,
+          `${pair}: ${fit.capGbps[pair]} ≠ ${cap}`,
+        );
+      assert.equal(fit.capGbps["azure>azure"], DEFAULT_THROUGHPUT.capGbps["azure>azure"]);
+      assert.ok(Math.abs(fit.distanceScaleKm / 12_000 - 1) < 0.05, `scale ${fit.distanceScaleKm}`);
+      assert.ok(Math.abs(fit.distanceExponent - 1.5) < 0.05, `exponent ${fit.distanceExponent}`);
+      let checked = 0;
+      for (const [i, row] of grid.entries()) {
+        if (i % 50 === 7) continue;
+        const a = catalogueRegion(row.src)!;
+        const b = catalogueRegion(row.dst)!;
+        const e = estimateThroughputGbps(a, b, fit) / row.gbps - 1;
+        assert.ok(Math.abs(e) < 0.03, `${row.src} → ${row.dst}: ${(100 * e).toFixed(1)}%`);
+        checked++;
+      }
+      assert.equal(checked, grid.length - Math.ceil((grid.length - 7) / 50));
+      assert.throws(() => fitThroughput([]), /needs a non-empty grid/);
+    });
+
     it("parses Skyplane's grid and price CSVs, and explains bad ones", () => {
       const grid = parseGridCsv(
         "src_region,src_tier,src_instance_class,dst_region,dst_tier,dst_instance_class,connections,throughput_sent_bps,throughput_received_bps,cpu_utilization,success\n" +
@@ -86,6 +174,15 @@ describe("planner", function () {
         { src: "aws:us-east-1", dst: "gcp:us-central1-a", cost: 0.09 },
       ]);
       assert.throws(() => parseGridCsv("a,b\n1,2"), /no column src_region/);
+      const tiers =
+        "src_region,src_tier,dst_region,dst_tier,throughput_received_bps\n" +
+        "aws:us-east-1,PREMIUM,gcp:us-east1-b,PREMIUM,4e9\n" +
+        "aws:us-east-1,PREMIUM,gcp:us-east1-b,STANDARD,2e9\n" +
+        "gcp:us-east1-b,STANDARD,aws:us-east-1,PREMIUM,x\n";
+      assert.deepEqual(parseGridCsv(tiers, { tier: "PREMIUM" }), [
+        { src: "aws:us-east-1", dst: "gcp:us-east1-b", gbps: 4 },
+      ]);
+      assert.throws(() => parseGridCsv(tiers), /grid line 4: bad throughput x/);
       assert.throws(() => parsePriceCsv("x,y\n"), /starts with "src,dest,cost"/);
       assert.throws(
         () => buildModel().throughputGbps("aws:us-east-1", "aws:mars-1"),
@@ -116,6 +213,7 @@ describe("planner", function () {
       );
       assert.equal(t.gateways.length, 4);
       assert.equal(t.edges.length, 4, "each source gateway reaches each destination gateway");
+      assert.equal(t.estimate.optimal, undefined, "a direct plan is not optimised");
     });
 
     it("picks a smaller VM class when the vCPU quota forces it, and says so when nothing fits", () => {
@@ -184,6 +282,8 @@ describe("planner", function () {
           JSON.stringify(t.links),
         );
         assert.ok(t.estimate.throughputGbps >= min - 1e-6);
+        assert.equal(t.estimate.optimal, true, "HiGHS proves a plan this small optimal");
+        assert.ok(t.estimate.optimalityGap! <= 1e-4, `gap ${t.estimate.optimalityGap}`);
       });
     }
 
@@ -209,6 +309,98 @@ describe("planner", function () {
           ),
         /no plan .* costs at most \$0.01\/GB; the fastest plan costs \$0\.\d+\/GB/,
       );
+    });
+
+    describe("at HiGHS's time limit", () => {
+      // Every cloud region as a relay candidate: a MILP of some 17,000 columns that HiGHS cannot
+      // prove optimal in a few seconds, though it finds good plans long before.
+      const world = buildModel();
+      const src = "aws:us-east-1";
+      const dst = "gcp:asia-east1-a";
+      const everyRelay = world.regions.length;
+
+      it("returns the best plan found so far, not optimal and with its gap, and the plan is valid", () => {
+        const req = {
+          src,
+          dsts: [dst],
+          objective: "throughput" as const,
+          maxCostPerGB: 0.15,
+          relayCandidates: everyRelay,
+        };
+        // How far HiGHS gets in a given time depends on the machine and its load: start well below
+        // what a proof of optimality takes, and double the limit until HiGHS has found a plan.
+        let t: Topology | undefined;
+        const empty: number[] = [];
+        for (let limit = 0.5; !t && limit <= 16; limit *= 2) {
+          try {
+            t = planOverlay({ ...req, timeLimitSeconds: limit }, world, solver);
+          } catch (e) {
+            assert.ok(e instanceof PlanError, String(e));
+            assert.match(
+              e.message,
+              /was found within the [\d.]+ s time limit over 76 relay candidate/,
+            );
+            empty.push(limit);
+          }
+        }
+        assert.ok(t, `no plan at limits ${empty.join(", ")} s`);
+        assert.equal(t.estimate.optimal, false, JSON.stringify(t.estimate));
+        assert.ok(
+          t.estimate.optimalityGap! > 1e-4 && t.estimate.optimalityGap! < 1,
+          `gap ${t.estimate.optimalityGap}`,
+        );
+        assert.ok(t.estimate.throughputGbps > 0);
+        assert.ok(t.estimate.costPerGB.total <= 0.15 * 1.001, JSON.stringify(t.estimate));
+        assert.equal(checkFlow(t), t.regions.length);
+        assert.equal(checkCaps(t, world), t.regions.length);
+        // The topology's own wiring is whole: every gateway's program binds and parses.
+        const addresses = Object.fromEntries(
+          t.gateways.map((g, i) => [g.id, { host: "10.0.0.1", port: 9000 + i }]),
+        );
+        for (const g of t.gateways) parseGatewayProgram(bindProgram(g.program, addresses));
+        assert.ok(t.gateways.length >= 2);
+      });
+
+      it("says so when HiGHS stopped before it found any plan", () => {
+        const direct = planDirect({ src, dsts: [dst] }, world);
+        assert.throws(
+          () =>
+            planOverlay(
+              {
+                src,
+                dsts: [dst],
+                objective: "cost",
+                minThroughputGbps: 3 * direct.estimate.throughputGbps,
+                relayCandidates: everyRelay,
+                timeLimitSeconds: 0.01,
+              },
+              world,
+              solver,
+            ),
+          (e: Error) =>
+            e instanceof PlanError &&
+            /no plan reaching 9\.8\d* Gbit\/s from aws:us-east-1 to gcp:asia-east1-a was found within the 0\.01 s time limit over 76 relay candidate\(s\), nor proved impossible: allow more time/.test(
+              e.message,
+            ),
+        );
+      });
+
+      it("reports a plan HiGHS proved optimal as such, with a gap of about 0", () => {
+        const t = planOverlay(
+          {
+            src,
+            dsts: [dst],
+            objective: "throughput",
+            maxCostPerGB: 0.15,
+            relayCandidates: 2,
+          },
+          world,
+          solver,
+        );
+        assert.equal(t.estimate.optimal, true);
+        assert.ok(t.estimate.optimalityGap! <= 1e-4, `gap ${t.estimate.optimalityGap}`);
+        assert.equal(checkFlow(t), t.regions.length);
+      });
     });
 
     it("is deterministic: the same request gives the same bytes", () => {
@@ -294,24 +486,6 @@ describe("planner", function () {
         }
         return { m: model(g, p), p };
       };
-      const checkCaps = (t: Topology, m: ReturnType<typeof model>) => {
-        for (const r of t.regions) {
-          const out = t.links.filter((l) => l.from === r.region);
-          const inn = t.links.filter((l) => l.to === r.region);
-          assert.ok(
-            out.reduce((s, l) => s + l.connections, 0) <= 64 * r.gateways + 1e-6,
-            "connections out",
-          );
-          assert.ok(
-            inn.reduce((s, l) => s + l.gbps, 0) <=
-              m.ingressCapGbps(r.region) * r.gateways * 1.001 + 1e-3,
-            "ingress cap",
-          );
-          const egressUse = out.reduce((s, l) => s + l.gbps / m.egressCapGbps(r.region, l.to), 0);
-          assert.ok(egressUse <= r.gateways * 1.001 + 1e-3, "egress cap");
-        }
-      };
-
       it("conserves flow, respects caps, and costs at least the cheapest path's egress (cost objective)", () => {
         fc.assert(
           fc.property(arbNet, (net) => {
@@ -335,26 +509,8 @@ describe("planner", function () {
               assert.ok(e instanceof PlanError);
               return;
             }
-            const out = (r: string) =>
-              t.links.filter((l) => l.from === r).reduce((s, l) => s + l.gbps, 0);
-            const inn = (r: string) =>
-              t.links.filter((l) => l.to === r).reduce((s, l) => s + l.gbps, 0);
-            assert.ok(
-              Math.abs(out(A) - t.estimate.throughputGbps) <
-                0.01 * t.estimate.throughputGbps + 1e-3,
-              "source sends T",
-            );
-            assert.ok(
-              Math.abs(inn(D) - t.estimate.throughputGbps) <
-                0.01 * t.estimate.throughputGbps + 1e-3,
-              "destination gets T",
-            );
-            for (const r of [B, R])
-              assert.ok(
-                Math.abs(out(r) - inn(r)) < 0.01 * target + 1e-3,
-                `relay ${r} forwards what it gets`,
-              );
-            checkCaps(t, m);
+            assert.equal(checkFlow(t), t.regions.length);
+            assert.equal(checkCaps(t, m), t.regions.length);
             // The cheapest path A→D over the priced links (at most one relay here).
             const cheapest = Math.min(
               p[`${A}>${D}`],
@@ -386,7 +542,7 @@ describe("planner", function () {
               `${t.estimate.throughputGbps} < ${direct.estimate.throughputGbps}`,
             );
             assert.ok(t.estimate.costPerGB.total <= cap * 1.001 + 1e-6);
-            checkCaps(t, m);
+            assert.equal(checkCaps(t, m), t.regions.length);
           }),
           { numRuns: 25, seed: 11 },
         );
