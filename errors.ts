@@ -97,6 +97,7 @@ export const ERRORS = {
   NO_PROJECT: INTERNAL, // this package lost its Pulumi.yaml
   NO_GATEWAYS: INTERNAL,
   CLOUD_NOT_REGISTERED: INTERNAL, // a cloud's components were never loaded
+  UNSORTED_LISTING: INTERNAL, // a store adapter that lists out of key order
   GATEWAY_AUTH: INTERNAL,
   GATEWAY_ERROR: INTERNAL,
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
