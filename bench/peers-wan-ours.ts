@@ -1,0 +1,47 @@
+import * as fs from "node:fs";
+import * as readline from "node:readline";
+import { parseRegion } from "../common";
+import { parseProfile, SkyplaneClient } from "../runner";
+
+/*
+ * Skyplane's side of bench/peers' WAN case, as a command of its own: what `skyplane cp SRC DST -r -y`
+ * does (plan, queue, provision, transfer, deprovision) through the public API, with one pause after the
+ * gateways are up, for the benchmark to link its storage namespaces to the route's routers (which exist
+ * only from then on). The benchmark subtracts the pause from the command's wall clock.
+ *
+ *   node peers-wan-ours.js SRC DST PROFILE_JSON
+ *
+ * stdout: {"event":"provisioned","stack":…}, then, after any line on stdin, {"event":"done",…}.
+ */
+
+async function main(): Promise<void> {
+  const [src, dst, profileFile] = process.argv.slice(2);
+  const network = parseProfile(JSON.parse(fs.readFileSync(profileFile, "utf8")));
+  const client = new SkyplaneClient({ network });
+  const plan = await client.planCopy({ src, dst, recursive: true });
+  const { route } = plan.topology;
+  const [s, d] = [parseRegion(route.src), parseRegion(route.dsts[0])];
+  const dp = client.dataplane(s.provider, s.name, d.provider, d.name, { nVms: 1 });
+  if (dp.network !== "shaped") throw new Error(`the network is ${dp.network}: run as root`);
+  dp.queueCopy(src, dst, { recursive: true });
+  const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const result = await dp.autoDeprovision(async () => {
+    await dp.provision();
+    process.stdout.write(JSON.stringify({ event: "provisioned", stack: dp.stackName }) + "\n");
+    await lines.next();
+    return (await dp.run())[0];
+  });
+  process.stdout.write(
+    JSON.stringify({
+      event: "done",
+      objects: result.objects,
+      bytes: result.bytes,
+      seconds: result.seconds,
+    }) + "\n",
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
