@@ -319,18 +319,28 @@ async function bigCase(t: Tools, dir: string): Promise<void> {
   for (const b of ["peers-big-sdk", "peers-big-ours", "peers-big-rclone"])
     await t.s3(b).createBucket("aws:us-east-1");
 
-  // Ceiling: the SDK's own multipart upload of the file (64 MiB parts, 4 at once).
+  // Ceiling: the SDK's own multipart upload of the file, with rclone's default shape of parts (5 MiB, 4
+  // at once) and with large ones; the faster counts.
   const client = t.s3Client();
-  const sdk = await seconds(() =>
-    new Upload({
-      client,
-      params: { Bucket: "peers-big-sdk", Key: "big.bin", Body: fs.createReadStream(file) },
-      partSize: 64 * MiB,
-      queueSize: 4,
-    }).done(),
-  );
+  const shapes = [
+    { partMiB: 5, queue: 4 },
+    { partMiB: 64, queue: 4 },
+  ];
+  const tried: { partMiB: number; queue: number; seconds: number }[] = [];
+  for (const shape of shapes) {
+    const took = await seconds(() =>
+      new Upload({
+        client,
+        params: { Bucket: "peers-big-sdk", Key: "big.bin", Body: fs.createReadStream(file) },
+        partSize: shape.partMiB * MiB,
+        queueSize: shape.queue,
+      }).done(),
+    );
+    tried.push({ ...shape, seconds: r3(took) });
+    await checkAndClear(t.s3("peers-big-sdk"), "", 1, bytes);
+  }
   client.destroy();
-  await checkAndClear(t.s3("peers-big-sdk"), "", 1, bytes);
+  const sdk = Math.min(...tried.map((x) => x.seconds));
 
   const ours = await t.ours(file, "s3://peers-big-ours/big.bin", false);
   await checkAndClear(t.s3("peers-big-ours"), "", 1, bytes);
@@ -351,10 +361,12 @@ async function bigCase(t: Tools, dir: string): Promise<void> {
       { flags: rclone.flags, wallSeconds: r3(rclone.wallSeconds), MBps: mbps(rclone.wallSeconds) },
     ],
     ratio: r3(rclone.wallSeconds / ours.wallSeconds),
+    transferRatio: r3(rclone.wallSeconds / ours.transferSeconds),
     ceiling: {
       seconds: r3(sdk),
       MBps: mbps(sdk),
-      how: "SDK multipart upload, 64 MiB parts, 4 at once",
+      how: "SDK multipart upload (lib-storage), the faster of two part shapes",
+      tried,
     },
     ofCeiling: r3(sdk / ours.wallSeconds),
     target: {
