@@ -28,7 +28,7 @@ import * as wan from "./peers-net";
  *           client, skyplane's gateways region to region.
  *
  * `ratio` is rclone's wall time over skyplane's (> 1: skyplane is faster), against the faster rclone
- * run; `ceiling` is the emulator's own rate for the same work (a direct SDK upload in the same run), so
+ * run (`transferRatio`, where printed, over skyplane's transfer part alone); `ceiling` is the emulator's own rate for the same work (a direct SDK upload in the same run), so
  * that a ratio near 1 can be read; `target` is the issue's, printed, never asserted (`met` says).
  *
  * SKYPLANE_PEERS_CASES picks cases (comma-separated, default all); SKYPLANE_PEERS_SMALL the small files'
