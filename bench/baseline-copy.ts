@@ -36,7 +36,7 @@ function key(): Buffer | undefined {
 }
 
 /** A fresh IV for each (round, connection): the key is the run's own, the IVs never repeat under it. */
-function iv(round: number, connection: number): Buffer {
+export function iv(round: number, connection: number): Buffer {
   const b = Buffer.alloc(12);
   b.writeUInt32BE(connection, 0);
   b.writeBigUInt64BE(BigInt(round), 4);
@@ -44,7 +44,7 @@ function iv(round: number, connection: number): Buffer {
 }
 
 /** The byte range connection `c` of `n` carries of `bytes`. */
-function range(bytes: number, c: number, n: number): { offset: number; length: number } {
+export function range(bytes: number, c: number, n: number): { offset: number; length: number } {
   const share = Math.ceil(bytes / n);
   const offset = Math.min(bytes, c * share);
   return { offset, length: Math.min(share, bytes - offset) };
@@ -54,8 +54,22 @@ function say(line: string): void {
   process.stdout.write(line + "\n");
 }
 
-/** One receiving connection: header, body, tag; then the next round's header. */
-class Receiving {
+/** The header of a range: its offset and length, 8 bytes each. */
+export function header(r: { offset: number; length: number }): Buffer {
+  const h = Buffer.alloc(HEADER);
+  h.writeBigUInt64BE(BigInt(r.offset), 0);
+  h.writeBigUInt64BE(BigInt(r.length), 8);
+  return h;
+}
+
+/** Where a receiver puts what it deciphered: `data` at `position` of the output. */
+export type Sink = (data: Buffer, position: number) => Promise<unknown> | void;
+
+/**
+ * One receiving connection: header, body, tag; then the next round's header. `sink` takes the body
+ * (undefined: dropped), `delivered` is called once a range is whole (and its tag checked).
+ */
+export class Receiving {
   private head: Buffer = Buffer.alloc(0);
   private tag: Buffer = Buffer.alloc(0);
   private remaining = -1;
@@ -66,7 +80,7 @@ class Receiving {
   constructor(
     private readonly index: number,
     private readonly k: Buffer | undefined,
-    private readonly out: () => fs.promises.FileHandle | undefined,
+    private readonly sink: () => Sink | undefined,
     private readonly delivered: () => void,
   ) {}
 
@@ -92,8 +106,7 @@ class Receiving {
         piece = piece.subarray(body.length);
         this.remaining -= body.length;
         const plain = this.decipher ? this.decipher.update(body) : body;
-        const fh = this.out();
-        if (fh) await fh.write(plain, 0, plain.length, this.at);
+        await this.sink()?.(plain, this.at);
         this.at += plain.length;
         if (this.remaining === 0 && !this.k) this.finish();
         if (this.remaining > 0 || !this.k) continue;
@@ -130,10 +143,11 @@ async function receive(connections: number): Promise<void> {
   };
   let accepted = 0;
   const server = net.createServer((socket) => {
+    const sink: Sink = (data, at) => out?.write(data, 0, data.length, at);
     const r = new Receiving(
       accepted++,
       k,
-      () => out,
+      () => (out ? sink : undefined),
       () => void delivered(),
     );
     if (accepted === connections) server.close();
@@ -166,10 +180,7 @@ async function sendRange(
   r: { offset: number; length: number },
   cipher: crypto.CipherGCM | undefined,
 ): Promise<void> {
-  const header = Buffer.alloc(HEADER);
-  header.writeBigUInt64BE(BigInt(r.offset), 0);
-  header.writeBigUInt64BE(BigInt(r.length), 8);
-  await write(socket, header);
+  await write(socket, header(r));
   // Encrypted, one read buffer serves every piece (the cipher's output is what the socket keeps);
   // plain, each read gets a buffer of its own, which the socket holds until it is sent.
   const reused = cipher && source.file ? Buffer.allocUnsafe(PIECE) : undefined;
@@ -233,8 +244,10 @@ async function send(port: number, connections: number): Promise<void> {
   for (const s of sockets) s.end();
 }
 
-const [role, a, b] = process.argv.slice(2);
-(role === "receive" ? receive(Number(a)) : send(Number(a), Number(b))).catch((err) => {
-  process.stderr.write(`${(err as Error).stack}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  const [role, a, b] = process.argv.slice(2);
+  (role === "receive" ? receive(Number(a)) : send(Number(a), Number(b))).catch((err) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+}

@@ -25,11 +25,20 @@ async function main(): Promise<void> {
   if (dp.network !== "shaped") throw new Error(`the network is ${dp.network}: run as root`);
   dp.queueCopy(src, dst, { recursive: true });
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  // As `skyplane cp`: SIGINT or SIGTERM stops the transfer, and the gateways are torn down.
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const aborted = new Promise<never>((_, reject) =>
+    abort.signal.addEventListener("abort", () => reject(new Error("interrupted"))),
+  );
+  aborted.catch(() => undefined);
   const result = await dp.autoDeprovision(async () => {
     await dp.provision();
     process.stdout.write(JSON.stringify({ event: "provisioned", stack: dp.stackName }) + "\n");
-    await lines.next();
-    return (await dp.run())[0];
+    await Promise.race([lines.next(), aborted]);
+    return (await dp.run({ signal: abort.signal }))[0];
   });
   process.stdout.write(
     JSON.stringify({

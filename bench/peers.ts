@@ -9,7 +9,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { Upload } from "@aws-sdk/lib-storage";
 import { Storage } from "@google-cloud/storage";
 import pLimit from "p-limit";
-import { CLIENT_REGION } from "../common";
+import { CLIENT_REGION, liveStartTime } from "../common";
 import { routeStackName } from "../runner";
 import { emulatorRoot, startEmulators } from "../scripts/emulators";
 import { EMULATED_REGIONS, GcsStore, listAll, ObjectStore, S3Store } from "../stores";
@@ -46,6 +46,38 @@ function line(fields: Record<string, unknown>): void {
   console.log(JSON.stringify({ bench: "peers", ...fields }));
 }
 
+/*
+ * An interrupted run (SIGINT, SIGTERM) passes SIGTERM on to the commands under way (skyplane tears its
+ * gateways down on it), stops the emulators and removes the namespaces it made, then exits; it leaves
+ * its folder when a skyplane command may still need it for that teardown, and says so.
+ */
+const running = new Set<ChildProcess>();
+const undo: (() => void)[] = [];
+let workDir: string | undefined;
+
+function interrupted(sig: NodeJS.Signals): void {
+  process.stderr.write(`${sig}: stopping what bench:peers started\n`);
+  const busy = running.size > 0;
+  for (const c of running) c.kill("SIGTERM");
+  for (const step of undo.reverse()) {
+    try {
+      step();
+    } catch {
+      // gone already
+    }
+  }
+  if (workDir && !busy) fs.rmSync(workDir, { recursive: true, force: true });
+  else if (workDir) process.stderr.write(`left ${workDir} for the commands' teardown\n`);
+  process.exit(130);
+}
+
+/** Tracks `child` until it exits, for `interrupted`. */
+function track<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
 /** How long a command took, wall clock from spawn to exit, and what it printed on stdout. */
 interface Timed {
   seconds: number;
@@ -57,7 +89,7 @@ function timed(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; log:
   return new Promise<Timed>((resolve, reject) => {
     const log = fs.openSync(opts.log, "a", 0o600);
     const start = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env: opts.env, stdio: ["ignore", "pipe", log] });
+    const child = track(spawn(cmd, args, { env: opts.env, stdio: ["ignore", "pipe", log] }));
     fs.closeSync(log);
     let stdout = "";
     child.stdout?.setEncoding("utf8").on("data", (s: string) => (stdout += s));
@@ -517,10 +549,11 @@ async function oursOnWan(t: Tools, dir: string, src: string, dst: string, profil
   fs.writeFileSync(profileFile, JSON.stringify(profile));
   const log = fs.openSync(path.join(dir, "skyplane-wan.log"), "a", 0o600);
   const start = process.hrtime.bigint();
-  const child = spawn(
-    process.execPath,
-    [path.join(__dirname, "peers-wan-ours.js"), src, dst, profileFile],
-    { env: t.oursEnv(), stdio: ["pipe", "pipe", log] },
+  const child = track(
+    spawn(process.execPath, [path.join(__dirname, "peers-wan-ours.js"), src, dst, profileFile], {
+      env: t.oursEnv(),
+      stdio: ["pipe", "pipe", log],
+    }),
   );
   fs.closeSync(log);
   const exited = new Promise<number | null>((r) => child.once("close", r));
@@ -557,6 +590,8 @@ async function wanCase(dir: string): Promise<void> {
   wan.down(storage); // what a run that was killed left behind
   wan.up(storage);
   const children: ChildProcess[] = [];
+  undo.push(() => wan.down(storage));
+  undo.push(() => children.forEach((c) => c.kill("SIGTERM")));
   try {
     const root = emulatorRoot();
     const [s3Host, gcsHost] = [wan.storageAddress(0), wan.storageAddress(1)];
@@ -669,10 +704,18 @@ async function main(): Promise<void> {
     return;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-peers-"));
+  workDir = dir;
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     const loopback = wanted.filter((w) => w !== "wan");
     if (loopback.length) {
       const emulators = await startEmulators(path.join(dir, "emulators"));
+      undo.push(() =>
+        emulators.processes.forEach(
+          (p) => liveStartTime(p.pid) === p.startTime && process.kill(p.pid, "SIGTERM"),
+        ),
+      );
       try {
         const e = emulators.env;
         const t = new Tools(dir, {
