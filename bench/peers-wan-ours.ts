@@ -1,11 +1,10 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline";
-import { parseRegion } from "../common";
 import { parseProfile, SkyplaneClient } from "../runner";
 
 /*
  * Skyplane's side of bench/peers' WAN case, as a command of its own: what `skyplane cp SRC DST -r -y`
- * does (plan, queue, provision, transfer, deprovision) through the public API, with one pause after the
+ * does (SkyplaneClient.copy: plan, queue, provision, transfer, deprovision) through the public API, with one pause after the
  * gateways are up, for the benchmark to link its storage namespaces to the route's routers (which exist
  * only from then on). The benchmark subtracts the pause from the command's wall clock.
  *
@@ -18,12 +17,11 @@ async function main(): Promise<void> {
   const [src, dst, profileFile] = process.argv.slice(2);
   const network = parseProfile(JSON.parse(fs.readFileSync(profileFile, "utf8")));
   const client = new SkyplaneClient({ network });
-  const plan = await client.planCopy({ src, dst, recursive: true });
-  const { route } = plan.topology;
-  const [s, d] = [parseRegion(route.src), parseRegion(route.dsts[0])];
-  const dp = client.dataplane(s.provider, s.name, d.provider, d.name, { nVms: 1 });
+  // As SkyplaneClient.copy does: one plan, queued as it stands, on its route's dataplane.
+  await using plan = await client.planCopy({ src, dst, recursive: true });
+  const dp = client.dataplaneFor(plan.topology);
   if (dp.network !== "shaped") throw new Error(`the network is ${dp.network}: run as root`);
-  dp.queueCopy(src, dst, { recursive: true });
+  dp.queuePlan(plan);
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   // As `skyplane cp`: SIGINT or SIGTERM stops the transfer, and the gateways are torn down.
   const abort = new AbortController();

@@ -10,7 +10,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { Storage } from "@google-cloud/storage";
 import pLimit from "p-limit";
 import { CLIENT_REGION, liveStartTime } from "../common";
-import { routeStackName } from "../runner";
+import { routeStackName } from "../planner/topology";
 import { emulatorRoot, startEmulators } from "../scripts/emulators";
 import { EMULATED_REGIONS, GcsStore, listAll, ObjectStore, S3Store } from "../stores";
 import * as wan from "./peers-net";
@@ -142,8 +142,14 @@ class Tools {
       objects: number;
       bytes: number;
       seconds: number;
+      stack?: string;
     };
-    return { wallSeconds: t.seconds, transferSeconds: out.seconds, bytes: out.bytes };
+    return {
+      wallSeconds: t.seconds,
+      transferSeconds: out.seconds,
+      bytes: out.bytes,
+      stack: out.stack,
+    };
   }
 
   oursEnv(): NodeJS.ProcessEnv {
@@ -295,9 +301,11 @@ async function smallCase(t: Tools, dir: string): Promise<void> {
   let warm: Record<string, unknown>;
   if (keepWarmOption()) {
     const dst = "s3://peers-small-ours/warm/";
-    const stack = routeStackName(CLIENT_REGION, [EMULATED_REGIONS.s3]);
+    // The route's stack, as the first run reports it (or as it is named, if that run failed).
+    let stack = routeStackName(CLIENT_REGION, [EMULATED_REGIONS.s3]);
     try {
-      await t.ours(folder, dst, true, ["--keep-warm", "10m"]); // brings the route up, kept warm
+      const primed = await t.ours(folder, dst, true, ["--keep-warm", "10m"]); // brings the route up
+      stack = primed.stack ?? stack;
       await checkAndClear(t.s3("peers-small-ours"), "warm/", count, bytes);
       const w = await t.ours(folder, dst, true, ["--keep-warm", "10m"]);
       await checkAndClear(t.s3("peers-small-ours"), "warm/", count, bytes);

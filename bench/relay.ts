@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import { SkyplaneClient } from "../runner";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../runner/transfer";
 import { homeLayout } from "../common/paths";
 import { startDataplane, LoopbackDataplane } from "./loopback";
@@ -122,8 +123,12 @@ async function ours(
   bytes: number,
 ): Promise<{ mbps: number; rss: [number, number] }> {
   try {
+    const plan = await new SkyplaneClient({ home: dp.home }).planCopy({
+      src: "local://src/big.bin",
+      dst: "local://dst/big.bin",
+    });
     const result = await runTransfer(
-      { src: "local://src/big.bin", dst: "local://dst/big.bin", recursive: false },
+      plan,
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 50 },
     );

@@ -3,11 +3,26 @@ import { formatBytes, confirm, describePlan, progressBar } from "./render";
 import {
   DEFAULT_LEASE_SECONDS,
   JobResult,
-  routeStackName,
+  planJson,
   SkyplaneClient,
+  TransferPlan,
   UserError,
 } from "../runner";
 import { readProfile } from "./profile-file";
+
+/** Every place `cp` and `sync` read and write, for their --help. */
+export const LOCATIONS =
+  "s3://BUCKET/KEY, gs://BUCKET/KEY, azure://ACCOUNT/CONTAINER/KEY, local://BUCKET/KEY, or a folder or file";
+
+/** The forms of LOCATIONS, one line each (the --help epilog of `cp` and `sync`). */
+const LOCATION_FORMS = [
+  "Sources and destinations:",
+  "  s3://BUCKET/KEY                 Amazon S3 (or S3-compatible: AWS_ENDPOINT_URL_S3)",
+  "  gs://BUCKET/KEY                 Google Cloud Storage",
+  "  azure://ACCOUNT/CONTAINER/KEY   Azure Blob Storage (also as its https://…blob URL)",
+  "  local://BUCKET/KEY              a bucket of the local cloud (made with skyplane mb)",
+  "  ./folder, /path/file            a folder or file on this machine (also file:///PATH)",
+].join("\n");
 
 /** Options shared by `cp` and `sync`. */
 export interface TransferArgs {
@@ -19,6 +34,7 @@ export interface TransferArgs {
   profile?: string;
   leaseSeconds?: number;
   followSymlinks: boolean;
+  dryRun: boolean;
 }
 
 /** The options `cp` and `sync` share. */
@@ -44,10 +60,17 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       default: false,
       describe: "Copy what symbolic links in a source folder point to (default: skip them)",
     })
+    .option("dry-run", {
+      type: "boolean",
+      default: false,
+      describe:
+        "Print the plan (route, gateways, objects, bytes, estimate) and exit; provision and change nothing",
+    })
     .option("lease-seconds", {
       type: "number",
       describe: `Seconds the gateways outlive this command if it dies (default ${DEFAULT_LEASE_SECONDS})`,
     })
+    .epilog(LOCATION_FORMS)
     .check((a) => {
       const lease = (a as { leaseSeconds?: number }).leaseSeconds;
       if (lease !== undefined && !(lease > 0))
@@ -89,23 +112,11 @@ function onInterrupt(stack: string): { signal: AbortSignal; dispose: () => void 
   };
 }
 
-/** Plans, confirms, runs and reports a copy or a sync. */
-export async function runTransferCommand(
-  kind: "copy" | "sync",
-  args: TransferArgs & { recursive?: boolean; delete?: boolean; dryRun?: boolean },
+/** Prints a plan: the route's topology, what it moves, and what the user should know. */
+async function printPlan(
+  plan: TransferPlan,
+  args: { json: boolean; dryRun?: boolean; followSymlinks: boolean; delete?: boolean },
 ): Promise<void> {
-  const network = readProfile(args.profile);
-  const client = new SkyplaneClient({ network });
-  const sync = kind === "sync";
-  const req = {
-    src: args.src,
-    dst: args.dst,
-    recursive: sync || (args.recursive ?? false),
-    nVms: args.nVms,
-    followSymlinks: args.followSymlinks,
-  };
-  const plan = await client.planCopy({ ...req, sync, delete: args.delete });
-  const out = (s: string) => !args.json && process.stderr.write(s + "\n");
   // Warnings go to stderr even with --json: stdout stays one JSON document.
   for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
   if (plan.skippedLinks > 0) {
@@ -116,38 +127,99 @@ export async function runTransferCommand(
           : "--follow-symlinks copies what they point to inside the source folder\n"),
     );
   }
-  out(describePlan(plan.topology, plan.objects, plan.bytes));
+  if (args.json) {
+    if (args.dryRun)
+      process.stdout.write(JSON.stringify({ dryRun: true, ...(await planJson(plan)) }) + "\n");
+    return;
+  }
+  // A dry run's plan is its result (stdout); otherwise it is what the confirmation asks about.
+  const write = (s: string) => (args.dryRun ? process.stdout : process.stderr).write(s + "\n");
+  write(describePlan(plan.topology, plan.estimate));
+  write(`Stack:    ${plan.stackName}`);
   if (plan.sync) {
-    out(
+    write(
       `Sync:     ${plan.sync.same} object(s) already the same, ${plan.sync.extra.length} extra at the destination` +
         (args.delete ? " (to delete after the copy)" : " (kept; --delete removes them)"),
     );
   }
-  if (args.dryRun) {
+  if (args.dryRun) write("Dry run: nothing was provisioned, copied or deleted.");
+}
+
+/** Plans and prints a copy or sync (`cp --dry-run`, `skyplane plan SRC DST`); provisions nothing. */
+export async function printTransferPlan(
+  kind: "copy" | "sync",
+  args: Omit<TransferArgs, "y" | "leaseSeconds"> & { recursive?: boolean; delete?: boolean },
+): Promise<void> {
+  const client = new SkyplaneClient({ network: readProfile(args.profile) });
+  const plan = await client.planCopy({
+    src: args.src,
+    dst: args.dst,
+    recursive: args.recursive,
+    nVms: args.nVms,
+    followSymlinks: args.followSymlinks,
+    sync: kind === "sync",
+    delete: args.delete,
+  });
+  try {
+    await printPlan(plan, { ...args, dryRun: true });
+  } finally {
+    await plan[Symbol.asyncDispose]();
+  }
+}
+
+/** Plans, confirms, runs and reports a copy or a sync. */
+export async function runTransferCommand(
+  kind: "copy" | "sync",
+  args: TransferArgs & { recursive?: boolean; delete?: boolean },
+): Promise<void> {
+  if (args.dryRun) return printTransferPlan(kind, args);
+  const network = readProfile(args.profile);
+  const client = new SkyplaneClient({ network });
+  const sync = kind === "sync";
+  const plan = await client.planCopy({
+    src: args.src,
+    dst: args.dst,
+    recursive: args.recursive,
+    nVms: args.nVms,
+    followSymlinks: args.followSymlinks,
+    sync,
+    delete: args.delete,
+  });
+  try {
+    await printPlan(plan, args);
+    await runPlan(plan, client, args, !!network);
+  } finally {
+    await plan[Symbol.asyncDispose]();
+  }
+}
+
+async function runPlan(
+  plan: TransferPlan,
+  client: SkyplaneClient,
+  args: TransferArgs & { delete?: boolean },
+  shapedNetwork: boolean,
+): Promise<void> {
+  const out = (s: string) => !args.json && process.stderr.write(s + "\n");
+  if (plan.estimate.objects === 0 && !(args.delete && plan.sync?.extra.length)) {
+    out("Nothing to do.");
     if (args.json)
       process.stdout.write(
         JSON.stringify({
-          dryRun: true,
-          objects: plan.objects,
-          bytes: plan.bytes,
-          skippedLinks: plan.skippedLinks,
-          sync: plan.sync,
-          topology: plan.topology,
+          objects: 0,
+          bytes: 0,
+          seconds: 0,
+          stack: plan.stackName,
+          estimate: plan.estimate,
+          costUSD: 0,
         }) + "\n",
       );
-    return;
-  }
-  if (plan.objects === 0 && !(args.delete && plan.sync?.extra.length)) {
-    out("Nothing to do.");
-    if (args.json)
-      process.stdout.write(JSON.stringify({ objects: 0, bytes: 0, seconds: 0 }) + "\n");
     return;
   }
   if (!(await confirm("Provision the gateways and start?", args.y))) {
     out("Cancelled; nothing was provisioned.");
     return;
   }
-  if (network) {
+  if (shapedNetwork) {
     const shaped = process.getuid?.() === 0;
     out(
       shaped
@@ -157,12 +229,14 @@ export async function runTransferCommand(
   }
   out("Provisioning gateways…");
   const onProgress = args.json ? undefined : progressBar;
-  const stack = routeStackName(plan.topology.route.src, plan.topology.route.dsts);
-  const interrupt = onInterrupt(stack);
+  const interrupt = onInterrupt(plan.stackName);
   let result: JobResult;
   try {
-    const opts = { ...req, onProgress, signal: interrupt.signal, leaseSeconds: args.leaseSeconds };
-    result = sync ? await client.sync({ ...opts, delete: args.delete }) : await client.copy(opts);
+    result = await client.run(plan, {
+      onProgress,
+      signal: interrupt.signal,
+      leaseSeconds: args.leaseSeconds,
+    });
   } finally {
     interrupt.dispose();
   }
@@ -174,7 +248,7 @@ export async function runTransferCommand(
   } else {
     const deleted = result.deleted ? `, deleted ${result.deleted}` : "";
     process.stdout.write(
-      `${sync ? "Synced" : "Copied"} ${result.objects} object(s), ${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s ` +
+      `${plan.kind === "sync" ? "Synced" : "Copied"} ${result.objects} object(s), ${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s ` +
         `(${mbps.toFixed(1)} MB/s, ${((mbps * 8) / 1000).toFixed(3)} Gbit/s)${deleted}; verified, gateways torn down.\n`,
     );
   }

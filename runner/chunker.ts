@@ -2,7 +2,10 @@ import * as crypto from "node:crypto";
 import type { ChunkRequest } from "../planner/program";
 import { UserError } from "../errors";
 
-/** Sizes that decide how objects are cut into chunks. */
+/**
+ * Sizes that decide how objects are cut into chunks: the one shape of them, from the client's
+ * `TransferConfig` (which extends it) through the plan to the chunker.
+ */
 export interface ChunkingOptions {
   /** Objects larger than this are sent in parts (multipart at the destination). Default 128 MiB. */
   readonly multipartThresholdBytes: number;
@@ -44,6 +47,12 @@ export function partSizeFor(size: number, configured: number, limits: PartLimits
     return Math.min(configured, limits.maxPartBytes);
   const needed = Math.ceil(Math.ceil(size / limits.maxParts) / MIB) * MIB;
   return Math.min(Math.max(configured, needed), limits.maxPartBytes);
+}
+
+/** How many chunks an object of `size` bytes is cut into (`planChunks` cuts it so). */
+export function chunkCount(size: number, opts: ChunkingOptions, limits: PartLimits): number {
+  if (size <= opts.multipartThresholdBytes) return 1;
+  return Math.ceil(size / partSizeFor(size, opts.partSizeBytes, limits));
 }
 
 /** Throws a UserError naming the first object larger than the destination store holds. */
@@ -116,7 +125,7 @@ export function planChunks(
       chunks.push(c);
       chunkIds.push(c.id);
     } else {
-      const parts = Math.ceil(o.size / partSize);
+      const parts = chunkCount(o.size, opts, limits);
       for (let n = 1; n <= parts; n++) {
         const offset = (n - 1) * partSize;
         const c: ChunkRequest = {

@@ -1,15 +1,13 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
-import pLimit from "p-limit";
 import { PlanError, planDirect } from "../planner/direct";
 import { buildModel, PlannerModel } from "../planner/model";
 import { NetworkProfile, profileModelOptions } from "../planner/profile";
 import { knownRegion, UnknownRegionError } from "../planner/regions";
-import { CLIENT_REGION, parseRegion } from "../common/regions";
+import { parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../planner/cloud-settings";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
-import { bucketUri, openStore, StoreError } from "../stores";
+import { ObjectStore, openStore, StoreContext, StoreError, StoreUri } from "../stores";
 import { UserError } from "../errors";
 import {
   AWSConfig,
@@ -20,14 +18,12 @@ import {
   TransferConfig,
 } from "./config";
 import { transferTtlMinutes } from "./cloud";
-import { Dataplane, DataplaneOptions, JobResult, parseUri, regionOf } from "./dataplane";
+import { Dataplane, DataplaneOptions, JobResult } from "./dataplane";
 import { Engine } from "./engine";
 import { homeLayout, skyplaneHome } from "../common/paths";
+import { parseUri, planTransfer, TransferPlan } from "./plan";
 import { TransferProgress } from "./progress";
-import { planSync, SyncPlan } from "./sync";
-import { mustFit } from "./chunker";
-import { checkOverlap } from "./overlap";
-import { checkDestinationKeys, InterruptedError, listObjects } from "./transfer";
+import { InterruptedError } from "./transfer";
 import { VerifyReport, verifyStores } from "./verify";
 
 /** Options of a client. Constructing one does no I/O. */
@@ -76,20 +72,17 @@ export interface CopyRequest {
   readonly leaseSeconds?: number;
 }
 
-/** A planned copy: what would move, and through which topology. */
-export interface CopyPlan {
-  /** The dataplane's plan. */
-  readonly topology: Topology;
-  /** Objects that would move. */
-  readonly objects: number;
-  /** Bytes that would move. */
-  readonly bytes: number;
-  /** For a sync: what it would copy and delete. */
-  readonly sync?: SyncPlan;
-  /** Symbolic links in the source that are not copied (without `followSymlinks`, or in a cycle). */
-  readonly skippedLinks: number;
-  /** What the user should know before going ahead (a destination that overlaps the source). */
-  readonly warnings: string[];
+/** A planned copy or sync (`TransferPlan`); the name earlier versions gave it. */
+export type CopyPlan = TransferPlan;
+
+/** How `run` reports and stops a transfer. */
+export interface RunOptions {
+  /** Called with every transfer event (progress bars). */
+  readonly onProgress?: (p: TransferProgress) => void;
+  /** Aborting it stops the transfer (see `CopyRequest.signal`). */
+  readonly signal?: AbortSignal;
+  /** Seconds the gateways outlive a silent (crashed) client; default DEFAULT_LEASE_SECONDS. */
+  readonly leaseSeconds?: number;
 }
 
 /** The entry point of the library: copies, syncs and dataplanes. */
@@ -122,14 +115,25 @@ export class SkyplaneClient {
     dstRegion: string,
     opts: DataplaneOptions & { nConnections?: number } = {},
   ): Dataplane {
+    const topology = this.planRoute(
+      `${srcCloud}:${srcRegion}`,
+      `${dstCloud}:${dstRegion}`,
+      opts.nVms,
+      opts.nConnections,
+    );
+    return this.dataplaneFor(topology, opts);
+  }
+
+  /** The direct topology from one region to another, with this client's wire settings. */
+  private planRoute(src: string, dst: string, nVms?: number, connections?: number): Topology {
     let topology: Topology;
     try {
       topology = planDirect(
         {
-          src: `${srcCloud}:${srcRegion}`,
-          dsts: [`${dstCloud}:${dstRegion}`],
-          nVms: opts.nVms,
-          connections: opts.nConnections ?? this.transferConfig.connectionsPerGateway,
+          src,
+          dsts: [dst],
+          nVms,
+          connections: connections ?? this.transferConfig.connectionsPerGateway,
           compress: this.transferConfig.compress,
           encrypt: this.transferConfig.encrypt,
         },
@@ -140,7 +144,8 @@ export class SkyplaneClient {
         throw new UserError("BAD_PLAN", err.message);
       throw err;
     }
-    return this.dataplaneFor(topology, opts);
+    refuseMixedRoute(topology);
+    return topology;
   }
 
   /** The planner's model: the local cloud's network profile when there is one, the defaults otherwise. */
@@ -150,14 +155,7 @@ export class SkyplaneClient {
 
   /** A dataplane for a topology planned elsewhere (`skyplane plan`, `planOverlay`). */
   dataplaneFor(topology: Topology, opts: DataplaneOptions = {}): Dataplane {
-    const local = topology.regions.filter((r) => parseRegion(r.region).provider === "local");
-    if (local.length > 0 && local.length < topology.regions.length) {
-      throw new UserError(
-        "MIXED_ROUTE",
-        `a route cannot mix the local cloud (${local.map((r) => r.region).join(", ")}) with AWS, GCP or Azure: ` +
-          "copy between local buckets and folders on the local cloud, and between cloud buckets on the clouds",
-      );
-    }
+    refuseMixedRoute(topology);
     return new Dataplane(
       topology,
       {
@@ -168,77 +166,29 @@ export class SkyplaneClient {
         network: this.options.network,
         cloud: this.options.cloud,
         env: this.env,
+        open: (uri, ctx) => this.openStore(uri, ctx),
       },
       opts,
     );
   }
 
+  /** Opens a store (the scheme registry's); every store the client and its dataplanes use comes from here. */
+  protected openStore(uri: StoreUri, ctx: StoreContext): ObjectStore {
+    return openStore(uri, ctx);
+  }
+
   /**
-   * Plans a copy without provisioning anything: checks the URIs, buckets, source objects and
-   * destination keys; refuses `delete` with overlapping source and destination.
+   * Plans a copy or sync without provisioning anything (`TransferPlan`): checks the URIs and buckets,
+   * resolves both regions, plans the route, lists the source once and checks every destination key;
+   * refuses `delete` with overlapping source and destination. Run it with `run`; dispose it after.
    */
-  async planCopy(req: CopyRequest & { sync?: boolean; delete?: boolean }): Promise<CopyPlan> {
-    const stores = { home: this.home, env: this.env };
-    const srcUri = parseUri(req.src);
-    const dstUri = parseUri(req.dst);
-    const overlap = checkOverlap(req, srcUri, dstUri, stores);
-    const warnings = overlap ? [overlap] : [];
-    const srcRegion = await regionOf(srcUri, stores);
-    const dstRegion = dstUri.scheme === "file" ? CLIENT_REGION : await regionOf(dstUri, stores);
-    const [s, d] = [parseRegion(srcRegion), parseRegion(dstRegion)];
-    const topology = this.dataplane(s.provider, s.name, d.provider, d.name, {
-      nVms: req.nVms,
-    }).topology;
-    const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
-    const dst = openStore(dstUri, stores);
-    try {
-      // Counted once the listing has proved the source exists.
-      const skipped = async () => {
-        const base = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
-        const links = (await src.skippedLinks?.(srcUri.key)) ?? [];
-        return links.filter((k) => k === srcUri.key || k.startsWith(base)).length;
-      };
-      if (req.sync) {
-        const sync = await planSync(src, srcUri, dst, dstUri);
-        checkDestinationKeys(dst, dstUri, sync.copy);
-        // Refused before anything is provisioned: the destination could never hold it.
-        mustFit(sync.copy, dst.features, bucketUri(dstUri));
-        const skippedLinks = await skipped();
-        return {
-          topology,
-          objects: sync.copy.length,
-          bytes: sync.copy.reduce((n, o) => n + o.size, 0),
-          sync,
-          skippedLinks,
-          warnings,
-        };
-      }
-      const objects = await listObjects(
-        { src: req.src, dst: req.dst, recursive: req.recursive ?? false },
-        src,
-        srcUri,
-        dstUri,
-      );
-      checkDestinationKeys(dst, dstUri, objects);
-      mustFit(objects, dst.features, bucketUri(dstUri));
-      const skippedLinks = req.recursive ? await skipped() : 0;
-      if (srcUri.scheme === "file")
-        await mustBeReadable(
-          srcUri.bucket,
-          objects.map((o) => o.srcKey),
-        );
-      return {
-        topology,
-        objects: objects.length,
-        bytes: objects.reduce((n, o) => n + o.size, 0),
-        skippedLinks,
-        warnings,
-      };
-    } catch (err) {
-      if (err instanceof StoreError && err.userFixable)
-        throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
-      throw err;
-    }
+  async planCopy(req: CopyRequest & { sync?: boolean; delete?: boolean }): Promise<TransferPlan> {
+    return planTransfer(req, {
+      stores: { home: this.home, env: this.env },
+      open: (uri, ctx) => this.openStore(uri, ctx),
+      chunking: this.transferConfig,
+      route: (src, dst) => this.planRoute(src, dst, req.nVms),
+    });
   }
 
   /**
@@ -251,9 +201,9 @@ export class SkyplaneClient {
     const dstUri = parseUri(req.dst);
     try {
       return await verifyStores(
-        openStore(srcUri, stores),
+        this.openStore(srcUri, stores),
         srcUri,
-        openStore(dstUri, stores),
+        this.openStore(dstUri, stores),
         dstUri,
         req.recursive ?? false,
       );
@@ -265,56 +215,52 @@ export class SkyplaneClient {
 
   /** Copies `src` to `dst`: provisions the route's gateways, transfers, verifies, and always deprovisions. */
   async copy(req: CopyRequest): Promise<JobResult> {
-    return this.runOnce(req, (dp) =>
-      dp.queueCopy(req.src, req.dst, {
-        recursive: req.recursive ?? false,
-        followSymlinks: req.followSymlinks,
-      }),
-    );
+    return this.planAndRun(req);
   }
 
   /** Makes `dst` match `src`: copies what is missing or different; with `delete`, removes extras after. */
   async sync(req: CopyRequest & { delete?: boolean }): Promise<JobResult> {
-    return this.runOnce(req, (dp) =>
-      dp.queueSync(req.src, req.dst, {
-        delete: req.delete ?? false,
-        followSymlinks: req.followSymlinks,
-      }),
-    );
+    return this.planAndRun({ ...req, sync: true });
   }
 
-  private async runOnce(
-    req: CopyRequest & { delete?: boolean },
-    queue: (dp: Dataplane) => void,
-  ): Promise<JobResult> {
+  private async planAndRun(req: CopyRequest & { sync?: boolean; delete?: boolean }) {
     const plan = await this.planCopy(req);
-    const { src, dsts } = plan.topology.route;
-    const dst = dsts[0];
-    const [s, d] = [parseRegion(src), parseRegion(dst)];
-    const local = s.provider === "local";
-    const dp = this.dataplane(s.provider, s.name, d.provider, d.name, {
-      nVms: req.nVms,
-      leaseSeconds: req.leaseSeconds,
+    try {
+      return await this.run(plan, req);
+    } finally {
+      await plan[Symbol.asyncDispose]();
+    }
+  }
+
+  /**
+   * Runs a plan (`planCopy`) as it stands: provisions its route's gateways, granted its buckets,
+   * transfers its listing, verifies, and always deprovisions. Nothing is resolved or listed again.
+   */
+  async run(plan: TransferPlan, opts: RunOptions = {}): Promise<JobResult> {
+    const local = parseRegion(plan.topology.route.src).provider === "local";
+    const dp = this.dataplaneFor(plan.topology, {
+      leaseSeconds: opts.leaseSeconds,
       // Long enough for this transfer, so that the gateways never end themselves mid-copy.
       ttlMinutes: transferTtlMinutes(
-        plan.bytes,
-        plan.topology.estimate.throughputGbps,
+        plan.estimate.bytes,
+        plan.estimate.throughputGbps,
         local ? LOCAL_TTL_MINUTES : CLOUD_TTL_MINUTES,
       ),
     });
     // Queued before provisioning: a cloud's gateways are granted exactly the buckets of the jobs.
-    queue(dp);
+    dp.queuePlan(plan);
+    const { signal } = opts;
     try {
       return await dp.autoDeprovision(async () => {
         await dp.provision();
-        if (req.signal?.aborted) throw new InterruptedError();
-        const tracker = dp.runAsync({ signal: req.signal });
-        if (req.onProgress) tracker.jobs.forEach((p) => req.onProgress?.(p));
+        if (signal?.aborted) throw new InterruptedError();
+        const tracker = dp.runAsync({ signal });
+        if (opts.onProgress) tracker.jobs.forEach((p) => opts.onProgress?.(p));
         return (await tracker.join())[0];
       });
     } catch (err) {
       // A Ctrl-C on a terminal reaches the engine too, and cancels an update under way.
-      if (req.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError();
+      if (signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError();
       throw err;
     }
   }
@@ -325,26 +271,14 @@ export class SkyplaneClient {
   }
 }
 
-/** Fails, naming them, when files of a folder cannot be read: better now than after provisioning. */
-async function mustBeReadable(folder: string, keys: string[]): Promise<void> {
-  const limit = pLimit(32);
-  const denied = (
-    await Promise.all(
-      keys.map((k) =>
-        limit(() =>
-          fs.promises.access(path.join(folder, k), fs.constants.R_OK).then(
-            () => undefined,
-            (err: NodeJS.ErrnoException) => `${path.join(folder, k)} (${err.code})`,
-          ),
-        ),
-      ),
-    )
-  ).filter((d): d is string => d !== undefined);
-  if (denied.length > 0) {
-    const more = denied.length > 3 ? ` and ${denied.length - 3} more` : "";
+/** Refuses a topology that mixes the local cloud with AWS, GCP or Azure. */
+function refuseMixedRoute(topology: Topology): void {
+  const local = topology.regions.filter((r) => parseRegion(r.region).provider === "local");
+  if (local.length > 0 && local.length < topology.regions.length) {
     throw new UserError(
-      "UNREADABLE",
-      `cannot read ${denied.slice(0, 3).join(", ")}${more}: fix their permissions, or copy a folder without them`,
+      "MIXED_ROUTE",
+      `a route cannot mix the local cloud (${local.map((r) => r.region).join(", ")}) with AWS, GCP or Azure: ` +
+        "copy between local buckets and folders on the local cloud, and between cloud buckets on the clouds",
     );
   }
 }

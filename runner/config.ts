@@ -1,16 +1,16 @@
 import type { Compression } from "../planner/program";
-import { DEFAULT_CHUNKING } from "./chunker";
+import { ChunkingOptions, DEFAULT_CHUNKING } from "./chunker";
 
-/** How transfers move data; every field has a default. */
-export interface TransferConfig {
+/**
+ * How transfers move data; every field has a default. Its chunking fields (`multipartThresholdBytes`,
+ * `partSizeBytes`: objects above 128 MiB go in parts of 64 MiB) are the `ChunkingOptions` every plan
+ * carries to the chunker.
+ */
+export interface TransferConfig extends ChunkingOptions {
   /** Compression on the wire (skipped for chunks that do not shrink). Default zstd. */
   readonly compress: Compression;
   /** AES-256-GCM on the wire under a per-dataplane key. Default true. */
   readonly encrypt: boolean;
-  /** Objects larger than this go in parts with multipart uploads. Default 128 MiB. */
-  readonly multipartThresholdBytes: number;
-  /** Size of each part. Default 64 MiB. */
-  readonly partSizeBytes: number;
   /** TCP connections per source gateway. Default 32. */
   readonly connectionsPerGateway: number;
   /** Check size and checksum of every object at the end. Default true. */
@@ -21,8 +21,7 @@ export interface TransferConfig {
 export const DEFAULT_TRANSFER_CONFIG: TransferConfig = {
   compress: "zstd",
   encrypt: true,
-  multipartThresholdBytes: DEFAULT_CHUNKING.multipartThresholdBytes,
-  partSizeBytes: DEFAULT_CHUNKING.partSizeBytes,
+  ...DEFAULT_CHUNKING,
   connectionsPerGateway: 32,
   verify: true,
 };

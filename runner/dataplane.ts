@@ -3,10 +3,8 @@ import * as fs from "node:fs";
 import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../planner/cloud-settings";
 import type { BucketGrants } from "../planner/program";
-import { CLIENT_REGION } from "../common/regions";
-import { gatewayRegionFor } from "../planner/regions";
 import { ProvisionedGateway, routeStackName, Topology } from "../planner/topology";
-import { bucketUri, openStore, parseStoreUri, StoreContext, storeEnv, StoreUri } from "../stores";
+import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../stores";
 import { SkyplaneError, UserError } from "../errors";
 import { emulatedNetwork, NetworkProfile } from "../planner/profile";
 import { CLOUD_TTL_MINUTES, DEFAULT_LEASE_SECONDS, LOCAL_TTL_MINUTES } from "../common/ttl";
@@ -17,29 +15,49 @@ import { lockedError } from "./locks";
 import { forgetDataplaneSecrets, stopStrayGateways } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
-import { TransferProgress } from "./progress";
-import { planSync } from "./sync";
-import { Tracker } from "./tracker";
-import { checkOverlap } from "./overlap";
 import {
-  asUserError,
+  actualCostUSD,
+  bucketsOf,
+  parseUri,
+  PlanEnd,
+  PlanEstimate,
+  planTransfer,
+  TransferPlan,
+} from "./plan";
+import { TransferProgress } from "./progress";
+import { Tracker } from "./tracker";
+import {
+  DEFAULT_TRANSFER_OPTIONS,
   InterruptedError,
   runTransfer,
-  TransferRequest,
   TransferResult,
 } from "./transfer";
 import { cleanupDestinations, recordDestination } from "./worksites";
 
-/** A queued copy or sync. */
-type Job = (
-  | { readonly kind: "copy"; readonly recursive: boolean }
-  | { readonly kind: "sync"; readonly delete: boolean }
-) & { readonly src: string; readonly dst: string; readonly followSymlinks: boolean };
+/** A queued copy or sync: planned when it runs, or already planned (`queuePlan`). */
+type Job = {
+  readonly kind: "copy" | "sync";
+  readonly src: string;
+  readonly dst: string;
+  readonly recursive: boolean;
+  readonly delete: boolean;
+  readonly followSymlinks: boolean;
+  readonly plan?: TransferPlan;
+};
 
-/** The result of one job; a sync also says what it deleted. */
+/** The result of one job: what moved, how it was verified, and what the route expected and cost. */
 export interface JobResult extends TransferResult {
   /** Destination objects deleted by a sync with `delete`. */
   readonly deleted?: number;
+  /** The stack that holds the route's gateways. */
+  readonly stack: string;
+  /** What the plan expected: the topology's throughput and price, and this job's time and cost at them. */
+  readonly estimate: PlanEstimate;
+  /**
+   * USD this job cost, estimated from what it did: egress for the bytes moved on every hop, and the
+   * gateways' time for the seconds the transfer ran (provisioning aside).
+   */
+  readonly costUSD: number;
 }
 
 /** Options of a dataplane. */
@@ -80,6 +98,8 @@ export interface DataplaneContext {
   readonly cloud?: Partial<CloudSettings>;
   /** The environment stores and gateways see (credentials, endpoints); default the process's. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Opens a store; default the scheme registry's. */
+  readonly open?: (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 }
 
 /** A topology in a few words, e.g. "2 gateway(s): local:east×1, local:west×1". */
@@ -90,55 +110,12 @@ function describeTopology(topology: Topology): string {
   return `${topology.gateways.length} gateway(s): ${regions}`;
 }
 
-/** Parses a URI, reporting a malformed one as a UserError. */
-export function parseUri(uri: string): StoreUri {
-  try {
-    return parseStoreUri(uri);
-  } catch (err) {
-    throw asUserError(err);
-  }
-}
-
-/** The region a URI's bucket lives in: the bucket's record, or the client's region for folders. */
-export async function regionOf(uri: StoreUri, stores: StoreContext): Promise<string> {
-  if (uri.scheme === "file") return CLIENT_REGION;
-  let store;
-  let exists: boolean;
-  try {
-    store = openStore(uri, stores);
-    exists = await store.exists(); // also proves the credentials, before anything is provisioned
-  } catch (err) {
-    throw asUserError(err);
-  }
-  const local = uri.scheme === "local";
-  if (!exists) {
-    throw new UserError(
-      "NO_SUCH_BUCKET",
-      `bucket ${bucketUri(uri)} does not exist: create it with 'skyplane mb ${bucketUri(uri)} --region ${local ? "local:<region>" : "<region>"}'`,
-    );
-  }
-  // A cloud bucket's region, served by the catalogue region its gateways go to (a GCP region's zone).
-  const reported = await store.region();
-  const region = reported === undefined || local ? reported : gatewayRegionFor(reported);
-  if (region) return region;
-  throw local
-    ? new UserError(
-        "NO_REGION",
-        `bucket ${bucketUri(uri)} records no region: create it again with 'skyplane mb'`,
-      )
-    : new UserError(
-        "NO_REGION",
-        uri.scheme === "azure"
-          ? `cannot tell the region of ${bucketUri(uri)}: the blob API does not say where a storage account is; set SKYPLANE_AZURE_REGION to its location (e.g. westeurope)`
-          : `${bucketUri(uri)} is in a location skyplane has no gateways for: copy through a supported region, or file an issue naming the location`,
-      );
-}
-
 /** The bucket URIs `jobs` read and write, as their chunk requests name them. */
 function jobBuckets(jobs: readonly Job[]): BucketGrants {
-  const uris = (pick: (j: Job) => string) =>
-    [...new Set(jobs.map((j) => bucketUri(parseUri(pick(j)))))].sort();
-  return { read: uris((j) => j.src), write: uris((j) => j.dst) };
+  const each = jobs.map((j) => j.plan?.buckets ?? bucketsOf(parseUri(j.src), parseUri(j.dst)));
+  const all = (pick: (b: BucketGrants) => readonly string[]) =>
+    [...new Set(each.flatMap(pick))].sort();
+  return { read: all((b) => b.read), write: all((b) => b.write) };
 }
 
 /** True when `granted` includes every bucket of `wanted`. */
@@ -485,7 +462,7 @@ export class Dataplane {
     })();
   }
 
-  /** Queues a copy of `src` to `dst` (a prefix with `recursive`). */
+  /** Queues a copy of `src` to `dst` (a prefix with `recursive`); it is planned when it runs. */
   queueCopy(
     src: string,
     dst: string,
@@ -498,13 +475,14 @@ export class Dataplane {
       src,
       dst,
       recursive: opts.recursive ?? false,
+      delete: false,
       followSymlinks: opts.followSymlinks ?? false,
     });
   }
 
   /**
    * Queues a sync: copies what is missing or different; with `delete`, then removes extras at `dst`
-   * (refused when source and destination overlap).
+   * (refused when source and destination overlap). It is planned when it runs.
    */
   queueSync(
     src: string,
@@ -517,9 +495,38 @@ export class Dataplane {
       kind: "sync",
       src,
       dst,
+      recursive: true,
       delete: opts.delete ?? false,
       followSymlinks: opts.followSymlinks ?? false,
     });
+  }
+
+  /**
+   * Queues a copy or sync planned already (`SkyplaneClient.planCopy`): it runs as planned, with the
+   * plan's listing; nothing is resolved or listed again. The plan stays the caller's to dispose.
+   */
+  queuePlan(plan: TransferPlan): void {
+    this.checkRoute(plan.src, plan.dst);
+    this.jobs.push({
+      kind: plan.kind,
+      src: plan.src.uri,
+      dst: plan.dst.uri,
+      recursive: plan.recursive,
+      delete: plan.delete,
+      followSymlinks: plan.followSymlinks,
+      plan,
+    });
+  }
+
+  /** Refuses a source or destination outside this dataplane's route. */
+  private checkRoute(src: { uri: string; region: string }, dst: { uri: string; region: string }) {
+    const { route } = this.topology;
+    if (src.region !== route.src || !route.dsts.includes(dst.region)) {
+      throw new UserError(
+        "WRONG_ROUTE",
+        `${src.uri} (${src.region}) → ${dst.uri} (${dst.region}) does not match this dataplane's route ${route.src} → ${route.dsts.join(", ")}`,
+      );
+    }
   }
 
   /**
@@ -527,7 +534,7 @@ export class Dataplane {
    * `signal` stops dispatching, aborts the multipart uploads started, and rejects with an
    * InterruptedError (deprovisioning is still the caller's, as always).
    */
-  runAsync(opts: { signal?: AbortSignal } = {}): Tracker {
+  runAsync(opts: { signal?: AbortSignal } = {}): Tracker<JobResult> {
     const jobs = this.jobs.splice(0);
     const progress = jobs.map(() => new TransferProgress());
     return new Tracker(progress, async () => {
@@ -567,83 +574,94 @@ export class Dataplane {
     );
   }
 
+  /** Plans a job queued by `queueCopy` or `queueSync`, on this dataplane's route. */
+  private planJob(job: Job): Promise<TransferPlan> {
+    return planTransfer(job, {
+      stores: { home: this.ctx.home, env: this.ctx.env },
+      open: this.ctx.open,
+      chunking: this.ctx.transfer,
+      route: (srcRegion, dstRegion) => {
+        this.checkRoute({ uri: job.src, region: srcRegion }, { uri: job.dst, region: dstRegion });
+        return this.topology;
+      },
+    });
+  }
+
   private async runJob(
     job: Job,
     progress: TransferProgress,
     signal?: AbortSignal,
   ): Promise<JobResult> {
-    const stores = { home: this.ctx.home, env: this.ctx.env };
-    const srcUri = parseUri(job.src);
-    const dstUri = parseUri(job.dst);
-    if (job.kind === "sync") checkOverlap(job, srcUri, dstUri, stores);
-    const [srcRegion, dstRegion] = await Promise.all([
-      regionOf(srcUri, stores),
-      this.prepareDestination(dstUri, stores),
-    ]);
-    const { route } = this.topology;
-    if (srcRegion !== route.src || !route.dsts.includes(dstRegion)) {
-      throw new UserError(
-        "WRONG_ROUTE",
-        `${job.src} (${srcRegion}) → ${job.dst} (${dstRegion}) does not match this dataplane's route ${route.src} → ${route.dsts.join(", ")}`,
-      );
+    let plan: TransferPlan;
+    try {
+      plan = job.plan ?? (await this.planJob(job));
+    } catch (err) {
+      progress.emit({ type: "failed", error: err as Error });
+      throw err;
     }
-    const gateways = this.gateways as ProvisionedGateway[];
-    const target = { sources: this.clients(gateways.filter((g) => g.source)), stores, dstRegion };
-    const cfg = this.ctx.transfer;
-    const opts = {
-      multipartThresholdBytes: cfg.multipartThresholdBytes,
-      partSizeBytes: cfg.partSizeBytes,
-      verify: cfg.verify,
-      batchSize: 1000,
-      pollIntervalMs: 100,
-      signal,
-    };
-    // Before anything is written, so that deprovision finds the work files of a killed run.
-    recordDestination(stores, this.stackName, dstUri);
-    const followSymlinks = job.followSymlinks;
-    if (job.kind === "copy") {
-      const req: TransferRequest = {
-        src: job.src,
-        dst: job.dst,
-        recursive: job.recursive,
-        followSymlinks,
-      };
-      return runTransfer(req, target, opts, progress);
+    try {
+      return await this.runPlan(plan, progress, signal);
+    } finally {
+      if (!job.plan) await plan[Symbol.asyncDispose]();
     }
-    const src = openStore(srcUri, { ...stores, followSymlinks });
-    const dst = openStore(dstUri, stores);
-    const plan = await planSync(src, srcUri, dst, dstUri).catch((err) =>
-      Promise.reject(asUserError(err)),
-    );
-    const copied =
-      plan.copy.length > 0
-        ? await runTransfer(
-            { src: job.src, dst: job.dst, recursive: true, objects: plan.copy, followSymlinks },
-            target,
-            opts,
-            progress,
-          )
-        : { objects: 0, bytes: 0, seconds: 0 };
-    if (plan.copy.length === 0) progress.emit({ type: "done", objects: 0, bytes: 0, seconds: 0 });
-    // Extras go only once every copy has succeeded (runTransfer threw otherwise).
-    if (signal?.aborted) throw new InterruptedError();
-    if (job.delete) for (const key of plan.extra) await dst.delete(key);
-    return { ...copied, deleted: job.delete ? plan.extra.length : 0 };
   }
 
-  /** The destination's region; a destination folder is created if it is missing. */
-  private async prepareDestination(uri: StoreUri, stores: StoreContext): Promise<string> {
-    if (uri.scheme === "file") {
-      try {
-        fs.mkdirSync(uri.bucket, { recursive: true });
-        fs.accessSync(uri.bucket, fs.constants.W_OK);
-      } catch (err) {
-        throw new UserError(
-          "UNWRITABLE",
-          `cannot write to ${uri.bucket}: ${(err as Error).message}`,
-        );
+  private async runPlan(
+    plan: TransferPlan,
+    progress: TransferProgress,
+    signal?: AbortSignal,
+  ): Promise<JobResult> {
+    const stores = { home: this.ctx.home, env: this.ctx.env };
+    prepareDestination(plan.dst);
+    // Before anything is written, so that deprovision finds the work files of a killed run.
+    recordDestination(stores, this.stackName, plan.dst.parsed);
+    const gateways = this.gateways as ProvisionedGateway[];
+    const target = {
+      sources: this.clients(gateways.filter((g) => g.source)),
+      destinations: this.clients(gateways.filter((g) => g.region === plan.dst.region)),
+      stores,
+      dstRegion: plan.dst.region,
+      open: this.ctx.open,
+    };
+    const opts = { ...DEFAULT_TRANSFER_OPTIONS, verify: this.ctx.transfer.verify, signal };
+    const about = (r: TransferResult): JobResult => ({
+      ...r,
+      stack: this.stackName,
+      estimate: plan.estimate,
+      costUSD: Number(actualCostUSD(this.topology, r.bytes, r.seconds).toFixed(6)),
+    });
+    try {
+      if (plan.kind === "copy") return about(await runTransfer(plan, target, opts, progress));
+      const copied =
+        plan.listing.objects > 0
+          ? await runTransfer(plan, target, opts, progress)
+          : { objects: 0, bytes: 0, seconds: 0 };
+      if (plan.listing.objects === 0)
+        progress.emit({ type: "done", objects: 0, bytes: 0, seconds: 0 });
+      // Extras go only once every copy has succeeded (runTransfer threw otherwise).
+      if (signal?.aborted) throw new InterruptedError();
+      const extra = plan.delete ? (plan.sync?.extra ?? []) : [];
+      if (extra.length > 0) {
+        const dst = (this.ctx.open ?? openStore)(plan.dst.parsed, stores);
+        for (const key of extra) await dst.delete(key);
       }
+      return { ...about(copied), deleted: plan.delete ? extra.length : 0 };
+    } finally {
+      for (const c of [...target.sources, ...target.destinations]) c.close();
     }
-    return regionOf(uri, stores);
+  }
+}
+
+/** Creates a destination folder that is missing, and checks it can be written. */
+function prepareDestination(dst: PlanEnd): void {
+  if (dst.parsed.scheme !== "file") return;
+  try {
+    fs.mkdirSync(dst.parsed.bucket, { recursive: true });
+    fs.accessSync(dst.parsed.bucket, fs.constants.W_OK);
+  } catch (err) {
+    throw new UserError(
+      "UNWRITABLE",
+      `cannot write to ${dst.parsed.bucket}: ${(err as Error).message}`,
+    );
   }
 }

@@ -10,7 +10,12 @@
  *   const tracker = dp.runAsync();
  */
 export { SkyplaneClient, checkRegion } from "./client";
-export type { SkyplaneClientOptions, CopyRequest, CopyPlan } from "./client";
+export type { SkyplaneClientOptions, CopyRequest, CopyPlan, RunOptions } from "./client";
+export { planJson, actualCostUSD } from "./plan";
+export type { TransferPlan, PlanEnd, PlanEstimate, PlanRequest } from "./plan";
+export type { Listing } from "./listing";
+export { planRoute } from "./route";
+export type { RouteRequest, TableText } from "./route";
 export { Dataplane } from "./dataplane";
 export { DEFAULT_LEASE_SECONDS } from "../common/ttl";
 export type { DataplaneOptions, JobResult } from "./dataplane";
@@ -18,7 +23,7 @@ export { Tracker } from "./tracker";
 export type { TrackerEvent } from "./tracker";
 export { TransferProgress } from "./progress";
 export type { TransferEvent, TransferListener } from "./progress";
-export type { TransferResult } from "./transfer";
+export type { TransferResult, VerificationReport } from "./transfer";
 export type { VerifyReport, VerifyDifference } from "./verify";
 export { InterruptedError, TransferFailedError } from "./transfer";
 export { AWSConfig, GCPConfig, AzureConfig, DEFAULT_TRANSFER_CONFIG } from "./config";
@@ -34,16 +39,10 @@ export { GatewayUnreachableError } from "./gateway-client";
 export { deprovisionStack, listStacks } from "./stacks";
 export type { StackInfo } from "./stacks";
 
-// Planning without provisioning (`skyplane plan`, `skyplane profile`): the planner's entry points.
-export { PlanError, planDirect } from "../planner/direct";
-export { loadSolver } from "../planner/highs";
-export { buildModel, parseGridCsv, parsePriceCsv } from "../planner/model";
-export type { GridRow, PriceRow } from "../planner/model";
-export { planOverlay } from "../planner/overlay";
-export { deriveProfile, parseProfile, profileModelOptions } from "../planner/profile";
+// Planning without provisioning (`skyplane plan` through planRoute above, `skyplane profile`).
+export { parseGridCsv } from "../planner/model";
+export { deriveProfile, parseProfile } from "../planner/profile";
 export type { NetworkProfile } from "../planner/profile";
-export { UnknownRegionError } from "../planner/regions";
-export { routeStackName } from "../planner/topology";
 export type { Topology } from "../planner/topology";
 
 // Buckets (`skyplane mb`): each store makes its own.

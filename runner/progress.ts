@@ -8,6 +8,11 @@ export type TransferEvent =
     }
   | { readonly type: "dispatched"; readonly chunks: number; readonly bytes: number }
   | { readonly type: "chunk_done"; readonly chunkId: string; readonly bytes: number }
+  /**
+   * Bytes written at the destination so far, as its gateways count them (each chunk or part as it is
+   * written, before its ack reaches the source); never more than the transfer's bytes.
+   */
+  | { readonly type: "landed"; readonly bytes: number }
   | { readonly type: "chunk_failed"; readonly chunkId: string; readonly error: string }
   | { readonly type: "object_done"; readonly key: string; readonly bytes: number }
   | { readonly type: "verified"; readonly objects: number }
@@ -30,6 +35,11 @@ export class TransferProgress {
   bytesDispatched = 0;
   /** Bytes written at the destination (acked end to end). */
   bytesDone = 0;
+  /**
+   * Bytes written at the destination as its gateways report them: ahead of `bytesDone`, which waits
+   * for each chunk's ack to travel back to the source; what a progress bar shows.
+   */
+  bytesLanded = 0;
   /** Chunks in the transfer. */
   chunksTotal = 0;
   /** Chunks written. */
@@ -60,7 +70,11 @@ export class TransferProgress {
         break;
       case "chunk_done":
         this.bytesDone += event.bytes;
+        this.bytesLanded = Math.max(this.bytesLanded, this.bytesDone);
         this.chunksDone++;
+        break;
+      case "landed":
+        this.bytesLanded = Math.max(this.bytesLanded, event.bytes);
         break;
       case "chunk_failed":
         this.chunksFailed++;

@@ -1,62 +1,105 @@
 import pLimit from "p-limit";
-import { listAll, ObjectInfo, ObjectStore, StoreUri } from "../stores";
+import { SkyplaneError } from "../errors";
+import { listAll, ObjectInfo, ObjectStore } from "../stores";
 import { destinationKey, ObjectPair } from "./chunker";
 import { sameContent } from "./verify";
 
-/** What a sync will do. */
-export interface SyncPlan {
-  /** Objects missing at the destination or different there. */
-  readonly copy: ObjectPair[];
+/** What a sync leaves alone or deletes; what it copies goes to the plan's listing. */
+export interface SyncDiff {
   /** Destination keys with no source object (deleted only with --delete, after the copy). */
   readonly extra: string[];
   /** Objects already the same at both ends. */
   readonly same: number;
 }
 
+/** Source objects compared at once (their destination twins are read as the listings go). */
+const WINDOW = 1000;
+
+/** Orders keys as stores list them: UTF-8 byte order (code point order, unlike `<` on UTF-16). */
+export function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/** Fails when a store lists out of order: the merge below would take present objects for extras. */
+function inOrder(store: ObjectStore, prev: string | undefined, key: string): string {
+  if (prev !== undefined && byteOrder(prev, key) >= 0)
+    throw new SkyplaneError(
+      "UNSORTED_LISTING",
+      `${store.scheme}://${store.bucket} listed ${JSON.stringify(key)} after ${JSON.stringify(prev)}: a store must list in byte order; this is a bug in its adapter`,
+    );
+  return key;
+}
+
 /**
- * Compares a source prefix with a destination prefix: an object is copied when the destination lacks
- * it, or has another size, or other bytes (`sameContent`: the hashes both stores compute on an algorithm
- * they share, else both read and hashed).
+ * Compares a source prefix with a destination prefix in one pass over each listing (both in key order,
+ * merged as they stream, so that neither is held in memory): an object is copied when the destination
+ * lacks it, or has another size, or other bytes (`sameContent`: the hashes both stores compute on an
+ * algorithm they share, else both read and hashed). Every object to copy goes to `copy`, in key order.
  */
-export async function planSync(
-  src: ObjectStore,
-  srcUri: StoreUri,
-  dst: ObjectStore,
-  dstUri: StoreUri,
-): Promise<SyncPlan> {
-  const dstObjects = new Map<string, ObjectInfo>();
-  const dstBase = dstUri.key === "" || dstUri.key.endsWith("/") ? dstUri.key : dstUri.key + "/";
+export async function diffSync(
+  src: { store: ObjectStore; prefix: string },
+  dst: { store: ObjectStore; prefix: string; exists: boolean },
+  copy: (pair: ObjectPair) => void,
+): Promise<SyncDiff> {
+  const base = (k: string) => (k === "" || k.endsWith("/") ? k : k + "/");
+  const srcBase = base(src.prefix);
+  const dstBase = base(dst.prefix);
+  const extra: string[] = [];
+  let same = 0;
   // A destination folder that does not exist yet holds nothing.
-  if (await dst.exists()) {
-    for await (const o of listAll(dst, dstBase)) dstObjects.set(o.key, o);
-  }
-  const srcBase = srcUri.key === "" || srcUri.key.endsWith("/") ? srcUri.key : srcUri.key + "/";
-  const candidates: ObjectPair[] = [];
-  const srcObjects = new Map<string, ObjectInfo>();
-  for await (const o of listAll(src, srcBase)) {
-    srcObjects.set(o.key, o);
-    candidates.push({
+  const there = dst.exists ? listAll(dst.store, dstBase)[Symbol.asyncIterator]() : undefined;
+  let head: ObjectInfo | undefined;
+  let lastDst: string | undefined;
+  const advance = async () => {
+    const next = there ? await there.next() : { done: true as const, value: undefined };
+    head = next.done ? undefined : next.value;
+    if (head) lastDst = inOrder(dst.store, lastDst, head.key);
+  };
+  await advance();
+
+  type Entry = { pair: ObjectPair; source: ObjectInfo; twin?: ObjectInfo };
+  let window: Entry[] = [];
+  const limit = pLimit(16);
+  const settle = async () => {
+    const differs = await Promise.all(
+      window.map((e) =>
+        limit(async () => {
+          if (!e.twin || e.twin.size !== e.pair.size) return true;
+          return (
+            (await sameContent(src.store, e.source, dst.store, e.twin)).difference !== undefined
+          );
+        }),
+      ),
+    );
+    window.forEach((e, i) => (differs[i] ? copy(e.pair) : same++));
+    window = [];
+  };
+
+  let lastSrc: string | undefined;
+  for await (const o of listAll(src.store, srcBase)) {
+    lastSrc = inOrder(src.store, lastSrc, o.key);
+    const pair = {
       srcKey: o.key,
       dstKey: destinationKey(o.key, srcBase, dstBase, true),
       size: o.size,
       mode: o.mode,
-    });
+    };
+    while (head && byteOrder(head.key, pair.dstKey) < 0) {
+      extra.push(head.key);
+      await advance();
+    }
+    let twin: ObjectInfo | undefined;
+    if (head && head.key === pair.dstKey) {
+      twin = head;
+      await advance();
+    }
+    window.push({ pair, source: o, twin });
+    if (window.length >= WINDOW) await settle();
   }
-  const limit = pLimit(16);
-  const differs = await Promise.all(
-    candidates.map((c) =>
-      limit(async () => {
-        const there = dstObjects.get(c.dstKey);
-        if (!there || there.size !== c.size) return true;
-        const source = srcObjects.get(c.srcKey) as ObjectInfo;
-        return (await sameContent(src, source, dst, there)).difference !== undefined;
-      }),
-    ),
-  );
-  const wanted = new Set(candidates.map((c) => c.dstKey));
-  return {
-    copy: candidates.filter((_, i) => differs[i]),
-    extra: [...dstObjects.keys()].filter((k) => !wanted.has(k)).sort(),
-    same: differs.filter((d) => !d).length,
-  };
+  await settle();
+  while (head) {
+    extra.push(head.key);
+    await advance();
+  }
+  return { extra, same };
 }

@@ -4,17 +4,17 @@ import { TransferEvent, TransferProgress } from "./progress";
 /** A transfer event, tagged with the queued job it belongs to (0-based). */
 export type TrackerEvent = TransferEvent & { readonly job: number };
 
-/** Follows a dataplane run: byte counters, typed events, and the final results. */
-export class Tracker {
+/** Follows a dataplane run: byte counters, typed events, and the final results (one per job). */
+export class Tracker<R extends TransferResult = TransferResult> {
   private readonly listeners = new Set<(e: TrackerEvent) => void>();
-  private readonly done: Promise<TransferResult[]>;
+  private readonly done: Promise<R[]>;
   private complete = false;
 
   /** @internal Built by `Dataplane.runAsync()`. */
   constructor(
     /** Progress of each queued job, in order. */
     readonly jobs: readonly TransferProgress[],
-    run: () => Promise<TransferResult[]>,
+    run: () => Promise<R[]>,
   ) {
     jobs.forEach((p, job) => p.on((e) => this.listeners.forEach((l) => l({ ...e, job }))));
     this.done = run().finally(() => {
@@ -29,6 +29,11 @@ export class Tracker {
     if (this.jobs.some((p) => p.bytesTotal === 0 && !p.finished && p.chunksTotal === 0))
       return undefined;
     return this.jobs.reduce((n, p) => n + (p.bytesTotal - p.bytesDone), 0);
+  }
+
+  /** Bytes written at the destinations so far, as their gateways report them (`TransferProgress.bytesLanded`). */
+  queryBytesLanded(): number {
+    return this.jobs.reduce((n, p) => n + p.bytesLanded, 0);
   }
 
   /** Bytes handed to source gateways so far. */
@@ -48,7 +53,7 @@ export class Tracker {
   }
 
   /** Waits for every job; rejects with the first job's error. */
-  join(): Promise<TransferResult[]> {
+  join(): Promise<R[]> {
     return this.done;
   }
 }

@@ -7,71 +7,91 @@ import {
   formatCrc,
   Hashes,
   hashMismatches,
-  listAll,
   ObjectStore,
   openStore,
-  parseStoreUri,
   sharedHash,
   StoreContext,
-  StoreError,
   StoreUri,
 } from "../stores";
-import { SkyplaneError, UserError } from "../errors";
-import {
-  ChunkingOptions,
-  DEFAULT_CHUNKING,
-  destinationKey,
-  mustFit,
-  ObjectPair,
-  planChunks,
-  PlannedObject,
-} from "./chunker";
-import { GatewayClient } from "./gateway-client";
+import { SkyplaneError } from "../errors";
+import { ChunkingOptions, planChunks, PlannedObject } from "./chunker";
+import type { GatewayClient } from "./gateway-client";
+import type { Listing } from "./listing";
+import { asUserError } from "./plan";
 import { TransferProgress } from "./progress";
+
+/** What the runner asks of a source gateway: take chunk requests, report their outcomes. */
+export type SourceGateway = Pick<GatewayClient, "submit" | "chunkStatus">;
+
+/** What the runner asks of a destination gateway: its counters (bytes written). */
+export type DestinationGateway = Pick<GatewayClient, "status">;
 
 /** Where a transfer runs: the dataplane's source gateways and its destination region. */
 export interface TransferTarget {
   /** Control API clients of the gateways that read from the source. */
-  readonly sources: readonly GatewayClient[];
+  readonly sources: readonly SourceGateway[];
+  /**
+   * Control API clients of the gateways that write to the destination: their byte counters show
+   * progress as it lands, before the acks travel back. Optional: without them progress moves per chunk.
+   */
+  readonly destinations?: readonly DestinationGateway[];
   /** Where stores find local buckets. */
   readonly stores: StoreContext;
   /** The destination region, whose gateways write to the destination bucket. */
   readonly dstRegion: string;
+  /** Opens a store; default the scheme registry's. */
+  readonly open?: (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 }
 
-/** What to copy. */
-export interface TransferRequest {
-  /** Source URI: an object, or with `recursive` a prefix. */
-  readonly src: string;
-  /** Destination URI: an object key, or a prefix. */
-  readonly dst: string;
-  /** Copy everything under the source prefix. */
-  readonly recursive: boolean;
-  /** The objects to copy, when the caller has chosen them (sync); default: list the source. */
-  readonly objects?: readonly ObjectPair[];
-  /** List what symbolic links in a source folder point to; default skip them. */
-  readonly followSymlinks?: boolean;
+/** What a transfer moves, as planned (a TransferPlan is one): its two ends and its listing. */
+export interface TransferJob {
+  /** The source. */
+  readonly src: { readonly parsed: StoreUri };
+  /** The destination. */
+  readonly dst: { readonly parsed: StoreUri };
+  /** The objects, listed once. */
+  readonly listing: Listing;
+  /** How the objects are cut into chunks. */
+  readonly chunking: ChunkingOptions;
 }
 
 /** Tuning of a transfer. */
-export interface TransferOptions extends ChunkingOptions {
+export interface TransferOptions {
   /** Check size and checksum of every object at the end. Default true. */
   readonly verify: boolean;
   /** Chunk requests per control API call. Default 1000. */
   readonly batchSize: number;
   /** How often gateways are asked for progress, in ms. Default 100. */
   readonly pollIntervalMs: number;
+  /**
+   * Objects chunked, dispatched, completed and verified at a time: a listing larger than this runs
+   * window by window, so that memory holds one window's chunks. Default 10,000.
+   */
+  readonly windowObjects: number;
   /** Aborting it stops dispatching; the transfer then aborts its uploads and throws InterruptedError. */
   readonly signal?: AbortSignal;
 }
 
 /** Defaults of a transfer. */
 export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
-  ...DEFAULT_CHUNKING,
   verify: true,
   batchSize: 1000,
   pollIntervalMs: 100,
+  windowObjects: 10_000,
 };
+
+/** What was verified after a transfer, and how. */
+export interface VerificationReport {
+  /** Objects checked: each one's size, and its content as below. */
+  readonly objects: number;
+  /**
+   * Objects whose content was checked by the hash the destination store computed itself (by
+   * algorithm), against the same hash of the bytes the source gateways read.
+   */
+  readonly storeHash: Readonly<Record<string, number>>;
+  /** Objects read back from the destination and compared part by part (CRC-32): the store shares no hash. */
+  readonly readBack: number;
+}
 
 /** What a finished transfer measured. */
 export interface TransferResult {
@@ -81,6 +101,8 @@ export interface TransferResult {
   readonly bytes: number;
   /** Wall-clock seconds from the first dispatch to the last verification. */
   readonly seconds: number;
+  /** What was verified and how; absent when verification is off (or nothing was copied). */
+  readonly verified?: VerificationReport;
 }
 
 /** A transfer that did not complete; nothing partial was left at the destination. */
@@ -104,90 +126,14 @@ export class InterruptedError extends SkyplaneError {
   }
 }
 
-/** Turns a store's error into a UserError (what to do) or leaves it as it is. */
-export function asUserError(err: unknown): unknown {
-  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
-}
-
 /**
- * Refuses destination keys the destination cannot hold (`../x`, `/abs`, `.skyplane/…` in a local
- * bucket or folder), naming the first ones, before anything is provisioned or written.
- */
-export function checkDestinationKeys(
-  dst: ObjectStore,
-  dstUri: StoreUri,
-  pairs: readonly ObjectPair[],
-): void {
-  if (!dst.checkKey) return;
-  const bad: string[] = [];
-  for (const p of pairs) {
-    try {
-      dst.checkKey(p.dstKey);
-    } catch (err) {
-      if (!(err instanceof StoreError)) throw err;
-      bad.push(JSON.stringify(p.dstKey));
-    }
-  }
-  if (bad.length === 0) return;
-  const more = bad.length > 3 ? ` and ${bad.length - 3} more` : "";
-  throw new UserError(
-    "INVALID_KEY",
-    `invalid destination key ${bad.slice(0, 3).join(", ")}${more} in ${bucketUri(dstUri)}: ` +
-      `keys there cannot start with '/' or '.skyplane/', nor have '.', '..' or empty segments; ` +
-      "choose a destination key without them",
-  );
-}
-
-/** The objects a request names, with their destination keys. */
-export async function listObjects(
-  req: TransferRequest,
-  src: ObjectStore,
-  srcUri: StoreUri,
-  dstUri: StoreUri,
-): Promise<ObjectPair[]> {
-  if (!(await src.exists())) {
-    throw new UserError("NO_SUCH_BUCKET", `the source ${bucketUri(srcUri)} does not exist`);
-  }
-  if (!req.recursive) {
-    const info = srcUri.key ? await src.head(srcUri.key) : undefined;
-    if (!info) {
-      const hint = (await src.list({ prefix: srcUri.key, maxKeys: 1 })).objects.length
-        ? "; it is a prefix: add -r (recursive) to copy what is under it"
-        : "";
-      throw new UserError("NO_SUCH_OBJECT", `no object ${req.src}${hint}`);
-    }
-    return [
-      {
-        srcKey: info.key,
-        dstKey: destinationKey(info.key, "", dstUri.key, false),
-        size: info.size,
-        mode: info.mode,
-      },
-    ];
-  }
-  const prefix = srcUri.key;
-  const base = prefix === "" || prefix.endsWith("/") ? prefix : prefix + "/";
-  const pairs: ObjectPair[] = [];
-  for await (const o of listAll(src, prefix)) {
-    if (o.key !== prefix && !o.key.startsWith(base)) continue; // "data" must not match "database/x"
-    pairs.push({
-      srcKey: o.key,
-      dstKey: destinationKey(o.key, prefix, dstUri.key, true),
-      size: o.size,
-      mode: o.mode,
-    });
-  }
-  if (pairs.length === 0) throw new UserError("NOTHING_TO_COPY", `no objects under ${req.src}`);
-  return pairs;
-}
-
-/**
- * Copies `req` through the given source gateways: lists, chunks, starts multipart uploads, dispatches
- * with back-pressure, tracks progress, completes uploads and verifies every object. On failure it aborts
- * the uploads it started, so no partial object appears, and throws an error naming what failed.
+ * Copies a planned job through the given source gateways, one window of its listing at a time:
+ * chunks, starts multipart uploads, dispatches with back-pressure, tracks progress, completes uploads
+ * and verifies every object. On failure it aborts the uploads it started, so no partial object
+ * appears, and throws an error naming what failed. It neither lists nor resolves anything: the plan did.
  */
 export async function runTransfer(
-  req: TransferRequest,
+  job: TransferJob,
   target: TransferTarget,
   opts: TransferOptions = DEFAULT_TRANSFER_OPTIONS,
   progress: TransferProgress = new TransferProgress(),
@@ -199,65 +145,64 @@ export async function runTransfer(
   try {
     if (sources.length === 0)
       throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
-    const srcUri = parseStoreUri(req.src);
-    const dstUri = parseStoreUri(req.dst);
-    const src = openStore(srcUri, { ...stores, followSymlinks: req.followSymlinks });
-    dst = openStore(dstUri, stores);
-    if (!(await dst.exists())) {
-      throw new UserError(
-        "NO_SUCH_BUCKET",
-        `the destination ${bucketUri(dstUri)} does not exist: create it first`,
-      );
-    }
-    const pairs = req.objects ? [...req.objects] : await listObjects(req, src, srcUri, dstUri);
-    checkDestinationKeys(dst, dstUri, pairs);
+    const srcUri = job.src.parsed;
+    const dstUri = job.dst.parsed;
+    dst = (target.open ?? openStore)(dstUri, stores);
     // What writers killed mid-write left here (a crashed run) goes before this run adds its own.
     await dst.cleanupTemporaries?.();
     const dstBucket = bucketUri(dstUri);
-    mustFit(pairs, dst.features, dstBucket);
-    const plan = planChunks(pairs, opts, undefined, dst.features);
     const buckets = { srcBucket: bucketUri(srcUri), dstBuckets: { [target.dstRegion]: dstBucket } };
     // One algorithm is enough to predict the store's hash: CRC-32C where the store computes it (it
     // survives S3's SSE-KMS, whose ETag is no MD5), else its first; the gateways' CRC-32 is always there.
     const predictable = dst.features.hashes.includes("crc32c")
       ? (["crc32c"] as const)
       : dst.features.hashes.slice(0, 1);
-    const chunks: ChunkRequest[] = [];
-    const uploadIdOf = new Map<string, string>();
-    for (const o of plan.objects.filter((p) => p.multipart)) {
-      const uploadId = await dst.createMultipartUpload(o.dstKey, {
-        partSize: o.partSize,
-        mode: o.mode,
-      });
-      uploads.push({ key: o.dstKey, uploadId });
-      uploadIdOf.set(o.dstKey, uploadId);
-    }
-    for (const c of plan.chunks) {
-      const part = c.part && {
-        number: c.part.number,
-        uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
-      };
+    const hashes = predictable.filter((h) => h !== "crc32");
+    const { listing } = job;
+    progress.emit({
+      type: "planned",
+      objects: listing.objects,
+      chunks: listing.chunks,
+      bytes: listing.bytes,
+    });
+    const landing = await Landing.start(target.destinations ?? [], listing.bytes, progress);
+    const verified = { objects: 0, storeHash: {} as Record<string, number>, readBack: 0 };
+    for await (const window of listing.batches(opts.windowObjects)) {
+      if (opts.signal?.aborted) throw new InterruptedError();
+      const plan = planChunks(window, job.chunking, undefined, dst.features);
+      const uploadIdOf = new Map<string, string>();
+      for (const o of plan.objects.filter((p) => p.multipart)) {
+        const uploadId = await dst.createMultipartUpload(o.dstKey, {
+          partSize: o.partSize,
+          mode: o.mode,
+        });
+        uploads.push({ key: o.dstKey, uploadId });
+        uploadIdOf.set(o.dstKey, uploadId);
+      }
       // The source gateway hashes what it reads in the destination store's algorithms, so that the
       // store's own hashes of each object can be checked against the bytes read (not against metadata).
-      const hashes = predictable.filter((h) => h !== "crc32");
-      chunks.push({
-        ...c,
-        ...buckets,
-        ...(part ? { part } : {}),
-        ...(hashes.length ? { hashes } : {}),
+      const chunks: ChunkRequest[] = plan.chunks.map((c) => {
+        const part = c.part && {
+          number: c.part.number,
+          uploadIds: { [dstBucket]: uploadIdOf.get(c.dstKey) as string },
+        };
+        return {
+          ...c,
+          ...buckets,
+          ...(part ? { part } : {}),
+          ...(hashes.length ? { hashes } : {}),
+        };
       });
+      const read = await dispatchAndTrack(chunks, sources, opts, progress, landing);
+      const completed = await finalize(plan.objects, read, dst, uploads, progress);
+      if (opts.verify) await verify(plan.objects, read, completed, dst, verified);
     }
-    const bytes = pairs.reduce((n, p) => n + p.size, 0);
-    progress.emit({ type: "planned", objects: pairs.length, chunks: chunks.length, bytes });
-
-    if (opts.signal?.aborted) throw new InterruptedError();
-    const read = await dispatchAndTrack(chunks, sources, opts, progress);
-    const completed = await finalize(plan.objects, read, dst, uploads, progress);
-    if (opts.verify) await verify(plan.objects, read, completed, dst, progress);
+    if (opts.verify) progress.emit({ type: "verified", objects: verified.objects });
     await dst.cleanupTemporaries?.(); // tidies a folder's empty work folder
     const seconds = (Date.now() - started) / 1000;
-    progress.emit({ type: "done", objects: pairs.length, bytes, seconds });
-    return { objects: pairs.length, bytes, seconds };
+    const { objects, bytes } = listing;
+    progress.emit({ type: "done", objects, bytes, seconds });
+    return { objects, bytes, seconds, ...(opts.verify ? { verified } : {}) };
   } catch (err) {
     for (const u of uploads)
       await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
@@ -269,12 +214,65 @@ export async function runTransfer(
   }
 }
 
-/** Sends chunk requests to the sources (round robin, resending what a full gateway refused) and waits for every outcome. */
+/**
+ * Bytes landed at the destination: what the destination gateways report they wrote since the transfer
+ * began (their `bytesWritten` counters, read each poll), so that progress moves as each chunk or part
+ * is written rather than when its ack has travelled back to the source and been polled there. Never
+ * more than the transfer's bytes (gateways shared with another job count its bytes too), never less
+ * than what the sources confirmed. A gateway that does not answer is skipped: progress is no verdict.
+ */
+class Landing {
+  private constructor(
+    private readonly gateways: readonly DestinationGateway[],
+    private readonly baseline: Array<number | undefined>,
+    private readonly total: number,
+    private readonly progress: TransferProgress,
+  ) {}
+
+  /** Reads each destination's counter before anything is sent. */
+  static async start(
+    gateways: readonly DestinationGateway[],
+    total: number,
+    progress: TransferProgress,
+  ): Promise<Landing> {
+    return new Landing(gateways, await Landing.counters(gateways), total, progress);
+  }
+
+  private static counters(gateways: readonly DestinationGateway[]) {
+    return Promise.all(
+      gateways.map((g) =>
+        g.status().then(
+          (s) => s.stats.bytesWritten,
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  /** Polls the destinations and reports what landed since the start, when it grew. */
+  async poll(): Promise<void> {
+    if (this.gateways.length === 0) return;
+    const now = await Landing.counters(this.gateways);
+    let written = 0;
+    now.forEach((n, i) => {
+      const base = this.baseline[i];
+      if (n !== undefined && base !== undefined) written += Math.max(0, n - base);
+    });
+    const bytes = Math.min(this.total, Math.max(written, this.progress.bytesDone));
+    if (bytes > this.progress.bytesLanded) this.progress.emit({ type: "landed", bytes });
+  }
+}
+
+/**
+ * Sends chunk requests to the sources (round robin, resending what a full gateway refused) and waits
+ * for every outcome; each poll also reads what landed at the destinations.
+ */
 async function dispatchAndTrack(
   chunks: ChunkRequest[],
-  sources: readonly GatewayClient[],
+  sources: readonly SourceGateway[],
   opts: TransferOptions,
   progress: TransferProgress,
+  landing: Landing,
 ): Promise<Map<string, Hashes>> {
   const byId = new Map(chunks.map((c) => [c.id, c]));
   const crcs = new Map<string, Hashes>();
@@ -325,6 +323,7 @@ async function dispatchAndTrack(
   const track = async () => {
     while (crcs.size + failures.length < chunks.length && !stopped && !signal?.aborted) {
       await sleep();
+      const landed = landing.poll();
       for (const [i, client] of sources.entries()) {
         const { cursor, events } = await client.chunkStatus(cursors[i]);
         cursors[i] = cursor;
@@ -342,6 +341,7 @@ async function dispatchAndTrack(
           }
         }
       }
+      await landed;
       if (failures.length > 0) break;
     }
   };
@@ -401,24 +401,29 @@ async function finalize(
  * own hash on an algorithm it shares with the gateways' (never a value skyplane wrote as metadata);
  * where it reports none that they share (an Azure block list, gofakes3's multipart MD5), its bytes are
  * read back and each part's CRC-32 compared. An object that fails is deleted, so none is left behind.
+ * Adds how each object was checked to `report`.
  */
 async function verify(
   objects: PlannedObject[],
   read: Map<string, Hashes>,
   expected: Map<string, Hashes>,
   dst: ObjectStore,
-  progress: TransferProgress,
+  report: { objects: number; storeHash: Record<string, number>; readBack: number },
 ): Promise<void> {
   const mismatches: string[] = [];
   const limit = pLimit(8);
   await Promise.all(
     objects.map((o) =>
       limit(async () => {
-        const problem = await checkObject(o, read, expected.get(o.dstKey) ?? {}, dst);
+        const { problem, how } = await checkObject(o, read, expected.get(o.dstKey) ?? {}, dst);
         if (problem) {
           mismatches.push(`verification failed for ${o.dstKey}: ${problem}`);
           await dst.delete(o.dstKey).catch(() => undefined);
+          return;
         }
+        report.objects++;
+        if (how === "read-back") report.readBack++;
+        else report.storeHash[how] = (report.storeHash[how] ?? 0) + 1;
       }),
     ),
   );
@@ -426,23 +431,27 @@ async function verify(
     const more = mismatches.length > 5 ? ` (and ${mismatches.length - 5} more)` : "";
     throw new TransferFailedError(`${mismatches.slice(0, 5).join("; ")}${more}`, mismatches);
   }
-  progress.emit({ type: "verified", objects: objects.length });
 }
 
-/** What is wrong with one destination object, or undefined. */
+/** What is wrong with one destination object, if anything, and how it was checked. */
 async function checkObject(
   o: PlannedObject,
   read: Map<string, Hashes>,
   expected: Hashes,
   dst: ObjectStore,
-): Promise<string | undefined> {
+): Promise<{ problem?: string; how: string }> {
   const info = await dst.head(o.dstKey);
-  if (!info) return "missing at the destination";
-  if (info.size !== o.size) return `${info.size} bytes, expected ${o.size}`;
+  if (!info) return { problem: "missing at the destination", how: "size" };
+  if (info.size !== o.size)
+    return { problem: `${info.size} bytes, expected ${o.size}`, how: "size" };
   const reported = info.hashes ?? {};
-  if (sharedHash(reported, expected)) {
+  const shared = sharedHash(reported, expected);
+  if (shared) {
     const wrong = hashMismatches(reported, expected);
-    return wrong.length > 0 ? `the store reports ${wrong.join("; ")}` : undefined;
+    return {
+      how: shared.alg,
+      ...(wrong.length > 0 ? { problem: `the store reports ${wrong.join("; ")}` } : {}),
+    };
   }
   // No hash in common: read the object back, part by part, and compare each part's CRC-32.
   for (const [i, id] of o.chunkIds.entries()) {
@@ -452,7 +461,10 @@ async function checkObject(
     const crc = formatCrc(crc32(bytes));
     const want = read.get(id)?.crc32;
     if (bytes.length !== length || crc !== want)
-      return `read back${o.multipart ? ` part ${i + 1}` : ""} with CRC-32 ${crc}, the source read ${want}`;
+      return {
+        how: "read-back",
+        problem: `read back${o.multipart ? ` part ${i + 1}` : ""} with CRC-32 ${crc}, the source read ${want}`,
+      };
   }
-  return undefined;
+  return { how: "read-back" };
 }

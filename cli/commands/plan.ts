@@ -1,33 +1,24 @@
 import * as fs from "node:fs";
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { stringify } from "yaml";
-import {
-  buildModel,
-  GridRow,
-  loadSolver,
-  parseGridCsv,
-  parsePriceCsv,
-  PlanError,
-  planDirect,
-  planOverlay,
-  PriceRow,
-  profileModelOptions,
-  Topology,
-  UnknownRegionError,
-  UserError,
-} from "../../runner";
+import { planRoute, TableText, Topology, UserError } from "../../runner";
 import { describePlan } from "../render";
 import { readProfile } from "../profile-file";
+import { LOCATIONS, printTransferPlan } from "../transfer";
 
-/** `skyplane plan SRC DST[,DST2...]`: the topology and its estimate; nothing is provisioned. */
-export const command = "plan <src-region> <dst-regions>";
+/**
+ * `skyplane plan SRC DST[,DST2...]`: the topology of a route between regions and its estimate; or, given
+ * a source and a destination to copy, the plan `cp --dry-run` prints. Nothing is provisioned.
+ */
+export const command = "plan <src> <dst>";
 /** One line for --help. */
 export const describe =
-  "Plan a route's gateways (direct, cheapest or fastest overlay); provisions nothing";
+  "Plan a route's gateways (direct, cheapest or fastest overlay), or a copy (as cp --dry-run); provisions nothing";
 
 interface PlanArgs {
-  srcRegion: string;
-  dstRegions: string;
+  src: string;
+  dst: string;
+  recursive: boolean;
   objective: "direct" | "cost" | "throughput";
   minThroughput?: number;
   maxCostPerGb?: number;
@@ -43,15 +34,22 @@ interface PlanArgs {
 /** Options of `skyplane plan`. */
 export function builder(y: Argv): Argv<PlanArgs> {
   return y
-    .positional("src-region", {
+    .positional("src", {
       type: "string",
       demandOption: true,
-      describe: "e.g. aws:us-east-1",
+      describe: `A region, e.g. aws:us-east-1; or what to copy: ${LOCATIONS}`,
     })
-    .positional("dst-regions", {
+    .positional("dst", {
       type: "string",
       demandOption: true,
-      describe: "One or more, comma-separated (multicast)",
+      describe:
+        "Regions, one or more, comma-separated (multicast); or where to copy to (then as cp --dry-run)",
+    })
+    .option("recursive", {
+      alias: "r",
+      type: "boolean",
+      default: false,
+      describe: "With a source to copy: everything under its prefix",
     })
     .option("objective", {
       choices: ["direct", "cost", "throughput"] as const,
@@ -94,23 +92,19 @@ export function builder(y: Argv): Argv<PlanArgs> {
     }) as unknown as Argv<PlanArgs>;
 }
 
-function readTable<T>(
-  file: string | undefined,
-  parse: (text: string) => T[],
-  what: string,
-): T[] | undefined {
+/** A CSV file's text, or a UserError naming the file. */
+function readTable(file: string | undefined, what: string): TableText | undefined {
   if (!file) return undefined;
-  let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    return { file, text: fs.readFileSync(file, "utf8") };
   } catch (err) {
     throw new UserError("UNREADABLE", `cannot read the ${what} ${file}: ${(err as Error).message}`);
   }
-  try {
-    return parse(text);
-  } catch (err) {
-    throw new UserError("BAD_TABLE", `${file}: ${(err as Error).message}`);
-  }
+}
+
+/** A region id (`aws:us-east-1`), or a comma-separated list of them, as opposed to a URI or a path. */
+function isRegionList(arg: string): boolean {
+  return arg.split(",").every((r) => /^[a-z]+:[^/:]+$/.test(r.trim()));
 }
 
 /** The overlay as a Graphviz graph: regions with their gateways, links with Gbit/s. */
@@ -142,41 +136,39 @@ export function toDot(t: Topology): string {
 
 /** Plans and prints. */
 export async function handler(args: ArgumentsCamelCase<PlanArgs>): Promise<void> {
-  const grid = readTable<GridRow>(args.grid, parseGridCsv, "throughput grid");
-  const prices = readTable<PriceRow>(args.prices, parsePriceCsv, "price matrix");
-  const profile = readProfile(args.profile);
-  const model = buildModel(
-    profile ? { ...profileModelOptions(profile), prices } : { grid, prices },
-  );
-  const req = {
-    src: args.srcRegion,
-    dsts: args.dstRegions
+  if (!isRegionList(args.src) || !isRegionList(args.dst)) {
+    // A copy: the same plan `cp --dry-run` prints (planned from the buckets' regions, direct).
+    if (args.objective !== "direct" || args.grid || args.prices)
+      throw new UserError(
+        "BAD_PLAN",
+        "a copy's plan is the direct plan between its buckets' regions: give regions (e.g. aws:us-east-1 gcp:us-central1-a) to plan an overlay with --objective, --grid or --prices",
+      );
+    return printTransferPlan("copy", {
+      src: args.src,
+      dst: args.dst,
+      recursive: args.recursive,
+      nVms: args.nVms,
+      profile: args.profile,
+      json: args.json || args.format === "json",
+      followSymlinks: false,
+      dryRun: true,
+    });
+  }
+  const topology = await planRoute({
+    src: args.src,
+    dsts: args.dst
       .split(",")
       .map((d) => d.trim())
       .filter(Boolean),
-  };
-  let topology: Topology;
-  try {
-    if (args.objective === "direct") {
-      topology = planDirect({ ...req, nVms: args.nVms }, model);
-    } else {
-      topology = planOverlay(
-        {
-          ...req,
-          objective: args.objective,
-          minThroughputGbps: args.minThroughput,
-          maxCostPerGB: args.maxCostPerGb,
-          maxVmsPerRegion: args.maxVms,
-        },
-        model,
-        await loadSolver(),
-      );
-    }
-  } catch (err) {
-    if (err instanceof PlanError || err instanceof UnknownRegionError)
-      throw new UserError("BAD_PLAN", err.message);
-    throw err;
-  }
+    objective: args.objective,
+    nVms: args.nVms,
+    minThroughputGbps: args.minThroughput,
+    maxCostPerGB: args.maxCostPerGb,
+    maxVmsPerRegion: args.maxVms,
+    grid: readTable(args.grid, "throughput grid"),
+    prices: readTable(args.prices, "price matrix"),
+    profile: readProfile(args.profile),
+  });
   const format = args.json ? "json" : args.format;
   if (format === "json") process.stdout.write(JSON.stringify(topology, null, 2) + "\n");
   else if (format === "yaml") process.stdout.write(stringify(topology));

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { runTransferCommand, TransferArgs, transferOptions } from "../transfer";
+import { LOCATIONS, runTransferCommand, TransferArgs, transferOptions } from "../transfer";
 
 /** `skyplane sync SRC DST`: copies what is missing or different. */
 export const command = "sync <src> <dst>";
@@ -7,7 +7,7 @@ export const command = "sync <src> <dst>";
 export const describe =
   "Make DST match SRC: copy objects that are missing or differ (size or checksum)";
 
-type SyncArgs = TransferArgs & { delete: boolean; dryRun: boolean };
+type SyncArgs = TransferArgs & { delete: boolean };
 
 /** Options of `skyplane sync`. */
 export function builder(y: Argv): Argv<SyncArgs> {
@@ -16,23 +16,19 @@ export function builder(y: Argv): Argv<SyncArgs> {
       .positional("src", {
         type: "string",
         demandOption: true,
-        describe: "Source prefix or folder",
+        describe: `Source prefix or folder: ${LOCATIONS}`,
       })
       .positional("dst", {
         type: "string",
         demandOption: true,
-        describe: "Destination prefix or folder",
+        describe: `Destination prefix or folder: ${LOCATIONS}`,
       })
       .option("delete", {
         type: "boolean",
         default: false,
         describe: "Delete destination objects missing at the source, after the copy succeeded",
       })
-      .option("dry-run", {
-        type: "boolean",
-        default: false,
-        describe: "Show what would be copied and deleted; change nothing",
-      }),
+      .example("$0 sync gs://src-bucket/data s3://dst-bucket/data --dry-run", "What would change"),
   ) as unknown as Argv<SyncArgs>;
 }
 

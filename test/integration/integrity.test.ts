@@ -15,6 +15,7 @@ import {
 import { AZURITE_ACCOUNT } from "../../scripts/emulators";
 import { EXIT, reportError } from "../../cli/cli";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../../runner/transfer";
+import { planned } from "../helpers/plan";
 import { startDataplane } from "../../bench/loopback";
 import { emulators } from "../helpers/emulators";
 import { startFaultProxy } from "../helpers/fault-proxy";
@@ -203,10 +204,16 @@ describe("integration: verification catches corrupted bytes", function () {
       await dp.src.put("big.bin", big);
       await dp.dst.put("one.bin", Buffer.from("the previous version"));
       const run = (src: string, dst: string) =>
-        runTransfer(
+        planned(
+          dp.home,
           { src, dst, recursive: false },
-          { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
-          { ...DEFAULT_TRANSFER_OPTIONS, multipartThresholdBytes: 8 << 20, partSizeBytes: 5 << 20 },
+          { multipartThresholdBytes: 8 << 20, partSizeBytes: 5 << 20 },
+        ).then((plan) =>
+          runTransfer(
+            plan,
+            { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+            DEFAULT_TRANSFER_OPTIONS,
+          ),
         );
       for (const key of ["one.bin", "big.bin"]) {
         const err = await run(`local://src/${key}`, `local://dst/${key}`).then(

@@ -4,17 +4,17 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
+import type { ChunkingOptions } from "../../runner/chunker";
 import { TransferProgress, TransferEvent } from "../../runner/progress";
 import { listAll } from "../../stores";
 import { startDataplane, LoopbackDataplane } from "../../bench/loopback";
+import { planned } from "../helpers/plan";
+import { planTransfer } from "../../runner/plan";
+import { planRoute } from "../../runner/route";
 
 const MiB = 1024 * 1024;
-const small: TransferOptions = {
-  ...DEFAULT_TRANSFER_OPTIONS,
-  multipartThresholdBytes: 8 * MiB,
-  partSizeBytes: 4 * MiB,
-  pollIntervalMs: 20,
-};
+const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 20 };
+const parts: ChunkingOptions = { multipartThresholdBytes: 8 * MiB, partSizeBytes: 4 * MiB };
 
 describe("integration: transfer through a source and a destination gateway", function () {
   this.timeout(120_000);
@@ -39,7 +39,11 @@ describe("integration: transfer through a source and a destination gateway", fun
       const events: TransferEvent["type"][] = [];
       progress.on((e) => events.push(e.type));
       const result = await runTransfer(
-        { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
+        await planned(
+          dp.home,
+          { src: "local://src/data", dst: "local://dst/copy/", recursive: true },
+          parts,
+        ),
         { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
         small,
         progress,
@@ -79,7 +83,11 @@ describe("integration: transfer through a source and a destination gateway", fun
       if (e.type === "dispatched") dispatchCalls++;
     });
     const result = await runTransfer(
-      { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
+      await planned(
+        dp.home,
+        { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
       progress,
@@ -87,6 +95,42 @@ describe("integration: transfer through a source and a destination gateway", fun
     assert.equal(result.objects, n);
     assert.ok(dispatchCalls <= 20, `${dispatchCalls} dispatch calls for ${n} objects`);
     assert.equal((await dp.dst.get("tiny/09999")).toString(), "object 9999");
+  });
+
+  it("copies a listing spooled to disk, window by window, and removes the spool", async () => {
+    dp = await startDataplane({ compress: "none", encrypt: true });
+    for (let i = 0; i < 7; i++) await dp.src.put(`w/${i}`, Buffer.from(`object ${i}`));
+    const topology = await planRoute({
+      src: "local:east",
+      dsts: ["local:west"],
+      objective: "direct",
+    });
+    const plan = await planTransfer(
+      { src: "local://src/w/", dst: "local://dst/w/", recursive: true },
+      { stores: { home: dp.home }, chunking: parts, route: () => topology, memoryObjects: 3 },
+    );
+    const spool = plan.listing.spoolFile as string;
+    assert.ok(spool && fs.existsSync(spool), "7 objects outgrow a bound of 3");
+    const progress = new TransferProgress();
+    const events: TransferEvent["type"][] = [];
+    progress.on((e) => events.push(e.type));
+    const result = await runTransfer(
+      plan,
+      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      { ...small, windowObjects: 3 },
+      progress,
+    );
+    assert.deepEqual(result.verified, { objects: 7, storeHash: { crc32: 7 }, readBack: 0 });
+    for (let i = 0; i < 7; i++)
+      assert.equal((await dp.dst.get(`w/${i}`)).toString(), `object ${i}`);
+    const count = (t: TransferEvent["type"]) => events.filter((e) => e === t).length;
+    assert.deepEqual(
+      [count("planned"), count("dispatched"), count("object_done"), count("verified")],
+      [1, 3, 7, 1],
+      "one plan, one dispatch per window of 3, one verification report",
+    );
+    await plan[Symbol.asyncDispose]();
+    assert.equal(fs.existsSync(spool), false);
   });
 });
 
@@ -116,9 +160,13 @@ describe("integration: a destination gateway killed mid-transfer", function () {
     });
     await assert.rejects(
       runTransfer(
-        { src: "local://src/", dst: "local://dst/", recursive: true },
+        await planned(
+          dp.home,
+          { src: "local://src/", dst: "local://dst/", recursive: true },
+          { ...parts, partSizeBytes: part },
+        ),
         { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
-        { ...small, partSizeBytes: part },
+        small,
         progress,
       ),
       (err: Error) => {
@@ -210,7 +258,11 @@ describe("integration: work files of a killed writer", function () {
 
     await dp.src.put("a.txt", Buffer.from("a"));
     await runTransfer(
-      { src: "local://src/a.txt", dst: "local://dst/a.txt", recursive: false },
+      await planned(
+        dp.home,
+        { src: "local://src/a.txt", dst: "local://dst/a.txt", recursive: false },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
     );
@@ -242,7 +294,11 @@ describe("integration: a key whose last segment is 255 bytes", function () {
     await dp.src.put(`long/${name}`, Buffer.from("small"));
     await dp.src.put(`long/sub/${name}`, big);
     const result = await runTransfer(
-      { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+      await planned(
+        dp.home,
+        { src: "local://src/long/", dst: "local://dst/copy/", recursive: true },
+        parts,
+      ),
       { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
       small,
     );
