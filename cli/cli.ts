@@ -1,6 +1,6 @@
 import yargs, { Argv } from "yargs";
-import { SkyplaneError, UserError } from "../errors";
-import { GatewayUnreachableError, InterruptedError, TransferFailedError } from "../runner";
+import { EXIT, SkyplaneError, UserError } from "../errors";
+import { InterruptedError } from "../runner";
 import * as check from "./commands/check";
 import * as cp from "./commands/cp";
 import * as deprovision from "./commands/deprovision";
@@ -10,55 +10,70 @@ import * as profile from "./commands/profile";
 import * as stacks from "./commands/stacks";
 import * as sync from "./commands/sync";
 import * as verify from "./commands/verify";
+import { debugEnabled } from "./debug";
 
-/** Exit codes of the `skyplane` command. */
-export const EXIT = {
-  /** Success. */
-  OK: 0,
-  /** The user's to fix: bad arguments, missing engine, buckets or credentials. */
-  USER: 1,
-  /** An internal error: a bug or an engine failure; the message says where the logs are. */
-  INTERNAL: 2,
-  /** The transfer failed (a gateway died, chunks failed); nothing partial is left at the destination. */
-  TRANSFER: 3,
-  /** Interrupted (Ctrl-C, SIGTERM): the transfer stopped, its uploads aborted, the gateways released. */
-  INTERRUPTED: 130,
-} as const;
+export { EXIT };
 
-/** Formats an error for the terminal and returns the exit code it maps to. */
+/** Errors of the machine, not ours: a folder the user cannot write, a full disk. */
+const MACHINE_ERRNOS = ["EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT"];
+
+/** The exit status for `err`: its code's row in ERRORS; a machine's errno is the user's; else internal. */
+export function exitStatus(err: unknown): number {
+  if (err instanceof SkyplaneError) return err.exitStatus;
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  return errno && MACHINE_ERRNOS.includes(errno) ? EXIT.USER : EXIT.INTERNAL;
+}
+
+/** `err`'s stack (or message), then each of its causes', one after the other; codes beside names. */
+export function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e = err; e !== undefined && !seen.has(e); e = (e as { cause?: unknown })?.cause) {
+    seen.add(e);
+    let text = String(e);
+    if (e instanceof Error) {
+      const first = `${e.name}: ${e.message}`;
+      const head = e instanceof SkyplaneError ? `${e.name} [${e.code}]: ${e.message}` : first;
+      const stack = e.stack ?? first;
+      text = stack.startsWith(first) ? head + stack.slice(first.length) : `${head}\n${stack}`;
+    }
+    parts.push(`${parts.length === 0 ? "" : "caused by: "}${text}`);
+  }
+  return parts.join("\n") + "\n";
+}
+
+/**
+ * Formats an error for the terminal and returns the exit status its code has in ERRORS. With
+ * SKYPLANE_DEBUG set, the cause chain and stacks follow.
+ */
 export function reportError(
   err: unknown,
   write: (s: string) => void = (s) => process.stderr.write(s),
+  debug = debugEnabled(),
 ): number {
-  if (err instanceof UserError) {
-    write(`error: ${err.message}\n`);
-    return EXIT.USER;
-  }
-  // The machine's, not ours: a folder the user cannot write, a full disk.
-  const errno = (err as NodeJS.ErrnoException)?.code;
-  if (errno && ["EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT"].includes(errno)) {
-    write(`error: ${(err as Error).message}\n`);
-    write(
-      "Check the permissions and free space of that path (SKYPLANE_HOME moves skyplane's state).\n",
-    );
-    return EXIT.USER;
-  }
+  const status = exitStatus(err);
+  const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InterruptedError) {
-    write(`${err.message}; the gateways were released. Run the command again to copy the rest.\n`);
-    return EXIT.INTERRUPTED;
-  }
-  if (err instanceof TransferFailedError || err instanceof GatewayUnreachableError) {
-    write(`error: ${err.message}\n`);
+    write(`${message}; the gateways were released. Run the command again to copy the rest.\n`);
+  } else if (status === EXIT.TRANSFER) {
+    write(`error: ${message}\n`);
     write("No partial object was left at the destination; run the command again to retry.\n");
-    return EXIT.TRANSFER;
+  } else if (status === EXIT.USER) {
+    write(`error: ${message}\n`);
+    if (!(err instanceof SkyplaneError))
+      write(
+        "Check the permissions and free space of that path (SKYPLANE_HOME moves skyplane's state).\n",
+      );
+  } else {
+    const code = err instanceof SkyplaneError ? ` [${err.code}]` : "";
+    write(`internal error${code}: ${message}\n`);
+    if (!debug)
+      write(
+        "This is a bug or an engine failure; rerun with SKYPLANE_DEBUG=1 for its causes and stack, and report it with the output.\n",
+      );
   }
-  const code = err instanceof SkyplaneError ? ` [${err.code}]` : "";
-  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  write(`internal error${code}: ${detail}\n`);
-  write(
-    "This is a bug or an engine failure; rerun with SKYPLANE_DEBUG=1 and report it with the output.\n",
-  );
-  return EXIT.INTERNAL;
+  if (debug) write(causeChain(err));
+  return status;
 }
 
 /** The `skyplane` command line for `argv` (without node and script). */

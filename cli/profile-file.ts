@@ -11,11 +11,12 @@ export function readProfile(file: string | undefined): NetworkProfile | undefine
     throw new UserError(
       "UNREADABLE",
       `cannot read the network profile ${file}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   try {
     return parseProfile(JSON.parse(text));
   } catch (err) {
-    throw new UserError("BAD_PROFILE", `${file}: ${(err as Error).message}`);
+    throw new UserError("BAD_PROFILE", `${file}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -8,7 +8,9 @@ import { SkyplaneError } from "../errors";
  *
  * The local cloud's dynamic provider (components/local/process.ts) calls these functions from inside
  * the engine's plugin, where Pulumi's serialiser has copied them: they load Node modules with require()
- * inside their bodies, since the serialiser cannot capture module objects such as node:fs.
+ * inside their bodies, since the serialiser cannot capture module objects such as node:fs, and those it
+ * copies throw plain Errors (the engine passes on only their text; a SkyplaneError would copy the whole
+ * error table into every process resource's state).
  */
 
 /** What /proc/<pid>/stat says about a process that matters for identifying it. */
@@ -35,10 +37,8 @@ export interface ProcessIdentity {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
   if (close < 0)
-    throw new SkyplaneError(
-      "PROC_UNREADABLE",
-      `not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
-    );
+    // eslint-disable-next-line no-restricted-syntax -- serialised into the dynamic provider (above)
+    throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
   const rest = text
     .slice(close + 2)
     .trim()
@@ -46,10 +46,8 @@ export function parseProcStat(text: string): ProcStat {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const startTime = rest[22 - 3];
   if (rest[0] === undefined || startTime === undefined || !/^\d+$/.test(startTime)) {
-    throw new SkyplaneError(
-      "PROC_UNREADABLE",
-      `malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`,
-    );
+    // eslint-disable-next-line no-restricted-syntax -- serialised into the dynamic provider (above)
+    throw new Error(`malformed /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
   }
   return { state: rest[0], startTime };
 }
@@ -127,6 +125,7 @@ export async function stopProcess(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   if (isSameProcess(pid, startTime))
-    throw new SkyplaneError("PROCESS_SURVIVED", `process ${pid} survived SIGKILL`);
+    // eslint-disable-next-line no-restricted-syntax -- serialised into the dynamic provider (above)
+    throw new Error(`process ${pid} survived SIGKILL`);
   return true;
 }

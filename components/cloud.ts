@@ -5,6 +5,7 @@ import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 import type { Cloud } from "../planner/cloud-settings";
 import { GatewayOutputs, gatewayOutputs } from "./gateway";
+import { UserError } from "../errors";
 
 /*
  * What the AWS, GCP and Azure dataplanes share: the arguments every cloud takes, where the runner reaches a
@@ -122,7 +123,8 @@ export function boundProgram(
   return peers.apply((hosts) => {
     const missing = sendTargets(spec.program).filter((t) => !hosts[t]);
     if (missing.length > 0)
-      throw new Error(
+      throw new UserError(
+        "MISSING_PEERS",
         `${spec.id} sends to ${missing.join(", ")} on another cloud: pass their addresses as remotePeers`,
       );
     return bindProgram(
@@ -146,7 +148,7 @@ export function gatewayEndpoints(
 
 /** The private network (/16) and subnet (/24) of the i-th region of a dataplane: 10.(100+i).0.0. */
 export function regionCidrs(i: number): { network: string; subnet: string } {
-  if (i < 0 || i > 99) throw new RangeError("at most 100 regions per dataplane");
+  if (i < 0 || i > 99) throw new UserError("TOO_MANY_REGIONS", "at most 100 regions per dataplane");
   return { network: `10.${100 + i}.0.0/16`, subnet: `10.${100 + i}.0.0/24` };
 }
 

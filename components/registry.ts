@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CloudDataplane, CloudDataplaneArgs } from "./cloud";
 import type { Cloud, CloudSettings } from "../planner/cloud-settings";
+import { SkyplaneError } from "../errors";
 
 /*
  * Cloud → its components. Each cloud's folder registers itself here when it is loaded
@@ -36,7 +37,8 @@ export function registerCloud(components: CloudComponents): void {
 export function cloudComponents(cloud: Cloud): CloudComponents {
   const found = CLOUD_COMPONENTS.get(cloud);
   if (!found)
-    throw new Error(
+    throw new SkyplaneError(
+      "CLOUD_NOT_REGISTERED",
       `no components registered for ${cloud}: import components/${cloud} (clouds registered: ${[...CLOUD_COMPONENTS.keys()].join(", ") || "none"})`,
     );
   return found;

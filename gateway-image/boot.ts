@@ -1,4 +1,5 @@
 import type { GatewayProgram } from "../planner/program";
+import { SkyplaneError } from "../errors";
 
 /*
  * The boot script of a gateway VM, rendered as cloud-init: nothing is provisioned over SSH. The script
@@ -64,7 +65,7 @@ function cliEnv(ref: SecretRef): string | undefined {
       return `AZURE_CONFIG_DIR=${RUN_DIR}/az`;
     default: {
       const never: never = ref;
-      throw new Error(`unknown secret store ${JSON.stringify(never)}`);
+      throw new SkyplaneError("UNREACHABLE", `unknown secret store ${JSON.stringify(never)}`);
     }
   }
 }
@@ -80,7 +81,7 @@ function fetchSecrets(ref: SecretRef): string {
       return `az login --identity >/dev/null && az keyvault secret show --vault-name ${ref.vault} --name ${ref.secret} --query value -o tsv`;
     default: {
       const never: never = ref;
-      throw new Error(`unknown secret store ${JSON.stringify(never)}`);
+      throw new SkyplaneError("UNREACHABLE", `unknown secret store ${JSON.stringify(never)}`);
     }
   }
 }
@@ -108,7 +109,7 @@ function endVm(ref: SecretRef): string[] {
       ];
     default: {
       const never: never = ref;
-      throw new Error(`unknown provider ${JSON.stringify(never)}`);
+      throw new SkyplaneError("UNREACHABLE", `unknown provider ${JSON.stringify(never)}`);
     }
   }
 }

@@ -17,6 +17,7 @@ import {
 } from "./wire";
 import { zstdDecodedBound } from "./zstd-bound";
 import { crc32Of } from "../stores/checksum";
+import { SkyplaneError } from "../errors";
 
 /*
  * Chunk ⇄ frame. Encoding and decoding stream the cipher over pieces of at most PIECE bytes, so a
@@ -75,7 +76,8 @@ export async function encodeFrame(
     }
   }
   if (opts.encrypt) {
-    if (!keys.cipher) throw new Error("the program encrypts, but the gateway has no key");
+    if (!keys.cipher)
+      throw new SkyplaneError("NO_KEY", "the program encrypts, but the gateway has no key");
     flags |= FLAG_ENCRYPTED;
   }
   const meta = Buffer.from(JSON.stringify(req), "utf8");

@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import * as zlib from "node:zlib";
+import { SkyplaneError } from "../errors";
 
 /*
  * The gateway wire protocol, version 2. All integers are big endian.
@@ -76,8 +77,10 @@ export enum AckStatus {
 }
 
 /** A frame or message that breaks the protocol; the connection or frame is dropped. */
-export class WireError extends Error {
-  override name = "WireError";
+export class WireError extends SkyplaneError<"WIRE_PROTOCOL"> {
+  constructor(message: string) {
+    super("WIRE_PROTOCOL", message);
+  }
 }
 
 /** The fields of a frame header. */

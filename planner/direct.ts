@@ -1,6 +1,7 @@
 import { CONNECTIONS_PER_VM, PlannerModel, requireRegion } from "./model";
 import type { VmClass } from "./prices";
 import { layOut, RegionPlan, Topology, WireOptions } from "./topology";
+import { SkyplaneError } from "../errors";
 
 /** A plan request. */
 export interface PlanRequest extends WireOptions {
@@ -15,8 +16,10 @@ export interface PlanRequest extends WireOptions {
 }
 
 /** A plan that cannot be made as asked; the message says what would be possible. */
-export class PlanError extends Error {
-  override name = "PlanError";
+export class PlanError extends SkyplaneError<"BAD_PLAN"> {
+  constructor(message: string) {
+    super("BAD_PLAN", message);
+  }
 }
 
 /** The largest class of the region's provider of which `count` fit its vCPU quota. */

@@ -2,6 +2,7 @@ import { CATALOGUE, CatalogueRegion, catalogueRegion, distanceKm } from "./catal
 import { listEgressPerGB, VM_CLASSES, VmClass } from "./prices";
 import { parseRegion } from "../common/regions";
 import { knownRegion } from "./regions";
+import { UserError } from "../errors";
 
 /*
  * The network and price model the planners read. Everything is a parameter: the default estimate
@@ -133,7 +134,8 @@ function medianInPlace(xs: Float64Array): number {
  * are not in the catalogue throw, naming them.
  */
 export function fitThroughput(grid: readonly GridRow[]): ThroughputParams {
-  if (grid.length === 0) throw new Error("fitting the throughput estimate needs a non-empty grid");
+  if (grid.length === 0)
+    throw new UserError("BAD_TABLE", "fitting the throughput estimate needs a non-empty grid");
   const groups = new Map<string, { logGbps: number[]; km: number[] }>();
   for (const row of grid) {
     const a = requireRegion(row.src);
@@ -254,7 +256,11 @@ export function parseGridCsv(text: string, opts: { tier?: string } = {}): GridRo
   const cols = head.split(",");
   const at = (name: string) => {
     const i = cols.indexOf(name);
-    if (i < 0) throw new Error(`the grid has no column ${name} (columns: ${cols.join(", ")})`);
+    if (i < 0)
+      throw new UserError(
+        "BAD_TABLE",
+        `the grid has no column ${name} (columns: ${cols.join(", ")})`,
+      );
     return i;
   };
   const [src, dst, rx, ok] = [
@@ -271,7 +277,7 @@ export function parseGridCsv(text: string, opts: { tier?: string } = {}): GridRo
     .map(({ f, line }) => {
       const gbps = Number(f[rx]) / 1e9;
       if (!Number.isFinite(gbps) || gbps <= 0)
-        throw new Error(`grid line ${line}: bad throughput ${f[rx]}`);
+        throw new UserError("BAD_TABLE", `grid line ${line}: bad throughput ${f[rx]}`);
       return { src: f[src], dst: f[dst], gbps };
     });
 }
@@ -280,10 +286,11 @@ export function parseGridCsv(text: string, opts: { tier?: string } = {}): GridRo
 export function parsePriceCsv(text: string): PriceRow[] {
   const [head, ...lines] = text.trim().split(/\r?\n/);
   if (!/^src,dest?,cost$/.test(head.trim()))
-    throw new Error(`a price matrix starts with "src,dest,cost", not "${head}"`);
+    throw new UserError("BAD_TABLE", `a price matrix starts with "src,dest,cost", not "${head}"`);
   return lines.map((l, n) => {
     const [src, dst, cost] = l.split(",");
-    if (!Number.isFinite(Number(cost))) throw new Error(`price line ${n + 2}: bad cost ${cost}`);
+    if (!Number.isFinite(Number(cost)))
+      throw new UserError("BAD_TABLE", `price line ${n + 2}: bad cost ${cost}`);
     return { src, dst, cost: Number(cost) };
   });
 }

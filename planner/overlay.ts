@@ -2,6 +2,7 @@ import { classShare, fitVmClass, PlanError, PlanRequest, planDirect } from "./di
 import { CONNECTIONS_PER_VM, PlannerModel, requireRegion } from "./model";
 import type { VmClass } from "./prices";
 import { layOut, RegionPlan, Topology, TopologyLink } from "./topology";
+import { SkyplaneError } from "../errors";
 
 /*
  * The overlay planner: a mixed-integer program over the source, the destinations and a few candidate
@@ -293,7 +294,7 @@ function readSolution(
             best = e;
         });
         if (best < 0 || value(`f${d}_${best}`) <= EPS)
-          throw new Error(`no path to ${dst} in the solution`);
+          throw new SkyplaneError("PLANNER_INVARIANT", `no path to ${dst} in the solution`);
         const v = edges[best][1];
         const entry = (next[nodes[at]] ??= { mode: "copy", to: [] });
         if (!entry.to.includes(nodes[v])) entry.to.push(nodes[v]);

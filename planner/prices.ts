@@ -1,5 +1,6 @@
 import { parseRegion } from "../common/regions";
 import { CatalogueRegion } from "./catalogue";
+import { SkyplaneError } from "../errors";
 
 /*
  * Default price tables: public list prices, USD, first pricing tier, Linux on-demand, as published in
@@ -84,7 +85,7 @@ export function listEgressPerGB(src: CatalogueRegion, dst: CatalogueRegion): num
       return azureEgress(src, dst);
     default: {
       const never: never = src.provider;
-      throw new Error(`no prices for ${String(never)}`);
+      throw new SkyplaneError("UNREACHABLE", `no prices for ${String(never)}`);
     }
   }
 }

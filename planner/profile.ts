@@ -1,5 +1,6 @@
 import { GridRow, ModelOptions } from "./model";
 import { LOCAL_REGIONS } from "./regions";
+import { UserError } from "../errors";
 
 /*
  * A network profile describes the local cloud as a WAN: its regions, the rate of the link between every
@@ -33,25 +34,32 @@ export interface NetworkProfile {
 /** Checks a profile, naming the first thing wrong with it. */
 export function parseProfile(value: unknown): NetworkProfile {
   const p = value as NetworkProfile;
-  if (typeof p !== "object" || p === null) throw new Error("a network profile is a JSON object");
+  if (typeof p !== "object" || p === null)
+    throw new UserError("BAD_PROFILE", "a network profile is a JSON object");
   if (p.version !== PROFILE_VERSION)
-    throw new Error(`profile version ${String(p.version)} is not ${PROFILE_VERSION}`);
+    throw new UserError(
+      "BAD_PROFILE",
+      `profile version ${String(p.version)} is not ${PROFILE_VERSION}`,
+    );
   if (!Array.isArray(p.regions) || p.regions.length < 2)
-    throw new Error("regions: name at least two local regions");
+    throw new UserError("BAD_PROFILE", "regions: name at least two local regions");
   for (const r of p.regions) {
     if (!LOCAL_REGIONS.includes(r))
-      throw new Error(`regions: ${r} is not a local region (${LOCAL_REGIONS.join(", ")})`);
+      throw new UserError(
+        "BAD_PROFILE",
+        `regions: ${r} is not a local region (${LOCAL_REGIONS.join(", ")})`,
+      );
   }
   for (const [pair, rate] of Object.entries(p.links ?? {})) {
     const [a, b] = pair.split(">");
     if (!p.regions.includes(a) || !p.regions.includes(b) || a === b)
-      throw new Error(`links: "${pair}" is not a pair of the profile's regions`);
+      throw new UserError("BAD_PROFILE", `links: "${pair}" is not a pair of the profile's regions`);
     if (!(typeof rate === "number" && rate > 0 && rate <= 100_000))
-      throw new Error(`links: ${pair} must be 0 < Mbit/s ≤ 100000`);
+      throw new UserError("BAD_PROFILE", `links: ${pair} must be 0 < Mbit/s ≤ 100000`);
   }
   const g = p.gateway;
   if (!g || !(g.egressMbps > 0) || !(g.ingressMbps > 0))
-    throw new Error("gateway: egressMbps and ingressMbps must be positive");
+    throw new UserError("BAD_PROFILE", "gateway: egressMbps and ingressMbps must be positive");
   return p;
 }
 

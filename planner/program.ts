@@ -1,3 +1,4 @@
+import { SkyplaneError, UserError } from "../errors";
 /*
  * GatewayProgram: what one gateway does with each chunk, as a tree of operators. The planner emits one
  * per gateway; the gateway daemon executes it. Versioned: a daemon refuses a version it does not know.
@@ -128,7 +129,7 @@ function forEachSend<T extends GatewayRef>(op: Operator<T>, fn: (send: SendOp<T>
       break;
     default: {
       const never: never = op;
-      throw new Error(`unknown operator ${JSON.stringify(never)}`);
+      throw new SkyplaneError("UNREACHABLE", `unknown operator ${JSON.stringify(never)}`);
     }
   }
 }
@@ -149,7 +150,8 @@ export function bindProgram(
     switch (op.op) {
       case "send": {
         const address = addresses[op.target.gatewayId];
-        if (!address) throw new Error(`no address for gateway ${op.target.gatewayId}`);
+        if (!address)
+          throw new UserError("MISSING_PEERS", `no address for gateway ${op.target.gatewayId}`);
         return {
           ...op,
           target: { gatewayId: op.target.gatewayId, host: address.host, port: address.port },
@@ -165,7 +167,7 @@ export function bindProgram(
         return op;
       default: {
         const never: never = op;
-        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+        throw new SkyplaneError("UNREACHABLE", `unknown operator ${JSON.stringify(never)}`);
       }
     }
   };
@@ -204,7 +206,7 @@ export function grantProgram<T extends GatewayRef>(
         return op;
       default: {
         const never: never = op;
-        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+        throw new SkyplaneError("UNREACHABLE", `unknown operator ${JSON.stringify(never)}`);
       }
     }
   };
@@ -262,28 +264,34 @@ export interface ChunkRequest {
 /** Throws an Error naming the first thing wrong with `value` as a GatewayProgram; returns it typed. */
 export function parseGatewayProgram(value: unknown): GatewayProgram {
   const p = value as GatewayProgram;
-  if (typeof p !== "object" || p === null) throw new Error("a gateway program must be an object");
+  if (typeof p !== "object" || p === null)
+    throw new SkyplaneError("BAD_PROGRAM", "a gateway program must be an object");
   if (p.version !== GATEWAY_PROGRAM_VERSION) {
-    throw new Error(
+    throw new SkyplaneError(
+      "BAD_PROGRAM",
       `gateway program version ${String(p.version)} is not ${GATEWAY_PROGRAM_VERSION}`,
     );
   }
-  if (typeof p.gatewayId !== "string" || !p.gatewayId) throw new Error("gatewayId: required");
-  if (typeof p.region !== "string" || !p.region) throw new Error("region: required");
-  if (!Array.isArray(p.operators)) throw new Error("operators: must be a list");
+  if (typeof p.gatewayId !== "string" || !p.gatewayId)
+    throw new SkyplaneError("BAD_PROGRAM", "gatewayId: required");
+  if (typeof p.region !== "string" || !p.region)
+    throw new SkyplaneError("BAD_PROGRAM", "region: required");
+  if (!Array.isArray(p.operators))
+    throw new SkyplaneError("BAD_PROGRAM", "operators: must be a list");
   const roots = p.operators.map((op, i) => checkOperator(op, `operators[${i}]`));
   for (const kind of ["read_object_store", "receive"] as const) {
     if (roots.filter((r) => r === kind).length > 1)
-      throw new Error(`operators: more than one ${kind}`);
+      throw new SkyplaneError("BAD_PROGRAM", `operators: more than one ${kind}`);
   }
   if (roots.some((r) => r !== "read_object_store" && r !== "receive")) {
-    throw new Error("operators: roots must be read_object_store or receive");
+    throw new SkyplaneError("BAD_PROGRAM", "operators: roots must be read_object_store or receive");
   }
   return p;
 }
 
 function checkOperator(op: Operator, at: string): Operator["op"] {
-  if (typeof op !== "object" || op === null) throw new Error(`${at}: must be an object`);
+  if (typeof op !== "object" || op === null)
+    throw new SkyplaneError("BAD_PROGRAM", `${at}: must be an object`);
   switch (op.op) {
     case "read_object_store":
     case "write_object_store":
@@ -291,29 +299,30 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
         op.bucket !== undefined &&
         (typeof op.bucket !== "string" || !op.bucket.includes("://"))
       ) {
-        throw new Error(`${at}.bucket: must be a bucket URI`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.bucket: must be a bucket URI`);
       }
       if (
         op.buckets !== undefined &&
         (!Array.isArray(op.buckets) ||
           op.buckets.some((b) => typeof b !== "string" || !b.includes("://")))
       ) {
-        throw new Error(`${at}.buckets: must be a list of bucket URIs`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.buckets: must be a list of bucket URIs`);
       }
       if (op.op === "read_object_store") checkOperator(op.next, `${at}.next`);
       break;
     case "receive":
       if (op.encrypted !== undefined && typeof op.encrypted !== "boolean")
-        throw new Error(`${at}.encrypted: must be true or false`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.encrypted: must be true or false`);
       checkOperator(op.next, `${at}.next`);
       break;
     case "send":
       if (!Number.isInteger(op.connections) || op.connections < 1 || op.connections > 256) {
-        throw new Error(`${at}.connections: must be 1 to 256`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.connections: must be 1 to 256`);
       }
       if (op.compress !== "none" && op.compress !== "zstd")
-        throw new Error(`${at}.compress: none or zstd`);
-      if (typeof op.encrypt !== "boolean") throw new Error(`${at}.encrypt: must be true or false`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.compress: none or zstd`);
+      if (typeof op.encrypt !== "boolean")
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.encrypt: must be true or false`);
       if (
         typeof op.target?.host !== "string" ||
         !Number.isInteger(op.target.port) ||
@@ -321,7 +330,7 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
         op.target.port > 65535 ||
         typeof op.target.gatewayId !== "string"
       ) {
-        throw new Error(`${at}.target: needs gatewayId, host and port`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.target: needs gatewayId, host and port`);
       }
       break;
     case "mux_and":
@@ -333,16 +342,17 @@ function checkOperator(op: Operator, at: string): Operator["op"] {
           op.weights.length !== op.children?.length ||
           op.weights.some((w) => !(w > 0)))
       ) {
-        throw new Error(`${at}.weights: one positive weight per child`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.weights: one positive weight per child`);
       }
       if (!Array.isArray(op.children) || op.children.length === 0) {
-        throw new Error(`${at}.children: must be a non-empty list`);
+        throw new SkyplaneError("BAD_PROGRAM", `${at}.children: must be a non-empty list`);
       }
       op.children.forEach((c, i) => checkOperator(c, `${at}.children[${i}]`));
       break;
     default: {
       const never: never = op;
-      throw new Error(
+      throw new SkyplaneError(
+        "BAD_PROGRAM",
         `${at}.op: unknown operator ${JSON.stringify((never as { op: unknown }).op)}`,
       );
     }

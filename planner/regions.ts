@@ -1,5 +1,6 @@
 import { parseRegion, RegionId } from "../common/regions";
 import { CATALOGUE, catalogueRegion } from "./catalogue";
+import { SkyplaneError } from "../errors";
 
 /*
  * Which regions exist: the catalogue (catalogue.ts) lists every region skyplane can plan. The shape of
@@ -13,8 +14,10 @@ export const LOCAL_REGIONS: readonly string[] = CATALOGUE.filter((r) => r.provid
 );
 
 /** A region id that is not known; the message lists valid ones. */
-export class UnknownRegionError extends Error {
-  override name = "UnknownRegionError";
+export class UnknownRegionError extends SkyplaneError<"UNKNOWN_REGION"> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNKNOWN_REGION", message, options);
+  }
 }
 
 /** Parses a region id and checks it against the catalogue; throws UnknownRegionError naming valid ones. */
@@ -23,7 +26,7 @@ export function knownRegion(id: string): RegionId {
   try {
     region = parseRegion(id);
   } catch (err) {
-    throw new UnknownRegionError((err as Error).message);
+    throw new UnknownRegionError((err as Error).message, { cause: err });
   }
   if (catalogueRegion(id)) return region;
   const { provider } = region;

@@ -9,6 +9,7 @@ import {
   Operator,
 } from "./program";
 import { Provider, regionSlug } from "../common/regions";
+import { SkyplaneError, UserError } from "../errors";
 
 /*
  * Topology: the plan of one dataplane, the handoff from the planner to Pulumi and the runner. It is
@@ -214,7 +215,10 @@ export function layOut(plan: RegionPlan, wire: WireOptions = {}): Topology {
           ? { op: "write_object_store" }
           : forward;
     if (!after)
-      throw new Error(`region ${region} takes part in the plan but neither writes nor forwards`);
+      throw new SkyplaneError(
+        "PLANNER_INVARIANT",
+        `region ${region} takes part in the plan but neither writes nor forwards`,
+      );
     for (const id of ids(region)) {
       gateways.push({
         id,
@@ -279,11 +283,13 @@ export function provisioningOrder(topology: Topology): GatewaySpec[] {
   const order: GatewaySpec[] = [];
   const visit = (g: GatewaySpec) => {
     if (done.has(g.id)) return;
-    if (visiting.has(g.id)) throw new Error(`the topology's sends form a cycle through ${g.id}`);
+    if (visiting.has(g.id))
+      throw new UserError("BAD_TOPOLOGY", `the topology's sends form a cycle through ${g.id}`);
     visiting.add(g.id);
     for (const e of topology.edges.filter((e) => e.from === g.id)) {
       const to = byId.get(e.to);
-      if (!to) throw new Error(`edge ${e.from} → ${e.to} names an unknown gateway`);
+      if (!to)
+        throw new UserError("BAD_TOPOLOGY", `edge ${e.from} → ${e.to} names an unknown gateway`);
       visit(to);
     }
     visiting.delete(g.id);

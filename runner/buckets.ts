@@ -1,7 +1,7 @@
 import { skyplaneHome } from "../common/paths";
 import { gatewayRegionFor } from "../planner/regions";
 import { bucketUri, createBucket, parseStoreUri, StoreError } from "../stores";
-import { UserError } from "../errors";
+import { isUserError, UserError } from "../errors";
 import { checkRegion } from "./client";
 
 /*
@@ -43,7 +43,8 @@ export async function makeBucket(
     await createBucket(parsed, id, { home: opts.home ?? skyplaneHome(), env: opts.env });
     return { bucket: bucketUri(parsed), region: id };
   } catch (err) {
-    if (err instanceof StoreError) throw new UserError(err.code, err.message);
+    if (err instanceof StoreError && isUserError(err))
+      throw new UserError(err.code, err.message, { cause: err });
     throw err;
   }
 }

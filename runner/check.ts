@@ -4,6 +4,7 @@ import { UserError } from "../errors";
 import { planDirect } from "../planner/direct";
 import { buildModel } from "../planner/model";
 import type { ProvisionedGateway } from "../planner/topology";
+import { sdkWarnings } from "../stores/s3/sdk-warning";
 import { providerPlugins } from "./cloud";
 import { Engine, policyPackDir } from "./engine";
 import { GatewayClient } from "./gateway-client";
@@ -23,6 +24,8 @@ export interface EngineCheckResult {
   readonly guardrails: string;
   /** Per cloud: its provider plugin, whether the engine has it, and how to install it. */
   readonly providers: Awaited<ReturnType<typeof providerPlugins>>;
+  /** What the cloud SDKs warn of on this Node, which other commands keep off the terminal. */
+  readonly sdkWarnings: string[];
 }
 
 const CHECK_STACK = "skyplane-engine-check";
@@ -114,6 +117,7 @@ export async function checkEngine(
         pulumiHome: engine.home.pulumiHome,
         cli: engine.cli,
       }),
+      sdkWarnings: sdkWarnings(),
     };
   } finally {
     await stack.destroy({ color: "never" }).catch(() => undefined);

@@ -105,7 +105,8 @@ export function planChunks(
   id: () => string = newChunkId,
   limits: PartLimits = S3_PART_LIMITS,
 ): { objects: PlannedObject[]; chunks: ChunkRequest[] } {
-  if (opts.partSizeBytes <= 0) throw new Error("the part size must be positive");
+  if (opts.partSizeBytes <= 0)
+    throw new UserError("BAD_PART_SIZE", "the part size must be positive");
   const planned: PlannedObject[] = [];
   const chunks: ChunkRequest[] = [];
   for (const o of objects) {

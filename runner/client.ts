@@ -8,7 +8,7 @@ import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../planner/cloud-settings";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { ObjectStore, openStore, StoreContext, StoreError, StoreUri } from "../stores";
-import { UserError } from "../errors";
+import { isUserError, UserError } from "../errors";
 import {
   AWSConfig,
   AzureConfig,
@@ -141,7 +141,7 @@ export class SkyplaneClient {
       );
     } catch (err) {
       if (err instanceof UnknownRegionError || err instanceof PlanError)
-        throw new UserError("BAD_PLAN", err.message);
+        throw new UserError("BAD_PLAN", err.message, { cause: err });
       throw err;
     }
     refuseMixedRoute(topology);
@@ -208,7 +208,8 @@ export class SkyplaneClient {
         req.recursive ?? false,
       );
     } catch (err) {
-      if (err instanceof StoreError && err.userFixable) throw new UserError(err.code, err.message);
+      if (err instanceof StoreError && isUserError(err))
+        throw new UserError(err.code, err.message, { cause: err });
       throw err;
     }
   }
@@ -288,6 +289,6 @@ export function checkRegion(id: string): string {
   try {
     return knownRegion(id).id;
   } catch (err) {
-    throw new UserError("UNKNOWN_REGION", (err as Error).message);
+    throw new UserError("UNKNOWN_REGION", (err as Error).message, { cause: err });
   }
 }

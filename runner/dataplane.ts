@@ -354,7 +354,7 @@ export class Dataplane {
         "PROVISION_FAILED",
         `provisioning stack ${this.stackName} failed: ${quoted}\n` +
           `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
-        { cause: err },
+        // No cause: the engine's own error may quote credentials, and SKYPLANE_DEBUG prints causes.
       );
     }
     this.gateways = up.outputs.gateways?.value as ProvisionedGateway[];
@@ -662,6 +662,7 @@ function prepareDestination(dst: PlanEnd): void {
     throw new UserError(
       "UNWRITABLE",
       `cannot write to ${dst.parsed.bucket}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
 }

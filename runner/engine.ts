@@ -51,7 +51,7 @@ export function packageRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no Pulumi.yaml above ${__dirname}`);
+    if (parent === dir) throw new SkyplaneError("NO_PROJECT", `no Pulumi.yaml above ${__dirname}`);
     dir = parent;
   }
   return dir;

@@ -26,7 +26,7 @@ export interface ChunkStatusEvent {
 }
 
 /** A gateway that does not answer; the message names it and says where its log is. */
-export class GatewayUnreachableError extends SkyplaneError {
+export class GatewayUnreachableError extends SkyplaneError<"GATEWAY_UNREACHABLE"> {
   constructor(
     readonly gatewayId: string,
     message: string,

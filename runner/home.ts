@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { HomeLayout, homeLayout, skyplaneHome } from "../common/paths";
+import { UserError } from "../errors";
 
 /*
  * The skyplane home on disk: its folders (named in common/paths.ts) made owner-only, and the secrets
@@ -46,7 +47,10 @@ export function readOrCreatePassphrase(file: string): string {
   }
   const passphrase = fs.readFileSync(file, "utf8").trim();
   if (!passphrase) {
-    throw new Error(`the passphrase file ${file} is empty: delete it only if no stack uses it yet`);
+    throw new UserError(
+      "EMPTY_PASSPHRASE",
+      `the passphrase file ${file} is empty: delete it only if no stack uses it yet`,
+    );
   }
   return passphrase;
 }

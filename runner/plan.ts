@@ -15,7 +15,7 @@ import {
   StoreError,
   StoreUri,
 } from "../stores";
-import { UserError } from "../errors";
+import { isUserError, UserError } from "../errors";
 import { ChunkingOptions, chunkCount, destinationKey, mustFit, ObjectPair } from "./chunker";
 import { Listing, ListingBuilder, listingDir } from "./listing";
 import { checkOverlap } from "./overlap";
@@ -124,7 +124,9 @@ export interface TransferPlan extends AsyncDisposable {
 
 /** A StoreError the user can fix as a UserError; anything else as it is. */
 export function asUserError(err: unknown): unknown {
-  return err instanceof StoreError && err.userFixable ? new UserError(err.code, err.message) : err;
+  return err instanceof StoreError && isUserError(err)
+    ? new UserError(err.code, err.message, { cause: err })
+    : err;
 }
 
 /** Parses a URI, reporting a malformed one as a UserError. */
@@ -374,8 +376,8 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
     listing = builder.finish();
   } catch (err) {
     builder.discard();
-    if (err instanceof StoreError && err.userFixable)
-      throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`);
+    if (err instanceof StoreError && isUserError(err))
+      throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`, { cause: err });
     throw err;
   }
   const e = topology.estimate;

@@ -1,3 +1,4 @@
+import { SkyplaneError } from "../errors";
 /** What happens during a transfer, in order; the CLI renders these, the library never prints. */
 export type TransferEvent =
   | {
@@ -91,7 +92,7 @@ export class TransferProgress {
         break;
       default: {
         const never: never = event;
-        throw new Error(`unknown event ${JSON.stringify(never)}`);
+        throw new SkyplaneError("UNREACHABLE", `unknown event ${JSON.stringify(never)}`);
       }
     }
     for (const l of this.listeners) {

@@ -47,7 +47,7 @@ function parseTable<T>(
   try {
     return parse(table.text);
   } catch (err) {
-    throw new UserError("BAD_TABLE", `${table.file}: ${(err as Error).message}`);
+    throw new UserError("BAD_TABLE", `${table.file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -75,7 +75,7 @@ export async function planRoute(req: RouteRequest): Promise<Topology> {
     );
   } catch (err) {
     if (err instanceof PlanError || err instanceof UnknownRegionError)
-      throw new UserError("BAD_PLAN", err.message);
+      throw new UserError("BAD_PLAN", err.message, { cause: err });
     throw err;
   }
 }

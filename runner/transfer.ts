@@ -106,7 +106,7 @@ export interface TransferResult {
 }
 
 /** A transfer that did not complete; nothing partial was left at the destination. */
-export class TransferFailedError extends SkyplaneError {
+export class TransferFailedError extends SkyplaneError<"TRANSFER_FAILED"> {
   constructor(
     message: string,
     /** One line per failed chunk or object. */
@@ -117,7 +117,7 @@ export class TransferFailedError extends SkyplaneError {
 }
 
 /** A transfer stopped on request (Ctrl-C): its multipart uploads were aborted, no partial object left. */
-export class InterruptedError extends SkyplaneError {
+export class InterruptedError extends SkyplaneError<"INTERRUPTED"> {
   constructor() {
     super(
       "INTERRUPTED",

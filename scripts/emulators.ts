@@ -4,6 +4,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { skyplaneCache, skyplaneHome } from "../common/paths";
 import { liveStartTime, stopProcess } from "../common/process";
+import { SkyplaneError, UserError } from "../errors";
 
 /*
  * The storage emulators, on 127.0.0.1 only: gofakes3 (S3), fake-gcs-server (GCS) and Azurite (Azure
@@ -53,7 +54,8 @@ async function waitForPort(port: number, name: string, log: string, ms = 30_000)
       s.once("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port}; see ${log}`);
+    if (Date.now() > deadline)
+      throw new SkyplaneError("EMULATOR_FAILED", `${name} did not listen on ${port}; see ${log}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -70,7 +72,8 @@ export async function startEmulators(
     "azurite/node_modules/azurite/package.json",
   ].filter((f) => !fs.existsSync(path.join(root, f)));
   if (missing.length)
-    throw new Error(
+    throw new UserError(
+      "EMULATORS_MISSING",
       `emulators missing in ${root} (${missing.join(", ")}): run 'bash scripts/setup-emulators.sh'`,
     );
   fs.mkdirSync(dir, { recursive: true });

@@ -44,7 +44,7 @@ export function cloudFeatures(
 
 /** The error of a write whose bytes the service refused, or reported other hashes of, than were sent. */
 export function checksumMismatch(key: string, detail: string): StoreError {
-  return new StoreError("CHECKSUM_MISMATCH", `verification failed for ${key}: ${detail}`, false);
+  return new StoreError("CHECKSUM_MISMATCH", `verification failed for ${key}: ${detail}`);
 }
 
 /** `bytes`, copied into `into` when it is given and large enough (callers reuse their buffers). */

@@ -1,4 +1,5 @@
 import type { Hashes, MultipartHash, PartHash } from "./hashes";
+import { SkyplaneError } from "../errors";
 
 /*
  * The one narrow interface every object store adapter implements (local folders now; S3, GCS and Azure
@@ -191,16 +192,8 @@ export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<
   } while (token);
 }
 
-/** An error of a store that says what to do; the runner turns it into a UserError. */
-export class StoreError extends Error {
-  constructor(
-    /** Stable code: NO_SUCH_BUCKET, NO_SUCH_KEY, NO_SUCH_UPLOAD, INVALID_KEY, ACCESS_DENIED, CONFLICT, CHECKSUM_MISMATCH. */
-    readonly code: string,
-    message: string,
-    /** True when the caller may fix it (missing bucket, bad key); false for transient failures. */
-    readonly userFixable = true,
-  ) {
-    super(message);
-    this.name = "StoreError";
-  }
-}
+/**
+ * An error of a store (NO_SUCH_BUCKET, NO_SUCH_KEY, NO_SUCH_UPLOAD, INVALID_KEY, ACCESS_DENIED, CONFLICT,
+ * CHECKSUM_MISMATCH, …); `userFixable` comes from the code's row in `ERRORS`.
+ */
+export class StoreError extends SkyplaneError {}

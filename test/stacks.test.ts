@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { AZURE_TEST_SETTINGS, registered, value } from "./helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered, settled, value } from "./helpers/mocks";
 import { RULES } from "../policy/rules";
 import { missingCloudSettings } from "../planner/cloud-settings";
 import { sendTargets } from "../planner/program";
@@ -93,7 +93,7 @@ describe("stacks: the reviewed example stacks", function () {
           },
         });
         const gateways = await value(dp.gateways);
-        await new Promise((r) => setTimeout(r, 100));
+        const built = await settled(dp);
         assert.deepEqual(
           gateways.map((g) => g.id),
           topology.gateways.map((g) => g.id),
@@ -103,7 +103,8 @@ describe("stacks: the reviewed example stacks", function () {
           gateways.length,
           "every gateway has its own address",
         );
-        const mine = registered.filter((r) => r.name.startsWith(`${name}-`));
+        const mine = registered.filter((r) => r.name === name || r.name.startsWith(`${name}-`));
+        assert.equal(mine.length, built, "every resource the stack builds is checked");
         const vms = mine.filter((r) =>
           /ec2\/instance:Instance|compute\/instance:Instance|compute:VirtualMachine/.test(r.type),
         );

@@ -53,4 +53,9 @@ export async function handler(args: ArgumentsCamelCase<CheckArgs>): Promise<void
         ? `${cloud}: provider plugin ${p.plugin} ${p.version} installed\n`
         : `${cloud}: no provider plugin (needed for gateways on ${cloud}): ${p.install}\n`,
     );
+  // Shown here only: other commands keep the SDKs' warnings off the terminal.
+  for (const warning of result.sdkWarnings)
+    process.stdout.write(
+      `AWS SDK warning (other commands do not show it):\n${warning.replace(/^(?=.)/gm, "  ")}\n`,
+    );
 }

@@ -98,7 +98,13 @@ function readTable(file: string | undefined, what: string): TableText | undefine
   try {
     return { file, text: fs.readFileSync(file, "utf8") };
   } catch (err) {
-    throw new UserError("UNREADABLE", `cannot read the ${what} ${file}: ${(err as Error).message}`);
+    throw new UserError(
+      "UNREADABLE",
+      `cannot read the ${what} ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -62,6 +62,7 @@ export async function handler(args: ArgumentsCamelCase<ProfileArgs>): Promise<vo
     throw new UserError(
       "UNREADABLE",
       `cannot read the throughput grid ${args.grid}: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   try {
@@ -71,6 +72,6 @@ export async function handler(args: ArgumentsCamelCase<ProfileArgs>): Promise<vo
     });
     process.stdout.write(JSON.stringify(profile, null, 2) + "\n");
   } catch (err) {
-    throw new UserError("BAD_PROFILE", (err as Error).message);
+    throw new UserError("BAD_PROFILE", (err as Error).message, { cause: err });
   }
 }

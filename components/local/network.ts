@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayCaps, linkMbps, NetworkProfile } from "../../planner/profile";
+import { UserError } from "../../errors";
 
 /*
  * The local cloud's emulated WAN. Each region is a router namespace; each gateway gets a namespace of its
@@ -70,7 +71,10 @@ export function planNetwork(
     routes.push({ to: `10.213.${r + 1}.0/24`, via: `10.215.${r}.2` });
     const inRegion = gateways.filter((g) => g.region === region);
     if (inRegion.length > 63)
-      throw new Error(`${region}: at most 63 gateways per region can be emulated`);
+      throw new UserError(
+        "TOO_MANY_GATEWAYS",
+        `${region}: at most 63 gateways per region can be emulated`,
+      );
     const caps = gatewayCaps(profile, region);
     inRegion.forEach((g, i) => {
       const ns = `sk${tag}r${r}g${i}`;

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { ChunkRequest } from "../../planner/program";
 import { controlServerTls } from "../control-tls";
 import { type GatewayExecutor, RefusedError } from "./executor";
+import { SkyplaneError } from "../../errors";
 
 /*
  * The control API (runner ↔ gateway), HTTP/JSON over TLS with a key derived from the dataplane token
@@ -35,12 +36,13 @@ export interface ControlServerOptions {
   readonly onContact?: () => void;
 }
 
-class HttpError extends Error {
+/** A request the control API refuses with `status`. */
+class HttpError extends SkyplaneError<"CONTROL_REFUSED"> {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super("CONTROL_REFUSED", message);
   }
 }
 

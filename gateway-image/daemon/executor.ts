@@ -15,6 +15,7 @@ import type { ObjectStore } from "../../stores/types";
 import { BufferPool, ByteBudget } from "./memory";
 import { DataServer } from "./receiver";
 import { SendPool } from "./sender";
+import { SkyplaneError } from "../../errors";
 
 /** What a gateway needs besides its program. */
 export interface GatewayRuntime {
@@ -70,14 +71,11 @@ export interface GatewayStats {
 export const MAX_CHUNK_BYTES = Math.min(5 * 1024 ** 3, bufferConstants.MAX_LENGTH);
 
 /** A chunk request this gateway will not act on; `code` says why, the message never what exists. */
-export class RefusedError extends Error {
-  override name = "RefusedError";
-  constructor(
-    /** BAD_CHUNK_REQUEST, BUCKET_NOT_IN_PROGRAM or KEY_OUTSIDE_BUCKET. */
-    readonly code: "BAD_CHUNK_REQUEST" | "BUCKET_NOT_IN_PROGRAM" | "KEY_OUTSIDE_BUCKET",
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
+export class RefusedError extends SkyplaneError<
+  "BAD_CHUNK_REQUEST" | "BUCKET_NOT_IN_PROGRAM" | "KEY_OUTSIDE_BUCKET"
+> {
+  constructor(code: RefusedError["code"], message: string) {
+    super(code, `${code}: ${message}`);
   }
 }
 
@@ -215,7 +213,10 @@ export class GatewayExecutor {
    */
   accept(chunks: ChunkRequest[]): number {
     if (!this.source)
-      throw new Error("this gateway does not read from a store; send chunk requests to a source");
+      throw new SkyplaneError(
+        "NOT_A_SOURCE",
+        "this gateway does not read from a store; send chunk requests to a source",
+      );
     // The whole batch is checked first: a bad request refuses the batch, and nothing is queued.
     chunks.forEach(checkChunkRequest);
     const room = Math.max(
@@ -277,7 +278,10 @@ export class GatewayExecutor {
     try {
       const bucket = req.srcBucket ?? op.bucket;
       if (!bucket)
-        throw new Error(`chunk ${req.id} names no source bucket, and the program none either`);
+        throw new SkyplaneError(
+          "BAD_CHUNK_REQUEST",
+          `chunk ${req.id} names no source bucket, and the program none either`,
+        );
       if (bucket !== op.bucket && !op.buckets?.includes(bucket)) throw notInProgram(req.id, "read");
       const store = this.store(bucket);
       await confine(store, req.id, req.srcKey);
@@ -287,7 +291,8 @@ export class GatewayExecutor {
           ? Buffer.alloc(0)
           : await store.get(req.srcKey, { offset: req.offset, length: req.length }, lease?.data);
       if (raw.length !== req.length) {
-        throw new Error(
+        throw new SkyplaneError(
+          "SOURCE_CHANGED",
           `source object ${req.srcKey} changed: read ${raw.length} bytes at ${req.offset}, expected ${req.length}`,
         );
       }
@@ -347,14 +352,20 @@ export class GatewayExecutor {
             try {
               const bucket = req.dstBuckets?.[region] ?? op.bucket;
               if (!bucket)
-                throw new Error(`chunk ${req.id} names no destination bucket in ${region}`);
+                throw new SkyplaneError(
+                  "BAD_CHUNK_REQUEST",
+                  `chunk ${req.id} names no destination bucket in ${region}`,
+                );
               if (bucket !== op.bucket && !op.buckets?.includes(bucket))
                 throw notInProgram(req.id, "write");
               const store = this.store(bucket);
               await confine(store, req.id, req.dstKey);
               const uploadId = req.part?.uploadIds[bucket];
               if (req.part && !uploadId)
-                throw new Error(`chunk ${req.id} has no upload id for ${bucket}`);
+                throw new SkyplaneError(
+                  "BAD_CHUNK_REQUEST",
+                  `chunk ${req.id} has no upload id for ${bucket}`,
+                );
               // The hashes the store's service checks and reports, computed here of the bytes received
               // (which match what the source read: every frame's CRC-32 was checked on arrival).
               const sent: Hashes = {
@@ -375,7 +386,8 @@ export class GatewayExecutor {
               if (wrong.length > 0 || !sharesHash(reported, sent)) {
                 // A whole object that landed wrong is removed rather than left for a reader.
                 if (!req.part) await store.delete(req.dstKey).catch(() => undefined);
-                throw new Error(
+                throw new SkyplaneError(
+                  "CHECKSUM_MISMATCH",
                   `verification failed for ${req.dstKey}${req.part ? ` part ${req.part.number}` : ""}: ` +
                     (wrong.length > 0
                       ? `${bucket} reports ${wrong.join("; ")}`
@@ -433,17 +445,20 @@ export class GatewayExecutor {
       }
       case "read_object_store":
       case "receive":
-        throw new Error(`${op.op} can only be a root operator`);
+        throw new SkyplaneError("BAD_PROGRAM", `${op.op} can only be a root operator`);
       default: {
         const never: never = op;
-        throw new Error(`unknown operator ${JSON.stringify(never)}`);
+        throw new SkyplaneError("UNREACHABLE", `unknown operator ${JSON.stringify(never)}`);
       }
     }
   }
 
   private requireKey(): Buffer {
     if (!this.runtime.key)
-      throw new Error("the program encrypts, but the gateway was started without a key");
+      throw new SkyplaneError(
+        "NO_KEY",
+        "the program encrypts, but the gateway was started without a key",
+      );
     return this.runtime.key;
   }
 }

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { parseGatewayProgram } from "../../planner/program";
 import { skyplaneHome } from "../../common/paths";
 import type { GatewayInfo } from "../launch";
+import { onHeldWarning } from "../../stores/s3/sdk-warning";
 import { ControlServer } from "./control";
 import { GatewayExecutor } from "./executor";
 
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(`program ${values.program ?? "in SKYPLANE_GATEWAY_PROGRAM"}: ${(err as Error).message}`);
   }
+  // What the AWS SDK keeps off a user's terminal belongs in a gateway's log.
+  onHeldWarning((warning) => log(`warning: ${warning}`));
   const errors: string[] = [];
   const problem = (line: string) => {
     log(line);

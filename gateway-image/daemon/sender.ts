@@ -16,6 +16,7 @@ import {
   WireError,
 } from "../wire";
 import { SocketReader } from "./socket-reader";
+import { SkyplaneError } from "../../errors";
 
 /** Options of a send pool. */
 export interface SendPoolOptions extends EncodeOptions {
@@ -53,8 +54,10 @@ interface Job {
 const YIELD_EVERY_BYTES = 4 * 1024 * 1024;
 
 /** The target of a send is down; the message names it. */
-export class PeerUnreachableError extends Error {
-  override name = "PeerUnreachableError";
+export class PeerUnreachableError extends SkyplaneError<"PEER_UNREACHABLE"> {
+  constructor(message: string) {
+    super("PEER_UNREACHABLE", message);
+  }
 }
 
 /**
@@ -82,7 +85,8 @@ export class SendPool {
 
   /** Sends a chunk; resolves once the receiver has acked it. */
   send(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void> {
-    if (this.closed) return Promise.reject(new Error("send pool is closed"));
+    if (this.closed)
+      return Promise.reject(new SkyplaneError("SEND_POOL_CLOSED", "send pool is closed"));
     const size = raw.reduce((n, p) => n + p.length, 0);
     return new Promise((resolve, reject) => {
       this.queue.push({ req, raw, size, rawCrc, attempts: 0, resolve, reject });
@@ -93,7 +97,8 @@ export class SendPool {
   /** Stops every connection; queued chunks fail. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error("send pool closed"));
+    for (const job of this.queue.splice(0))
+      job.reject(new SkyplaneError("SEND_POOL_CLOSED", "send pool closed"));
     this.wakeAll();
     for (const s of this.sockets) s.destroy();
     await Promise.allSettled(this.workers);
@@ -107,10 +112,13 @@ export class SendPool {
   private retry(job: Job, why: string): void {
     job.attempts++;
     if (this.closed) {
-      job.reject(new Error("send pool closed"));
+      job.reject(new SkyplaneError("SEND_POOL_CLOSED", "send pool closed"));
     } else if (job.attempts >= (this.opts.maxAttempts ?? 5)) {
       job.reject(
-        new Error(`chunk ${job.req.id} to ${this.describe()} failed ${job.attempts} times: ${why}`),
+        new SkyplaneError(
+          "CHUNK_FAILED",
+          `chunk ${job.req.id} to ${this.describe()} failed ${job.attempts} times: ${why}`,
+        ),
       );
     } else {
       this.queue.unshift(job);
@@ -220,7 +228,10 @@ export class SendPool {
           this.retry(job, `rejected by the receiver: ${message}`);
         else
           job.reject(
-            new Error(`${this.describe()} could not handle chunk ${job.req.id}: ${message}`),
+            new SkyplaneError(
+              "CHUNK_FAILED",
+              `${this.describe()} could not handle chunk ${job.req.id}: ${message}`,
+            ),
           );
         wakeOnAck?.();
       }
@@ -284,7 +295,8 @@ export class SendPool {
 
 /** Writes `buf`, waiting for the socket to drain when its buffer is full. */
 function write(socket: net.Socket, buf: Buffer): Promise<void> {
-  if (socket.destroyed) return Promise.reject(new Error("connection closed"));
+  if (socket.destroyed)
+    return Promise.reject(new SkyplaneError("CONNECTION_CLOSED", "connection closed"));
   if (socket.write(buf)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
@@ -294,7 +306,7 @@ function write(socket: net.Socket, buf: Buffer): Promise<void> {
       else resolve();
     };
     const ok = () => done();
-    const closed = () => done(new Error("connection closed"));
+    const closed = () => done(new SkyplaneError("CONNECTION_CLOSED", "connection closed"));
     socket.once("drain", ok);
     socket.once("close", closed);
   });

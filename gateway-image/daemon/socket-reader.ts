@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { SkyplaneError } from "../../errors";
 
 /** Bytes buffered before the socket is paused (TCP back-pressure then slows the sender). */
 const HIGH_WATER = 8 * 1024 * 1024;
@@ -50,7 +51,11 @@ export class SocketReader {
     while (left > 0) {
       if (this.available === 0) {
         if (this.failure) throw this.failure;
-        if (this.ended) throw new Error(`connection closed with ${left} bytes still expected`);
+        if (this.ended)
+          throw new SkyplaneError(
+            "CONNECTION_CLOSED",
+            `connection closed with ${left} bytes still expected`,
+          );
         await new Promise<void>((resolve) => (this.waiter = resolve));
         continue;
       }

@@ -26,6 +26,7 @@ import {
   partsInOrder,
 } from "../common";
 import { b64hex, Hashes, hexb64, PartHash } from "../hashes";
+import { newS3Client } from "./sdk-warning";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
 import {
   EMULATED_REGIONS,
@@ -128,7 +129,7 @@ export class S3Store extends CloudStore implements ObjectStore {
           }
         : undefined;
     const credentials = settings.credentials ?? fromEnv;
-    this.client = new S3Client({
+    this.client = newS3Client({
       region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(credentials ? { credentials } : {}),

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SkyplaneError, UserError } from "../../errors";
+import { ERRORS, ErrorCode, SkyplaneError, UserError } from "../../errors";
 import { EXIT, reportError } from "../../cli/cli";
 import { liveStartTime } from "../../common/process";
 
@@ -26,20 +26,66 @@ describe("cli", function () {
   });
   afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
 
-  it("maps user errors to exit 1 and internal errors to exit 2", () => {
+  it("maps user errors to exit 1 and internal errors to exit 2, with the stack only on SKYPLANE_DEBUG", () => {
     const out: string[] = [];
-    assert.equal(
-      reportError(new UserError("X", "fix it like so"), (s) => out.push(s)),
-      EXIT.USER,
-    );
+    const report = (err: unknown, debug = false) => {
+      out.length = 0;
+      return reportError(err, (s) => out.push(s), debug);
+    };
+    assert.equal(report(new UserError("USAGE", "fix it like so")), EXIT.USER);
     assert.equal(out.join(""), "error: fix it like so\n");
-    out.length = 0;
+    assert.equal(report(new SkyplaneError("ENGINE_FAILED", "engine died")), EXIT.INTERNAL);
+    assert.match(out.join(""), /^internal error \[ENGINE_FAILED\]: engine died\n/);
+    assert.match(out.join(""), /rerun with SKYPLANE_DEBUG=1/);
+    assert.doesNotMatch(out.join(""), /\n\s+at /, "no stack without SKYPLANE_DEBUG");
+    const cause = new Error("the socket hung up");
     assert.equal(
-      reportError(new SkyplaneError("BOOM", "engine died"), (s) => out.push(s)),
+      report(new SkyplaneError("ENGINE_FAILED", "engine died", { cause }), true),
       EXIT.INTERNAL,
     );
-    assert.match(out.join(""), /internal error \[BOOM\]: SkyplaneError: engine died/);
-    assert.match(out.join(""), /SKYPLANE_DEBUG=1/);
+    assert.match(out.join(""), /SkyplaneError \[ENGINE_FAILED\]: engine died\n\s+at /);
+    assert.match(out.join(""), /caused by: Error: the socket hung up\n\s+at /);
+    assert.equal(
+      report(Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" })),
+      1,
+    );
+    assert.match(out.join(""), /Check the permissions/);
+    assert.equal(report(new TypeError("x is undefined")), EXIT.INTERNAL);
+    assert.match(out.join(""), /^internal error: x is undefined\n/);
+  });
+
+  it("exits with the status the error table gives each code", () => {
+    const codes = Object.keys(ERRORS) as ErrorCode[];
+    const statuses = codes.map((code) =>
+      reportError(new SkyplaneError(code, "m"), () => {}, false),
+    );
+    assert.deepEqual(
+      statuses,
+      codes.map((code) => ERRORS[code].exit),
+    );
+    assert.deepEqual(
+      [...new Set(statuses)].sort((a, b) => a - b),
+      [1, 2, 3, 130],
+      "every status of the table",
+    );
+  });
+
+  it("prints the cause chain and the stacks of a failing command with SKYPLANE_DEBUG=1", () => {
+    const grid = path.join(home, "grid.csv");
+    fs.writeFileSync(
+      grid,
+      "src_region,dst_region,throughput_received_bps\naws:us-east-1,aws:us-west-2,fast\n",
+    );
+    const args = ["plan", "aws:us-east-1", "aws:us-west-2", "--grid", grid];
+    const plain = skyplane(args, { SKYPLANE_HOME: home, SKYPLANE_DEBUG: "" });
+    assert.equal(plain.code, EXIT.USER, plain.stderr);
+    assert.equal(plain.stderr, `error: ${grid}: grid line 2: bad throughput fast\n`);
+    const debug = skyplane(args, { SKYPLANE_HOME: home, SKYPLANE_DEBUG: "1" });
+    assert.equal(debug.code, EXIT.USER, debug.stderr);
+    const [head, cause] = debug.stderr.split("\ncaused by: ");
+    assert.match(head, /^error: .*bad throughput fast\nUserError \[BAD_TABLE\]: .*\n\s+at \S/);
+    assert.match(cause, /^UserError \[BAD_TABLE\]: grid line 2: bad throughput fast\n\s+at /);
+    assert.match(cause, /planner\/model\.(js|ts)/, "the stack names where the planner threw");
   });
 
   it("rejects an unknown command with exit 1 and a hint", () => {
@@ -69,6 +115,13 @@ describe("cli", function () {
     assert.equal(liveStartTime(result.pid), undefined, "the probe process is gone");
     for (const k of ["up", "reuse", "destroy"]) assert.ok(result.seconds[k] > 0, k);
     assert.equal(result.guardrails, "skyplane-guardrails@v0.1.0");
+    // What other commands keep off the terminal is shown here (the AWS SDK warns below Node 22).
+    assert.deepEqual(
+      result.sdkWarnings.map((w: string) => w.split("\n")[0]),
+      Number(process.versions.node.split(".")[0]) < 22
+        ? ["NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)"]
+        : [],
+    );
     // No provider plugin is installed here (nothing is ever downloaded): each says how to get it.
     assert.deepEqual(Object.keys(result.providers), ["aws", "gcp", "azure"]);
     assert.equal(result.providers.azure.plugin, "azure-native");

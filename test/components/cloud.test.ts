@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { registered as all, value } from "../helpers/mocks";
+import { registered as all, settled, value } from "../helpers/mocks";
 import {
   addressBook,
   boundProgram,
@@ -23,7 +23,7 @@ describe("components/cloud: what the cloud dataplanes share", () => {
     assert.equal(new Set(cidrs.map((c) => c.network)).size, 100);
     assert.ok(cidrs.every((c) => c.subnet.replace("/24", "") === c.network.replace("/16", "")));
     assert.throws(() => regionCidrs(100), /at most 100 regions/);
-    assert.throws(() => regionCidrs(-1), RangeError);
+    assert.throws(() => regionCidrs(-1), { code: "TOO_MANY_REGIONS" });
   });
 
   it("takes only its own cloud's gateways, and refuses a topology with none there", () => {
@@ -105,7 +105,8 @@ describe("components/cloud: what the cloud dataplanes share", () => {
     resolveGcpPeers(byId(gcp.gateways));
     const [awsHost] = (await value(aws.gateways)).map((g) => g.host);
     const [gcpHost] = (await value(gcp.gateways)).map((g) => g.host);
-    await new Promise((r) => setTimeout(r, 100));
+    // Every resource of both is registered: the mocks saw exactly these.
+    assert.equal(await settled(aws, gcp), all.filter((r) => r.name.startsWith("mc-")).length);
     assert.notEqual(awsHost, gcpHost);
     const named = (prefix: string, type: string) =>
       all.filter((r) => r.name.startsWith(prefix) && r.type === type);

@@ -1,6 +1,13 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
+import {
+  AZURE_TEST_SETTINGS,
+  registered as all,
+  registration,
+  settled,
+  value,
+} from "../helpers/mocks";
+import { CloudDataplanes } from "../../components/multicloud";
 import { bucketsOn, cloudsOf, missingCloudSettings } from "../../planner/cloud-settings";
 import type { CloudSettings } from "../../planner/cloud-settings";
 import type { ProvisionedGateway } from "../../planner/topology";
@@ -71,7 +78,20 @@ describe("components/multicloud: a route's gateways across clouds", function () 
     } finally {
       pulumi.runtime.setAllConfig(saved);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    // The program's component has no parent to reach it through, so its resources are awaited by name:
+    // those that a CloudDataplanes of the same route registers, named "dataplane" instead of "ref".
+    const reference = new CloudDataplanes("ref", {
+      topology,
+      settings,
+      token: pulumi.secret("t"),
+      key: pulumi.secret("k"),
+    });
+    const expected = await settled(reference);
+    const refs = all.filter((r) => r.name === "ref" || r.name.startsWith("ref-"));
+    assert.equal(refs.length, expected, "the reference's resources are all named after it");
+    await Promise.all(refs.map((r) => registration(r.type, r.name.replace(/^ref/, "dataplane"))));
+    const program = all.filter((r) => r.name === "dataplane" || r.name.startsWith("dataplane-"));
+    assert.equal(program.length, expected, "the program built what its component builds");
     assert.deepEqual(
       gateways.map((g) => [g.id, g.source, g.controlPort, g.dataPort]),
       [

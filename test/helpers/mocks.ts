@@ -16,11 +16,17 @@ export interface Registered {
 /** Everything registered so far, in order. */
 export const registered: Registered[] = [];
 let ips = 0;
+/** Who waits for a registration, by type and name (names are unique per type only). */
+const waiting = new Map<string, Array<(r: Registered) => void>>();
 
 pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const entry = { type: args.type, name: args.name, inputs: args.inputs };
+      registered.push(entry);
+      const key = `${args.type} ${args.name}`;
+      for (const resolve of waiting.get(key) ?? []) resolve(entry);
+      waiting.delete(key);
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "aws:ec2/eip:Eip") state.publicIp = `198.51.100.${++ips}`;
       if (args.type === "gcp:compute/address:Address") state.address = `198.51.100.${++ips}`;
@@ -90,6 +96,28 @@ export function descendants(root: pulumi.Resource): Set<string> {
 /** The type token of a resource, e.g. `skyplane:aws:Gateway`. */
 export function typeOf(r: pulumi.Resource): string {
   return (r as unknown as { __pulumiType: string }).__pulumiType;
+}
+
+/**
+ * Waits until `roots` and every resource under them are registered with the mocks (a resource's URN
+ * resolves once its registration has returned), children made meanwhile too; returns how many there are.
+ */
+export async function settled(...roots: pulumi.Resource[]): Promise<number> {
+  const done = new Set<pulumi.Resource>();
+  for (;;) {
+    const fresh = [...roots, ...roots.flatMap(descendantResources)].filter((r) => !done.has(r));
+    if (fresh.length === 0) return done.size;
+    await Promise.all(fresh.map((r) => value(r.urn)));
+    for (const r of fresh) done.add(r);
+  }
+}
+
+/** The registration of the resource of `type` named `name`, once the mocks have seen it. */
+export function registration(type: string, name: string): Promise<Registered> {
+  const seen = registered.find((r) => r.type === type && r.name === name);
+  if (seen) return Promise.resolve(seen);
+  const key = `${type} ${name}`;
+  return new Promise((resolve) => waiting.set(key, [...(waiting.get(key) ?? []), resolve]));
 }
 
 /** Azure settings for mock dataplanes (ids of the right shape; nothing is ever called). */

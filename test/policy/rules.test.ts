@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { AZURE_TEST_SETTINGS, registered as all, value } from "../helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered as all, settled } from "../helpers/mocks";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { MAX_TTL_MINUTES } from "../../common/ttl";
@@ -343,35 +343,46 @@ describe("policy: the guardrails", () => {
       readBuckets: ["src"],
       writeBuckets: ["dst"],
     };
-    const built = [
+    const built: pulumi.ComponentResource[] = [
       new AwsDataplane("pol-aws", {
         ...common,
         topology: planDirect({ src: "aws:us-east-1", dsts: ["aws:us-west-2"] }, model),
         images: { "aws:us-east-1": "ami-1", "aws:us-west-2": "ami-2" },
         sshCidr: "203.0.113.7/32",
-      }).gateways,
+      }),
       new GcpDataplane("pol-gcp", {
         ...common,
         topology: planDirect({ src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] }, model),
         project: "p",
         image: "img",
-      }).gateways,
+      }),
       new AzureDataplane("pol-azure", {
         ...common,
         topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, model),
         ...AZURE_TEST_SETTINGS,
         image: AZURE_TEST_SETTINGS.imageId,
-      }).gateways,
+      }),
       new LocalDataplane("pol-local", {
         topology: planDirect({ src: "local:east", dsts: ["local:west"] }, model),
         token: pulumi.secret("t"),
         key: pulumi.secret("k"),
         home: "/nonexistent/skyplane-home",
-      }).gateways,
+      }),
     ];
-    await Promise.all(built.map((g) => value(g)));
-    await new Promise((r) => setTimeout(r, 100));
+    // Each cloud's resources, every one registered before any is checked.
+    const counts = await Promise.all(built.map((root) => settled(root)));
     const mine = all.filter((r) => r.name.startsWith("pol-"));
+    assert.deepEqual(
+      ["aws", "gcp", "azure", "local"].map(
+        (c) => mine.filter((r) => r.name.startsWith(`pol-${c}`)).length,
+      ),
+      counts,
+      "every resource the components built is checked",
+    );
+    assert.ok(
+      counts.every((n) => n > 1),
+      `resources per cloud: ${counts.join(", ")}`,
+    );
     const gateways = mine.filter((r) => /^skyplane:\w+:Gateway$/.test(r.type)).map((r) => r.type);
     assert.deepEqual([...new Set(gateways)].sort(), [
       "skyplane:aws:Gateway",

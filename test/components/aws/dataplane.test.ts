@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { descendants, registered as all, value } from "../../helpers/mocks";
+import { descendants, registered as all, settled, value } from "../../helpers/mocks";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
@@ -33,7 +33,8 @@ describe("components/aws: the dataplane under mocks", function () {
     });
     root = dp;
     gateways = await value(dp.gateways);
-    await new Promise((r) => setTimeout(r, 100)); // let the last registrations land
+    // Every resource of the component is registered: the mocks saw exactly these.
+    assert.equal(await settled(dp), mine().length);
   });
 
   const count = (type: string) => mine().filter((r) => r.type === type).length;

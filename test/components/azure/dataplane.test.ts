@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { descendants, registered as all, value } from "../../helpers/mocks";
+import { descendants, registered as all, settled, value } from "../../helpers/mocks";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
@@ -51,7 +51,8 @@ describe("components/azure: the dataplane under mocks", function () {
     );
     root = dp;
     gateways = await value(dp.gateways);
-    await new Promise((r) => setTimeout(r, 100));
+    // Every resource of the component is registered: the mocks saw exactly these.
+    assert.equal(await settled(dp), mine().length);
   });
 
   it("makes exactly the resources of two regions with one gateway each", () => {

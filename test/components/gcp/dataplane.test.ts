@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { descendants, registered as all, value } from "../../helpers/mocks";
+import { descendants, registered as all, settled, value } from "../../helpers/mocks";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
@@ -46,7 +46,8 @@ describe("components/gcp: the dataplane under mocks", function () {
     );
     root = dp;
     gateways = await value(dp.gateways);
-    await new Promise((r) => setTimeout(r, 100));
+    // Every resource of the component is registered: the mocks saw exactly these.
+    assert.equal(await settled(dp), mine().length);
   });
 
   it("makes exactly the resources of two regions with one gateway each", () => {
