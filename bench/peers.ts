@@ -42,6 +42,27 @@ const CLI = path.join(DIST, "cli", "main.js");
 const r3 = (x: number) => Number(x.toPrecision(3));
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 
+/** The fields of a case measured in MB/s: our times and rates, rclone's, and the wall-clock ratio. */
+function bandwidthLines(
+  bytes: number,
+  ours: { wallSeconds: number; transferSeconds: number },
+  rclone: { wallSeconds: number; flags: string },
+) {
+  const mbps = (s: number) => r3(bytes / 1e6 / s);
+  return {
+    ours: {
+      wallSeconds: r3(ours.wallSeconds),
+      transferSeconds: r3(ours.transferSeconds),
+      MBps: mbps(ours.wallSeconds),
+      transferMBps: mbps(ours.transferSeconds),
+    },
+    rclone: [
+      { flags: rclone.flags, wallSeconds: r3(rclone.wallSeconds), MBps: mbps(rclone.wallSeconds) },
+    ],
+    ratio: r3(rclone.wallSeconds / ours.wallSeconds),
+  };
+}
+
 function line(fields: Record<string, unknown>): void {
   console.log(JSON.stringify({ bench: "peers", ...fields }));
 }
@@ -386,25 +407,15 @@ async function bigCase(t: Tools, dir: string): Promise<void> {
   await checkAndClear(t.s3("peers-big-ours"), "", 1, bytes);
   const rclone = await t.rclone("copyto", file, "s3:peers-big-rclone/big.bin");
   await checkAndClear(t.s3("peers-big-rclone"), "", 1, bytes);
-  const mbps = (s: number) => r3(bytes / 1e6 / s);
   line({
     work: `file → s3://, ${bytes / MiB} MiB`,
     objects: 1,
     bytes,
-    ours: {
-      wallSeconds: r3(ours.wallSeconds),
-      transferSeconds: r3(ours.transferSeconds),
-      MBps: mbps(ours.wallSeconds),
-      transferMBps: mbps(ours.transferSeconds),
-    },
-    rclone: [
-      { flags: rclone.flags, wallSeconds: r3(rclone.wallSeconds), MBps: mbps(rclone.wallSeconds) },
-    ],
-    ratio: r3(rclone.wallSeconds / ours.wallSeconds),
+    ...bandwidthLines(bytes, ours, rclone),
     transferRatio: r3(rclone.wallSeconds / ours.transferSeconds),
     ceiling: {
       seconds: r3(sdk),
-      MBps: mbps(sdk),
+      MBps: r3(bytes / 1e6 / sdk),
       how: "SDK multipart upload (lib-storage), the faster of two part shapes",
       tried,
     },
@@ -495,21 +506,11 @@ async function bucketCase(t: Tools): Promise<void> {
   await checkAndClear(t.gcs("peers-ours"), "data/", count, bytes);
   const rclone = await t.rclone("copy", "s3:peers-src/data", "gcs:peers-rclone/data");
   await checkAndClear(t.gcs("peers-rclone"), "data/", count, bytes);
-  const mbps = (s: number) => r3(bytes / 1e6 / s);
   line({
     work: `s3:// → gs://, ${count} × ${size / MiB} MiB`,
     objects: count,
     bytes,
-    ours: {
-      wallSeconds: r3(ours.wallSeconds),
-      transferSeconds: r3(ours.transferSeconds),
-      MBps: mbps(ours.wallSeconds),
-      transferMBps: mbps(ours.transferSeconds),
-    },
-    rclone: [
-      { flags: rclone.flags, wallSeconds: r3(rclone.wallSeconds), MBps: mbps(rclone.wallSeconds) },
-    ],
-    ratio: r3(rclone.wallSeconds / ours.wallSeconds),
+    ...bandwidthLines(bytes, ours, rclone),
     ceiling,
     target: null,
     note: "the issue sets no target for bucket to bucket on loopback: the WAN case is where it counts",

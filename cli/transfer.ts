@@ -145,13 +145,13 @@ async function printPlan(
   if (args.dryRun) write("Dry run: nothing was provisioned, copied or deleted.");
 }
 
-/** Plans and prints a copy or sync (`cp --dry-run`, `skyplane plan SRC DST`); provisions nothing. */
-export async function printTransferPlan(
+/** The one plan of a copy or sync, from the command's arguments. */
+function planFor(
   kind: "copy" | "sync",
   args: Omit<TransferArgs, "y" | "leaseSeconds"> & { recursive?: boolean; delete?: boolean },
-): Promise<void> {
-  const client = new SkyplaneClient({ network: readProfile(args.profile) });
-  const plan = await client.planCopy({
+  client: SkyplaneClient,
+): Promise<TransferPlan> {
+  return client.planCopy({
     src: args.src,
     dst: args.dst,
     recursive: args.recursive,
@@ -160,6 +160,18 @@ export async function printTransferPlan(
     sync: kind === "sync",
     delete: args.delete,
   });
+}
+
+/** Plans and prints a copy or sync (`cp --dry-run`, `skyplane plan SRC DST`); provisions nothing. */
+export async function printTransferPlan(
+  kind: "copy" | "sync",
+  args: Omit<TransferArgs, "y" | "leaseSeconds"> & { recursive?: boolean; delete?: boolean },
+): Promise<void> {
+  const plan = await planFor(
+    kind,
+    args,
+    new SkyplaneClient({ network: readProfile(args.profile) }),
+  );
   try {
     await printPlan(plan, { ...args, dryRun: true });
   } finally {
@@ -175,16 +187,7 @@ export async function runTransferCommand(
   if (args.dryRun) return printTransferPlan(kind, args);
   const network = readProfile(args.profile);
   const client = new SkyplaneClient({ network });
-  const sync = kind === "sync";
-  const plan = await client.planCopy({
-    src: args.src,
-    dst: args.dst,
-    recursive: args.recursive,
-    nVms: args.nVms,
-    followSymlinks: args.followSymlinks,
-    sync,
-    delete: args.delete,
-  });
+  const plan = await planFor(kind, args, client);
   try {
     await printPlan(plan, args);
     await runPlan(plan, client, args, !!network);
