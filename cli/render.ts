@@ -32,6 +32,10 @@ export function describePlan(
     `Expected: ${e.throughputGbps} Gbit/s; $${e.costPerGB.total.toFixed(4)}/GB` +
       ` (egress $${e.costPerGB.egress.toFixed(4)} + gateways $${e.costPerGB.vm.toFixed(4)})`,
   ];
+  if (e.optimal === false) {
+    const gap = ((e.optimalityGap ?? 0) * 100).toPrecision(2);
+    lines.push(`Solver:   stopped at its time limit; the best plan could be up to ${gap}% better`);
+  }
   if (moves) {
     lines.push(
       `Moves:    ${moves.objects} object(s), ${formatBytes(moves.bytes)}: about $${moves.costUSD.toFixed(2)}`,

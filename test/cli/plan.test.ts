@@ -4,6 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { describePlan } from "../../cli/render";
+import type { Topology } from "../../planner/topology";
 
 const MAIN = path.join(__dirname, "..", "..", "cli", "main.js");
 const plan = (args: string[]) =>
@@ -23,6 +25,20 @@ describe("cli: skyplane plan", function () {
     );
     const yaml = plan(["local:east", "local:west", "--format", "yaml"]);
     assert.deepEqual(parse(yaml.stdout), t);
+  });
+
+  it("says when the solver stopped at its time limit, and by how much the plan may fall short", () => {
+    const out = plan(["local:east", "local:west", "--json"]);
+    assert.equal(out.status, 0, out.stderr);
+    const t = JSON.parse(out.stdout) as Topology;
+    const solverLine = (text: string) => text.split("\n").filter((l) => l.startsWith("Solver:"));
+    assert.deepEqual(solverLine(describePlan(t)), []);
+    const stopped = { ...t, estimate: { ...t.estimate, optimal: false, optimalityGap: 0.0561 } };
+    assert.deepEqual(solverLine(describePlan(stopped)), [
+      "Solver:   stopped at its time limit; the best plan could be up to 5.6% better",
+    ]);
+    const proved = { ...t, estimate: { ...t.estimate, optimal: true, optimalityGap: 0 } };
+    assert.deepEqual(solverLine(describePlan(proved)), []);
   });
 
   it("plans a cheaper overlay with a measured grid and price matrix, and draws it for Graphviz", () => {
