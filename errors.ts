@@ -53,6 +53,7 @@ export const ERRORS = {
   BAD_PROFILE: USER, // a network profile
   BAD_MAP: USER,
   BAD_LEASE: USER,
+  BAD_DURATION: USER, // a --keep-warm (or keepWarmSeconds) that does not parse or is out of range
   BAD_PART_SIZE: USER,
   UNREADABLE: USER, // a file named on the command line
   UNWRITABLE: USER,

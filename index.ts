@@ -4,7 +4,7 @@ import { LocalDataplane } from "./components/local";
 import type { CloudSettings } from "./planner/cloud-settings";
 import { emulatedNetwork } from "./planner/profile";
 import type { BucketGrants } from "./planner/program";
-import type { Topology } from "./planner/topology";
+import type { ProvisionedGateway, Topology } from "./planner/topology";
 
 /**
  * The Pulumi program of a route's stack. The Automation API runs it inline; `pulumi up --stack <route>`
@@ -23,9 +23,23 @@ import type { Topology } from "./planner/topology";
  *   skyplane:cloud      what gateways on AWS, GCP and Azure need (CloudSettings in planner/cloud-settings.ts)
  *   skyplane:buckets    { read, write }: the bucket URIs local gateways may touch (the runner sets it from
  *                       the queued jobs; without it every request naming a bucket is refused)
+ * The runner hands the token, key and store environment to the program itself (`given`), so that they
+ * never go through an engine run of their own; an operator running the program by hand sets them as
+ * config. Either way they reach the gateways as secrets, encrypted in the state.
  */
-async function program(): Promise<Record<string, unknown>> {
+async function program(given?: {
+  /** The dataplane token. */
+  readonly token: string;
+  /** The dataplane key, base64. */
+  readonly key: string;
+  /** Endpoints and credentials of cloud stores for local gateways. */
+  readonly storeEnv?: Record<string, string>;
+  /** Called with the gateways once they are up (the runner reads them here, not from the stack). */
+  readonly onGateways?: (gateways: ProvisionedGateway[]) => void;
+}): Promise<Record<string, unknown>> {
   const config = new pulumi.Config("skyplane");
+  const token = given ? pulumi.secret(given.token) : config.requireSecret("token");
+  const key = given ? pulumi.secret(given.key) : config.requireSecret("key");
   const home = config.get("home") ?? skyplaneHome();
   const outputs: Record<string, unknown> = {};
 
@@ -36,25 +50,31 @@ async function program(): Promise<Record<string, unknown>> {
     const dataplane = new CloudDataplanes("dataplane", {
       topology,
       settings: config.requireObject<CloudSettings>("cloud"),
-      token: config.requireSecret("token"),
-      key: config.requireSecret("key"),
+      token,
+      key,
     });
     outputs.gateways = dataplane.gateways;
   } else if (topology) {
     const dataplane = new LocalDataplane("dataplane", {
       topology,
-      token: config.requireSecret("token"),
-      key: config.requireSecret("key"),
+      token,
+      key,
       home,
       logDir: config.get("logDir"),
       network: emulatedNetwork(config.getObject("network")),
-      storeEnv: config.getSecretObject<Record<string, string>>("storeEnv"),
+      storeEnv: given
+        ? pulumi.secret(given.storeEnv ?? {})
+        : config.getSecretObject<Record<string, string>>("storeEnv"),
       expireAt: config.getNumber("expireAt"),
       ttlMinutes: config.getNumber("ttlMinutes"),
       buckets: config.getObject<BucketGrants>("buckets"),
       leaseSeconds: config.getNumber("leaseSeconds"),
     });
     outputs.gateways = dataplane.gateways;
+  }
+  if (given?.onGateways && outputs.gateways) {
+    const hand = given.onGateways;
+    (outputs.gateways as pulumi.Output<ProvisionedGateway[]>).apply((g) => hand(g));
   }
   return outputs;
 }

@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { formatBytes, confirm, describePlan, progressBar } from "./render";
+import { checkKeepWarm, parseDuration } from "../common/ttl";
 import {
   DEFAULT_LEASE_SECONDS,
   JobResult,
@@ -33,6 +34,7 @@ export interface TransferArgs {
   nVms: number;
   profile?: string;
   leaseSeconds?: number;
+  keepWarm?: string;
   followSymlinks: boolean;
   dryRun: boolean;
 }
@@ -70,13 +72,25 @@ export function transferOptions<T>(y: Argv<T>): Argv<T> {
       type: "number",
       describe: `Seconds the gateways outlive this command if it dies (default ${DEFAULT_LEASE_SECONDS})`,
     })
+    .option("keep-warm", {
+      type: "string",
+      describe:
+        "Keep the route's gateways up this long (e.g. 10m, 1h) for later runs, which then start in well under a second; 'skyplane deprovision' ends them sooner",
+    })
     .epilog(LOCATION_FORMS)
     .check((a) => {
       const lease = (a as { leaseSeconds?: number }).leaseSeconds;
       if (lease !== undefined && !(lease > 0))
         throw new UserError("BAD_LEASE", "--lease-seconds takes a positive number of seconds");
+      keepWarmSeconds(a as { keepWarm?: string });
       return true;
     }) as unknown as Argv<T>;
+}
+
+/** The seconds of `--keep-warm`, 0 without it; a bad duration is a UserError (BAD_DURATION). */
+function keepWarmSeconds(args: { keepWarm?: string }): number {
+  if (args.keepWarm === undefined) return 0;
+  return checkKeepWarm(parseDuration(args.keepWarm, "--keep-warm"), "--keep-warm");
 }
 
 /**
@@ -230,7 +244,11 @@ async function runPlan(
         : "Network:  unshaped loopback: emulating a WAN needs root",
     );
   }
-  out("Provisioning gateways…");
+  out(
+    keepWarmSeconds(args) > 0
+      ? "Provisioning gateways (or taking the route's warm ones)…"
+      : "Provisioning gateways…",
+  );
   const onProgress = args.json ? undefined : progressBar;
   const interrupt = onInterrupt(plan.stackName);
   let result: JobResult;
@@ -239,6 +257,7 @@ async function runPlan(
       onProgress,
       signal: interrupt.signal,
       leaseSeconds: args.leaseSeconds,
+      keepWarmSeconds: keepWarmSeconds(args),
     });
   } finally {
     interrupt.dispose();
@@ -250,9 +269,20 @@ async function runPlan(
     );
   } else {
     const deleted = result.deleted ? `, deleted ${result.deleted}` : "";
+    const p = result.provision;
+    const provisioned = !p
+      ? ""
+      : p.how === "warm"
+        ? ` Used the route's warm gateways (${p.seconds.toFixed(2)} s).`
+        : p.how === "shared"
+          ? ` Shared the gateways of a job running on the route (${p.seconds.toFixed(2)} s).`
+          : ` Provisioned in ${p.seconds.toFixed(1)} s.`;
+    const gateways = result.warmUntil
+      ? `gateways kept warm until ${result.warmUntil} ('skyplane deprovision -y ${plan.stackName}' ends them)`
+      : "gateways torn down";
     process.stdout.write(
       `${plan.kind === "sync" ? "Synced" : "Copied"} ${result.objects} object(s), ${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s ` +
-        `(${mbps.toFixed(1)} MB/s, ${((mbps * 8) / 1000).toFixed(3)} Gbit/s)${deleted}; verified, gateways torn down.\n`,
+        `(${mbps.toFixed(1)} MB/s, ${((mbps * 8) / 1000).toFixed(3)} Gbit/s)${deleted}; verified, ${gateways}.${provisioned}\n`,
     );
   }
 }

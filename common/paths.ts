@@ -34,6 +34,8 @@ export interface HomeLayout {
   readonly folders: string;
   /** The destinations each stack has written to (`<work>/<stack>.json`); made when first needed. */
   readonly work: string;
+  /** What the runner keeps of each route's live gateways (`<routes>/<stack>.json`), to reuse warm ones. */
+  readonly routes: string;
 }
 
 /** The layout of the home at `root`; creates nothing. */
@@ -49,6 +51,7 @@ export function homeLayout(root: string): HomeLayout {
     run: path.join(root, "run"),
     folders: path.join(root, "folders"),
     work: path.join(root, "work"),
+    routes: path.join(root, "routes"),
   };
 }
 

@@ -1,20 +1,26 @@
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../planner/cloud-settings";
 import type { BucketGrants } from "../planner/program";
 import { ProvisionedGateway, routeStackName, Topology } from "../planner/topology";
 import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../stores";
-import { SkyplaneError, UserError } from "../errors";
+import { UserError } from "../errors";
 import { emulatedNetwork, NetworkProfile } from "../planner/profile";
-import { CLOUD_TTL_MINUTES, DEFAULT_LEASE_SECONDS, LOCAL_TTL_MINUTES } from "../common/ttl";
-import { dataplaneTtlMinutes, requireProviderPlugins, resolveCloudSettings } from "./cloud";
+import { checkKeepWarm, DEFAULT_LEASE_SECONDS } from "../common/ttl";
 import { TransferConfig } from "./config";
-import { Engine, policyPackDir, redact } from "./engine";
+import { Engine, EngineRun } from "./engine";
 import { lockedError } from "./locks";
 import { forgetDataplaneSecrets, stopStrayGateways } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
+import { gatewayClient, probeGateways, upRoute } from "./provision";
+import {
+  EngineReason,
+  readRouteRecord,
+  removeRouteRecord,
+  storeEnvDigest,
+  warmMisfit,
+} from "./route-record";
 import {
   actualCostUSD,
   bucketsOf,
@@ -58,6 +64,10 @@ export interface JobResult extends TransferResult {
    * gateways' time for the seconds the transfer ran (provisioning aside).
    */
   readonly costUSD: number;
+  /** How the route's gateways were provisioned (`SkyplaneClient.copy`, `sync` and `run`). */
+  readonly provision?: ProvisionReport;
+  /** When the route's gateways, kept warm, end on their own (ISO 8601); absent: torn down. */
+  readonly warmUntil?: string;
 }
 
 /** Options of a dataplane. */
@@ -82,6 +92,21 @@ export interface DataplaneOptions {
   readonly leaseSeconds?: number;
 }
 
+/** How `provision()` got a route's gateways, and what it cost. */
+export interface ProvisionReport {
+  /**
+   * `warm`: a warm route's recorded gateways, as they are, without running the engine; `shared`: the
+   * gateways another live job on the route runs; `engine`: an `up` of the route's stack.
+   */
+  readonly how: "warm" | "shared" | "engine";
+  /** Why it ran the engine (`how` = engine), e.g. `not-warm`, `gateway-gone` (route-record.ts). */
+  readonly reason?: EngineReason;
+  /** Wall time, seconds. */
+  readonly seconds: number;
+  /** The engine runs it made, in order (none for `warm` and `shared`). */
+  readonly engineRuns: readonly EngineRun[];
+}
+
 /** Where a dataplane's state and engine live. */
 export interface DataplaneContext {
   /** The skyplane home. */
@@ -100,6 +125,8 @@ export interface DataplaneContext {
   readonly env?: NodeJS.ProcessEnv;
   /** Opens a store; default the scheme registry's. */
   readonly open?: (uri: StoreUri, ctx: StoreContext) => ObjectStore;
+  /** Now, epoch ms, for the warm period's arithmetic; default Date.now (tests move it on). */
+  readonly clock?: () => number;
 }
 
 /** A topology in a few words, e.g. "2 gateway(s): local:east×1, local:west×1". */
@@ -142,6 +169,11 @@ export class Dataplane {
   private leases?: RouteLeases;
   private lease?: string;
   private heartbeat?: { timer: NodeJS.Timeout; clients: GatewayClient[] };
+  private engine?: Engine;
+  /** Epoch ms at which the gateways, kept warm, end on their own. */
+  private expireAt?: number;
+  /** `topologyDigest` of the topology and network profile: what leases and the route's record compare. */
+  private readonly digest: string;
 
   /** @internal Built by `SkyplaneClient.dataplane()`. */
   constructor(
@@ -151,6 +183,8 @@ export class Dataplane {
     private readonly opts: DataplaneOptions = {},
   ) {
     this.stackName = routeStackName(topology.route.src, topology.route.dsts);
+    this.digest = topologyDigest({ topology, network: ctx.network ?? null });
+    if (opts.keepWarmSeconds !== undefined) checkKeepWarm(opts.keepWarmSeconds);
   }
 
   /**
@@ -162,27 +196,37 @@ export class Dataplane {
     return emulatedNetwork(this.ctx.network) ? "shaped" : "unshaped";
   }
 
+  /**
+   * When this dataplane's gateways, kept warm, end on their own (ISO 8601), once provisioned; undefined
+   * when they are not kept warm.
+   */
+  get warmUntil(): string | undefined {
+    return this.expireAt !== undefined ? new Date(this.expireAt).toISOString() : undefined;
+  }
+
   /** True once `provision()` has succeeded and `deprovision()` has not run since. */
   get provisioned(): boolean {
     return this.gateways !== undefined;
   }
 
   /**
-   * Brings the route's stack up (`up` with refresh): the gateways start, or an up-to-date stack is
-   * reused as it is. Its topology, token and key are the stack's config, so `pulumi up --stack <route>`
-   * by hand builds the same thing. The dataplane holds a lease on the route until `deprovision()`:
-   * while another job runs the same topology on the route its gateways are shared as they are, and a
-   * different topology is refused (ROUTE_BUSY) rather than pulled from under it.
-   * The token and key are new on every provision but one that reuses a live stack as it is (see
-   * below); they reach the engine on its stdin, never on a command line.
+   * Gets the route's gateways: a warm route's as they are, when this dataplane keeps its route warm and
+   * the route's record says they fit its jobs and every one answers with the record's token (no engine
+   * run); else an `up` of the route's stack (see `upRoute`): the gateways start, or an up-to-date stack
+   * is kept as it is. Its topology is the stack's config, so `pulumi up --stack <route>` by hand builds
+   * the same thing. The dataplane holds a lease on the route until `deprovision()`: while another job
+   * runs the same topology on the route its gateways are shared as they are, and a different topology
+   * is refused (ROUTE_BUSY) rather than pulled from under it. Resolves to how it got them.
    */
-  async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
+  async provision(opts: { onOutput?: (line: string) => void } = {}): Promise<ProvisionReport> {
+    const started = performance.now();
     const leases = this.routeLeases();
-    const digest = topologyDigest({ topology: this.topology, network: this.ctx.network ?? null });
     const plan = describeTopology(this.topology);
+    let how: ProvisionReport["how"] = "engine";
+    let reason: EngineReason | undefined;
     await leases.withLock(async () => {
       const others = leases.live().filter((l) => l.id !== this.lease);
-      const foreign = others.filter((l) => l.topology !== digest);
+      const foreign = others.filter((l) => l.topology !== this.digest);
       if (foreign.length > 0) {
         throw new UserError(
           "ROUTE_BUSY",
@@ -191,10 +235,18 @@ export class Dataplane {
             `if that process is stuck, end it and run 'skyplane deprovision -y ${this.stackName}'`,
         );
       }
-      this.lease ??= leases.take(digest, plan);
+      this.lease ??= leases.take(this.digest, plan);
       try {
         // Another job runs this very topology: share its gateways as they are (an `up` could replace them).
-        if (others.length > 0 && (await this.join(others))) return;
+        if (others.length > 0 && (await this.join(others))) {
+          how = "shared";
+          return;
+        }
+        reason = await this.reuseWarm();
+        if (reason === undefined) {
+          how = "warm";
+          return;
+        }
         await this.up(this.jobs, opts);
       } catch (err) {
         leases.release(this.lease);
@@ -203,31 +255,60 @@ export class Dataplane {
       }
     });
     this.startHeartbeat();
+    return {
+      how,
+      ...(how === "engine" && { reason }),
+      seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+      engineRuns: this.engine?.runs.filter((r) => r.at >= started) ?? [],
+    };
+  }
+
+  /** Now, epoch ms (the context's clock). */
+  private now(): number {
+    return this.ctx.clock?.() ?? Date.now();
   }
 
   /**
-   * The gateways another live job provisioned with this topology, if they all answer. They must already
-   * be granted this dataplane's buckets: granting more would restart them under the other job.
+   * Takes a warm route's recorded gateways as they are, without the engine, when this dataplane keeps
+   * its route warm, they fit its jobs and every one answers with the record's token; else says why not.
+   */
+  private async reuseWarm(): Promise<EngineReason | undefined> {
+    const warm = this.opts.keepWarmSeconds ?? 0;
+    if (warm <= 0) return "not-warm";
+    const found = await readRouteRecord(this.ctx.home, this.stackName, this.ctx.env);
+    // The gateways must outlast the queued jobs: a warm gateway ends at its expiry, busy or not.
+    const planned = this.jobs.reduce((s, j) => s + (j.plan?.estimate.seconds ?? 0), 0);
+    const misfit = warmMisfit(found, {
+      digest: this.digest,
+      buckets: jobBuckets(this.jobs),
+      storeEnv: storeEnvDigest(storeEnv(this.ctx.env)),
+      now: this.now(),
+      marginMs: Math.min(60_000, (warm * 1000) / 2) + 3 * planned * 1000,
+    });
+    if (misfit || !found) return misfit ?? "no-record";
+    const answer = await probeGateways(found.record.gateways, found.secrets.token);
+    if (answer) return answer;
+    this.gateways = [...found.record.gateways];
+    this.token = found.secrets.token;
+    this.granted = found.record.granted;
+    this.expireAt = found.record.expireAt;
+    return undefined;
+  }
+
+  /**
+   * The gateways another live job provisioned with this topology, as the route's record has them, if
+   * they all answer. They must already be granted this dataplane's buckets: granting more would
+   * restart them under the other job.
    */
   private async join(holders: readonly Lease[]): Promise<boolean> {
-    const stack = await (await this.ctx.engine()).stack(this.stackName);
-    this.stack = stack;
-    const gateways = (await stack.outputs()).gateways?.value as ProvisionedGateway[] | undefined;
-    const config = await stack.getAllConfig();
-    const token = config["skyplane:token"]?.value;
-    if (!gateways?.length || !token) return false;
-    const granted = config["skyplane:buckets"]
-      ? (JSON.parse(config["skyplane:buckets"].value) as BucketGrants)
-      : undefined;
-    this.refuseRegrantWhileShared(granted, jobBuckets(this.jobs), holders);
-    this.granted = granted;
-    this.token = token;
-    try {
-      await Promise.all(this.clients(gateways).map((c) => c.status()));
-    } catch {
-      return false;
-    }
-    this.gateways = gateways;
+    const found = await readRouteRecord(this.ctx.home, this.stackName, this.ctx.env);
+    if (!found || found.record.digest !== this.digest) return false;
+    this.refuseRegrantWhileShared(found.record.granted, jobBuckets(this.jobs), holders);
+    this.granted = found.record.granted;
+    this.token = found.secrets.token;
+    if (await probeGateways(found.record.gateways, found.secrets.token)) return false;
+    this.gateways = [...found.record.gateways];
+    this.expireAt = (this.opts.keepWarmSeconds ?? 0) > 0 ? found.record.expireAt : undefined;
     return true;
   }
 
@@ -248,6 +329,11 @@ export class Dataplane {
     );
   }
 
+  private async openEngine(): Promise<Engine> {
+    this.engine ??= await this.ctx.engine();
+    return this.engine;
+  }
+
   /** Brings the stack up with its gateways granted the buckets of `jobs` and of earlier grants. */
   private async up(
     jobs: readonly Job[],
@@ -258,109 +344,31 @@ export class Dataplane {
       read: [...new Set([...(this.granted?.read ?? []), ...wanted.read])].sort(),
       write: [...new Set([...(this.granted?.write ?? []), ...wanted.write])].sort(),
     };
-    const engine = await this.ctx.engine();
-    const stack = await engine.stack(this.stackName);
-    this.stack = stack;
-    const config = await stack.getAllConfig();
-    const settings: Record<string, { value: string }> = {
-      "skyplane:topology": { value: JSON.stringify(this.topology) },
-      "skyplane:logDir": { value: this.ctx.logDir },
-      // The gateways act only on these buckets: a chunk request naming any other is refused.
-      "skyplane:buckets": { value: JSON.stringify(grants) },
-    };
-    const warm = this.opts.keepWarmSeconds ?? 0;
-    const expireAt = Number(config["skyplane:expireAt"]?.value);
-    // A still-valid expiry is kept, so that a warm stack is reused as it is rather than restarted.
-    const stillWarm = warm > 0 && expireAt > Date.now() + Math.min(60_000, (warm * 1000) / 2);
-    if (warm > 0 && !stillWarm) {
-      settings["skyplane:expireAt"] = { value: String(Date.now() + warm * 1000) };
-    } else if (warm === 0 && config["skyplane:expireAt"]) {
-      await stack.removeConfig("skyplane:expireAt");
-    }
-    // Fresh secrets on every provision, so that a token or key that leaked once opens nothing later.
-    // The exceptions are stacks that are up and reused as they are: a warm stack still in its warm
-    // period, or the one this dataplane provisioned itself. Their gateways hold the live token and key;
-    // new ones would restart every gateway and defeat the reuse (a gateway of theirs that died is
-    // recreated with them too, as its live peers share them).
-    const live = config["skyplane:token"]?.value;
-    const reuseSecrets =
-      !!live &&
-      !!config["skyplane:key"]?.value &&
-      (live === this.token || (stillWarm && (await this.hasResources(stack))));
-    const secrets: Record<string, string> = {
-      "skyplane:token": reuseSecrets
-        ? config["skyplane:token"].value
-        : crypto.randomBytes(32).toString("base64url"),
-      "skyplane:key": reuseSecrets
-        ? config["skyplane:key"].value
-        : crypto.randomBytes(32).toString("base64"),
-      // Endpoints and credentials of cloud stores, for the gateways: a secret, like the token.
-      "skyplane:storeEnv": JSON.stringify(storeEnv(this.ctx.env)),
-    };
-    const token = secrets["skyplane:token"];
-    const onClouds = this.topology.gateways.some((g) => g.provider !== "local");
-    const ttl = dataplaneTtlMinutes(this.opts, onClouds ? CLOUD_TTL_MINUTES : LOCAL_TTL_MINUTES);
-    settings["skyplane:leaseSeconds"] = { value: String(this.leaseSeconds) };
-    if (ttl !== undefined) settings["skyplane:ttlMinutes"] = { value: String(ttl) };
-    else if (config["skyplane:ttlMinutes"]) await stack.removeConfig("skyplane:ttlMinutes");
-    if (this.ctx.network)
-      settings["skyplane:network"] = { value: JSON.stringify(this.ctx.network) };
-    else if (config["skyplane:network"]) await stack.removeConfig("skyplane:network");
-    if (onClouds) {
-      // Everything a cloud needs is checked here, before anything is created, each gap with its fix.
-      const cloud = resolveCloudSettings(this.topology, this.stackName, {
-        stack: config["skyplane:cloud"] ? JSON.parse(config["skyplane:cloud"].value) : undefined,
-        env: this.ctx.env,
-        client: ttl !== undefined ? { ...this.ctx.cloud, ttlMinutes: ttl } : this.ctx.cloud,
-        jobs,
-        now: Date.now(),
-      });
-      await requireProviderPlugins(this.topology, () => stack.workspace.listPlugins(), {
-        pulumiHome: engine.home.pulumiHome,
-        cli: engine.cli,
-      });
-      settings["skyplane:cloud"] = { value: JSON.stringify(cloud) };
-    }
-    await stack.setAllConfig(settings);
-    for (const [name, value] of Object.entries(secrets)) {
-      const current = config[name];
-      if (current?.secret && current.value === value) continue; // one engine run less
-      await engine.setSecret(this.stackName, name, value);
-    }
-    let up;
-    try {
-      // The guardrails (policy/) are enforced on every provision: a violation stops it before anything starts.
-      up = await stack.up({
-        refresh: true,
-        color: "never",
-        onOutput: opts.onOutput,
-        policyPacks: [policyPackDir()],
-      });
-    } catch (err) {
-      const locked =
-        err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
-      if (locked) throw locked;
-      // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
-      const tail = (err as Error).message.split("\n").slice(-12).join("\n");
-      const credentials = Object.entries(storeEnv(this.ctx.env))
-        .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
-        .map(([, value]) => value);
-      const quoted = redact(tail, [
-        secrets["skyplane:token"],
-        secrets["skyplane:key"],
-        ...credentials,
-      ]);
-      throw new SkyplaneError(
-        "PROVISION_FAILED",
-        `provisioning stack ${this.stackName} failed: ${quoted}\n` +
-          `Gateway logs are in ${this.ctx.logDir}/${this.stackName}; 'skyplane deprovision -y ${this.stackName}' removes what was created.`,
-        // No cause: the engine's own error may quote credentials, and SKYPLANE_DEBUG prints causes.
-      );
-    }
-    this.gateways = up.outputs.gateways?.value as ProvisionedGateway[];
-    this.token = token;
+    const up = await upRoute({
+      engine: await this.openEngine(),
+      stackName: this.stackName,
+      topology: this.topology,
+      digest: this.digest,
+      plan: describeTopology(this.topology),
+      home: this.ctx.home,
+      logDir: this.ctx.logDir,
+      grants,
+      jobs,
+      keepWarmSeconds: this.opts.keepWarmSeconds ?? 0,
+      ttlMinutes: this.opts.ttlMinutes,
+      leaseSeconds: this.leaseSeconds,
+      token: this.token,
+      network: this.ctx.network,
+      cloud: this.ctx.cloud,
+      env: this.ctx.env,
+      now: this.now(),
+      onOutput: opts.onOutput,
+    });
+    this.stack = up.stack;
+    this.gateways = up.gateways;
+    this.token = up.token;
     this.granted = grants;
-    await Promise.all(this.clients(this.gateways).map((c) => c.status()));
+    this.expireAt = up.expireAt;
   }
 
   /**
@@ -376,16 +384,18 @@ export class Dataplane {
       if (this.lease) leases.release(this.lease);
       this.lease = undefined;
       if (leases.live().length > 0) return false;
-      const engine = await this.ctx.engine();
-      const stack = this.stack ?? (await engine.stack(this.stackName));
+      const engine = await this.openEngine();
+      const stack: Stack = this.stack ?? (await engine.stack(this.stackName));
+      // The gateways are going: nothing may take them for warm ones from now on.
+      removeRouteRecord(this.ctx.home, this.stackName);
       try {
-        await stack.destroy({ color: "never", onOutput: opts.onOutput });
+        await engine.destroy(stack, { onOutput: opts.onOutput });
       } catch (err) {
         const locked =
           err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
         throw locked || err;
       }
-      await forgetDataplaneSecrets(stack);
+      await forgetDataplaneSecrets(engine, stack);
       // A gateway the state never recorded (its create cut short) is stopped too.
       await stopStrayGateways(this.ctx.home, this.stackName);
       // The gateways are gone: work files they left in the destinations are orphans now.
@@ -394,6 +404,7 @@ export class Dataplane {
     });
     this.gateways = undefined;
     this.granted = undefined;
+    this.expireAt = undefined;
     if (destroyed) this.token = undefined;
     return destroyed;
   }
@@ -426,12 +437,6 @@ export class Dataplane {
     clearInterval(this.heartbeat.timer);
     for (const c of this.heartbeat.clients) c.close();
     this.heartbeat = undefined;
-  }
-
-  /** True when the stack holds resources (its gateways are up, or were until they ended on their own). */
-  private async hasResources(stack: Stack): Promise<boolean> {
-    const summary = (await stack.workspace.listStacks()).find((s) => s.name === this.stackName);
-    return (summary?.resourceCount ?? 0) > 0;
   }
 
   /**
@@ -565,13 +570,7 @@ export class Dataplane {
   }
 
   private clients(gateways: ProvisionedGateway[]): GatewayClient[] {
-    return gateways.map(
-      (g) =>
-        new GatewayClient(
-          { gatewayId: g.id, host: g.host, controlPort: g.controlPort },
-          this.token as string,
-        ),
-    );
+    return gateways.map((g) => gatewayClient(g, this.token as string));
   }
 
   /** Plans a job queued by `queueCopy` or `queueSync`, on this dataplane's route. */

@@ -1,12 +1,56 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import type { LocalWorkspaceOptions, PulumiFn } from "@pulumi/pulumi/automation";
+import {
+  LocalWorkspace,
+  PulumiCommand,
+  Stack,
+  StackAlreadyExistsError,
+} from "@pulumi/pulumi/automation";
+import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
 import routeProgram from "../index";
+import type { ProvisionedGateway } from "../planner/topology";
 import { SkyplaneError, UserError } from "../errors";
 import { HomeLayout, skyplaneCache, skyplaneHome } from "../common/paths";
 import { ensureHome, readOrCreatePassphrase } from "./home";
+
+/** What the runner hands the route program directly rather than through the stack's config. */
+export type RouteInputs = NonNullable<Parameters<typeof routeProgram>[0]>;
+
+/** One run of the engine's CLI: which command, and how long it took. */
+export interface EngineRun {
+  /** The command, e.g. `up`, `destroy`, `stack select`, `version`. */
+  readonly command: string;
+  /** Wall time, ms. */
+  readonly ms: number;
+  /** When it started (`performance.now()`, ms). */
+  readonly at: number;
+}
+
+/** The command words of an engine command line (no flags, no values): what `EngineRun` records. */
+function commandOf(args: readonly string[]): string {
+  const words: string[] = [];
+  for (const a of args) {
+    if (a.startsWith("-") || words.length === 2) break;
+    words.push(a);
+  }
+  // `stack select NAME`, `stack init NAME`: the stack's name is no part of the command.
+  if (words[0] === "stack" || words[0] === "config") return words.slice(0, 2).join(" ");
+  return words[0] ?? "";
+}
+
+/**
+ * `stack` as one update sees it. The Automation API's `up` and `destroy` read the stack's outputs (two
+ * more engine runs) and the update's summary (one more) once the update is over; skyplane takes the
+ * outputs from its program and needs no summary, so these reads are answered here instead of by the
+ * engine. (The update's result then has no `summary`.)
+ */
+function oneRun(stack: Stack, outputs: () => Promise<OutputMap>): Stack {
+  return Object.create(stack, {
+    outputs: { value: outputs },
+    info: { value: async () => undefined },
+  }) as Stack;
+}
 
 /** The engine version; @pulumi/pulumi 3.248.0 is the last SDK that runs on Node 20, and they must match. */
 export const PULUMI_VERSION = "3.248.0";
@@ -91,7 +135,25 @@ export class Engine {
     readonly home: HomeLayout,
     private readonly command: PulumiCommand,
     private readonly env: Record<string, string>,
-  ) {}
+    /** Every engine run this engine made, in order (`version` first). */
+    readonly runs: EngineRun[],
+  ) {
+    // Every command the workspaces and stacks of this engine run goes through `run` (automation/cmd.js
+    // of the pinned SDK; its typings leave the method out): record each.
+    const cmd = command as unknown as {
+      run: (args: string[], ...rest: unknown[]) => Promise<unknown>;
+    };
+    const run = cmd.run.bind(command);
+    cmd.run = async (args, ...rest) => {
+      const started = performance.now();
+      try {
+        return await run(args, ...rest);
+      } finally {
+        const ms = Math.round(performance.now() - started);
+        runs.push({ command: commandOf(args), ms, at: started });
+      }
+    };
+  }
 
   /** Locates the engine and prepares the home; `home` defaults to `$SKYPLANE_HOME` or `~/.skyplane`. */
   static async open(
@@ -100,9 +162,11 @@ export class Engine {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
+    const started = performance.now();
     const command = await PulumiCommand.get({ root });
+    const runs = [{ command: "version", ms: Math.round(performance.now() - started), at: started }];
     // The client's credentials reach the providers (and the programs) as their environment.
-    return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) });
+    return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, runs);
   }
 
   /** The engine's CLI (for commands a user runs by hand, such as installing a provider plugin). */
@@ -138,13 +202,116 @@ export class Engine {
    * place that hands the Pulumi program to the Automation API.
    */
   async stack(name: string, program: PulumiFn = routeProgram): Promise<Stack> {
-    const stack = await LocalWorkspace.createOrSelectStack(
-      { projectName: PROJECT_NAME, stackName: name, program },
-      this.workspaceOptions(),
-    );
+    const args = { projectName: PROJECT_NAME, stackName: name, program };
+    let stack: Stack | undefined;
+    // One engine run: `stack select` of a stack the backend holds, else `stack init`.
+    if (!this.exists(name)) {
+      try {
+        stack = await LocalWorkspace.createStack(args, this.workspaceOptions());
+      } catch (err) {
+        if (!(err instanceof StackAlreadyExistsError)) throw err; // made by another process meanwhile
+      }
+    }
+    stack ??= await LocalWorkspace.selectStack(args, this.workspaceOptions());
     // The program runs in this process, whose SKYPLANE_HOME may differ from the engine's home.
-    await stack.setConfig("skyplane:home", { value: this.home.root });
+    await this.updateConfig(stack, { "skyplane:home": this.home.root });
     return stack;
+  }
+
+  /** The stack's checkpoint in the file backend (pkg/backend/diy in pulumi/pulumi lays it out so). */
+  private checkpointFile(name: string): string {
+    return path.join(this.home.state, ".pulumi", "stacks", PROJECT_NAME, `${name}.json`);
+  }
+
+  /** True when the backend holds stack `name` (read from its files: no engine run). */
+  exists(name: string): boolean {
+    return fs.existsSync(this.checkpointFile(name));
+  }
+
+  /**
+   * How many resources stack `name` holds, read from its checkpoint (no engine run); 0 for a stack that
+   * does not exist or holds none, undefined when the checkpoint cannot be read.
+   */
+  resourceCount(name: string): number | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.checkpointFile(name), "utf8");
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "ENOENT" ? 0 : undefined;
+    }
+    try {
+      const checkpoint = JSON.parse(text) as {
+        checkpoint?: { latest?: { resources?: unknown[] } };
+      };
+      return checkpoint.checkpoint?.latest?.resources?.length ?? 0;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The stack's plain config values, read from its settings file in the workspace (no engine run;
+   * secrets, which only the engine decrypts, are left out).
+   */
+  async plainConfig(stack: Stack): Promise<Record<string, string>> {
+    const config = (await stack.workspace.stackSettings(stack.name)).config ?? {};
+    return Object.fromEntries(
+      Object.entries(config).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
+  }
+
+  /**
+   * Sets plain config values of `stack` and removes keys (plain or secret) in its settings file, as
+   * `pulumi config set`/`rm` would but without an engine run each. Values are never secrets: those
+   * go through `setSecret` or, from the runner, straight to the program (`RouteInputs`).
+   */
+  async updateConfig(
+    stack: Stack,
+    set: Record<string, string>,
+    remove: readonly string[] = [],
+  ): Promise<void> {
+    const settings = await stack.workspace.stackSettings(stack.name);
+    const config = { ...settings.config };
+    let changed = false;
+    for (const [name, value] of Object.entries(set)) {
+      if (config[name] === value) continue;
+      config[name] = value;
+      changed = true;
+    }
+    for (const name of remove) {
+      if (!(name in config)) continue;
+      delete config[name];
+      changed = true;
+    }
+    if (changed) await stack.workspace.saveStackSettings(stack.name, { ...settings, config });
+  }
+
+  /**
+   * One `up` of a route's stack, handing `inputs` to the route program; resolves to the gateways the
+   * program reported. Exactly one engine run (see `oneRun`).
+   */
+  async up(
+    stack: Stack,
+    inputs: Omit<RouteInputs, "onGateways">,
+    opts: { refresh: boolean; policyPacks: string[]; onOutput?: (line: string) => void },
+  ): Promise<ProvisionedGateway[] | undefined> {
+    let gateways: ProvisionedGateway[] | undefined;
+    const program = () => routeProgram({ ...inputs, onGateways: (g) => (gateways = g) });
+    const outputs = async (): Promise<OutputMap> =>
+      gateways ? { gateways: { value: gateways, secret: false } } : stack.outputs();
+    const result = await oneRun(stack, outputs).up({
+      program,
+      refresh: opts.refresh,
+      color: "never",
+      onOutput: opts.onOutput,
+      policyPacks: opts.policyPacks,
+    });
+    return result.outputs.gateways?.value as ProvisionedGateway[] | undefined;
+  }
+
+  /** One `destroy` of a stack: exactly one engine run (see `oneRun`). */
+  async destroy(stack: Stack, opts: { onOutput?: (line: string) => void } = {}): Promise<void> {
+    await oneRun(stack, async () => ({})).destroy({ color: "never", onOutput: opts.onOutput });
   }
 
   /**
@@ -162,6 +329,7 @@ export class Engine {
       ...this.env,
       PULUMI_AUTOMATION_API: "true",
     };
+    const started = performance.now();
     const child = spawn(this.cli, args, {
       cwd: this.home.workspace,
       env,
@@ -174,6 +342,8 @@ export class Engine {
       child.once("close", resolve);
       child.stdin.end(value + "\n");
     });
+    const ms = Math.round(performance.now() - started);
+    this.runs.push({ command: "config set", ms, at: started });
     if (code !== 0) {
       throw new SkyplaneError(
         "ENGINE_FAILED",

@@ -15,8 +15,8 @@ import { UserError } from "../errors";
  */
 export function ensureHome(root: string = skyplaneHome()): HomeLayout {
   const layout = homeLayout(root);
-  const { state, pulumiHome, workspace, logs, buckets, run, folders } = layout;
-  for (const dir of [root, state, pulumiHome, workspace, logs, buckets, run, folders]) {
+  const { state, pulumiHome, workspace, logs, buckets, run, folders, routes } = layout;
+  for (const dir of [root, state, pulumiHome, workspace, logs, buckets, run, folders, routes]) {
     privateDir(dir);
   }
   return layout;
@@ -53,4 +53,24 @@ export function readOrCreatePassphrase(file: string): string {
     );
   }
   return passphrase;
+}
+
+/**
+ * The passphrase of a home's stacks as the engine gets it (`engineEnv`): the user's own
+ * (PULUMI_CONFIG_PASSPHRASE, or the file PULUMI_CONFIG_PASSPHRASE_FILE names), else the generated one.
+ */
+export function stackPassphrase(home: HomeLayout, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
+  if (env.PULUMI_CONFIG_PASSPHRASE_FILE !== undefined) {
+    try {
+      return fs.readFileSync(env.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").trim();
+    } catch (err) {
+      throw new UserError(
+        "UNREADABLE",
+        `PULUMI_CONFIG_PASSPHRASE_FILE names ${env.PULUMI_CONFIG_PASSPHRASE_FILE}, which cannot be read: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return readOrCreatePassphrase(home.passphraseFile);
 }

@@ -7,6 +7,7 @@ import { UserError } from "../errors";
 import { Engine } from "./engine";
 import { describeHolders, RouteLeases } from "./lease";
 import { removeStaleLocks, StackLock, stackLocks, stackLockedError } from "./locks";
+import { peekRouteRecord, removeRouteRecord } from "./route-record";
 import { cleanupDestinations } from "./worksites";
 
 /** A skyplane stack and what it holds. */
@@ -19,6 +20,11 @@ export interface StackInfo {
   readonly lastUpdate?: string;
   /** True while an `up` or `destroy` runs on it. */
   readonly busy: boolean;
+  /**
+   * Set when its gateways are kept warm (`keepWarmSeconds`, `--keep-warm`): when they end on their
+   * own, and whether that time has passed (they are gone; the next job starts new ones).
+   */
+  readonly warm?: { readonly until: string; readonly expired: boolean };
   /** The engine's lock on it, if any: taken by an update that runs, or left by one that was killed. */
   readonly lock?: {
     readonly pid: number;
@@ -33,11 +39,17 @@ export async function listStacks(engine: Engine): Promise<StackInfo[]> {
   return (await (await engine.workspace()).listStacks())
     .map((s): StackInfo => {
       const [lock] = stackLocks(engine.home.state, s.name);
+      const resources = s.resourceCount ?? 0;
+      const expireAt =
+        resources > 0 ? peekRouteRecord(engine.home.root, s.name)?.expireAt : undefined;
       return {
         name: s.name,
-        resources: s.resourceCount ?? 0,
+        resources,
         lastUpdate: s.lastUpdate,
         busy: s.updateInProgress ?? false,
+        ...(expireAt !== undefined && {
+          warm: { until: new Date(expireAt).toISOString(), expired: expireAt <= Date.now() },
+        }),
         ...(lock && {
           lock: {
             pid: lock.pid,
@@ -88,8 +100,12 @@ export async function stopStrayGateways(home: string, stack: string): Promise<nu
   return strays.length;
 }
 
-/** Config of a route's stack that belongs to one dataplane's life and goes with its gateways. */
-const DATAPLANE_ONLY_CONFIG = [
+/**
+ * Config of a route's stack that belongs to one dataplane's life and goes with its gateways. The
+ * runner hands the secrets among them to the program directly; stacks of earlier versions, and stacks
+ * set up by hand, hold them here.
+ */
+export const DATAPLANE_ONLY_CONFIG = [
   "skyplane:token",
   "skyplane:key",
   "skyplane:storeEnv",
@@ -98,10 +114,11 @@ const DATAPLANE_ONLY_CONFIG = [
 
 /**
  * Removes a destroyed stack's dataplane secrets (token, key, store credentials) and warm expiry from
- * its config: nothing reuses them, and they no longer sit on disk, even encrypted.
+ * its config, and its route record: nothing reuses them, and they no longer sit on disk, even encrypted.
  */
-export async function forgetDataplaneSecrets(stack: Stack): Promise<void> {
-  await stack.removeAllConfig(DATAPLANE_ONLY_CONFIG); // keys it does not hold are no error
+export async function forgetDataplaneSecrets(engine: Engine, stack: Stack): Promise<void> {
+  removeRouteRecord(engine.home.root, stack.name);
+  await engine.updateConfig(stack, {}, DATAPLANE_ONLY_CONFIG); // keys it does not hold are no error
 }
 
 /**
@@ -130,20 +147,23 @@ export async function deprovisionStack(
     const stack = await engine.stack(name);
     const removed = removeStaleLocks(engine.home.state, name);
     for (const lock of removed) opts.onLockRemoved?.(lock);
-    let result;
+    // What it holds now is what the destroy deletes (the stack resource itself aside).
+    const held = Math.max(0, (engine.resourceCount(name) ?? 0) - 1);
+    // The gateways are going: nothing may take them for warm ones from now on.
+    removeRouteRecord(engine.home.root, name);
     try {
-      result = await stack.destroy({ color: "never", onOutput });
+      await engine.destroy(stack, { onOutput });
     } catch (err) {
       // Another update took the stack in the meantime: say who holds it rather than the engine's trace.
       const live = stackLocks(engine.home.state, name).find((l) => l.owner === "alive");
       if (err instanceof ConcurrentUpdateError && live) throw stackLockedError(name, live);
       throw err;
     }
-    await forgetDataplaneSecrets(stack);
+    await forgetDataplaneSecrets(engine, stack);
     const strays = await stopStrayGateways(engine.home.root, name);
     const workFiles = await cleanupDestinations({ home: engine.home.root }, name);
     return {
-      destroyed: result.summary.resourceChanges?.delete ?? 0,
+      destroyed: held,
       strays,
       locksRemoved: removed.length,
       workFiles,

@@ -30,9 +30,13 @@ export async function handler(args: ArgumentsCamelCase<StacksArgs>): Promise<voi
         : `locked (pid ${s.lock.pid})`
       : s.busy
         ? "busy"
-        : s.resources > 0
-          ? `up (${s.resources} resources)`
-          : "empty";
-    process.stdout.write(`${s.name.padEnd(40)} ${state.padEnd(20)} ${s.lastUpdate ?? ""}\n`);
+        : s.warm && !s.warm.expired
+          ? `warm until ${s.warm.until}`
+          : s.warm
+            ? `expired at ${s.warm.until}`
+            : s.resources > 0
+              ? `up (${s.resources} resources)`
+              : "empty";
+    process.stdout.write(`${s.name.padEnd(40)} ${state.padEnd(36)} ${s.lastUpdate ?? ""}\n`);
   }
 }
