@@ -287,6 +287,8 @@ export class Dataplane {
     });
     if (misfit || !found) return misfit ?? "no-record";
     const answer = await probeGateways(found.record.gateways, found.secrets.token);
+    // Secrets the gateways refuse are no one's: the engine path makes new ones, not these.
+    if (answer === "token-mismatch") removeRouteRecord(this.ctx.home, this.stackName);
     if (answer) return answer;
     this.gateways = [...found.record.gateways];
     this.token = found.secrets.token;

@@ -6,6 +6,7 @@ import { liveStartTime } from "../../common/process";
 import { SkyplaneClient } from "../../runner";
 import { Engine } from "../../runner/engine";
 import { listStacks } from "../../runner/stacks";
+import { readRouteRecord, routeRecordFile } from "../../runner/route-record";
 
 /** Pids of the gateways of `stack`, from the files they write once they listen. */
 function gatewayPids(home: string, stack: string): number[] {
@@ -56,14 +57,14 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
     assert.deepEqual(gatewayPids(home, stack), first, "the same gateways, not restarted");
     for (const pid of first) assert.ok(liveStartTime(pid), `gateway ${pid} runs`);
 
-    const engine = await Engine.open({ home });
-    const s = await engine.stack(stack, async () => ({}));
-    const token = (await s.getConfig("skyplane:token")).value;
-    const key = (await s.getConfig("skyplane:key")).value;
+    const found = await readRouteRecord(home, stack);
+    assert.ok(found, "the route's record");
+    const { token, key } = found.secrets;
     assert.ok(token.length >= 40 && key.length >= 40);
     const files = [
       path.join(home, "state", ".pulumi", "stacks", "skyplane", `${stack}.json`),
       path.join(home, "workspace", `Pulumi.${stack}.yaml`),
+      routeRecordFile(home, stack),
       ...fs
         .readdirSync(path.join(home, "logs", stack))
         .map((f) => path.join(home, "logs", stack, f)),

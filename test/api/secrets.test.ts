@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { liveStartTime } from "../../common/process";
 import { SkyplaneClient } from "../../runner";
 import { Engine, redact } from "../../runner/engine";
+import { readRouteRecord, routeRecordFile } from "../../runner/route-record";
+import { DATAPLANE_ONLY_CONFIG } from "../../runner/stacks";
 
 /** Pids of the gateways of `stack`, from the files they write once they listen. */
 function gatewayPids(home: string, stack: string): number[] {
@@ -19,7 +21,8 @@ function gatewayPids(home: string, stack: string): number[] {
 
 /*
  * The dataplane's token and key are new on every provision but one that reuses a stack that is up
- * (a warm one, or the dataplane's own), and a deprovisioned stack keeps none of its secrets.
+ * (a warm one, or the dataplane's own), and a deprovisioned stack keeps none of its secrets. The runner
+ * keeps them sealed in the route's record (runner/route-record.ts), never in the stack's config.
  */
 describe("api: the dataplane's secrets", function () {
   this.timeout(240_000);
@@ -29,10 +32,13 @@ describe("api: the dataplane's secrets", function () {
   const secretsOf = async () => {
     const s = await (await Engine.open({ home })).stack(stack, async () => ({}));
     const config = await s.getAllConfig();
+    const held = DATAPLANE_ONLY_CONFIG.filter((k) => k !== "skyplane:expireAt" && config[k]);
+    assert.deepEqual(held, [], "no dataplane secret in the stack's config");
+    const found = await readRouteRecord(home, stack);
     return {
-      token: config["skyplane:token"]?.value,
-      key: config["skyplane:key"]?.value,
-      storeEnv: config["skyplane:storeEnv"]?.value,
+      token: found?.secrets.token,
+      key: found?.secrets.key,
+      storeEnv: found?.secrets.storeEnv,
       expireAt: config["skyplane:expireAt"]?.value,
     };
   };
@@ -63,6 +69,7 @@ describe("api: the dataplane's secrets", function () {
       storeEnv: undefined,
       expireAt: undefined,
     });
+    assert.equal(fs.existsSync(routeRecordFile(home, stack)), false, "no record left");
     for (const again of [dp, client.dataplane("local", "east", "local", "south")]) {
       await again.provision();
       const next = await secretsOf();
