@@ -81,6 +81,7 @@ export const ERRORS = {
   NO_SUCH_STACK: USER,
   STACK_LOCKED: USER,
   ROUTE_BUSY: USER,
+  POLICY_VIOLATION: USER, // a stack the guardrails refuse (policy/rules.ts): change what it asks for
   ENGINE_NOT_FOUND: USER,
   ENGINE_INCOMPLETE: USER,
   ENGINE_CHECK_FAILED: USER,

@@ -7,8 +7,15 @@ import {
   Stack,
   StackAlreadyExistsError,
 } from "@pulumi/pulumi/automation";
-import type { LocalWorkspaceOptions, OutputMap, PulumiFn } from "@pulumi/pulumi/automation";
+import type {
+  ConfigMap,
+  LocalWorkspaceOptions,
+  OutputMap,
+  PulumiFn,
+} from "@pulumi/pulumi/automation";
+import * as pulumi from "@pulumi/pulumi";
 import routeProgram from "../index";
+import { RULES } from "../policy/rules";
 import type { ProvisionedGateway } from "../planner/topology";
 import { SkyplaneError, UserError } from "../errors";
 import { HomeLayout, skyplaneCache, skyplaneHome } from "../common/paths";
@@ -37,6 +44,38 @@ function commandOf(args: readonly string[]): string {
   // `stack select NAME`, `stack init NAME`: the stack's name is no part of the command.
   if (words[0] === "stack" || words[0] === "config") return words.slice(0, 2).join(" ");
   return words[0] ?? "";
+}
+
+/** `value` with every secret the engine marks (`isRpcSecret`) replaced by its plain value. */
+function unwrapSecrets(value: unknown): unknown {
+  if (pulumi.runtime.isRpcSecret(value))
+    return unwrapSecrets(pulumi.runtime.unwrapRpcSecret(value));
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  return value;
+}
+
+/**
+ * The guardrails (policy/rules.ts) as a resource transform of the engine: it sees each resource's type
+ * and resolved inputs (secrets unwrapped), as a policy pack's `validateResource` does, before the engine
+ * acts on the resource, and refuses one that breaks a rule, so that the update stops before it is made.
+ * The runner enforces them this way on every `up` it runs rather than through the policy pack
+ * (`--policy-pack policy`, which operators running a stack by hand use), whose Node process costs about
+ * a second and a half before the first resource on every run.
+ */
+export function guardrailsTransform(args: pulumi.ResourceTransformArgs): undefined {
+  const props = unwrapSecrets(args.props) as Record<string, unknown>;
+  const violations = RULES.flatMap((rule) =>
+    rule.check({ type: args.type, props }).map((message) => `[mandatory] ${rule.name}: ${message}`),
+  );
+  if (violations.length > 0) {
+    throw new SkyplaneError(
+      "POLICY_VIOLATION",
+      `${args.type} ${args.name} breaks skyplane's guardrails:\n  ${violations.join("\n  ")}`,
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -250,14 +289,29 @@ export class Engine {
   }
 
   /**
-   * The stack's plain config values, read from its settings file in the workspace (no engine run;
-   * secrets, which only the engine decrypts, are left out).
+   * The stack's config values that are not secret, as `pulumi config` shows them (structured values as
+   * JSON), read from its settings file in the workspace: no engine run, unless a structured value holds
+   * a secret inside, which only the engine decrypts. Secret values are left out.
    */
   async plainConfig(stack: Stack): Promise<Record<string, string>> {
-    const config = (await stack.workspace.stackSettings(stack.name)).config ?? {};
-    return Object.fromEntries(
-      Object.entries(config).filter((e): e is [string, string] => typeof e[1] === "string"),
-    );
+    const config: Record<string, unknown> =
+      (await stack.workspace.stackSettings(stack.name)).config ?? {};
+    const holdsSecret = (v: unknown): boolean =>
+      typeof v === "object" &&
+      v !== null &&
+      ("secure" in v || Object.values(v).some((x) => holdsSecret(x)));
+    const plain: Record<string, string> = {};
+    let decrypted: ConfigMap | undefined;
+    for (const [name, value] of Object.entries(config)) {
+      if (value === null || value === undefined) continue;
+      if (typeof value !== "object") plain[name] = String(value);
+      else if (!holdsSecret(value)) plain[name] = JSON.stringify(value);
+      else if (!("secure" in value)) {
+        decrypted ??= await stack.getAllConfig();
+        if (decrypted[name]) plain[name] = decrypted[name].value;
+      }
+    }
+    return plain;
   }
 
   /**
@@ -287,25 +341,49 @@ export class Engine {
   }
 
   /**
-   * One `up` of a route's stack, handing `inputs` to the route program; resolves to the gateways the
-   * program reported. Exactly one engine run (see `oneRun`).
+   * One `up` of a route's stack, handing `inputs` to the route program, under the guardrails
+   * (`guardrailsTransform`, and any `policyPacks` besides); resolves to the gateways the program
+   * reported. Exactly one engine run (see `oneRun`).
    */
   async up(
     stack: Stack,
     inputs: Omit<RouteInputs, "onGateways">,
-    opts: { refresh: boolean; policyPacks: string[]; onOutput?: (line: string) => void },
+    opts: { refresh: boolean; policyPacks?: string[]; onOutput?: (line: string) => void },
   ): Promise<ProvisionedGateway[] | undefined> {
     let gateways: ProvisionedGateway[] | undefined;
-    const program = () => routeProgram({ ...inputs, onGateways: (g) => (gateways = g) });
+    // A resource the guardrails refuse fails its registration, but the outputs that depend on it never
+    // settle and the update would wait for them: the refusal cancels the update (SIGINT to the engine,
+    // which stops before it acts on anything more) and is what `up` rejects with.
+    let refusal: unknown;
+    const cancel = new AbortController();
+    const program = () => {
+      // Before any resource: the guardrails see every one.
+      pulumi.runtime.registerResourceTransform((args) => {
+        try {
+          return guardrailsTransform(args);
+        } catch (err) {
+          refusal ??= err;
+          cancel.abort();
+          throw err;
+        }
+      });
+      return routeProgram({ ...inputs, onGateways: (g) => (gateways = g) });
+    };
     const outputs = async (): Promise<OutputMap> =>
       gateways ? { gateways: { value: gateways, secret: false } } : stack.outputs();
-    const result = await oneRun(stack, outputs).up({
-      program,
-      refresh: opts.refresh,
-      color: "never",
-      onOutput: opts.onOutput,
-      policyPacks: opts.policyPacks,
-    });
+    let result;
+    try {
+      result = await oneRun(stack, outputs).up({
+        program,
+        refresh: opts.refresh,
+        color: "never",
+        onOutput: opts.onOutput,
+        policyPacks: opts.policyPacks,
+        signal: cancel.signal,
+      });
+    } catch (err) {
+      throw refusal ?? err;
+    }
     return result.outputs.gateways?.value as ProvisionedGateway[] | undefined;
   }
 

@@ -5,10 +5,10 @@ import type { ProvisionedGateway, Topology } from "../planner/topology";
 import type { NetworkProfile } from "../planner/profile";
 import type { CloudSettings } from "../planner/cloud-settings";
 import { storeEnv } from "../stores";
-import { SkyplaneError } from "../errors";
+import { SkyplaneError, UserError } from "../errors";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { dataplaneTtlMinutes, requireProviderPlugins, resolveCloudSettings } from "./cloud";
-import { Engine, policyPackDir, redact } from "./engine";
+import { Engine, redact } from "./engine";
 import { GatewayClient } from "./gateway-client";
 import { lockedError } from "./locks";
 import { DATAPLANE_ONLY_CONFIG } from "./stacks";
@@ -145,20 +145,27 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   removeRouteRecord(r.home, stackName);
   let gateways: ProvisionedGateway[] | undefined;
   try {
-    // The guardrails (policy/) are enforced on every provision: a violation stops it before anything starts.
+    // The guardrails (policy/) are enforced on every provision: a violation stops it before it is made.
     gateways = await engine.up(
       stack,
       { token, key, storeEnv: stores },
-      {
-        refresh: resources === undefined || resources > 0,
-        policyPacks: [policyPackDir()],
-        onOutput: r.onOutput,
-      },
+      { refresh: resources === undefined || resources > 0, onOutput: r.onOutput },
     );
   } catch (err) {
     const locked =
       err instanceof ConcurrentUpdateError && lockedError(engine.home.state, stackName);
     if (locked) throw locked;
+    // The guardrails refused a resource (engine.ts, guardrailsTransform): say which and why.
+    const refused = (err as Error).message.match(
+      /\S+ \S+ breaks skyplane's guardrails:(\n {2}.*)+/,
+    );
+    if (refused) {
+      throw new UserError(
+        "POLICY_VIOLATION",
+        `provisioning stack ${stackName} stopped: ${redact(refused[0], [token, key])}\n` +
+          `Change what the job asks for; 'skyplane deprovision -y ${stackName}' removes anything created before.`,
+      );
+    }
     // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
     const tail = (err as Error).message.split("\n").slice(-12).join("\n");
     const credentials = Object.entries(stores)

@@ -47,10 +47,7 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
 
   it("reuses an up-to-date stack as it is, and keeps secrets out of plain state and logs", async () => {
     const dp = client.dataplane("local", "north", "local", "south");
-    const output: string[] = [];
-    await dp.provision({ onOutput: (line) => output.push(line) });
-    // The guardrails ran on the update (a violation would have stopped it: test/integration/by-hand).
-    assert.match(output.join(""), /Policies:[\s\S]*skyplane-guardrails@v0\.1\.0/);
+    await dp.provision();
     const first = gatewayPids(home, stack);
     assert.equal(first.length, 2);
     await dp.provision();
@@ -75,6 +72,19 @@ describe("api: dataplane lifecycle through the Pulumi engine", function () {
     }
     await dp.deprovision();
     for (const pid of first) assert.equal(liveStartTime(pid), undefined, `gateway ${pid} stopped`);
+  });
+
+  it("stops a provision that the guardrails refuse before any gateway starts", async () => {
+    // Gateways without a TTL (0 minutes) would never end on their own: rule gateways-have-ttl.
+    const dp = client.dataplane("local", "north", "local", "south", { ttlMinutes: 0 });
+    await assert.rejects(dp.provision(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "POLICY_VIOLATION");
+      assert.match(err.message, /skyplane:local:Gateway \S+ breaks skyplane's guardrails/);
+      assert.match(err.message, /\[mandatory\] gateways-have-ttl: the gateway has no TTL/);
+      return true;
+    });
+    assert.deepEqual(gatewayPids(home, stack), [], "no gateway started");
+    await dp.deprovision();
   });
 
   it("leaves a keep-warm dataplane up, whose gateways exit on their own at the TTL", async () => {
