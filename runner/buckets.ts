@@ -1,6 +1,6 @@
 import { skyplaneHome } from "../common/paths";
 import { gatewayRegionFor } from "../planner/regions";
-import { bucketUri, createBucket, parseStoreUri, StoreError } from "../stores";
+import { bucketUri, createBucket, parseStoreUri, StoreError } from "../stores/core";
 import { isUserError, UserError } from "../errors";
 import { checkRegion } from "./client";
 

@@ -7,7 +7,7 @@ import { parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../planner/cloud-settings";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
-import { ObjectStore, openStore, StoreContext, StoreError, StoreUri } from "../stores";
+import { ObjectStore, openStore, StoreContext, StoreError, StoreUri } from "../stores/core";
 import { isUserError, UserError } from "../errors";
 import {
   AWSConfig,

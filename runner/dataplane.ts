@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
-import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import type { CloudSettings } from "../planner/cloud-settings";
 import type { BucketGrants } from "../planner/program";
 import { ProvisionedGateway, routeStackName, Topology } from "../planner/topology";
-import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../stores";
+import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../stores/core";
 import { UserError } from "../errors";
 import { emulatedNetwork, NetworkProfile } from "../planner/profile";
 import { checkKeepWarm, DEFAULT_LEASE_SECONDS } from "../common/ttl";
@@ -394,7 +394,7 @@ export class Dataplane {
         await engine.destroy(stack, { onOutput: opts.onOutput });
       } catch (err) {
         const locked =
-          err instanceof ConcurrentUpdateError && lockedError(engine.home.state, this.stackName);
+          engine.isConcurrentUpdate(err) && lockedError(engine.home.state, this.stackName);
         throw locked || err;
       }
       await forgetDataplaneSecrets(engine, stack);

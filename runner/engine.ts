@@ -1,21 +1,16 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  LocalWorkspace,
-  PulumiCommand,
-  Stack,
-  StackAlreadyExistsError,
-} from "@pulumi/pulumi/automation";
 import type {
   ConfigMap,
+  LocalWorkspace,
   LocalWorkspaceOptions,
   OutputMap,
+  PulumiCommand,
   PulumiFn,
+  Stack,
 } from "@pulumi/pulumi/automation";
-import * as pulumi from "@pulumi/pulumi";
-import routeProgram from "../index";
-import { RULES } from "../policy/rules";
+import type routeProgram from "../index";
 import type { ProvisionedGateway } from "../planner/topology";
 import { SkyplaneError, UserError } from "../errors";
 import { HomeLayout, skyplaneCache, skyplaneHome } from "../common/paths";
@@ -23,6 +18,20 @@ import { ensureHome, readOrCreatePassphrase } from "./home";
 
 /** What the runner hands the route program directly rather than through the stack's config. */
 export type RouteInputs = NonNullable<Parameters<typeof routeProgram>[0]>;
+
+/**
+ * The Pulumi SDK (its Automation API), the route program and the guardrails, loaded by the first
+ * `Engine.open`: they take most of a second to load, and a plan, a warm route or a listing needs none.
+ */
+async function loadSdk() {
+  const [automation, program, guardrails, pulumi] = await Promise.all([
+    import("@pulumi/pulumi/automation"),
+    import("../index"),
+    import("./guardrails"),
+    import("@pulumi/pulumi"),
+  ]);
+  return { automation, routeProgram: program.default, guardrails, pulumi };
+}
 
 /** One run of the engine's CLI: which command, and how long it took. */
 export interface EngineRun {
@@ -44,38 +53,6 @@ function commandOf(args: readonly string[]): string {
   // `stack select NAME`, `stack init NAME`: the stack's name is no part of the command.
   if (words[0] === "stack" || words[0] === "config") return words.slice(0, 2).join(" ");
   return words[0] ?? "";
-}
-
-/** `value` with every secret the engine marks (`isRpcSecret`) replaced by its plain value. */
-function unwrapSecrets(value: unknown): unknown {
-  if (pulumi.runtime.isRpcSecret(value))
-    return unwrapSecrets(pulumi.runtime.unwrapRpcSecret(value));
-  if (Array.isArray(value)) return value.map(unwrapSecrets);
-  if (typeof value === "object" && value !== null)
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
-  return value;
-}
-
-/**
- * The guardrails (policy/rules.ts) as a resource transform of the engine: it sees each resource's type
- * and resolved inputs (secrets unwrapped), as a policy pack's `validateResource` does, before the engine
- * acts on the resource, and refuses one that breaks a rule, so that the update stops before it is made.
- * The runner enforces them this way on every `up` it runs rather than through the policy pack
- * (`--policy-pack policy`, which operators running a stack by hand use), whose Node process costs about
- * a second and a half before the first resource on every run.
- */
-export function guardrailsTransform(args: pulumi.ResourceTransformArgs): undefined {
-  const props = unwrapSecrets(args.props) as Record<string, unknown>;
-  const violations = RULES.flatMap((rule) =>
-    rule.check({ type: args.type, props }).map((message) => `[mandatory] ${rule.name}: ${message}`),
-  );
-  if (violations.length > 0) {
-    throw new SkyplaneError(
-      "POLICY_VIOLATION",
-      `${args.type} ${args.name} breaks skyplane's guardrails:\n  ${violations.join("\n  ")}`,
-    );
-  }
-  return undefined;
 }
 
 /**
@@ -174,6 +151,7 @@ export class Engine {
     readonly home: HomeLayout,
     private readonly command: PulumiCommand,
     private readonly env: Record<string, string>,
+    private readonly sdk: Awaited<ReturnType<typeof loadSdk>>,
     /** Every engine run this engine made, in order (`version` first). */
     readonly runs: EngineRun[],
   ) {
@@ -201,11 +179,17 @@ export class Engine {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
+    const sdk = await loadSdk();
     const started = performance.now();
-    const command = await PulumiCommand.get({ root });
+    const command = await sdk.automation.PulumiCommand.get({ root });
     const runs = [{ command: "version", ms: Math.round(performance.now() - started), at: started }];
     // The client's credentials reach the providers (and the programs) as their environment.
-    return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, runs);
+    return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, sdk, runs);
+  }
+
+  /** True for the engine's refusal of an update because another one holds the stack. */
+  isConcurrentUpdate(err: unknown): boolean {
+    return err instanceof this.sdk.automation.ConcurrentUpdateError;
   }
 
   /** The engine's CLI (for commands a user runs by hand, such as installing a provider plugin). */
@@ -240,7 +224,8 @@ export class Engine {
    * program is skyplane's (index.ts) unless another is given (tests bring their own). This is the one
    * place that hands the Pulumi program to the Automation API.
    */
-  async stack(name: string, program: PulumiFn = routeProgram): Promise<Stack> {
+  async stack(name: string, program: PulumiFn = this.sdk.routeProgram): Promise<Stack> {
+    const { LocalWorkspace, StackAlreadyExistsError } = this.sdk.automation;
     const args = { projectName: PROJECT_NAME, stackName: name, program };
     let stack: Stack | undefined;
     // One engine run: `stack select` of a stack the backend holds, else `stack init`.
@@ -356,11 +341,12 @@ export class Engine {
     // which stops before it acts on anything more) and is what `up` rejects with.
     let refusal: unknown;
     const cancel = new AbortController();
+    const { pulumi, guardrails, routeProgram } = this.sdk;
     const program = () => {
       // Before any resource: the guardrails see every one.
       pulumi.runtime.registerResourceTransform((args) => {
         try {
-          return guardrailsTransform(args);
+          return guardrails.guardrailsTransform(args);
         } catch (err) {
           refusal ??= err;
           cancel.abort();
@@ -432,7 +418,10 @@ export class Engine {
 
   /** The workspace of this home's stacks, with skyplane's program. */
   async workspace(): Promise<LocalWorkspace> {
-    return LocalWorkspace.create({ ...this.workspaceOptions(), program: routeProgram });
+    return this.sdk.automation.LocalWorkspace.create({
+      ...this.workspaceOptions(),
+      program: this.sdk.routeProgram,
+    });
   }
 
   /** Names of the stacks in this home's backend. */

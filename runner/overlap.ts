@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { localBucketRoot, StoreContext, StoreUri } from "../stores";
+import { localBucketRoot, StoreContext, StoreUri } from "../stores/core";
 import { UserError } from "../errors";
 
 /*

@@ -14,7 +14,7 @@ import {
   StoreContext,
   StoreError,
   StoreUri,
-} from "../stores";
+} from "../stores/core";
 import { isUserError, UserError } from "../errors";
 import { ChunkingOptions, chunkCount, destinationKey, mustFit, ObjectPair } from "./chunker";
 import { Listing, ListingBuilder, listingDir } from "./listing";

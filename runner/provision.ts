@@ -1,10 +1,10 @@
 import * as crypto from "node:crypto";
-import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import type { BucketGrants } from "../planner/program";
 import type { ProvisionedGateway, Topology } from "../planner/topology";
 import type { NetworkProfile } from "../planner/profile";
 import type { CloudSettings } from "../planner/cloud-settings";
-import { storeEnv } from "../stores";
+import { storeEnv } from "../stores/core";
 import { SkyplaneError, UserError } from "../errors";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { dataplaneTtlMinutes, requireProviderPlugins, resolveCloudSettings } from "./cloud";
@@ -152,8 +152,7 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
       { refresh: resources === undefined || resources > 0, onOutput: r.onOutput },
     );
   } catch (err) {
-    const locked =
-      err instanceof ConcurrentUpdateError && lockedError(engine.home.state, stackName);
+    const locked = engine.isConcurrentUpdate(err) && lockedError(engine.home.state, stackName);
     if (locked) throw locked;
     // The guardrails refused a resource (engine.ts, guardrailsTransform): say which and why.
     const refused = (err as Error).message.match(

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConcurrentUpdateError, type Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { homeLayout } from "../common/paths";
 import { liveStartTime, stopProcess } from "../common/process";
 import { UserError } from "../errors";
@@ -156,7 +156,7 @@ export async function deprovisionStack(
     } catch (err) {
       // Another update took the stack in the meantime: say who holds it rather than the engine's trace.
       const live = stackLocks(engine.home.state, name).find((l) => l.owner === "alive");
-      if (err instanceof ConcurrentUpdateError && live) throw stackLockedError(name, live);
+      if (engine.isConcurrentUpdate(err) && live) throw stackLockedError(name, live);
       throw err;
     }
     await forgetDataplaneSecrets(engine, stack);

@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import { SkyplaneError } from "../errors";
-import { listAll, ObjectInfo, ObjectStore } from "../stores";
+import { listAll, ObjectInfo, ObjectStore } from "../stores/core";
 import { destinationKey, ObjectPair } from "./chunker";
 import { sameContent } from "./verify";
 

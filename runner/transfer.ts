@@ -12,7 +12,7 @@ import {
   sharedHash,
   StoreContext,
   StoreUri,
-} from "../stores";
+} from "../stores/core";
 import { SkyplaneError } from "../errors";
 import { ChunkingOptions, planChunks, PlannedObject } from "./chunker";
 import type { GatewayClient } from "./gateway-client";

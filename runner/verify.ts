@@ -8,7 +8,7 @@ import {
   ObjectStore,
   sharedHash,
   StoreUri,
-} from "../stores";
+} from "../stores/core";
 import { UserError } from "../errors";
 import { destinationKey } from "./chunker";
 

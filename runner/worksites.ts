@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { homeLayout } from "../common/paths";
-import { openStore, StoreContext, StoreUri } from "../stores";
+import { openStore, StoreContext, StoreUri } from "../stores/core";
 
 /*
  * The destinations a route's stack has written to, kept in `<home>/work/<stack>.json`, so that

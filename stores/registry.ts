@@ -9,10 +9,10 @@ import {
   splitStoreUri,
   StoreScheme,
 } from "../common/schemes";
-import { AzureStore } from "./azure";
-import { GcsStore } from "./gcs";
+import type { AzureStore } from "./azure";
+import type { GcsStore } from "./gcs";
 import { LocalStore } from "./local";
-import { S3Store } from "./s3";
+import type { S3Store } from "./s3";
 import { ObjectStore, StoreError } from "./types";
 
 export { bucketUri };
@@ -39,6 +39,16 @@ export interface StoreContext {
 
 type Factory = (uri: StoreUri, ctx: StoreContext) => ObjectStore;
 
+/*
+ * The cloud adapters are loaded when a URI of theirs is first opened: their SDKs take most of a second
+ * to load, which every command and gateway that touches only local buckets and folders would pay.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const s3 = (): typeof S3Store => (require("./s3") as typeof import("./s3")).S3Store;
+const gcs = (): typeof GcsStore => (require("./gcs") as typeof import("./gcs")).GcsStore;
+const azure = (): typeof AzureStore => (require("./azure") as typeof import("./azure")).AzureStore;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /**
  * URI scheme → adapter, one for every scheme of common/schemes.ts (the type makes sure). New clouds
  * register here; nothing else matches on URI strings.
@@ -53,9 +63,9 @@ const FACTORIES: Record<StoreScheme, Factory> = {
     new LocalStore(path.basename(uri.bucket) || "/", uri.bucket, folderRecords(ctx, uri.bucket), {
       followSymlinks: ctx.followSymlinks,
     }),
-  s3: (uri, ctx) => new S3Store(uri.bucket, {}, ctx.env),
-  gs: (uri, ctx) => new GcsStore(uri.bucket, {}, ctx.env),
-  azure: (uri, ctx) => new AzureStore(uri.bucket, {}, ctx.env),
+  s3: (uri, ctx) => new (s3())(uri.bucket, {}, ctx.env),
+  gs: (uri, ctx) => new (gcs())(uri.bucket, {}, ctx.env),
+  azure: (uri, ctx) => new (azure())(uri.bucket, {}, ctx.env),
 };
 
 /** Environment variables that point cloud stores at their services (passed on to gateways). */

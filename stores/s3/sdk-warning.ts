@@ -1,4 +1,4 @@
-import { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 
 /*
  * The AWS SDK warns, on the first client a process makes, that its releases after January 2027 will need
@@ -40,7 +40,10 @@ export function withoutNodeVersionWarning<T>(make: () => T): T {
 
 /** An S3 client made without printing the SDK's NodeVersionSupportWarning. */
 export function newS3Client(config: S3ClientConfig): S3Client {
-  return withoutNodeVersionWarning(() => new S3Client(config));
+  // Loaded here, not with this module: the gateway daemon imports it on every route, S3 or not.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
+  return withoutNodeVersionWarning(() => new sdk.S3Client(config));
 }
 
 /** Calls `listener` with each warning held back from now on (a gateway writes them to its log). */
