@@ -260,14 +260,15 @@ export class SkyplaneClient {
     dp.queuePlan(plan);
     const { signal } = opts;
     try {
-      return await dp.autoDeprovision(async () => {
+      const result = await dp.autoDeprovision(async () => {
         const provision = await dp.provision();
         if (signal?.aborted) throw new InterruptedError();
         const tracker = dp.runAsync({ signal });
         if (opts.onProgress) tracker.jobs.forEach((p) => opts.onProgress?.(p));
-        const result = (await tracker.join())[0];
-        return { ...result, provision, ...(dp.warmUntil && { warmUntil: dp.warmUntil }) };
+        const job = (await tracker.join())[0];
+        return { ...job, provision, ...(dp.warmUntil && { warmUntil: dp.warmUntil }) };
       });
+      return { ...result, ...(dp.teardown && { teardown: dp.teardown }) };
     } catch (err) {
       // A Ctrl-C on a terminal reaches the engine too, and cancels an update under way.
       if (signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError();

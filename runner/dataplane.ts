@@ -66,6 +66,8 @@ export interface JobResult extends TransferResult {
   readonly costUSD: number;
   /** How the route's gateways were provisioned (`SkyplaneClient.copy`, `sync` and `run`). */
   readonly provision?: ProvisionReport;
+  /** How they were torn down, unless kept warm (`SkyplaneClient.copy`, `sync` and `run`). */
+  readonly teardown?: TeardownReport;
   /** When the route's gateways, kept warm, end on their own (ISO 8601); absent: torn down. */
   readonly warmUntil?: string;
 }
@@ -104,6 +106,16 @@ export interface ProvisionReport {
   /** Wall time, seconds. */
   readonly seconds: number;
   /** The engine runs it made, in order (none for `warm` and `shared`). */
+  readonly engineRuns: readonly EngineRun[];
+}
+
+/** What `deprovision()` did and cost. */
+export interface TeardownReport {
+  /** True when it destroyed the stack; false when other jobs still use the gateways. */
+  readonly destroyed: boolean;
+  /** Wall time, seconds. */
+  readonly seconds: number;
+  /** The engine runs it made, in order. */
   readonly engineRuns: readonly EngineRun[];
 }
 
@@ -172,6 +184,7 @@ export class Dataplane {
   private engine?: Engine;
   /** Epoch ms at which the gateways, kept warm, end on their own. */
   private expireAt?: number;
+  private lastTeardown?: TeardownReport;
   /** `topologyDigest` of the topology and network profile: what leases and the route's record compare. */
   private readonly digest: string;
 
@@ -380,6 +393,7 @@ export class Dataplane {
    * destroyed stack keeps none of the dataplane's secrets (the next provision makes new ones).
    */
   async deprovision(opts: { onOutput?: (line: string) => void } = {}): Promise<boolean> {
+    const started = performance.now();
     this.stopHeartbeat();
     const leases = this.routeLeases();
     const destroyed = await leases.withLock(async () => {
@@ -408,7 +422,17 @@ export class Dataplane {
     this.granted = undefined;
     this.expireAt = undefined;
     if (destroyed) this.token = undefined;
+    this.lastTeardown = {
+      destroyed,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+      engineRuns: this.engine?.runs.filter((r) => r.at >= started) ?? [],
+    };
     return destroyed;
+  }
+
+  /** What the last `deprovision()` did and cost, once one has run. */
+  get teardown(): TeardownReport | undefined {
+    return this.lastTeardown;
   }
 
   private get leaseSeconds(): number {

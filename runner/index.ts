@@ -18,7 +18,7 @@ export { planRoute } from "./route";
 export type { RouteRequest, TableText } from "./route";
 export { Dataplane } from "./dataplane";
 export { DEFAULT_LEASE_SECONDS } from "../common/ttl";
-export type { DataplaneOptions, JobResult, ProvisionReport } from "./dataplane";
+export type { DataplaneOptions, JobResult, ProvisionReport, TeardownReport } from "./dataplane";
 export type { EngineReason } from "./route-record";
 export { ENGINE_REASONS } from "./route-record";
 export { Tracker } from "./tracker";
