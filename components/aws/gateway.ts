@@ -5,8 +5,18 @@ import type { SecretRef } from "../../gateway-image/boot";
 import { CloudGateway, CloudGatewayArgs, gatewayBootScript } from "../cloud";
 import { AwsGatewayExpiry } from "./expiry";
 
-/** Arguments of one AWS gateway VM (`image` is its AMI). */
+/** The most user data EC2 takes, in bytes (before base64). */
+export const AWS_USER_DATA_BYTES = 16 * 1024;
+
+/** Arguments of one AWS gateway VM. */
 export interface AwsGatewayArgs extends CloudGatewayArgs {
+  /** Its AMI. */
+  image: pulumi.Input<string>;
+  /**
+   * Whether `image` is the stock AMI looked up at `up`: a newer one published later then leaves a running
+   * gateway as it is (a warm stack is not replaced); only a new VM boots it. Default false.
+   */
+  stockImage?: boolean;
   /** Subnet. */
   subnetId: pulumi.Input<string>;
   /** Security group. */
@@ -40,17 +50,25 @@ export class AwsGateway extends CloudGateway<AwsGatewayArgs> {
         subnetId: args.subnetId,
         vpcSecurityGroupIds: [args.securityGroupId],
         iamInstanceProfile: args.instanceProfile,
-        userData: gatewayBootScript(args, secrets),
+        userData: gatewayBootScript(args, secrets).apply((script) => {
+          // EC2 takes at most 16 KB of user data (before base64): a longer script would not boot.
+          if (Buffer.byteLength(script) > AWS_USER_DATA_BYTES)
+            throw new pulumi.ResourceError(
+              `the boot script of ${name} is ${Buffer.byteLength(script)} bytes, over EC2's ${AWS_USER_DATA_BYTES}`,
+              this,
+            );
+          return script;
+        }),
         userDataReplaceOnChange: true,
         // A shutdown (the boot script's, at expiry) terminates the VM: nothing runs on after a lost client.
         instanceInitiatedShutdownBehavior: "terminate",
         metadataOptions: { httpTokens: "required" },
-        // Encrypted at rest with the account's EBS key (the policy pack insists): container state and
+        // Encrypted at rest with the account's EBS key (the policy pack insists): the gateway and its
         // logs live here, though the secrets themselves stay in memory (gateway-image/boot.ts).
         rootBlockDevice: { encrypted: true, volumeType: "gp3", deleteOnTermination: true },
         tags: { ...args.tags, Name: name },
       },
-      child,
+      { ...child, ignoreChanges: args.stockImage ? ["ami"] : [] },
     );
     new AwsGatewayExpiry(
       `${name}-expiry`,
