@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_TTL_MINUTES } from "../common/ttl";
-import { BootSpec, renderBootScript, SecretRef } from "../gateway-image/boot";
+import { BootSpec, NodeSource, renderBootScript, SecretRef } from "../gateway-image/boot";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 import type { Cloud } from "../planner/cloud-settings";
@@ -77,9 +77,6 @@ export interface GatewayBundleFile {
 
 /** What a gateway's boot script is told of the bundle: where it is, and the sha256 it must have. */
 export type BootBundle = BootSpec["bundle"];
-
-/** How a gateway gets its Node: the pinned release tarball, or a Node on an image of yours. */
-export type NodeSource = BootSpec["node"];
 
 /**
  * The folder of the artifacts bucket that holds one bundle, named by its sha256: the gateways may read

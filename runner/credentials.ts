@@ -69,14 +69,18 @@ export function credentialSource(cloud: Cloud, probe: CredentialProbe): string |
       if (set(env.AWS_ACCESS_KEY_ID) && set(env.AWS_SECRET_ACCESS_KEY))
         return "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
       if (set(env.AWS_PROFILE)) return `the profile ${env.AWS_PROFILE} (AWS_PROFILE)`;
-      if (set(env.AWS_WEB_IDENTITY_TOKEN_FILE) && probe.exists(env.AWS_WEB_IDENTITY_TOKEN_FILE ?? ""))
+      if (
+        set(env.AWS_WEB_IDENTITY_TOKEN_FILE) &&
+        probe.exists(env.AWS_WEB_IDENTITY_TOKEN_FILE ?? "")
+      )
         return "a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)";
       if (
         set(env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) ||
         set(env.AWS_CONTAINER_CREDENTIALS_FULL_URI)
       )
         return "the container's credentials (AWS_CONTAINER_CREDENTIALS_*)";
-      const shared = env.AWS_SHARED_CREDENTIALS_FILE || path.join(probe.home, ".aws", "credentials");
+      const shared =
+        env.AWS_SHARED_CREDENTIALS_FILE || path.join(probe.home, ".aws", "credentials");
       if (probe.exists(shared)) return shared;
       const config = env.AWS_CONFIG_FILE || path.join(probe.home, ".aws", "config");
       if (probe.exists(config)) return config;

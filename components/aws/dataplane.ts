@@ -157,17 +157,15 @@ function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, Aws
       );
       const bundleRef = pulumi
         .all([artifacts.bucket, artifacts.key])
-        .apply(
-          ([bucket, key]): BootBundle => ({
-            artifact: {
-              provider: "aws",
-              region: parseRegion(home).name,
-              bucket,
-              key,
-            } satisfies ArtifactRef,
-            sha256: bundle.sha256,
-          }),
-        );
+        .apply(([bucket, key]): BootBundle => ({
+          artifact: {
+            provider: "aws",
+            region: parseRegion(home).name,
+            bucket,
+            key,
+          } satisfies ArtifactRef,
+          sha256: bundle.sha256,
+        }));
       return { providers, amis, secrets, identity, bundle: bundleRef };
     },
     region({ name, parent, tags }, { providers }, region, index, rules) {

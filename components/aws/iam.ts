@@ -49,7 +49,9 @@ export class AwsGatewayIdentity extends pulumi.ComponentResource {
       { parent: this },
     );
     // Known once the policy is attached too: a gateway booting with the profile may use it at once.
-    this.instanceProfile = pulumi.all([profile.name, policy.id]).apply(([profileName]) => profileName);
+    this.instanceProfile = pulumi
+      .all([profile.name, policy.id])
+      .apply(([profileName]) => profileName);
     this.registerOutputs({ instanceProfile: this.instanceProfile });
   }
 }

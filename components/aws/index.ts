@@ -16,9 +16,5 @@ export { gatewayPolicy } from "./naming";
 registerCloud({
   cloud: "aws",
   dataplane: (name, args, settings, opts) =>
-    new AwsDataplane(
-      name,
-      { ...args, images: settings.aws?.amis, node: settings.aws?.node },
-      opts,
-    ),
+    new AwsDataplane(name, { ...args, images: settings.aws?.amis, node: settings.aws?.node }, opts),
 });

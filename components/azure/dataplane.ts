@@ -175,12 +175,10 @@ function azureParts(
       );
       const bundleRef = pulumi
         .all([artifacts.account, artifacts.container, artifacts.blob])
-        .apply(
-          ([account, container, blob]): BootBundle => ({
-            artifact: { provider: "azure", account, container, blob } satisfies ArtifactRef,
-            sha256: bundle.sha256,
-          }),
-        );
+        .apply(([account, container, blob]): BootBundle => ({
+          artifact: { provider: "azure", account, container, blob } satisfies ArtifactRef,
+          sha256: bundle.sha256,
+        }));
       return { rg, identity, vault, secret, bundle: bundleRef };
     },
     region({ name, parent, tags }, { rg }, loc, index, rules) {

@@ -14,7 +14,11 @@ export { AzureRegionNetwork } from "./network";
 export {
   artifactsAccountName,
   autoShutdownTime,
-  containerScope, ROLES, roleDefinitionId, vaultName } from "./naming";
+  containerScope,
+  ROLES,
+  roleDefinitionId,
+  vaultName,
+} from "./naming";
 
 registerCloud({
   cloud: "azure",

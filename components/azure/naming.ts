@@ -64,6 +64,8 @@ export function artifactsAccountName(
   resourceGroup: string,
 ): string {
   const prefix = `sa${name.toLowerCase().replace(/[^a-z0-9]/g, "")}`.slice(0, 14);
-  const hash = createHash("sha256").update(`${subscriptionId}/${name}/${resourceGroup}`).digest("hex");
+  const hash = createHash("sha256")
+    .update(`${subscriptionId}/${name}/${resourceGroup}`)
+    .digest("hex");
   return prefix + hash.slice(0, 10);
 }

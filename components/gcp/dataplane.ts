@@ -148,12 +148,12 @@ function gcpParts(
         { project, location: regions[0], bundle, reader: identity.member, labels: tags },
         { parent },
       );
-      const bundleRef = pulumi.all([artifacts.bucket, artifacts.object]).apply(
-        ([bucket, object]): BootBundle => ({
+      const bundleRef = pulumi
+        .all([artifacts.bucket, artifacts.object])
+        .apply(([bucket, object]): BootBundle => ({
           artifact: { provider: "gcp", bucket, object } satisfies ArtifactRef,
           sha256: bundle.sha256,
-        }),
-      );
+        }));
       return { id, tag, image, network, identity, secret, selfDelete, bundle: bundleRef };
     },
     // The network is global: a region has only its subnet.

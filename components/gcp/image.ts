@@ -15,16 +15,18 @@ export const UBUNTU_FAMILY = "ubuntu-2404-lts-amd64";
 
 /** The stock gateway image (its self link), looked up at `up`; a failed lookup says what to do. */
 export function stockImage(parent: pulumi.Resource): pulumi.Output<string> {
-  const found = compute.getImage({ family: UBUNTU_FAMILY, project: UBUNTU_PROJECT }, { parent }).then(
-    (image) => image.selfLink,
-    (err: unknown) => {
-      throw new pulumi.ResourceError(
-        `looking up the stock image (family ${UBUNTU_FAMILY} of ${UBUNTU_PROJECT}) failed: ` +
-          `${err instanceof Error ? err.message : String(err)}; or give an image of your own with ` +
-          "pulumi config set --path 'skyplane:cloud.gcp.image' IMAGE",
-        parent,
-      );
-    },
-  );
+  const found = compute
+    .getImage({ family: UBUNTU_FAMILY, project: UBUNTU_PROJECT }, { parent })
+    .then(
+      (image) => image.selfLink,
+      (err: unknown) => {
+        throw new pulumi.ResourceError(
+          `looking up the stock image (family ${UBUNTU_FAMILY} of ${UBUNTU_PROJECT}) failed: ` +
+            `${err instanceof Error ? err.message : String(err)}; or give an image of your own with ` +
+            "pulumi config set --path 'skyplane:cloud.gcp.image' IMAGE",
+          parent,
+        );
+      },
+    );
   return pulumi.output(found);
 }

@@ -89,20 +89,40 @@ describe("api: provisioning a cloud route", function () {
     const toAzure = planDirect({ src: "aws:us-east-1", dsts: ["azure:westeurope"] }, buildModel());
     const azureIn: CredentialProbe = {
       ...signedIn,
-      env: { AWS_PROFILE: "prod", ARM_SUBSCRIPTION_ID: "sub", ARM_TENANT_ID: "ten", ARM_USE_MSI: "true" },
+      env: {
+        AWS_PROFILE: "prod",
+        ARM_SUBSCRIPTION_ID: "sub",
+        ARM_TENANT_ID: "ten",
+        ARM_USE_MSI: "true",
+      },
     };
     const azureJobs = [{ src: "s3://src-bucket/", dst: "azure://acct/dst/" }];
     const first = resolveCloudSettings(toAzure, "r", {
-      client: { clientCidr: "203.0.113.7/32", azure: { storageAccountId: "/subscriptions/sub/x" } as CloudSettings["azure"] },
+      client: {
+        clientCidr: "203.0.113.7/32",
+        azure: { storageAccountId: "/subscriptions/sub/x" } as CloudSettings["azure"],
+      },
       jobs: azureJobs,
       probe: azureIn,
       now,
     });
     assert.equal(first.azure?.subscriptionId, "sub");
     assert.equal(first.azure?.tenantId, "ten");
-    assert.match(first.azure?.sshPublicKey ?? "", /^ssh-rsa [A-Za-z0-9+/=]+ skyplane-gateway-no-login$/);
-    const next = resolveCloudSettings(toAzure, "r", { stack: first, jobs: azureJobs, probe: azureIn, now });
-    assert.equal(next.azure?.sshPublicKey, first.azure?.sshPublicKey, "the stack's key stays (its VMs too)");
+    assert.match(
+      first.azure?.sshPublicKey ?? "",
+      /^ssh-rsa [A-Za-z0-9+/=]+ skyplane-gateway-no-login$/,
+    );
+    const next = resolveCloudSettings(toAzure, "r", {
+      stack: first,
+      jobs: azureJobs,
+      probe: azureIn,
+      now,
+    });
+    assert.equal(
+      next.azure?.sshPublicKey,
+      first.azure?.sshPublicKey,
+      "the stack's key stays (its VMs too)",
+    );
   });
 
   it("refuses, before anything else, a route whose clouds show no credentials", () => {
@@ -321,7 +341,11 @@ describe("api: provisioning a cloud route", function () {
         // Not a settings, credentials or plugin check: the engine ran `up`, and the provider failed in it.
         assert.equal(err.code, "PROVISION_FAILED", err.message);
         assert.match(err.message, /provisioning stack aws-us-east-1--gcp-us-central1-a failed/);
-        assert.match(err.message, /no (aws|gcp) provider plugin on this machine|plugin/);
+        assert.match(err.message, /skyplane test: no (aws|gcp) provider plugin on this machine/);
+        assert.match(
+          err.message,
+          /could not read plugin \[\S+\/resource-(aws|gcp)-v[\d.]+\/pulumi-resource-(aws|gcp)\]/,
+        );
         const engine = await Engine.open({ home: own });
         const stack = await engine.stack("aws-us-east-1--gcp-us-central1-a", async () => ({}));
         const config = await stack.getAllConfig();

@@ -167,10 +167,18 @@ describe("components: every cloud's gateways, one shape", function () {
       {
         aws: "ami-ubuntu-us-east-1",
         gcp: "https://www.googleapis.com/compute/v1/projects/ubuntu-os-cloud/global/images/ubuntu-2404-lts-amd64-v20260101",
-        azure: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+        azure: {
+          publisher: "Canonical",
+          offer: "ubuntu-24_04-lts",
+          sku: "server",
+          version: "latest",
+        },
       },
     );
     for (const [name, vm] of Object.entries(booted))
-      assert.ok(vm.userData.includes(bundle.sha256), `${name} fetches the bundle and checks its hash`);
+      assert.ok(
+        vm.userData.includes(bundle.sha256),
+        `${name} fetches the bundle and checks its hash`,
+      );
   });
 });

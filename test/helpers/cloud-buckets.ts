@@ -1,5 +1,12 @@
 import { SkyplaneClient, SkyplaneClientOptions } from "../../runner";
-import { LocalStore, localBucketRoot, ObjectStore, openStore, StoreContext, StoreUri } from "../../stores";
+import {
+  LocalStore,
+  localBucketRoot,
+  ObjectStore,
+  openStore,
+  StoreContext,
+  StoreUri,
+} from "../../stores";
 
 /*
  * Cloud buckets without a cloud: a client whose s3:// and gs:// buckets are local bucket folders that

@@ -105,10 +105,12 @@ pulumi.runtime.setMocks(
       calls.push({ token: args.token, inputs: args.inputs });
       if (args.token === "aws:ec2/getAmi:getAmi") {
         const region = String(args.inputs.region);
-        if (regionsWithoutStockImage.has(region))
-          throw new Error(
-            "Your query returned no results. Please change your search criteria and try again.",
-          );
+        if (regionsWithoutStockImage.has(region)) {
+          // As the engine reports a provider's error: a gRPC status whose details are its message.
+          const message =
+            "Your query returned no results. Please change your search criteria and try again.";
+          throw Object.assign(new Error(message), { details: message });
+        }
         return { id: `ami-ubuntu-${region}`, imageId: `ami-ubuntu-${region}` };
       }
       if (args.token === "gcp:compute/getImage:getImage") {

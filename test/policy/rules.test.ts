@@ -340,11 +340,26 @@ describe("policy: the guardrails", () => {
       };
       const pab = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock";
       assert.deepEqual(check(noPublicStorage, pab, block), []);
-      assert.deepEqual(check(noPublicStorage, pab, { ...block, restrictPublicBuckets: false, blockPublicAcls: undefined }), [
-        "the bucket's public access block leaves blockPublicAcls, restrictPublicBuckets off: set each to true",
-      ]);
-      for (const type of ["aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketAclV2:BucketAclV2", "aws:s3/bucket:Bucket"]) {
-        assert.match(check(noPublicStorage, type, { acl: "public-read" }).join(), /ACL public-read opens it/, type);
+      assert.deepEqual(
+        check(noPublicStorage, pab, {
+          ...block,
+          restrictPublicBuckets: false,
+          blockPublicAcls: undefined,
+        }),
+        [
+          "the bucket's public access block leaves blockPublicAcls, restrictPublicBuckets off: set each to true",
+        ],
+      );
+      for (const type of [
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:s3/bucketAclV2:BucketAclV2",
+        "aws:s3/bucket:Bucket",
+      ]) {
+        assert.match(
+          check(noPublicStorage, type, { acl: "public-read" }).join(),
+          /ACL public-read opens it/,
+          type,
+        );
         assert.deepEqual(check(noPublicStorage, type, { acl: "private" }), [], type);
         assert.deepEqual(check(noPublicStorage, type, {}), [], type);
       }
@@ -352,21 +367,75 @@ describe("policy: the guardrails", () => {
 
     it("rejects GCS buckets without public access prevention or with object ACLs, and grants to allUsers", () => {
       const bucket = "gcp:storage/bucket:Bucket";
-      assert.deepEqual(check(noPublicStorage, bucket, { publicAccessPrevention: "enforced", uniformBucketLevelAccess: true }), []);
-      assert.equal(check(noPublicStorage, bucket, { publicAccessPrevention: "inherited", uniformBucketLevelAccess: false }).length, 2);
+      assert.deepEqual(
+        check(noPublicStorage, bucket, {
+          publicAccessPrevention: "enforced",
+          uniformBucketLevelAccess: true,
+        }),
+        [],
+      );
+      assert.equal(
+        check(noPublicStorage, bucket, {
+          publicAccessPrevention: "inherited",
+          uniformBucketLevelAccess: false,
+        }).length,
+        2,
+      );
       const member = "gcp:storage/bucketIAMMember:BucketIAMMember";
-      assert.match(check(noPublicStorage, member, { role: "roles/storage.objectViewer", member: "allUsers" }).join(), /grants allUsers/);
-      assert.match(check(noPublicStorage, "gcp:storage/bucketIAMBinding:BucketIAMBinding", { members: ["user:a@example.com", "allAuthenticatedUsers"] }).join(), /grants allAuthenticatedUsers/);
-      assert.match(check(noPublicStorage, "gcp:storage/objectAccessControl:ObjectAccessControl", { entity: "allUsers", role: "READER" }).join(), /grants allUsers/);
-      assert.match(check(noPublicStorage, "gcp:storage/bucketACL:BucketACL", { roleEntities: ["READER:allUsers"] }).join(), /grants allUsers/);
-      assert.deepEqual(check(noPublicStorage, member, { member: "serviceAccount:gw@p.iam.gserviceaccount.com" }), []);
+      assert.match(
+        check(noPublicStorage, member, {
+          role: "roles/storage.objectViewer",
+          member: "allUsers",
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/bucketIAMBinding:BucketIAMBinding", {
+          members: ["user:a@example.com", "allAuthenticatedUsers"],
+        }).join(),
+        /grants allAuthenticatedUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/objectAccessControl:ObjectAccessControl", {
+          entity: "allUsers",
+          role: "READER",
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/bucketACL:BucketACL", {
+          roleEntities: ["READER:allUsers"],
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.deepEqual(
+        check(noPublicStorage, member, { member: "serviceAccount:gw@p.iam.gserviceaccount.com" }),
+        [],
+      );
     });
 
     it("rejects Azure accounts that allow public blob access and containers open to the public", () => {
-      assert.deepEqual(check(noPublicStorage, "azure-native:storage:StorageAccount", { allowBlobPublicAccess: false }), []);
-      assert.match(check(noPublicStorage, "azure-native:storage:StorageAccount", {}).join(), /allows public blob access/, "Azure's default allows it");
-      assert.match(check(noPublicStorage, "azure-native:storage:BlobContainer", { publicAccess: "Blob" }).join(), /public access is Blob/);
-      assert.deepEqual(check(noPublicStorage, "azure-native:storage:BlobContainer", { publicAccess: "None" }), []);
+      assert.deepEqual(
+        check(noPublicStorage, "azure-native:storage:StorageAccount", {
+          allowBlobPublicAccess: false,
+        }),
+        [],
+      );
+      assert.match(
+        check(noPublicStorage, "azure-native:storage:StorageAccount", {}).join(),
+        /allows public blob access/,
+        "Azure's default allows it",
+      );
+      assert.match(
+        check(noPublicStorage, "azure-native:storage:BlobContainer", {
+          publicAccess: "Blob",
+        }).join(),
+        /public access is Blob/,
+      );
+      assert.deepEqual(
+        check(noPublicStorage, "azure-native:storage:BlobContainer", { publicAccess: "None" }),
+        [],
+      );
     });
   });
 
@@ -433,7 +502,11 @@ describe("policy: the guardrails", () => {
     ]);
     assert.equal(gateways.length, 8, "two gateways per cloud were checked");
     const buckets = mine.filter((r) =>
-      ["aws:s3/bucket:Bucket", "gcp:storage/bucket:Bucket", "azure-native:storage:StorageAccount"].includes(r.type),
+      [
+        "aws:s3/bucket:Bucket",
+        "gcp:storage/bucket:Bucket",
+        "azure-native:storage:StorageAccount",
+      ].includes(r.type),
     );
     assert.equal(buckets.length, 3, "each cloud's artifacts bucket was checked");
     const violations = mine.flatMap((r) =>

@@ -80,7 +80,11 @@ describe("runner/credentials: each cloud's credentials, before anything is creat
         machine({}, { "/sys/hypervisor/uuid": "ec2e1916-9099-7caf-fd21-012345abcdef\n" }),
         "this EC2 instance's role (instance metadata)",
       ],
-      ["another cloud's VM", machine({}, { "/sys/class/dmi/id/sys_vendor": "Google\n" }), undefined],
+      [
+        "another cloud's VM",
+        machine({}, { "/sys/class/dmi/id/sys_vendor": "Google\n" }),
+        undefined,
+      ],
     ];
     assert.deepEqual(
       cases.map(([name, probe]) => [name, credentialSource("aws", probe)]),
@@ -133,7 +137,11 @@ describe("runner/credentials: each cloud's credentials, before anything is creat
         "a service principal (ARM_CLIENT_ID)",
       ],
       ["a managed identity", machine({ ARM_USE_MSI: "true" }), "a managed identity (ARM_USE_MSI)"],
-      ["the CLI's login", machine({}, { [profile]: signedIn }), `the Azure CLI's login (${profile})`],
+      [
+        "the CLI's login",
+        machine({}, { [profile]: signedIn }),
+        `the Azure CLI's login (${profile})`,
+      ],
       [
         "the CLI signed out",
         machine({}, { [profile]: JSON.stringify({ subscriptions: [] }) }),
@@ -199,7 +207,10 @@ describe("runner/credentials: each cloud's credentials, before anything is creat
     const config = "[core]\naccount = a@example.com\nproject = active-p\n\n[compute]\nzone = x\n";
     assert.equal(
       defaultGcpProject(
-        machine({}, { [`${g}/active_config`]: "work\n", [`${g}/configurations/config_work`]: config }),
+        machine(
+          {},
+          { [`${g}/active_config`]: "work\n", [`${g}/configurations/config_work`]: config },
+        ),
       ),
       "active-p",
     );
@@ -255,7 +266,7 @@ describe("runner/credentials: each cloud's credentials, before anything is creat
 /** The exponent and modulus of an ssh-rsa blob (RFC 4253 §6.6), base64url as a JWK has them. */
 function readRsaBlob(blob: Buffer): { e: string; n: string } {
   const fields: Buffer[] = [];
-  for (let at = 0; at < blob.length; ) {
+  for (let at = 0; at < blob.length;) {
     const len = blob.readUInt32BE(at);
     fields.push(blob.subarray(at + 4, at + 4 + len));
     at += 4 + len;

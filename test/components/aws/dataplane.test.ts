@@ -9,6 +9,7 @@ import {
   regionsWithoutStockImage,
   settled,
   testBundle,
+  typeOf,
   value,
 } from "../../helpers/mocks";
 import { inputsOfBuilds } from "../../helpers/builds";
@@ -179,14 +180,21 @@ describe("components/aws: the dataplane under mocks", function () {
       ["dp-aws-us-west-2-0-vm", "ami-ubuntu-us-west-2"],
     ]);
     for (const vm of vms)
-      assert.deepEqual(options.get(vm.name)?.ignoreChanges, ["ami"], "Canonical's next AMI replaces nothing");
+      assert.deepEqual(
+        options.get(vm.name)?.ignoreChanges,
+        ["ami"],
+        "Canonical's next AMI replaces nothing",
+      );
   });
 
   it("uploads the bundle to the stack's own encrypted bucket, under its sha256, deleted with the stack", async () => {
     const [bucket] = mine().filter((r) => r.type === "aws:s3/bucket:Bucket");
     assert.equal(bucket.inputs.forceDestroy, true, "destroy empties it");
     assert.equal(bucket.inputs.bucketPrefix, "skyplane-artifacts-");
-    assert.equal((bucket.inputs.tags as Record<string, string>)["skyplane:route"], "aws-us-east-1--aws-us-west-2");
+    assert.equal(
+      (bucket.inputs.tags as Record<string, string>)["skyplane:route"],
+      "aws-us-east-1--aws-us-west-2",
+    );
     const [object] = mine().filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2");
     assert.equal(object.inputs.bucket, "skyplane-artifacts-dp-artifacts-bucket");
     assert.equal(
@@ -221,13 +229,18 @@ describe("components/aws: the dataplane under mocks", function () {
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    assert.deepEqual(byType("BucketOwnershipControls").rule, { objectOwnership: "BucketOwnerEnforced" });
+    assert.deepEqual(byType("BucketOwnershipControls").rule, {
+      objectOwnership: "BucketOwnerEnforced",
+    });
     assert.equal(byType("BucketObjectv2").acl, undefined, "no object ACL (ACLs are off)");
     // Of every IAM policy the dataplane makes, one names the bucket: the gateways', GetObject on the prefix.
     const policies = mine().filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
     assert.equal(policies.length, 3);
     const naming = policies.filter((p) => String(p.inputs.policy).includes("skyplane-artifacts-"));
-    assert.deepEqual(naming.map((p) => p.name), ["dp-identity-policy"]);
+    assert.deepEqual(
+      naming.map((p) => p.name),
+      ["dp-identity-policy"],
+    );
     const statements = (
       JSON.parse(naming[0].inputs.policy as string) as {
         Statement: Array<{ Action: string[]; Resource: string[] }>;
@@ -238,7 +251,9 @@ describe("components/aws: the dataplane under mocks", function () {
         Sid: "ReadGatewayBundle",
         Effect: "Allow",
         Action: ["s3:GetObject"],
-        Resource: [`arn:aws:s3:::skyplane-artifacts-dp-artifacts-bucket/skyplane-gateway/${bundle.sha256}/*`],
+        Resource: [
+          `arn:aws:s3:::skyplane-artifacts-dp-artifacts-bucket/skyplane-gateway/${bundle.sha256}/*`,
+        ],
       },
     ]);
   });
@@ -320,42 +335,75 @@ describe("components/aws: the dataplane under mocks", function () {
       [bundle, bundle, other].map((bundle) => () => new AwsDataplane("warm", { ...args, bundle })),
       "aws:ec2/instance:Instance",
     );
-    assert.deepEqual(Object.keys(a1).sort(), ["warm-aws-us-east-1-0-vm", "warm-aws-us-west-2-0-vm"]);
+    assert.deepEqual(Object.keys(a1).sort(), [
+      "warm-aws-us-east-1-0-vm",
+      "warm-aws-us-west-2-0-vm",
+    ]);
     for (const vm of Object.keys(a1)) {
       assert.equal(a2[vm], a1[vm], `${vm}: the same bytes on the next up`);
       assert.notEqual(b[vm], a1[vm], `${vm}: a new bundle is a new VM`);
-      assert.equal(b[vm], a1[vm].replaceAll(bundle.sha256, other.sha256), "and only its hash differs");
+      assert.equal(
+        b[vm],
+        a1[vm].replaceAll(bundle.sha256, other.sha256),
+        "and only its hash differs",
+      );
     }
   });
 
   it("fails a region without a stock image before creating anything, saying what to do", async () => {
     const { AwsDataplane, stockAmi } = await import("../../../components/aws");
+    const { Provider } = await import("@pulumi/aws");
+    const expected =
+      "no stock Ubuntu 24.04 LTS image in aws:ap-east-1 (Canonical's ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*): " +
+      `give a gateway AMI of your own with pulumi config set --path 'skyplane:cloud.aws.amis["aws:ap-east-1"]' AMI_ID, or route through another region`;
+    const promise = <T>(o: pulumi.Input<T>) =>
+      (pulumi.output(o) as unknown as { promise(): Promise<T> }).promise();
     regionsWithoutStockImage.add("ap-east-1");
     try {
-      const owner = new pulumi.ComponentResource("skyplane:test:Owner", "noimg-owner");
-      const provider = new (await import("@pulumi/aws")).Provider("noimg-owner-p", { region: "ap-east-1" }, { parent: owner });
-      const ami = stockAmi("aws:ap-east-1", provider, owner);
-      await assert.rejects(
-        (ami as unknown as { promise(): Promise<string> }).promise(),
-        (e: Error) =>
-          e.message.includes(
-            `no stock Ubuntu 24.04 LTS image in aws:ap-east-1 (Canonical's ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*): give a gateway AMI of your own with pulumi config set --path 'skyplane:cloud.aws.amis["aws:ap-east-1"]' AMI_ID`,
-          ),
+      const owner = new pulumi.ComponentResource("skyplane:test:Owner", "lookup-owner");
+      const provider = new Provider("lookup-owner-p", { region: "ap-east-1" }, { parent: owner });
+      await assert.rejects(promise(stockAmi("aws:ap-east-1", provider, owner)), (e: Error) =>
+        e.message.includes(expected),
       );
-      const dp = new AwsDataplane("noimg", {
-        ...args,
-        topology: planDirect({ src: "aws:ap-east-1", dsts: ["aws:us-east-1"] }, buildModel()),
-      });
+      const opts = new Map<string, pulumi.CustomResourceOptions>();
+      const dp = new AwsDataplane(
+        "noimg",
+        {
+          ...args,
+          topology: planDirect({ src: "aws:ap-east-1", dsts: ["aws:us-east-1"] }, buildModel()),
+        },
+        { transformations: [({ type, name, opts: o }) => void opts.set(`${type} ${name}`, o)] },
+      );
       const children = descendantResources(dp);
-      const outcomes = await Promise.allSettled(
-        children.map((r) => (r.urn as unknown as { promise(): Promise<string> }).promise()),
+      const providers = children.filter((r) => typeOf(r) === "pulumi:providers:aws");
+      const nameOf = (r: pulumi.Resource) => (r as unknown as { __name: string }).__name;
+      assert.deepEqual(providers.map(nameOf).sort(), [
+        "noimg-aws-ap-east-1",
+        "noimg-aws-us-east-1",
+        "noimg-images",
+      ]);
+      // Every provider but the lookup's waits for the lookups, which fail, saying what to do.
+      const gated = providers.filter((p) => nameOf(p) !== "noimg-images");
+      for (const p of gated)
+        await assert.rejects(
+          promise(opts.get(`${typeOf(p)} ${nameOf(p)}`)?.dependsOn),
+          (e: Error) => e.message.includes(expected),
+        );
+      // Every cloud resource of the dataplane is made through one of them: none can be created.
+      const cloud = children.filter((r) => !/^(skyplane:|pulumi:providers:)/.test(typeOf(r)));
+      assert.ok(cloud.length > 30, `${cloud.length} cloud resources looked at`);
+      const through = (r: pulumi.Resource) => (r as unknown as { __prov?: pulumi.Resource }).__prov;
+      assert.deepEqual(
+        cloud.filter((r) => !gated.includes(through(r) as pulumi.Resource)).map(nameOf),
+        [],
       );
-      assert.ok(outcomes.length > 20, `looked at ${outcomes.length} resources`);
-      const created = all
-        .filter((r) => r.name.startsWith("noimg-") && !r.type.startsWith("skyplane:"))
-        .map((r) => r.type);
-      assert.deepEqual(created, ["pulumi:providers:aws"], "only the lookup's provider");
-      assert.ok(outcomes.some((o) => o.status === "rejected"));
+      assert.deepEqual(
+        all
+          .filter((r) => r.name.startsWith("noimg-") && !r.type.startsWith("skyplane:"))
+          .map((r) => r.name),
+        ["noimg-images"],
+        "the engine was asked for the lookup's provider alone",
+      );
     } finally {
       regionsWithoutStockImage.delete("ap-east-1");
     }
@@ -367,23 +415,42 @@ describe("components/aws: the dataplane under mocks", function () {
     const start = all.length;
     const dp = new AwsDataplane("own", {
       ...args,
-      images: { "aws:us-east-1": "ami-0123456789abcdef0", "aws:us-west-2": "ami-0fedcba9876543210" },
+      images: {
+        "aws:us-east-1": "ami-0123456789abcdef0",
+        "aws:us-west-2": "ami-0fedcba9876543210",
+      },
       node: "/usr/local/bin/node",
     });
     await settled(dp);
-    assert.deepEqual(calls.slice(first).map((c) => c.token), [], "no lookup");
+    assert.deepEqual(
+      calls.slice(first).map((c) => c.token),
+      [],
+      "no lookup",
+    );
     const vms = all.slice(start).filter((r) => r.type === "aws:ec2/instance:Instance");
-    assert.deepEqual(vms.map((vm) => vm.inputs.ami).sort(), ["ami-0123456789abcdef0", "ami-0fedcba9876543210"]);
+    assert.deepEqual(vms.map((vm) => vm.inputs.ami).sort(), [
+      "ami-0123456789abcdef0",
+      "ami-0fedcba9876543210",
+    ]);
     for (const vm of vms) {
       const userData = vm.inputs.userData as string;
       assert.ok(userData.includes("/usr/local/bin/node"), "runs the Node on the image");
       assert.ok(!userData.includes(NODE_RUNTIME.url), "fetches no Node");
       assert.ok(userData.includes(bundle.sha256), "still fetches the bundle");
     }
-    assert.equal(all.slice(start).filter((r) => r.type === "pulumi:providers:aws").length, 2, "no lookup provider");
+    assert.equal(
+      all.slice(start).filter((r) => r.type === "pulumi:providers:aws").length,
+      2,
+      "no lookup provider",
+    );
     assert.throws(
-      () => new AwsDataplane("half", { ...args, images: { "aws:us-east-1": "ami-0123456789abcdef0" }, node: "/usr/bin/node" }),
-      /images\["aws:us-west-2"\].*node \/usr\/bin\/node is a Node on your own image, but aws:us-west-2 has none/s,
+      () =>
+        new AwsDataplane("half", {
+          ...args,
+          images: { "aws:us-east-1": "ami-0123456789abcdef0" },
+          node: "/usr/bin/node",
+        }),
+      /node \/usr\/bin\/node is a Node on your own image, but aws:us-west-2 has none: give its AMI/,
     );
   });
 

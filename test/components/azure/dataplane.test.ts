@@ -55,10 +55,9 @@ describe("components/azure: the dataplane under mocks", function () {
     expireAt: Date.UTC(2026, 10, 27, 14),
   };
   const script = (vm: { inputs: Record<string, unknown> }) =>
-    Buffer.from(
-      (vm.inputs.osProfile as { customData: string }).customData,
-      "base64",
-    ).toString("utf8");
+    Buffer.from((vm.inputs.osProfile as { customData: string }).customData, "base64").toString(
+      "utf8",
+    );
 
   before(async () => {
     const { AzureDataplane } = await import("../../../components/azure");
@@ -310,13 +309,21 @@ describe("components/azure: the dataplane under mocks", function () {
     const { AzureDataplane } = await import("../../../components/azure");
     const other = testBundle("another gateway bundle");
     const [a1, a2, b] = await inputsOfBuilds(
-      [bundle, bundle, other].map((bundle) => () => new AzureDataplane("awarm", { ...args, bundle })),
+      [bundle, bundle, other].map(
+        (bundle) => () => new AzureDataplane("awarm", { ...args, bundle }),
+      ),
       "azure-native:compute:VirtualMachine",
     );
-    assert.deepEqual(Object.keys(a1).sort(), ["awarm-azure-eastus-0-vm", "awarm-azure-westeurope-0-vm"]);
+    assert.deepEqual(Object.keys(a1).sort(), [
+      "awarm-azure-eastus-0-vm",
+      "awarm-azure-westeurope-0-vm",
+    ]);
     const decoded = (inputs: string) => {
       const vm = JSON.parse(inputs) as { osProfile: { customData: string } };
-      return JSON.stringify({ ...vm, osProfile: { ...vm.osProfile, customData: script({ inputs: vm }) } });
+      return JSON.stringify({
+        ...vm,
+        osProfile: { ...vm.osProfile, customData: script({ inputs: vm }) },
+      });
     };
     for (const vm of Object.keys(a1)) {
       assert.equal(a2[vm], a1[vm], `${vm}: the same bytes on the next up`);

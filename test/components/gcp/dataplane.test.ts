@@ -200,22 +200,29 @@ describe("components/gcp: the dataplane under mocks", function () {
       [],
     );
     assert.ok(
-      members.every((m) => m.inputs.member === "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com"),
+      members.every(
+        (m) => m.inputs.member === "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+      ),
       "every grant is the gateways' account's",
     );
-    const onArtifacts = members.filter((m) => m.inputs.bucket === "gdp-artifacts-bucket-bucket-name");
-    assert.deepEqual(onArtifacts.map((m) => ({ ...m.inputs })), [
-      {
-        bucket: "gdp-artifacts-bucket-bucket-name",
-        role: "roles/storage.objectViewer",
-        member: "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
-        condition: {
-          title: "skyplane-gateway-bundle",
-          description: "the gateway bundle's prefix only",
-          expression: `resource.name.startsWith("projects/_/buckets/gdp-artifacts-bucket-bucket-name/objects/skyplane-gateway/${bundle.sha256}/")`,
+    const onArtifacts = members.filter(
+      (m) => m.inputs.bucket === "gdp-artifacts-bucket-bucket-name",
+    );
+    assert.deepEqual(
+      onArtifacts.map((m) => ({ ...m.inputs })),
+      [
+        {
+          bucket: "gdp-artifacts-bucket-bucket-name",
+          role: "roles/storage.objectViewer",
+          member: "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+          condition: {
+            title: "skyplane-gateway-bundle",
+            description: "the gateway bundle's prefix only",
+            expression: `resource.name.startsWith("projects/_/buckets/gdp-artifacts-bucket-bucket-name/objects/skyplane-gateway/${bundle.sha256}/")`,
+          },
         },
-      },
-    ]);
+      ],
+    );
   });
 
   it("boots gateways from cloud-init with no secret in the metadata, labelled with their expiry", () => {
@@ -260,11 +267,18 @@ describe("components/gcp: the dataplane under mocks", function () {
       [bundle, bundle, other].map((bundle) => () => new GcpDataplane("gwarm", { ...args, bundle })),
       "gcp:compute/instance:Instance",
     );
-    assert.deepEqual(Object.keys(a1).sort(), ["gwarm-gcp-europe-west1-b-0-vm", "gwarm-gcp-us-central1-a-0-vm"]);
+    assert.deepEqual(Object.keys(a1).sort(), [
+      "gwarm-gcp-europe-west1-b-0-vm",
+      "gwarm-gcp-us-central1-a-0-vm",
+    ]);
     for (const vm of Object.keys(a1)) {
       assert.equal(a2[vm], a1[vm], `${vm}: the same bytes on the next up`);
       assert.notEqual(b[vm], a1[vm], `${vm}: a new bundle is a new VM`);
-      assert.equal(b[vm], a1[vm].replaceAll(bundle.sha256, other.sha256), "and only its hash differs");
+      assert.equal(
+        b[vm],
+        a1[vm].replaceAll(bundle.sha256, other.sha256),
+        "and only its hash differs",
+      );
     }
   });
 
