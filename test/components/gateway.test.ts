@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { checksHash } from "../helpers/builds";
 import {
   AZURE_TEST_SETTINGS,
   descendantResources,
@@ -177,7 +179,11 @@ describe("components: every cloud's gateways, one shape", function () {
     );
     for (const [name, vm] of Object.entries(booted))
       assert.ok(
-        vm.userData.includes(bundle.sha256),
+        checksHash(
+          vm.userData,
+          `skyplane-gateway/${bundle.sha256}/${path.basename(bundle.path)}`,
+          bundle.sha256,
+        ),
         `${name} fetches the bundle and checks its hash`,
       );
   });

@@ -31,3 +31,11 @@ export async function inputsOfBuilds(
   }
   return out;
 }
+
+/**
+ * Whether `script` holds `sha256` as a value of its own (what the boot script checks the download
+ * against), not only inside the bundle's object key, as written or URI-encoded in a request path.
+ */
+export function checksHash(script: string, key: string, sha256: string): boolean {
+  return script.replaceAll(key, "").replaceAll(encodeURIComponent(key), "").includes(sha256);
+}

@@ -250,7 +250,7 @@ describe("runner/credentials: each cloud's credentials, before anything is creat
     const [kind, blob, comment] = key.split(" ");
     assert.equal(kind, "ssh-rsa");
     assert.equal(comment, "skyplane-gateway-no-login");
-    // The blob is the key in SSH's wire form: OpenSSH's key parser (Node's, here) reads it back.
+    // The blob is an RSA key in SSH's wire form (RFC 4253): read back by hand, Node takes it as a key.
     const parsed = crypto.createPublicKey({
       key: {
         kty: "RSA",

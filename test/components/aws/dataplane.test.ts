@@ -12,7 +12,7 @@ import {
   typeOf,
   value,
 } from "../../helpers/mocks";
-import { inputsOfBuilds } from "../../helpers/builds";
+import { checksHash, inputsOfBuilds } from "../../helpers/builds";
 import type { AwsDataplaneArgs } from "../../../components/aws";
 import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
@@ -32,6 +32,7 @@ describe("components/aws: the dataplane under mocks", function () {
   let root: pulumi.ComponentResource;
   let lookups: Called[];
   const bundle = testBundle();
+  const bundleKey = `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`;
   // This file's resources (the mocks are shared by every mock test): all named after the component "dp".
   const mine = () => all.filter((r) => r.name === "dp" || r.name.startsWith("dp-"));
   // Resource options are invisible to the mocks: a transformation records them as each child registers.
@@ -273,7 +274,12 @@ describe("components/aws: the dataplane under mocks", function () {
       assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
       assert.ok(Buffer.byteLength(userData) <= 16 * 1024, "EC2 takes at most 16 KB of user data");
       // The bundle: where it is and the sha256 it must have, both inputs of the VM.
-      assert.ok(userData.includes(bundle.sha256), `${vm.name} checks the bundle's sha256`);
+      // The bundle's hash is in the script as what to check, not only as part of the object's key.
+      assert.ok(
+        checksHash(userData, bundleKey, bundle.sha256),
+        `${vm.name} checks the bundle's sha256`,
+      );
+      assert.ok(userData.includes(bundleKey), `${vm.name} fetches the bundle's object`);
       assert.ok(userData.includes("skyplane-artifacts-dp-artifacts-bucket"), vm.name);
       assert.ok(userData.includes(`skyplane-gateway/${bundle.sha256}/`), vm.name);
       assert.ok(userData.includes(NODE_RUNTIME.sha256), `${vm.name} checks Node's sha256`);
@@ -436,7 +442,7 @@ describe("components/aws: the dataplane under mocks", function () {
       const userData = vm.inputs.userData as string;
       assert.ok(userData.includes("/usr/local/bin/node"), "runs the Node on the image");
       assert.ok(!userData.includes(NODE_RUNTIME.url), "fetches no Node");
-      assert.ok(userData.includes(bundle.sha256), "still fetches the bundle");
+      assert.ok(checksHash(userData, bundleKey, bundle.sha256), "still checks the bundle");
     }
     assert.equal(
       all.slice(start).filter((r) => r.type === "pulumi:providers:aws").length,

@@ -9,7 +9,7 @@ import {
   testBundle,
   value,
 } from "../../helpers/mocks";
-import { inputsOfBuilds } from "../../helpers/builds";
+import { checksHash, inputsOfBuilds } from "../../helpers/builds";
 import type { AzureDataplaneArgs } from "../../../components/azure";
 import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
@@ -39,6 +39,7 @@ describe("components/azure: the dataplane under mocks", function () {
   };
 
   const bundle = testBundle();
+  const bundleKey = `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`;
   const args: AzureDataplaneArgs = {
     topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, buildModel()),
     subscriptionId: SUB,
@@ -221,7 +222,12 @@ describe("components/azure: the dataplane under mocks", function () {
       const text = script(vm);
       assert.match(text, /^#cloud-config/);
       assert.ok(!text.includes("the-token-value") && !text.includes("the-key-value"));
-      assert.ok(text.includes(bundle.sha256), `${vm.name} checks the bundle's sha256`);
+      // The bundle's hash is in the script as what to check, not only as part of the object's key.
+      assert.ok(
+        checksHash(text, bundleKey, bundle.sha256),
+        `${vm.name} checks the bundle's sha256`,
+      );
+      assert.ok(text.includes(bundleKey), `${vm.name} fetches the bundle's object`);
       assert.ok(text.includes("skyplane-artifacts"), vm.name);
       assert.ok(text.includes(NODE_RUNTIME.sha256), `${vm.name} checks Node's sha256`);
       assert.equal(vm.inputs.userData, undefined, "cloud-init reads custom data on Azure");

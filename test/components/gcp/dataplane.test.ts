@@ -9,7 +9,7 @@ import {
   testBundle,
   value,
 } from "../../helpers/mocks";
-import { inputsOfBuilds } from "../../helpers/builds";
+import { checksHash, inputsOfBuilds } from "../../helpers/builds";
 import type { GcpDataplaneArgs } from "../../../components/gcp";
 import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
@@ -36,6 +36,7 @@ describe("components/gcp: the dataplane under mocks", function () {
   };
 
   const bundle = testBundle();
+  const bundleKey = `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`;
   let lookups: Called[];
   const args: GcpDataplaneArgs = {
     topology: planDirect({ src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] }, buildModel()),
@@ -230,7 +231,12 @@ describe("components/gcp: the dataplane under mocks", function () {
       const userData = (vm.inputs.metadata as Record<string, string>)["user-data"];
       assert.match(userData, /^#cloud-config/);
       assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
-      assert.ok(userData.includes(bundle.sha256), `${vm.name} checks the bundle's sha256`);
+      // The bundle's hash is in the script as what to check, not only as part of the object's key.
+      assert.ok(
+        checksHash(userData, bundleKey, bundle.sha256),
+        `${vm.name} checks the bundle's sha256`,
+      );
+      assert.ok(userData.includes(bundleKey), `${vm.name} fetches the bundle's object`);
       assert.ok(userData.includes("gdp-artifacts-bucket-bucket-name"), vm.name);
       assert.ok(userData.includes(NODE_RUNTIME.sha256), `${vm.name} checks Node's sha256`);
       assert.equal((vm.inputs.labels as Record<string, string>)["skyplane-expires"], "1795788000");
