@@ -17,7 +17,7 @@ import { AwsArtifacts } from "./artifacts";
 import { AwsGatewayFirewall } from "./firewall";
 import { AwsGateway } from "./gateway";
 import { AwsGatewayIdentity } from "./iam";
-import { stockAmi } from "./image";
+import { afterLookups, stockAmi } from "./image";
 import { AwsRegionNetwork } from "./network";
 
 /** Arguments of a dataplane on AWS. */
@@ -93,9 +93,7 @@ function awsParts(args: AwsDataplaneArgs): CloudParts<AwsProviders, ec2.Eip, Aws
             : { ami: stockAmi(r, lookup as aws.Provider, parent), stock: true },
         ]),
       );
-      const found = pulumi
-        .all([...amis.values()].filter((a) => a.stock).map((a) => a.ami))
-        .apply((): pulumi.Resource[] => []);
+      const found = afterLookups([...amis.values()].filter((a) => a.stock).map((a) => a.ami));
       const providers = new Map(
         regions.map((r) => [
           r,

@@ -59,3 +59,13 @@ export function stockAmi(
   );
   return pulumi.output(found);
 }
+
+/**
+ * What the dataplane's providers wait for: every stock AMI lookup. A failed lookup fails it, so that no
+ * resource made through those providers is created.
+ */
+export function afterLookups(
+  amis: readonly pulumi.Input<string>[],
+): pulumi.Output<pulumi.Resource[]> {
+  return pulumi.all([...amis]).apply((): pulumi.Resource[] => []);
+}

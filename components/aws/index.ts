@@ -9,7 +9,7 @@ export { atExpression, AwsGatewayExpiry, terminatePolicy } from "./expiry";
 export { AwsGatewayFirewall } from "./firewall";
 export { AwsGatewayIdentity } from "./iam";
 export { AwsArtifacts } from "./artifacts";
-export { CANONICAL_OWNER, stockAmi, UBUNTU_AMI_NAME, ubuntuAmiQuery } from "./image";
+export { afterLookups, CANONICAL_OWNER, stockAmi, UBUNTU_AMI_NAME, ubuntuAmiQuery } from "./image";
 export { AwsRegionNetwork } from "./network";
 export { gatewayPolicy } from "./naming";
 

@@ -37,10 +37,13 @@ describe("components/aws: the dataplane under mocks", function () {
   const mine = () => all.filter((r) => r.name === "dp" || r.name.startsWith("dp-"));
   // Resource options are invisible to the mocks: a transformation records them as each child registers.
   const options = new Map<string, pulumi.CustomResourceOptions>();
-  const recordOptions: pulumi.ResourceTransformation = ({ name, opts }) => {
-    options.set(name, opts);
+  const recordOptions: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+    options.set(`${type} ${name}`, opts);
     return undefined;
   };
+  /** An output's value, or its error. */
+  const promise = <T>(o: pulumi.Input<T>) =>
+    (pulumi.output(o) as unknown as { promise(): Promise<T> }).promise();
   const topology = planDirect({ src: "aws:us-east-1", dsts: ["aws:us-west-2"] }, buildModel());
   const args: AwsDataplaneArgs = {
     topology,
@@ -182,7 +185,7 @@ describe("components/aws: the dataplane under mocks", function () {
     ]);
     for (const vm of vms)
       assert.deepEqual(
-        options.get(vm.name)?.ignoreChanges,
+        options.get(`${vm.type} ${vm.name}`)?.ignoreChanges,
         ["ami"],
         "Canonical's next AMI replaces nothing",
       );
@@ -356,59 +359,51 @@ describe("components/aws: the dataplane under mocks", function () {
     }
   });
 
-  it("fails a region without a stock image before creating anything, saying what to do", async () => {
-    const { AwsDataplane, stockAmi } = await import("../../../components/aws");
+  it("creates nothing before every stock image lookup has answered: each resource's provider waits for them", async () => {
+    const { afterLookups } = await import("../../../components/aws");
+    const children = descendantResources(root);
+    const nameOf = (r: pulumi.Resource) => (r as unknown as { __name: string }).__name;
+    const providers = children.filter((r) => typeOf(r) === "pulumi:providers:aws");
+    assert.deepEqual(providers.map(nameOf).sort(), [
+      "dp-aws-us-east-1",
+      "dp-aws-us-west-2",
+      "dp-images",
+    ]);
+    const gated = providers.filter((p) => nameOf(p) !== "dp-images");
+    for (const p of gated) {
+      const waits = options.get(`${typeOf(p)} ${nameOf(p)}`)?.dependsOn;
+      assert.ok(pulumi.Output.isInstance(waits), `${nameOf(p)} waits for the lookups`);
+    }
+    // Every cloud resource of the dataplane is made through a provider that waits.
+    const cloud = children.filter((r) => !/^(skyplane:|pulumi:providers:)/.test(typeOf(r)));
+    assert.equal(cloud.length, mine().filter((r) => !/^(skyplane:|pulumi:)/.test(r.type)).length);
+    assert.ok(cloud.length > 30, `${cloud.length} cloud resources looked at`);
+    const through = (r: pulumi.Resource) => (r as unknown as { __prov?: pulumi.Resource }).__prov;
+    assert.deepEqual(
+      cloud.filter((r) => !gated.includes(through(r) as pulumi.Resource)).map(nameOf),
+      [],
+    );
+    // What they wait for fails with any lookup that fails.
+    await assert.rejects(
+      promise(afterLookups(["ami-1", Promise.reject(new Error("lookup failed"))])),
+      /lookup failed/,
+    );
+    assert.deepEqual(await promise(afterLookups(["ami-1", Promise.resolve("ami-2")])), []);
+  });
+
+  it("fails a region without a stock image, saying what to do", async () => {
+    const { stockAmi } = await import("../../../components/aws");
     const { Provider } = await import("@pulumi/aws");
-    const expected =
-      "no stock Ubuntu 24.04 LTS image in aws:ap-east-1 (Canonical's ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*): " +
-      `give a gateway AMI of your own with pulumi config set --path 'skyplane:cloud.aws.amis["aws:ap-east-1"]' AMI_ID, or route through another region`;
-    const promise = <T>(o: pulumi.Input<T>) =>
-      (pulumi.output(o) as unknown as { promise(): Promise<T> }).promise();
     regionsWithoutStockImage.add("ap-east-1");
     try {
       const owner = new pulumi.ComponentResource("skyplane:test:Owner", "lookup-owner");
       const provider = new Provider("lookup-owner-p", { region: "ap-east-1" }, { parent: owner });
-      await assert.rejects(promise(stockAmi("aws:ap-east-1", provider, owner)), (e: Error) =>
-        e.message.includes(expected),
-      );
-      const opts = new Map<string, pulumi.CustomResourceOptions>();
-      const dp = new AwsDataplane(
-        "noimg",
-        {
-          ...args,
-          topology: planDirect({ src: "aws:ap-east-1", dsts: ["aws:us-east-1"] }, buildModel()),
-        },
-        { transformations: [({ type, name, opts: o }) => void opts.set(`${type} ${name}`, o)] },
-      );
-      const children = descendantResources(dp);
-      const providers = children.filter((r) => typeOf(r) === "pulumi:providers:aws");
-      const nameOf = (r: pulumi.Resource) => (r as unknown as { __name: string }).__name;
-      assert.deepEqual(providers.map(nameOf).sort(), [
-        "noimg-aws-ap-east-1",
-        "noimg-aws-us-east-1",
-        "noimg-images",
-      ]);
-      // Every provider but the lookup's waits for the lookups, which fail, saying what to do.
-      const gated = providers.filter((p) => nameOf(p) !== "noimg-images");
-      for (const p of gated)
-        await assert.rejects(
-          promise(opts.get(`${typeOf(p)} ${nameOf(p)}`)?.dependsOn),
-          (e: Error) => e.message.includes(expected),
-        );
-      // Every cloud resource of the dataplane is made through one of them: none can be created.
-      const cloud = children.filter((r) => !/^(skyplane:|pulumi:providers:)/.test(typeOf(r)));
-      assert.ok(cloud.length > 30, `${cloud.length} cloud resources looked at`);
-      const through = (r: pulumi.Resource) => (r as unknown as { __prov?: pulumi.Resource }).__prov;
-      assert.deepEqual(
-        cloud.filter((r) => !gated.includes(through(r) as pulumi.Resource)).map(nameOf),
-        [],
-      );
-      assert.deepEqual(
-        all
-          .filter((r) => r.name.startsWith("noimg-") && !r.type.startsWith("skyplane:"))
-          .map((r) => r.name),
-        ["noimg-images"],
-        "the engine was asked for the lookup's provider alone",
+      await assert.rejects(
+        promise(stockAmi("aws:ap-east-1", provider, owner)),
+        (e: Error) =>
+          e.message ===
+          "no stock Ubuntu 24.04 LTS image in aws:ap-east-1 (Canonical's ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*): " +
+            `give a gateway AMI of your own with pulumi config set --path 'skyplane:cloud.aws.amis["aws:ap-east-1"]' AMI_ID, or route through another region`,
       );
     } finally {
       regionsWithoutStockImage.delete("ap-east-1");
