@@ -344,7 +344,8 @@ describe("api: provisioning a cloud route", function () {
         assert.match(err.message, /skyplane test: no (aws|gcp) provider plugin on this machine/);
         assert.match(
           err.message,
-          /could not read plugin \[\S+\/resource-(aws|gcp)-v[\d.]+\/pulumi-resource-(aws|gcp)\]/,
+          // The engine says so in one of two ways, depending on when the plugin's exit is seen.
+          /(could not read plugin \[|Detected that )\S+\/resource-(aws|gcp)-v[\d.]+\/pulumi-resource-(aws|gcp)\b/,
         );
         const engine = await Engine.open({ home: own });
         const stack = await engine.stack("aws-us-east-1--gcp-us-central1-a", async () => ({}));
