@@ -3,7 +3,7 @@ import { AwsDataplane } from "./dataplane";
 
 export { AwsDataplane } from "./dataplane";
 export type { AwsDataplaneArgs } from "./dataplane";
-export { AwsGateway } from "./gateway";
+export { AWS_USER_DATA_BYTES, AwsGateway, ec2UserData } from "./gateway";
 export type { AwsGatewayArgs } from "./gateway";
 export { atExpression, AwsGatewayExpiry, terminatePolicy } from "./expiry";
 export { AwsGatewayFirewall } from "./firewall";

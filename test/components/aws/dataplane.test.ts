@@ -1,4 +1,6 @@
 import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as zlib from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
 import {
   calls,
@@ -297,6 +299,28 @@ describe("components/aws: the dataplane under mocks", function () {
     assert.ok(
       (source?.inputs.userData as string).includes(`"host": "${destination?.host}"`),
       "the source sends to the destination's address",
+    );
+  });
+
+  it("gives EC2 the boot script as it is when it fits 16 KB, gzip-compressed when not, and refuses one that never fits", async () => {
+    const { ec2UserData } = await import("../../../components/aws");
+    assert.deepEqual(ec2UserData("#cloud-config\n"), { userData: "#cloud-config\n" });
+    const big = `#cloud-config\n${"runcmd: [true]\n".repeat(3000)}`;
+    assert.ok(Buffer.byteLength(big) > 16 * 1024);
+    const packed = ec2UserData(big);
+    assert.deepEqual(Object.keys(packed), ["userDataBase64"]);
+    const bytes = Buffer.from(packed.userDataBase64 as string, "base64");
+    assert.ok(bytes.length <= 16 * 1024, `${bytes.length} bytes`);
+    assert.equal(zlib.gunzipSync(bytes).toString(), big, "cloud-init unpacks what was packed");
+    assert.deepEqual(ec2UserData(big), packed, "the same bytes for the same script");
+    const noise = crypto.randomBytes(24 * 1024).toString("base64");
+    assert.throws(
+      () => ec2UserData(noise),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "BOOT_SCRIPT_TOO_LARGE");
+        assert.match(e.message, /over the 16384 EC2 takes/);
+        return true;
+      },
     );
   });
 
