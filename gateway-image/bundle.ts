@@ -105,9 +105,19 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
         { cause: err },
       );
     }
-    const addon = require.resolve(`@mongodb-js/zstd-linux-x64-gnu/${ZSTD_ADDON}`, {
-      paths: [PACKAGE_ROOT],
-    });
+    let addon: string;
+    try {
+      addon = require.resolve(`@mongodb-js/zstd-linux-x64-gnu/${ZSTD_ADDON}`, {
+        paths: [PACKAGE_ROOT],
+      });
+    } catch (err) {
+      // An optional dependency that npm installs on linux-x64 only: the gateways' platform.
+      throw new InternalError(
+        "BUNDLE_BUILD_FAILED",
+        "the zstd addon for linux-x64 (@mongodb-js/zstd-linux-x64-gnu) is not installed here: build the gateway bundle on linux-x64, or install it with 'npm install --os=linux --cpu=x64 --libc=glibc'",
+        { cause: err },
+      );
+    }
     fs.copyFileSync(addon, path.join(dir, ZSTD_ADDON));
     const zstd = path.dirname(
       require.resolve("@mongodb-js/zstd/package.json", { paths: [PACKAGE_ROOT] }),
