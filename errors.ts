@@ -104,6 +104,9 @@ export const ERRORS = {
   GATEWAY_ERROR: INTERNAL,
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
   EMULATOR_FAILED: INTERNAL,
+  BAD_BOOT_SPEC: INTERNAL, // a gateway's boot spec the renderer refuses (a bad hash, port or address)
+  BUNDLE_MISSING: USER, // no gateway bundle built, and no way to build one here
+  BUNDLE_BUILD_FAILED: INTERNAL,
   // Internal: stores asked for what they cannot do (a bug, or an upload removed under us).
   NO_SUCH_UPLOAD: INTERNAL,
   INVALID_PART: INTERNAL,
@@ -124,6 +127,7 @@ export const ERRORS = {
   CHUNK_FAILED: INTERNAL,
   // Internal: an invariant of our own code broke.
   PLANNER_INVARIANT: INTERNAL,
+  BOOT_SCRIPT_TOO_LARGE: INTERNAL, // a gateway's boot script over what its cloud takes, even compressed
   UNREACHABLE: INTERNAL, // a `never` that was reached
 } as const satisfies Record<string, ErrorSpec>;
 
