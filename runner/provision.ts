@@ -86,6 +86,7 @@ export interface RouteUpResult {
  */
 export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   const { engine, stackName } = r;
+  const warming = engine.warmUp(); // in the time the engine selects the stack
   const stack = await engine.stack(stackName);
   const config = await engine.plainConfig(stack);
   const settings: Record<string, string> = {
@@ -144,6 +145,7 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   // Whatever happens next, the record no longer describes the gateways: written again once they answer.
   removeRouteRecord(r.home, stackName);
   let gateways: ProvisionedGateway[] | undefined;
+  await warming;
   try {
     // The guardrails (policy/) are enforced on every provision: a violation stops it before it is made.
     gateways = await engine.up(
