@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type {
@@ -10,6 +11,7 @@ import type {
   PulumiFn,
   Stack,
 } from "@pulumi/pulumi/automation";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type routeProgram from "../index";
 import type { ProvisionedGateway } from "../planner/topology";
 import { SkyplaneError, UserError } from "../errors";
@@ -288,14 +290,33 @@ export class Engine {
     }
   }
 
+  /** The settings file of stack `name` in the workspace (`pulumi stack init` writes it). */
+  private settingsFile(name: string): string {
+    return path.join(this.home.workspace, `Pulumi.${name}.yaml`);
+  }
+
+  /** The stack's settings file as a document (its encryption salt, its config). */
+  private readSettings(
+    name: string,
+  ): { config?: Record<string, unknown> } & Record<string, unknown> {
+    try {
+      return (parseYaml(fs.readFileSync(this.settingsFile(name), "utf8")) ?? {}) as Record<
+        string,
+        unknown
+      >;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
+      throw err;
+    }
+  }
+
   /**
    * The stack's config values that are not secret, as `pulumi config` shows them (structured values as
    * JSON), read from its settings file in the workspace: no engine run, unless a structured value holds
    * a secret inside, which only the engine decrypts. Secret values are left out.
    */
   async plainConfig(stack: Stack): Promise<Record<string, string>> {
-    const config: Record<string, unknown> =
-      (await stack.workspace.stackSettings(stack.name)).config ?? {};
+    const config = this.readSettings(stack.name).config ?? {};
     const holdsSecret = (v: unknown): boolean =>
       typeof v === "object" &&
       v !== null &&
@@ -316,15 +337,17 @@ export class Engine {
 
   /**
    * Sets plain config values of `stack` and removes keys (plain or secret) in its settings file, as
-   * `pulumi config set`/`rm` would but without an engine run each. Values are never secrets: those
-   * go through `setSecret` or, from the runner, straight to the program (`RouteInputs`).
+   * `pulumi config set`/`rm` would but without an engine run each; the file is replaced atomically, so
+   * that a client killed meanwhile never leaves the stack's encryption salt half-written. Values are
+   * never secrets: those go through `setSecret` or, from the runner, straight to the program
+   * (`RouteInputs`). Callers hold the route's lock, as for any engine run on the stack.
    */
   async updateConfig(
     stack: Stack,
     set: Record<string, string>,
     remove: readonly string[] = [],
   ): Promise<void> {
-    const settings = await stack.workspace.stackSettings(stack.name);
+    const settings = this.readSettings(stack.name);
     const config = { ...settings.config };
     let changed = false;
     for (const [name, value] of Object.entries(set)) {
@@ -337,7 +360,22 @@ export class Engine {
       delete config[name];
       changed = true;
     }
-    if (changed) await stack.workspace.saveStackSettings(stack.name, { ...settings, config });
+    if (!changed) return;
+    const file = this.settingsFile(stack.name);
+    if (!fs.existsSync(file)) {
+      // No settings file (the workspace was removed): the engine makes one, with the stack's salt.
+      if (Object.keys(set).length > 0)
+        await stack.setAllConfig(
+          Object.fromEntries(Object.entries(set).map(([k, value]) => [k, { value }])),
+        );
+      if (remove.length > 0) await stack.removeAllConfig([...remove]);
+      return;
+    }
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(tmp, stringifyYaml({ ...settings, config }, { lineWidth: 0 }), {
+      mode: 0o600,
+    });
+    fs.renameSync(tmp, file);
   }
 
   /**

@@ -168,12 +168,6 @@ export interface LocalProcessArgs {
   readyTimeoutMs?: pulumi.Input<number>;
 }
 
-/**
- * The one provider every LocalProcess shares: the SDK serialises a provider once per instance (the
- * closure serialiser takes a few hundred milliseconds), and this one holds no state.
- */
-const PROVIDER = new LocalProcessProvider();
-
 /** A process on this machine that runs from `up` until `destroy`. */
 export class LocalProcess extends pulumi.dynamic.Resource {
   /** The process id. */
@@ -187,7 +181,9 @@ export class LocalProcess extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      PROVIDER,
+      // A provider per resource: the SDK caches a provider's serialisation per instance as an Output
+      // of the run that made it, which a later inline run in the same process must not reuse.
+      new LocalProcessProvider(),
       name,
       { ...args, pid: undefined, startTime: undefined, ready: undefined },
       // The environment carries the dataplane's token and key: keep it encrypted in the state.
