@@ -59,8 +59,8 @@ def _extra(conn: Connection, name: str) -> Any:
 def _check(conn: Connection, conn_type: str, role: str) -> None:
     if conn.conn_type != conn_type:
         raise ConnectionConfigError(
-            f"connection '{conn.conn_id}' has type '{conn.conn_type}', but {role} needs a "
-            f"'{conn_type}' connection: create it with "
+            f"connection '{conn.conn_id}' has type '{conn.conn_type}', but {role} needs a connection "
+            f"of type '{conn_type}': create it with "
             f"'airflow connections add {conn.conn_id} --conn-type {conn_type} ...'"
         )
     for key, instead in _UNSUPPORTED[conn_type].items():
