@@ -47,7 +47,7 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """This process's environment without any store variable, with SKYPLANE_HOME=`home` and `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in STORE_VARS}
     env["SKYPLANE_HOME"] = str(home)
-    env["SKYPLANE_NODE_CLI"] = str(CLI)
+    env["SKYPLANE_NODE_CLI"] = os.environ.get("SKYPLANE_NODE_CLI", str(CLI))
     env.update(extra)
     return env
 
