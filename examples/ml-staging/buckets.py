@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import boto3
 from google.cloud import storage
 
-# A shard is read in ranges of this size: the reader holds one range in memory, never the shard on disk.
+# A shard is read in ranges of this size: one range is held in memory, nothing is written to disk.
 READ_CHUNK = 4 << 20
 
 
@@ -54,15 +54,21 @@ class S3Prefix:
     def shards(self) -> list[str]:
         """The keys under the prefix, sorted."""
         keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
             keys.extend(o["Key"] for o in page.get("Contents", []))
         return sorted(keys)
 
     def sizes(self) -> dict[str, int]:
         """Each key's size, relative to the prefix."""
         out: dict[str, int] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-            out.update({o["Key"][len(self.prefix) :]: int(o["Size"]) for o in page.get("Contents", [])})
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
+            out.update(
+                {o["Key"][len(self.prefix) :]: int(o["Size"]) for o in page.get("Contents", [])}
+            )
         return out
 
     def open(self, key: str) -> IO[bytes]:

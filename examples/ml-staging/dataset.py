@@ -1,4 +1,4 @@
-"""A synthetic image dataset that a small model can learn: each class a pattern, each record a noisy copy."""
+"""A synthetic image dataset a small model can learn: a pattern per class, records noisy copies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shards import Record, write_shard
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """How many shards and records, how big the images, how many classes; the seed fixes every byte."""
+    """Shards, records, image size and classes; the seed fixes every byte."""
 
     shards: int
     records_per_shard: int
@@ -27,7 +27,7 @@ class DatasetSpec:
 
 
 def generate(spec: DatasetSpec) -> Iterator[tuple[str, bytes, list[str]]]:
-    """Each shard as (name, bytes, its record keys), in order; the same spec gives the same bytes."""
+    """Each shard as (name, bytes, its record keys), in order; one spec, one set of bytes."""
     rng = np.random.default_rng(spec.seed)
     # A smooth pattern per class (a low-resolution field, scaled up), so neighbouring pixels agree.
     coarse = rng.integers(64, 192, size=(spec.classes, 4, 4, 3)).astype(np.float32)

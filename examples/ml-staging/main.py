@@ -29,14 +29,26 @@ MB = 1e6
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--remote", default="s3://skyplane-ml-remote/dataset/", help="where the dataset is made")
-    p.add_argument("--staged", default="gs://skyplane-ml-staged/dataset/", help="the training region's bucket")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--remote", default="s3://skyplane-ml-remote/dataset/", help="where the dataset is made"
+    )
+    p.add_argument(
+        "--staged", default="gs://skyplane-ml-staged/dataset/", help="the training region's bucket"
+    )
     p.add_argument("--shards", type=int, default=32, help="shards (default 32)")
-    p.add_argument("--records-per-shard", type=int, default=768, help="records per shard (default 768)")
-    p.add_argument("--size", type=int, default=64, help="image height and width (default 64: 12 KiB each)")
+    p.add_argument(
+        "--records-per-shard", type=int, default=768, help="records per shard (default 768)"
+    )
+    p.add_argument(
+        "--size", type=int, default=64, help="image height and width (default 64: 12 KiB each)"
+    )
     p.add_argument("--classes", type=int, default=10, help="classes (default 10)")
-    p.add_argument("--epochs", type=int, default=2, help="passes over the data per training run (default 2)")
+    p.add_argument(
+        "--epochs", type=int, default=2, help="passes over the data per training run (default 2)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     args = p.parse_args(argv)
     for name in ("shards", "records_per_shard", "size", "classes", "epochs"):
@@ -80,49 +92,60 @@ def main(argv: list[str]) -> int:
 
     # 2. Staged into the training region's bucket: these two lines.
     start = time.perf_counter()
-    client = skyplane.SkyplaneClient(aws_config=skyplane.AWSConfig(), gcp_config=skyplane.GCPConfig())
+    client = skyplane.SkyplaneClient(
+        aws_config=skyplane.AWSConfig(), gcp_config=skyplane.GCPConfig()
+    )
     result = client.copy(src=remote.describe(), dst=staged.describe(), recursive=True)
     staging_seconds = time.perf_counter() - start
     client.close()
 
-    # 3. Training streamed from the staged bucket, then from the remote one, each epoch reading every shard.
+    # 3. Training streamed from the staged bucket, then from the remote one; every shard each epoch.
     _, from_staged = train(staged, args.epochs, args.classes)
     _, from_remote = train(remote, args.epochs, args.classes)
 
     expected = set(keys)
-    summary = {
-        "dataset": {"shards": spec.shards, "records": spec.records, "bytes": dataset_bytes},
-        "staging": {
-            "src": remote.describe(),
-            "dst": staged.describe(),
-            "objects": result.objects,
-            "bytes": result.bytes,
-            "seconds": round(staging_seconds, 3),
-            "transferSeconds": round(result.seconds, 3),
-            "MBps": round(result.bytes / MB / staging_seconds, 2),
-        },
-        "staged": epoch_summary(from_staged),
-        "remote": epoch_summary(from_remote),
-        "everyRecordEveryEpoch": all(
-            set(s.keys) == expected and max(s.keys.values()) == 1 for s in from_staged + from_remote
-        ),
+    staging = {
+        "src": remote.describe(),
+        "dst": staged.describe(),
+        "objects": result.objects,
+        "bytes": result.bytes,
+        "seconds": round(staging_seconds, 3),
+        "transferSeconds": round(result.seconds, 3),
+        "MBps": round(result.bytes / MB / staging_seconds, 2),
     }
+    a, b = epoch_summary(from_staged), epoch_summary(from_remote)
+    every = all(
+        set(s.keys) == expected and max(s.keys.values()) == 1 for s in from_staged + from_remote
+    )
     if args.json:
+        dataset = {"shards": spec.shards, "records": spec.records, "bytes": dataset_bytes}
+        summary = {
+            "dataset": dataset,
+            "staging": staging,
+            "staged": a,
+            "remote": b,
+            "everyRecordEveryEpoch": every,
+        }
         print(json.dumps(summary))
         return 0
-    st, a, b = summary["staging"], summary["staged"], summary["remote"]
-    print(f"dataset: {spec.records} records in {spec.shards} shards, {dataset_bytes / MB:.1f} MB at {st['src']}")
     print(
-        f"staging: {st['objects']} objects, {st['bytes'] / MB:.1f} MB to {st['dst']} in {st['seconds']} s "
-        f"({st['MBps']} MB/s; transfer alone {st['transferSeconds']} s)"
+        f"dataset: {spec.records} records in {spec.shards} shards, "
+        f"{dataset_bytes / MB:.1f} MB at {remote.describe()}"
+    )
+    print(
+        f"staging: {result.objects} objects, {result.bytes / MB:.1f} MB to {staged.describe()} "
+        f"in {staging['seconds']} s ({staging['MBps']} MB/s; the transfer alone "
+        f"{staging['transferSeconds']} s)"
     )
     for label, s in (("staged bucket", a), ("remote bucket", b)):
         print(
-            f"training from the {label}: {s['recordsPerSecond']} records/s ({s['MBps']} MB/s of images) "
-            f"over {s['epochs']} epoch(s), accuracy {s['accuracy']}"
+            f"training from the {label}: {s['recordsPerSecond']} records/s "
+            f"({s['MBps']} MB/s of images) over {s['epochs']} epoch(s), accuracy {s['accuracy']}"
         )
-    print(f"staged vs remote: {a['recordsPerSecond'] / b['recordsPerSecond']:.2f}× the records per second")
-    return 0
+    ratio = a["recordsPerSecond"] / b["recordsPerSecond"]
+    print(f"staged vs remote: {ratio:.2f} times the records per second")
+    print(f"every record read once per epoch: {every}")
+    return 0 if every else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Image-like records in WebDataset-style tar shards, and reading them back as a stream.
 
 A shard is a tar of records, each two members with the same key: ``<key>.npy`` (an image, uint8,
-height × width × 3, in NumPy's format) and ``<key>.cls`` (its class, ASCII digits). Shards are read
-with ``tarfile``'s stream mode straight from an object's body: no seek, nothing written to disk.
+height by width by 3, in NumPy's format) and ``<key>.cls`` (its class, ASCII digits). Shards are
+read in ``tarfile``'s stream mode straight from an object's body: no seek, nothing on disk.
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ class ShardSource(Protocol):
 
 
 def write_shard(records: list[Record]) -> bytes:
-    """A shard's bytes: each record's image and class as tar members, in order, with fixed metadata."""
+    """A shard's bytes: each record's image and class as tar members, in order, fixed metadata."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for r in records:
             image = io.BytesIO()
             np.save(image, r.image, allow_pickle=False)
-            for name, data in ((f"{r.key}.npy", image.getvalue()), (f"{r.key}.cls", str(r.label).encode())):
+            for name, data in (
+                (f"{r.key}.npy", image.getvalue()),
+                (f"{r.key}.cls", str(r.label).encode()),
+            ):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 info.mode = 0o644

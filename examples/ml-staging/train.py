@@ -1,4 +1,4 @@
-"""The training loop: shards streamed from a bucket into scikit-learn's SGDClassifier.partial_fit."""
+"""The training loop: shards streamed from a bucket into scikit-learn's SGDClassifier."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def train(
     batch_size: int = 256,
     seed: int = 0,
 ) -> tuple[SGDClassifier, list[EpochStats]]:
-    """Trains a linear classifier for `epochs` passes, each one reading every shard from `source`."""
+    """Trains a linear classifier for `epochs` passes, each reading every shard from `source`."""
     model = SGDClassifier(loss="log_loss", alpha=1e-4, learning_rate="optimal", random_state=seed)
     labels = np.arange(classes)
     stats: list[EpochStats] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from airflow.sdk import DAG, BaseHook, Param, task
+from airflow.sdk import DAG, BaseHook, Param, get_current_context, task
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
@@ -22,7 +22,7 @@ GCP_CONN_ID = "skyplane_gcp"
 
 
 def gcs_client(conn_id: str) -> storage.Client:
-    """A GCS client for a ``google_cloud_platform`` connection (an emulator when it names an api_endpoint)."""
+    """A GCS client for a ``google_cloud_platform`` connection (an emulator's with api_endpoint)."""
     extra = BaseHook.get_connection(conn_id).extra_dejson
     endpoint = extra.get("api_endpoint")
     if endpoint:
@@ -32,7 +32,9 @@ def gcs_client(conn_id: str) -> storage.Client:
             client_options=ClientOptions(api_endpoint=endpoint),
         )
     if extra.get("key_path"):
-        return storage.Client.from_service_account_json(extra["key_path"], project=extra.get("project"))
+        return storage.Client.from_service_account_json(
+            extra["key_path"], project=extra.get("project")
+        )
     return storage.Client(project=extra.get("project"))
 
 
@@ -57,8 +59,10 @@ with DAG(
     )
 
     @task
-    def read_copied(copied: dict[str, Any], params: dict[str, Any], ds: str) -> dict[str, Any]:
+    def read_copied(copied: dict[str, Any]) -> dict[str, Any]:
         """Reads every object the copy landed, as the next step of a pipeline would."""
+        context = get_current_context()
+        params, ds = context["params"], context["ds"]
         client = gcs_client(GCP_CONN_ID)
         prefix = f"{params['prefix']}/{ds}/"
         digests: dict[str, str] = {}
@@ -74,4 +78,5 @@ with DAG(
             )
         return {"objects": len(digests), "bytes": total, "sha256": digests}
 
-    read_copied(copy.output)  # type: ignore[arg-type, call-arg]
+    # At run time the operator's XCom value stands for `copied` (the stubs type it as an XComArg).
+    read_copied(copy.output)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Fixtures of the provider's tests: Airflow in a home of its own, the storage emulators, a skyplane home.
+"""Fixtures of the provider's tests: Airflow in a home of its own, the emulators, a skyplane home.
 
 Airflow reads AIRFLOW_HOME when it is first imported, so this module sets it (a temporary folder,
 removed at the end) before any test module imports the provider.
@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "testing"))
 
-from skyplane_testing import Emulators, emulators  # noqa: E402
+from skyplane_testing import Emulators, emulators
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="skyplane-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)

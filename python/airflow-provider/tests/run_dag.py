@@ -2,8 +2,8 @@
 
     python run_dag.py DAG_FILE OUT_JSON LOGICAL_DATE [RUN_CONF_JSON]
 
-The record: the run's state, each task's state and each task's XCom return value. A test runs this in a
-process of its own, so that a signal can reach the task the way a worker's supervisor sends it.
+The record: the run's state, each task's state and each task's XCom return value. A test runs this
+in a process of its own, so that a signal can reach the task as a worker's supervisor sends it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 
 def main(dag_file: str, out: str, logical_date: str, conf: str = "{}") -> int:
     spec = importlib.util.spec_from_file_location("dag_under_test", dag_file)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     dag = module.dag
@@ -28,9 +29,8 @@ def main(dag_file: str, out: str, logical_date: str, conf: str = "{}") -> int:
 
     run = dag.test(logical_date=datetime.fromisoformat(logical_date), run_conf=json.loads(conf))
     with create_session() as session:
-        rows = session.scalars(
-            XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id, key="return_value")
-        ).all()
+        query = XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id, key="return_value")
+        rows: list[XComModel] = list(session.scalars(query))
         xcom: dict[str, Any] = {r.task_id: XComModel.deserialize_value(r) for r in rows}
         tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
     record = {"state": str(run.state), "tasks": tasks, "xcom": xcom}

@@ -1,7 +1,7 @@
-"""The example DAG on real Airflow (``dag.test()``), against the storage emulators and the local cloud.
+"""The example DAG on real Airflow (``dag.test()``), on the storage emulators and the local cloud.
 
 S3 is gofakes3 and GCS fake-gcs-server; their buckets sit in the local cloud's regions, so the
-operator's copy runs through real gateway processes. The DAG's process gets no store variable at all:
+operator's copy runs through real gateway processes. The DAG's process gets no store variable:
 endpoints and keys reach skyplane only through the Airflow connections, as in a deployment.
 """
 
@@ -158,23 +158,26 @@ def test_killing_the_task_mid_copy_tears_its_gateways_down(
     out = tmp_path / "run.json"
     log_file = tmp_path / "dag.log"
     try:
-        with log_file.open("w") as log:
+        with log_file.open("w") as log_out:
             child = subprocess.Popen(
                 dag_command(out, "kill-src", "kill-dst"),
                 env=dag_env(home, emu, f"http://127.0.0.1:{proxy.port}"),
-                stdout=log,
+                stdout=log_out,
                 stderr=subprocess.STDOUT,
             )
         try:
 
             def mid_copy() -> bool:
                 assert child.poll() is None, f"the DAG ended early:\n{log_file.read_text()[-4000:]}"
-                return len(landed(emu, "kill-dst")) > 0 and len(gateway_pids(home, S3_TO_GCS_STACK)) == 2
+                return (
+                    len(landed(emu, "kill-dst")) > 0
+                    and len(gateway_pids(home, S3_TO_GCS_STACK)) == 2
+                )
 
             wait_for("the first objects to land", mid_copy, 300)
             pids = gateway_pids(home, S3_TO_GCS_STACK)
             assert all(alive(p) for p in pids)
-            # What a worker's supervisor does to a task it kills: SIGTERM, upon which Airflow calls on_kill.
+            # What a worker's supervisor does to a task it kills: SIGTERM; Airflow calls on_kill.
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=300)
         finally:
@@ -185,7 +188,9 @@ def test_killing_the_task_mid_copy_tears_its_gateways_down(
         proxy.close()
     log = log_file.read_text()
     record = json.loads(out.read_text())
-    assert record["tasks"] == {"copy_s3_to_gcs": "failed", "read_copied": "upstream_failed"}, log[-4000:]
+    assert record["tasks"] == {"copy_s3_to_gcs": "failed", "read_copied": "upstream_failed"}, log[
+        -4000:
+    ]
     assert "the task was killed: its copy stopped and its gateways were torn down" in log
     after = landed(emu, "kill-dst")
     assert 0 < len(after) < len(objects), "stopped in the middle: some objects landed, not all"

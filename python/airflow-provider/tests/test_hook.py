@@ -1,4 +1,4 @@
-"""SkyplaneHook: Airflow connections (read through Airflow's own API) become the right skyplane configs."""
+"""SkyplaneHook: Airflow connections, read through Airflow's own API, become skyplane configs."""
 
 from __future__ import annotations
 
@@ -110,14 +110,16 @@ def test_a_keyfile_dict_goes_to_a_private_file_removed_on_close(
     )
     hook = SkyplaneHook(gcp_conn_id=conn)
     config = hook.gcp_config()
-    assert config is not None and config.key_filename is not None
+    assert config is not None
+    assert config.key_filename is not None
     path = Path(config.key_filename)
     assert json.loads(path.read_text()) == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert path.parent.stat().st_uid == os.getuid()
     hook.close()
-    assert not path.exists() and not path.parent.exists()
+    assert not path.exists()
+    assert not path.parent.exists()
 
 
 @pytest.mark.parametrize(
@@ -159,7 +161,8 @@ def test_wasb_account_and_key_make_a_connection_string(monkeypatch: pytest.Monke
         extra={"sas_token": "?sv=2024&sig=abc"},
     )
     assert SkyplaneHook(azure_conn_id=sas).azure_config() == skyplane.AzureConfig(
-        connection_string="BlobEndpoint=http://127.0.0.1:10000/acct;SharedAccessSignature=sv=2024&sig=abc"
+        connection_string="BlobEndpoint=http://127.0.0.1:10000/acct;"
+        "SharedAccessSignature=sv=2024&sig=abc"
     )
 
 
@@ -175,13 +178,17 @@ def test_no_connection_ids_leave_each_cloud_to_its_credential_chain() -> None:
 
 
 def test_airflow_finds_the_provider_through_its_entry_point() -> None:
-    found = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("skyplane_provider")]
+    found = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("skyplane_provider")
+    ]
     assert len(found) == 1
     assert found[0].load()() == get_provider_info()
 
     from airflow.providers_manager import ProvidersManager
 
-    manager = ProvidersManager()
+    manager = ProvidersManager()  # type: ignore[no-untyped-call]
     # Airflow validates each provider's info against its schema when it loads it.
     assert "airflow-provider-skyplane" in manager.providers
     assert manager.providers["airflow-provider-skyplane"].version == "0.1.0"

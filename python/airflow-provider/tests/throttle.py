@@ -5,6 +5,7 @@ It makes a copy through the S3 emulator last long enough to be interrupted in th
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -54,10 +55,8 @@ class ThrottledProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         """Stops listening and ends every connection."""

@@ -1,10 +1,10 @@
 """SkyplaneHook: Airflow connections of the AWS, Google and Azure types, read as skyplane configs.
 
-The hook reads each connection through Airflow's own Connection API (``BaseHook.get_connection``), in
-the fields and extras that the Amazon, Google and Microsoft Azure providers define for their connection
-types, so the same connection serves those providers' operators and this one. The providers themselves
-are not needed: a connection is plain data until a client uses it, and the Google provider alone would
-bring well over a hundred packages into the environment.
+The hook reads each connection through Airflow's own Connection API (``get_connection``), in the
+fields and extras that the Amazon, Google and Microsoft Azure providers define for their connection
+types, so one connection serves those providers' operators and this one. The providers themselves
+are not needed: a connection is plain data until a client uses it, and the Google provider alone
+would bring well over a hundred packages into the environment.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ _UNSUPPORTED: dict[str, dict[str, str]] = {
         "impersonation_chain": "give the impersonated account's key as key_path or keyfile_dict",
     },
     AZURE_CONN_TYPE: {
-        "client_id": "give the storage account's connection string, or its name and key",
-        "tenant_id": "give the storage account's connection string, or its name and key",
-        "managed_identity_client_id": "give the storage account's connection string, or its name and key",
+        "client_id": "give the account's connection string, or its name and key",
+        "tenant_id": "give the account's connection string, or its name and key",
+        "managed_identity_client_id": "give the account's connection string, or its name and key",
     },
 }
 
@@ -59,19 +59,20 @@ def _extra(conn: Connection, name: str) -> Any:
 def _check(conn: Connection, conn_type: str, role: str) -> None:
     if conn.conn_type != conn_type:
         raise ConnectionConfigError(
-            f"connection '{conn.conn_id}' has type '{conn.conn_type}', but {role} needs a connection "
-            f"of type '{conn_type}': create it with "
+            f"connection '{conn.conn_id}' has type '{conn.conn_type}', but {role} needs a "
+            f"connection of type '{conn_type}': create it with "
             f"'airflow connections add {conn.conn_id} --conn-type {conn_type} ...'"
         )
     for key, instead in _UNSUPPORTED[conn_type].items():
         if _extra(conn, key) not in (None, [], {}):
             raise ConnectionConfigError(
-                f"connection '{conn.conn_id}' sets '{key}', which skyplane does not support: {instead}"
+                f"connection '{conn.conn_id}' sets '{key}', which skyplane does not support: "
+                f"{instead}"
             )
 
 
 def aws_config_from_connection(conn: Connection) -> skyplane.AWSConfig:
-    """An ``aws`` connection as an AWSConfig: keys from login/password (or the extra), profile, endpoint."""
+    """An ``aws`` connection as an AWSConfig: keys (login/password or extra), profile, endpoint."""
     _check(conn, AWS_CONN_TYPE, "aws_conn_id")
     service = _extra(conn, "service_config") or {}
     s3 = service.get("s3", {}) if isinstance(service, dict) else {}
@@ -86,7 +87,7 @@ def aws_config_from_connection(conn: Connection) -> skyplane.AWSConfig:
 
 
 def azure_config_from_connection(conn: Connection) -> skyplane.AzureConfig:
-    """A ``wasb`` connection as an AzureConfig: its connection string, or one made from account and key."""
+    """A ``wasb`` connection as an AzureConfig: its connection string, or one from name and key."""
     _check(conn, AZURE_CONN_TYPE, "azure_conn_id")
     connection_string = _extra(conn, "connection_string")
     if not connection_string:
@@ -95,8 +96,8 @@ def azure_config_from_connection(conn: Connection) -> skyplane.AzureConfig:
         sas = _extra(conn, "sas_token")
         if not account:
             raise ConnectionConfigError(
-                f"connection '{conn.conn_id}' names no storage account: set its login to the account "
-                "name, or its extra's connection_string"
+                f"connection '{conn.conn_id}' names no storage account: set its login to the "
+                "account name, or its extra's connection_string"
             )
         endpoint = conn.host or f"https://{account}.blob.core.windows.net"
         if secret:
@@ -117,7 +118,7 @@ def azure_config_from_connection(conn: Connection) -> skyplane.AzureConfig:
 
 
 class SkyplaneHook(BaseHook):
-    """Turns Airflow connections into the configs of a ``skyplane.SkyplaneClient`` and makes the client.
+    """Turns Airflow connections into a ``skyplane.SkyplaneClient``'s configs, and makes the client.
 
     Each connection id is optional: without one, that cloud's standard credential chain applies (the
     environment, shared config files, instance identity), as it does for ``skyplane cp``.
@@ -144,7 +145,7 @@ class SkyplaneHook(BaseHook):
         return aws_config_from_connection(self.get_connection(self.aws_conn_id))
 
     def gcp_config(self) -> skyplane.GCPConfig | None:
-        """The Google connection's config, or None without one (a keyfile_dict goes to a private file)."""
+        """The Google connection's config, or None without one (a keyfile_dict goes to a file)."""
         if self.gcp_conn_id is None:
             return None
         conn = self.get_connection(self.gcp_conn_id)
@@ -170,7 +171,7 @@ class SkyplaneHook(BaseHook):
         return azure_config_from_connection(self.get_connection(self.azure_conn_id))
 
     def get_client(self, log_dir: str | None = None) -> skyplane.SkyplaneClient:
-        """A client with this hook's credentials; the caller closes it, then this hook (``close``)."""
+        """A client with this hook's credentials; the caller closes it, then this hook."""
         return skyplane.SkyplaneClient(
             aws_config=self.aws_config(),
             gcp_config=self.gcp_config(),
@@ -185,8 +186,8 @@ class SkyplaneHook(BaseHook):
             self._key_dir = None
 
     def _write_key(self, keyfile: object) -> str:
-        # The Node side reads a key file (GOOGLE_APPLICATION_CREDENTIALS): the key goes to a folder only
-        # this user can open (mkdtemp makes it 0700), never into an environment or a command line.
+        # The Node side reads a key file (GOOGLE_APPLICATION_CREDENTIALS): the key goes to a folder
+        # only this user can open (mkdtemp makes it 0700), never to an environment or command line.
         text = keyfile if isinstance(keyfile, str) else json.dumps(keyfile)
         try:
             json.loads(text)

@@ -17,8 +17,8 @@ class SkyplaneOperator(BaseOperator):
     """Copies ``src`` to ``dst`` (any two of ``s3://``, ``gs://``, ``azure://``, ``local://``).
 
     The route's gateways are provisioned for the copy and torn down after it, also when the task is
-    killed (``on_kill``). The task's XCom value is ``{"objects": int, "bytes": int, "seconds": float}``:
-    what was copied and how long the transfer took.
+    killed (``on_kill``). The task's XCom value is
+    ``{"objects": int, "bytes": int, "seconds": float}``: what was copied, and how long it took.
 
     :param src: source URI; with ``recursive``, everything under it (templated)
     :param dst: destination URI (templated)
@@ -27,7 +27,8 @@ class SkyplaneOperator(BaseOperator):
     :param sync: copy only what is missing or different at ``dst``
     :param delete: with ``sync``, delete what ``dst`` has and ``src`` has not, after the copy
     :param aws_conn_id: an ``aws`` connection; None for the AWS credential chain
-    :param gcp_conn_id: a ``google_cloud_platform`` connection; None for Application Default Credentials
+    :param gcp_conn_id: a ``google_cloud_platform`` connection; None for Application Default
+        Credentials
     :param azure_conn_id: a ``wasb`` connection; None for AZURE_STORAGE_CONNECTION_STRING
     """
 
@@ -50,9 +51,13 @@ class SkyplaneOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if delete and not sync:
-            raise ValueError(f"{kwargs['task_id']}: delete=True needs sync=True (a copy deletes nothing)")
+            raise ValueError(
+                f"{kwargs['task_id']}: delete=True needs sync=True (a copy deletes nothing)"
+            )
         if not isinstance(n_vms, int) or n_vms < 1:
-            raise ValueError(f"{kwargs['task_id']}: n_vms must be a whole number ≥ 1, not {n_vms!r}")
+            raise ValueError(
+                f"{kwargs['task_id']}: n_vms must be a whole number ≥ 1, not {n_vms!r}"
+            )
         self.src = src
         self.dst = dst
         self.recursive = recursive
@@ -79,7 +84,9 @@ class SkyplaneOperator(BaseOperator):
                 if self._killed.is_set():
                     raise AirflowException("the task was killed before its copy started")
                 verb = "syncing" if self.sync else "copying"
-                self.log.info("%s %s to %s (%d gateway(s) per region)", verb, self.src, self.dst, self.n_vms)
+                self.log.info(
+                    "%s %s to %s (%d gateway(s) per region)", verb, self.src, self.dst, self.n_vms
+                )
                 if self.sync:
                     result = client.sync(self.src, self.dst, delete=self.delete, n_vms=self.n_vms)
                 else:
@@ -89,7 +96,8 @@ class SkyplaneOperator(BaseOperator):
             except skyplane.SkyplaneError as err:
                 if self._killed.is_set():
                     raise AirflowException(
-                        f"the task was killed: its copy stopped and its gateways were torn down ({err})"
+                        "the task was killed: its copy stopped and its gateways were torn down "
+                        f"({err})"
                     ) from err
                 raise
             finally:
@@ -98,11 +106,13 @@ class SkyplaneOperator(BaseOperator):
         finally:
             hook.close()
         out = {"objects": result.objects, "bytes": result.bytes, "seconds": result.seconds}
-        self.log.info("copied %d object(s), %d bytes in %.2f s", out["objects"], out["bytes"], out["seconds"])
+        self.log.info(
+            "copied %d object(s), %d bytes in %.2f s", out["objects"], out["bytes"], out["seconds"]
+        )
         return out
 
     def on_kill(self) -> None:
-        """Stops the copy: the client cancels it, and its gateways are torn down before it returns."""
+        """Stops the copy: its gateways are torn down before this returns."""
         self._killed.set()
         client = self._client
         if client is not None:
