@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The Python side's lint (part of `npm run lint`): ruff (rules and formatting) and mypy --strict, from
+# the venv that scripts/setup-python.sh makes. Each Python part adds its folders to the lists below.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV=.venv
+# Folders ruff checks (each with its ruff settings in the nearest pyproject.toml).
+RUFF_DIRS=(python)
+# What mypy --strict checks.
+MYPY_TARGETS=(python/skyplane python/tests)
+
+if [ ! -x "$VENV/bin/ruff" ] || [ ! -x "$VENV/bin/mypy" ]; then
+  echo "error: no Python venv with ruff and mypy at $VENV: run 'npm run setup' (it runs scripts/setup-python.sh)" >&2
+  exit 1
+fi
+"$VENV/bin/ruff" check "${RUFF_DIRS[@]}"
+"$VENV/bin/ruff" format --check "${RUFF_DIRS[@]}"
+"$VENV/bin/mypy" --strict --config-file python/pyproject.toml "${MYPY_TARGETS[@]}"
