@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=.venv
 # Folders ruff checks (each with its ruff settings in the nearest pyproject.toml).
-RUFF_DIRS=(python)
+RUFF_DIRS=(python examples/ml-staging)
 # What mypy --strict checks.
 MYPY_TARGETS=(python/skyplane python/tests)
 
@@ -17,3 +17,7 @@ fi
 "$VENV/bin/ruff" check "${RUFF_DIRS[@]}"
 "$VENV/bin/ruff" format --check "${RUFF_DIRS[@]}"
 "$VENV/bin/mypy" --strict --config-file python/pyproject.toml "${MYPY_TARGETS[@]}"
+# The Airflow provider and the ML example, each with its own settings (their untyped clients) and its
+# folder as the root its tests import from.
+(cd python/airflow-provider && "../../$VENV/bin/mypy" --strict skyplane_provider example_dags tests ../testing)
+(cd examples/ml-staging && "../../$VENV/bin/mypy" --strict .)

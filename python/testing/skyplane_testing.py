@@ -1,4 +1,4 @@
-"""What the Python integration tests share: the storage emulators, a skyplane home, what is left running.
+"""What the Python integration tests share: the storage emulators, a home, what is left running.
 
 The emulators are the project's own (scripts/emulators.ts, built by scripts/setup-emulators.sh),
 started detached in a home of the test's and stopped by exactly their pids (`emulators stop`).
@@ -44,7 +44,7 @@ def node() -> str:
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without any store variable, with SKYPLANE_HOME=`home` and `extra`."""
+    """This environment without any store variable, with SKYPLANE_HOME=`home` and `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in STORE_VARS}
     env["SKYPLANE_HOME"] = str(home)
     env["SKYPLANE_NODE_CLI"] = os.environ.get("SKYPLANE_NODE_CLI", str(CLI))
@@ -102,7 +102,7 @@ def alive(pid: int) -> bool:
 
 
 def processes_of(home: Path) -> tuple[list[int], int]:
-    """Processes whose command line names a path under `home` (gateways do), and how many were looked at."""
+    """Processes whose command line names a path under `home` (gateways do), and how many ran."""
     found: list[int] = []
     scanned = 0
     needle = f"{home}/".encode()
