@@ -53,7 +53,7 @@ def test_a_missing_source_bucket_fails_the_task_with_the_cli_s_error(
         gcp_conn_id="op_gcp",
     )
     with pytest.raises(skyplane.NoSuchBucketError) as raised:
-        op.execute({})  # type: ignore[arg-type]
+        op.execute({})
     assert "does not exist: create it with 'skyplane mb " in str(raised.value)
     # The same words as the command line's for the same copy.
     cli = subprocess.run(
