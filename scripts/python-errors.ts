@@ -59,7 +59,10 @@ export function pythonErrorsModule(): string {
     "__all__ = [",
     '    "CLASSES",',
     '    "ERRORS",',
-    ...codes.map(pythonClassName).sort().map((name) => `    "${name}",`),
+    ...codes
+      .map(pythonClassName)
+      .sort()
+      .map((name) => `    "${name}",`),
     "]",
   );
   return lines.join("\n") + "\n";

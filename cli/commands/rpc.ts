@@ -55,8 +55,10 @@ export function serveStdio(heartbeatMs: number): Promise<number> {
   const out = process.stdout.write.bind(process.stdout) as (line: string) => boolean;
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   let peerGone = false;
-  // EPIPE once the peer died: nothing more is written, the teardown goes on.
+  // EPIPE once the peer died: nothing more is written, the teardown goes on (an unhandled EPIPE on
+  // stderr, where it logs, would end this process before its teardown).
   process.stdout.on("error", () => (peerGone = true));
+  process.stderr.on("error", () => undefined);
   const write = (line: string) => {
     if (peerGone) return;
     try {

@@ -29,6 +29,8 @@ from .errors import SkyplaneError, error_for
 PROTOCOL_VERSION = 1
 #: The largest message either side sends or accepts, newline excluded: 1 MiB.
 MAX_MESSAGE_BYTES = 1 << 20
+#: Seconds the Node side may take to start (load its modules) before its first word, at least.
+STARTUP_SECONDS = 30.0
 
 log = logging.getLogger("skyplane.node")
 
@@ -85,6 +87,7 @@ class NodeSide:
         )
         self._stderr: deque[str] = deque(maxlen=40)
         self._heard = time.monotonic()
+        self._started = False
         self._gone: str | None = None
         self._closed = False
         self._stdout_done = threading.Event()
@@ -177,13 +180,17 @@ class NodeSide:
             self._went(self._ended_text())
             raise error_for("NODE_SIDE_GONE", self._gone or str(err)) from err
 
+    def _silence_limit(self) -> float:
+        """Seconds of silence after which the Node side is hung (longer before its first word)."""
+        return self._timeout if self._started else max(self._timeout, STARTUP_SECONDS)
+
     def _wait(self, inbox: "queue.SimpleQueue[_Item]", on_event: EventListener | None) -> Any:
         while True:
-            left = self._timeout - (time.monotonic() - self._heard)
+            left = self._silence_limit() - (time.monotonic() - self._heard)
             try:
                 kind, payload = inbox.get(timeout=max(left, 0.05))
             except queue.Empty:
-                if time.monotonic() - self._heard >= self._timeout:
+                if time.monotonic() - self._heard >= self._silence_limit():
                     self._silenced()
                 continue
             if kind == "result":
@@ -219,7 +226,7 @@ class NodeSide:
         with contextlib.suppress(OSError, ValueError), self._write_lock:
             self._stdin.close()
         while not self._stdout_done.wait(0.2):
-            if time.monotonic() - self._heard > self._timeout:
+            if time.monotonic() - self._heard > self._silence_limit():
                 self._proc.kill()
                 break
         try:
@@ -275,11 +282,13 @@ class NodeSide:
                 if not line:
                     break
                 self._heard = time.monotonic()
+                self._started = True
                 if not line.endswith(b"\n") and len(line) > MAX_MESSAGE_BYTES:
                     size = len(line)
                     while line and not line.endswith(b"\n"):
                         line = out.readline(MAX_MESSAGE_BYTES + 2)
                         size += len(line)
+                    size -= line.endswith(b"\n")
                     log.warning(
                         "ignored %d bytes over 1 MiB in one message from the Node side", size
                     )
