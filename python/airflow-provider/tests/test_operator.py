@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 import skyplane
 from skyplane_testing import CLI, Emulators, clean_env, node, processes_of
@@ -32,7 +33,7 @@ def test_arguments_that_cannot_work_are_refused_when_the_dag_is_built(
         SkyplaneOperator(task_id="t", src="s3://a/", dst="gs://b/", **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_missing_source_bucket_fails_the_task_with_the_cli_s_error(
+def test_a_missing_destination_bucket_fails_the_task_with_the_cli_s_error(
     emu: Emulators, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aws = {
@@ -45,16 +46,28 @@ def test_a_missing_source_bucket_fails_the_task_with_the_cli_s_error(
     monkeypatch.setenv("AIRFLOW_CONN_OP_AWS", json.dumps(aws))
     monkeypatch.setenv("AIRFLOW_CONN_OP_GCP", json.dumps(gcp))
     monkeypatch.setenv("SKYPLANE_HOME", str(home))
+    # Only the destination is missing, so that one error is the first for the library and the CLI.
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emu.s3,
+        region_name="us-east-1",
+        aws_access_key_id=emu.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=emu.env["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.create_bucket(Bucket="op-source")
+    s3.put_object(Bucket="op-source", Key="data/a.txt", Body=b"a")
     op = SkyplaneOperator(
         task_id="copy",
-        src="s3://no-such-source/data/",
+        src="s3://op-source/data/",
         dst="gs://no-such-destination/data/",
         aws_conn_id="op_aws",
         gcp_conn_id="op_gcp",
     )
     with pytest.raises(skyplane.NoSuchBucketError) as raised:
         op.execute({})
-    assert "does not exist: create it with 'skyplane mb " in str(raised.value)
+    assert str(raised.value).startswith(
+        "bucket gs://no-such-destination does not exist: create it with 'skyplane mb "
+    )
     # The same words as the command line's for the same copy.
     cli = subprocess.run(
         [node(), str(CLI), "cp", op.src, op.dst, "-r", "-y"],
