@@ -91,13 +91,13 @@ class NodeSide:
         self._gone: str | None = None
         self._closed = False
         self._stdout_done = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._read, name="skyplane-node-stdout", daemon=True),
-            threading.Thread(target=self._read_stderr, name="skyplane-node-stderr", daemon=True),
-            threading.Thread(target=self._dispatch, name="skyplane-node-events", daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
+        # stderr's reader first: the stdout reader waits for it when the process ends.
+        self._stderr_reader = threading.Thread(
+            target=self._read_stderr, name="skyplane-node-stderr", daemon=True
+        )
+        self._stderr_reader.start()
+        for target, name in ((self._read, "stdout"), (self._dispatch, "events")):
+            threading.Thread(target=target, name=f"skyplane-node-{name}", daemon=True).start()
 
     @property
     def pid(self) -> int:
@@ -302,6 +302,8 @@ class NodeSide:
             # stdout and lingers is reported as gone all the same.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
+            # Its last words on stderr belong in the report of its end.
+            self._stderr_reader.join(timeout=2)
             self._went(self._ended_text())
 
     def _handle(self, line: bytes) -> None:

@@ -5,6 +5,7 @@ owns (``skyplane rpc --stdio``, see PROTOCOL.md): no transfer logic lives here.
 """
 
 import contextlib
+import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -50,7 +51,7 @@ class SkyplaneClient:
         aws_config: AWSConfig | None = None,
         gcp_config: GCPConfig | None = None,
         azure_config: AzureConfig | None = None,
-        log_dir: str | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
         *,
         node_cli: str | None = None,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
@@ -65,7 +66,7 @@ class SkyplaneClient:
                     aws=aws_config.to_wire() if aws_config else None,
                     gcp=gcp_config.to_wire() if gcp_config else None,
                     azure=azure_config.to_wire() if azure_config else None,
-                    logDir=log_dir,
+                    logDir=os.fspath(log_dir) if log_dir is not None else None,
                 ),
             )
         except BaseException:

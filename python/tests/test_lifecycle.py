@@ -18,9 +18,10 @@ def test_close_ends_the_node_side_and_is_idempotent(home: Home) -> None:
     client.close()
     assert not alive(pid)
     client.close()
-    with skyplane.SkyplaneClient() as other:
+    assert client.log_dir == f"{home.path}/logs"
+    with skyplane.SkyplaneClient(log_dir=home.path / "my-logs") as other:
         inner = other._node.pid
-        assert other.log_dir == f"{home.path}/logs"
+        assert other.log_dir == f"{home.path}/my-logs"
     assert not alive(inner), "the with block closed it"
 
 
