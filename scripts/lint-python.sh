@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=.venv
 # Folders ruff checks (each with its ruff settings in the nearest pyproject.toml).
-RUFF_DIRS=(python)
+RUFF_DIRS=(python examples/ml-staging)
 # What mypy --strict checks, each on its own.
 MYPY_TARGETS=(python/skyplane python/tests)
 
@@ -20,3 +20,7 @@ fi
 for target in "${MYPY_TARGETS[@]}"; do
   "$VENV/bin/mypy" --strict --config-file python/pyproject.toml "$target"
 done
+# The Airflow provider and the ML example, each with its own settings (their untyped clients) and its
+# folder as the root its tests import from.
+(cd python/airflow-provider && "../../$VENV/bin/mypy" --strict skyplane_provider example_dags tests ../testing)
+(cd examples/ml-staging && "../../$VENV/bin/mypy" --strict .)

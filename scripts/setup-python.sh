@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=.venv
 # The packages installed from the checkout (editable), in order.
-PACKAGES=(python)
+PACKAGES=(python python/airflow-provider)
 REQUIREMENTS=(python/requirements-*.txt)
 
 python=${SKYPLANE_PYTHON:-}

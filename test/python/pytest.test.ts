@@ -13,7 +13,11 @@ import { Test } from "mocha";
  */
 
 /** The folders of pytest tests, relative to the checkout. Each part of the Python side adds its own. */
-export const PYTEST_FOLDERS = ["python/tests"];
+export const PYTEST_FOLDERS = [
+  "python/tests",
+  "python/airflow-provider/tests",
+  "examples/ml-staging/tests",
+];
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const VENV_PYTHON = path.join(ROOT, ".venv", "bin", "python");
