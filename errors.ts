@@ -102,6 +102,9 @@ export const ERRORS = {
   GATEWAY_ERROR: INTERNAL,
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
   EMULATOR_FAILED: INTERNAL,
+  BAD_BOOT_SPEC: INTERNAL, // a gateway's boot spec the renderer refuses (a bad hash, port or address)
+  BUNDLE_MISSING: USER, // no gateway bundle built, and no way to build one here
+  BUNDLE_BUILD_FAILED: INTERNAL,
   // Internal: stores asked for what they cannot do (a bug, or an upload removed under us).
   NO_SUCH_UPLOAD: INTERNAL,
   INVALID_PART: INTERNAL,

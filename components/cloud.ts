@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_TTL_MINUTES } from "../common/ttl";
-import { renderBootScript, SecretRef } from "../gateway-image/boot";
+import { GatewayBoot, renderBootScript, SecretRef } from "../gateway-image/boot";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 import type { Cloud } from "../planner/cloud-settings";
@@ -40,6 +40,8 @@ export interface CloudDataplaneArgs {
   remotePeers?: pulumi.Input<Record<string, string>>;
   /** The gateway container image the VMs' boot script pulls and runs. */
   containerImage: string;
+  /** What every gateway boots from: the gateway bundle in this cloud's artifacts store, the Node runtime. */
+  boot?: pulumi.Input<GatewayBoot>;
   /** Buckets on this cloud the gateways read, by name (on Azure: container names). */
   readBuckets: string[];
   /** Buckets on this cloud the gateways write, by name (on Azure: container names). */
@@ -197,6 +199,8 @@ export interface CloudGatewayArgs {
   image: pulumi.Input<string>;
   /** The gateway container image the boot script pulls and runs. */
   containerImage: string;
+  /** What it boots from: the gateway bundle in its cloud's artifacts store, the Node runtime. */
+  boot?: pulumi.Input<GatewayBoot>;
   /** Its static public address: what peers' firewalls admit and where the runner reaches it. */
   address: pulumi.Input<string>;
   /** Control API port. */
@@ -216,16 +220,23 @@ export function gatewayBootScript(
   args: CloudGatewayArgs,
   secrets: pulumi.Input<SecretRef>,
 ): pulumi.Output<string> {
-  return pulumi.all([args.program, secrets]).apply(([program, ref]) =>
-    renderBootScript({
+  return pulumi.all([args.program, secrets, args.boot]).apply(([program, ref, boot]) => {
+    if (!boot)
+      throw new UserError(
+        "MISSING_CLOUD_SETTINGS",
+        `gateway ${program.gatewayId} has no gateway bundle to boot from (its artifacts store is not set up)`,
+      );
+    return renderBootScript({
       program,
-      image: args.containerImage,
       secrets: ref as SecretRef,
       controlPort: args.controlPort,
       dataPort: args.dataPort,
       expireAt: args.expireAt,
-    }),
-  );
+      bundle: boot.bundle,
+      node: boot.node,
+      ...(boot.endpoints ? { endpoints: boot.endpoints } : {}),
+    });
+  });
 }
 
 /**
@@ -363,6 +374,7 @@ export class CloudDataplane extends pulumi.ComponentResource {
             program: boundProgram(spec, book.peers, dataPort),
             vmClass: spec.vmClass,
             containerImage: args.containerImage,
+            boot: args.boot,
             address: address.ip,
             controlPort,
             dataPort,

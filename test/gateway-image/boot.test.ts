@@ -4,7 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { BootSpec, renderBootScript, SecretRef, SYSCTL } from "../../gateway-image/boot";
+import {
+  ArtifactRef,
+  BootSpec,
+  renderBootScript,
+  SecretRef,
+  SYSCTL,
+} from "../../gateway-image/boot";
+import { NODE_RUNTIME } from "../../gateway-image/node-runtime";
 import { GATEWAY_PROGRAM_VERSION, GatewayProgram } from "../../planner/program";
 
 const GOLDEN = path.resolve(__dirname, "..", "..", "..", "test", "gateway-image", "golden");
@@ -37,10 +44,32 @@ const secrets: Record<string, SecretRef> = {
   azure: { provider: "azure", vault: "skyplane-kv", secret: "skyplane-dp" },
 };
 
+const BUNDLE_SHA = "5".repeat(64);
+const artifacts: Record<string, ArtifactRef> = {
+  aws: {
+    provider: "aws",
+    region: "us-east-1",
+    bucket: "skyplane-artifacts-a1b2",
+    key: `gateway/${BUNDLE_SHA}/skyplane-gateway-0.1.0-linux-x64.tar.gz`,
+  },
+  gcp: {
+    provider: "gcp",
+    bucket: "skyplane-artifacts-a1b2",
+    object: `gateway/${BUNDLE_SHA}/skyplane-gateway-0.1.0-linux-x64.tar.gz`,
+  },
+  azure: {
+    provider: "azure",
+    account: "skyplaneartifacts",
+    container: "artifacts",
+    blob: `gateway/${BUNDLE_SHA}/skyplane-gateway-0.1.0-linux-x64.tar.gz`,
+  },
+};
+
 const spec = (ref: SecretRef): BootSpec => ({
   program,
-  image: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
   secrets: ref,
+  bundle: { artifact: artifacts[ref.provider], sha256: BUNDLE_SHA },
+  node: { url: NODE_RUNTIME.url, sha256: NODE_RUNTIME.sha256 },
   controlPort: 8080,
   dataPort: 8081,
   expireAt: Date.UTC(2026, 10, 27, 14, 0, 0),
