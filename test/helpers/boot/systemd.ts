@@ -26,6 +26,20 @@ export interface ServiceSpec {
   readonly environmentFiles: readonly string[];
   /** WorkingDirectory=, if any. */
   readonly workingDirectory?: string;
+  /** Restart=: when the service is started again after it exits. */
+  readonly restart: "no" | "on-failure" | "always";
+  /** RestartSec=, in ms. */
+  readonly restartMs: number;
+  /** DynamicUser=yes: runs as an unprivileged user allocated for it, with a read-only system. */
+  readonly dynamicUser: boolean;
+}
+
+/** A systemd time span in ms: `2s`, `500ms`, `1min`, or plain seconds. */
+export function timeSpanMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m)?$/.exec(text.trim());
+  if (!m) throw new TypeError(`time span ${JSON.stringify(text)} is not rehearsed`);
+  const n = Number(m[1]);
+  return m[2] === "ms" ? n : m[2] === "min" || m[2] === "m" ? n * 60_000 : n * 1000;
 }
 
 /** Parses a unit file (INI-like; `#`/`;` comments; a trailing backslash continues a line). */
@@ -115,6 +129,7 @@ const SERVICE_KEYS = new Set([
   "KillSignal",
   "RemainAfterExit",
   "UMask",
+  "DynamicUser",
 ]);
 
 /** The service a unit file's [Service] section describes. */
@@ -140,10 +155,22 @@ export function serviceSpec(service: Record<string, string[]>, name: string): Se
   const type = (service.Type?.at(-1) ?? "simple") as ServiceSpec["type"];
   if (!["simple", "exec", "oneshot"].includes(type))
     throw new TypeError(`${name}: Type=${type} is not rehearsed`);
+  const restart = (service.Restart?.at(-1) ?? "no") as ServiceSpec["restart"];
+  if (!["no", "on-failure", "always"].includes(restart))
+    throw new TypeError(`${name}: Restart=${restart} is not rehearsed`);
+  const dynamicUser = service.DynamicUser?.at(-1) ?? "no";
+  if (!["yes", "no", "true", "false"].includes(dynamicUser))
+    throw new TypeError(`${name}: DynamicUser=${dynamicUser} is not a boolean`);
+  if (dynamicUser === "yes" || dynamicUser === "true") {
+    if (user !== undefined) throw new TypeError(`${name}: DynamicUser with User= is not rehearsed`);
+  }
   return {
     argv,
     ignoreFailure,
     type,
+    restart,
+    restartMs: timeSpanMs(service.RestartSec?.at(-1) ?? "100ms"),
+    dynamicUser: dynamicUser === "yes" || dynamicUser === "true",
     environment: environmentAssignments(service.Environment ?? []),
     environmentFiles: service.EnvironmentFile ?? [],
     workingDirectory: service.WorkingDirectory?.at(-1),

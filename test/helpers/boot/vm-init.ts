@@ -83,6 +83,7 @@ const serial = (line: string) => fs.appendFileSync(`${SHARE}/serial.log`, line +
 
 interface Service {
   child?: ChildProcess;
+  stopping?: boolean;
   state: "active" | "inactive" | "failed";
   exit?: Promise<number | null>;
 }
@@ -109,19 +110,30 @@ function which(cmd: string): string {
   return found;
 }
 
+/** The uid systemd gives the first dynamic user (its range is 61184–65519). */
+const DYNAMIC_UID = 61184;
+/** systemd's default start limit: 5 starts in 10 s. */
+const START_LIMIT = 5;
+
 /** Starts a service; for a oneshot, waits until it exits. Returns its exit code (0 for a started one). */
-async function startService(name: string): Promise<number> {
+async function startService(name: string, attempt = 1): Promise<number> {
   const existing = services.get(name);
   if (existing?.state === "active") return 0;
   const unit = loadUnit(name);
   const spec = serviceSpec(unit.Service ?? {}, name);
   const env = serviceEnvironment(spec);
+  if (spec.dynamicUser) {
+    // systemd.exec(5): a dynamic user has / as its home and no login shell.
+    const user = name.replace(/\.service$/, "");
+    Object.assign(env, { USER: user, LOGNAME: user, HOME: "/", SHELL: "/usr/sbin/nologin" });
+  }
   fs.mkdirSync(`${SHARE}/journal`, { recursive: true });
   const log = fs.openSync(`${SHARE}/journal/${name}.log`, "a");
   const child = spawn(spec.argv[0], spec.argv.slice(1), {
     env,
     cwd: spec.workingDirectory ?? "/",
     stdio: ["ignore", log, log],
+    ...(spec.dynamicUser ? { uid: DYNAMIC_UID, gid: DYNAMIC_UID } : {}),
   });
   fs.closeSync(log);
   await new Promise<void>((resolve, reject) => {
@@ -131,10 +143,14 @@ async function startService(name: string): Promise<number> {
   const service: Service = { child, state: "active" };
   service.exit = new Promise((resolve) =>
     child.once("exit", (code, signal) => {
-      service.state = code === 0 || spec.ignoreFailure ? "inactive" : "failed";
+      const failed = code !== 0 && !spec.ignoreFailure;
+      service.state = failed ? "failed" : "inactive";
       service.child = undefined;
       record({ event: "unit-exit", unit: name, code: code ?? (signal ? 128 : null) });
       resolve(code);
+      const again = spec.restart === "always" || (spec.restart === "on-failure" && failed);
+      if (again && !service.stopping && !poweringOff && attempt < START_LIMIT)
+        setTimeout(() => void startService(name, attempt + 1).catch(() => undefined), spec.restartMs);
     }),
   );
   services.set(name, service);
@@ -153,6 +169,7 @@ async function startService(name: string): Promise<number> {
 async function stopService(name: string): Promise<void> {
   const s = services.get(name);
   if (!s?.child) return;
+  s.stopping = true;
   s.child.kill("SIGTERM");
   const timer = setTimeout(() => s.child?.kill("SIGKILL"), 5000);
   await s.exit;
@@ -393,8 +410,11 @@ function bridge(port: number): void {
 
 /** The serial console: whatever is written to /dev/console lands in SHARE/serial.log. */
 function consoleToSerial(): void {
-  const fd = fs.openSync("/dev/console", "r+");
-  fs.createReadStream("", { fd, autoClose: false }).on("data", (d) =>
+  // Non-blocking, through the event loop: a read blocked in libuv's thread pool would hold up exit.
+  const fd = fs.openSync("/dev/console", fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const net: typeof import("node:net") = require("node:net");
+  new net.Socket({ fd, readable: true, writable: false }).on("data", (d) =>
     fs.appendFileSync(`${SHARE}/serial.log`, d),
   );
 }
