@@ -53,6 +53,19 @@ function dataplaneSecret(): { token: string; key: string; json: string } {
   return { token, key, json: JSON.stringify({ token, key }) };
 }
 
+/** The gateway's status, once its control API answers (as the runner waits for a booted VM). */
+async function untilAnswers(client: GatewayClient): Promise<Awaited<ReturnType<GatewayClient["status"]>>> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      return await client.status();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "GATEWAY_UNREACHABLE" || Date.now() > deadline) throw err;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+}
+
 /** Asserts that the VM ended itself as its cloud ends a VM, and that nothing of it runs on. */
 async function assertEndedItself(r: Rehearsal, role: Role, vm: RehearsalVm, since: number): Promise<void> {
   await Promise.race([
@@ -205,7 +218,9 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
       const dst = client("dst", secret.token);
       const intruder = client("src", crypto.randomBytes(24).toString("base64url"));
       try {
-        const status = await src.status();
+        // The unit is started when systemd-run returns; its daemon listens a moment later.
+        const status = await untilAnswers(src);
+        await untilAnswers(dst);
         assert.equal(status.gatewayId, specs.src.program.gatewayId);
         assert.equal(status.isSource, true);
         assert.equal((await dst.status()).gatewayId, specs.dst.program.gatewayId);
