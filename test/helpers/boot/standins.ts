@@ -80,8 +80,8 @@ export class Cloud {
   };
   /** Secrets by name; `null` is a secret the identity may not read. */
   readonly secrets = new Map<string, string | null>();
-  /** Set when the VM's delete was called. */
-  deleted?: { readonly by: string; readonly at: number };
+  /** The VM's deletes so far (each boot in the namespace is a VM of the same name). */
+  readonly deletes: { readonly by: string; readonly at: number }[] = [];
   readonly served: ServedRequest[] = [];
 
   constructor(
@@ -102,9 +102,11 @@ export class Cloud {
     return undefined;
   }
 
+  /** Records the VM's delete; the VM stops just after the API has answered, as on the cloud. */
   markDeleted(by: string): void {
-    this.deleted ??= { by, at: Date.now() };
-    this.onEvent({ kind: "deleted", detail: this.deleted });
+    const d = { by, at: Date.now() };
+    this.deletes.push(d);
+    setImmediate(() => this.onEvent({ kind: "deleted", detail: d }));
   }
 }
 
