@@ -32,6 +32,8 @@ export interface LocalGatewayOptions {
   readonly dataPort?: number;
   /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
   readonly extraArgs?: string[];
+  /** The daemon's entry script, e.g. an unpacked gateway bundle's main.js (run from its folder); default the compiled daemon. */
+  readonly main?: string;
 }
 
 /** A running gateway process started by `startLocalGateway`. */
@@ -55,12 +57,14 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const logFile = path.join(opts.dir, `${id}.log`);
   fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2), { mode: 0o600 });
   fs.rmSync(infoFile, { force: true });
-  const [cmd, ...args] = gatewayCommand(programFile, infoFile, opts);
+  const [cmd, daemon, ...args] = gatewayCommand(programFile, infoFile, opts);
+  args.unshift(opts.main ?? daemon);
   // Node flags for the daemon, e.g. SKYPLANE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   args.unshift(...(process.env.SKYPLANE_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []));
   const log = fs.openSync(logFile, "a", 0o600);
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
+    ...(opts.main ? { cwd: path.dirname(opts.main) } : {}),
     env: {
       PATH: process.env.PATH,
       ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")),
@@ -122,6 +126,8 @@ export interface LoopbackOptions {
   readonly destArgs?: string[];
   /** A module the destination gateway loads first (`node --require`), e.g. a store wrapper. */
   readonly wrapDestination?: string;
+  /** Both daemons' entry script (LocalGatewayOptions.main); default the compiled daemon. */
+  readonly main?: string;
 }
 
 /** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
@@ -180,6 +186,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.destArgs,
+    main: opts.main,
   }).finally(() => {
     if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
     else process.env.SKYPLANE_GATEWAY_NODE_ARGS = nodeArgs;
@@ -191,6 +198,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.sourceArgs,
+    main: opts.main,
   });
   const client = new GatewayClient(
     { gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort },
