@@ -204,8 +204,15 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
         const stray = written.filter((p) => !ALLOWED_WRITES.some((a) => p === a || p.startsWith(`${a}/`)));
         assert.deepEqual(stray, [], "the script wrote only its own paths");
         // Its cloud was asked with the VM's identity: the secret with the metadata's credentials.
-        const secretReads = rr.clouds[role].served.filter((s) => /secret/i.test(s.service));
-        if (cloud !== "aws") assert.ok(secretReads.every((s) => s.auth?.startsWith("bearer:")) && secretReads.length > 0);
+        if (cloud !== "aws") {
+          const store = cloud === "gcp" ? "gcp-secret-manager" : "azure-key-vault";
+          const reads = rr.clouds[role].served.filter((s) => s.service === store);
+          assert.deepEqual(
+            reads.map((s) => [s.status, s.auth]),
+            [[200, cloud === "gcp" ? "bearer:gcp" : "bearer:https://vault.azure.net"]],
+            "one read of the secret, with the VM's token for the secret store",
+          );
+        }
       }
       // The control API answers with the dataplane's token, and refuses another.
       const bridges = await Promise.all((["src", "dst"] as const).map((role) => vms[role].connect(CONTROL_PORT)));
