@@ -38,12 +38,20 @@ const ALLOWED_WRITES = [
   BOOT_PATHS.sysctl,
 ];
 /** What the harness itself writes into a VM's root before it boots. */
-const HARNESS_WRITES = [/^\/usr\/(s?bin|local\/s?bin)\/[^/]+$/, /^\/etc\/(hosts|hostname)$/, /^\/etc\/ssl\/certs\/ca-certificates\.crt$/, /^\/skyplane-rehearsal$/, /^\/var\/lib\/cloud(\/|$)/];
+const HARNESS_WRITES = [
+  /^\/usr\/(s?bin|local\/s?bin)\/[^/]+$/,
+  /^\/etc\/(hosts|hostname)$/,
+  /^\/etc\/ssl\/certs\/ca-certificates\.crt$/,
+  /^\/skyplane-rehearsal$/,
+  /^\/var\/lib\/cloud(\/|$)/,
+];
 
 const isRoot = process.getuid?.() === 0;
 
 function calls(records: VmRecord[], tool: string): string[][] {
-  return records.flatMap((r) => (r.event === "call" && r.tool === tool ? [r.argv as string[]] : []));
+  return records.flatMap((r) =>
+    r.event === "call" && r.tool === tool ? [r.argv as string[]] : [],
+  );
 }
 
 /** The dataplane's secret, as the components store it. */
@@ -54,23 +62,36 @@ function dataplaneSecret(): { token: string; key: string; json: string } {
 }
 
 /** The gateway's status, once its control API answers (as the runner waits for a booted VM). */
-async function untilAnswers(client: GatewayClient): Promise<Awaited<ReturnType<GatewayClient["status"]>>> {
+async function untilAnswers(
+  client: GatewayClient,
+): Promise<Awaited<ReturnType<GatewayClient["status"]>>> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
       return await client.status();
     } catch (err) {
-      if ((err as { code?: string }).code !== "GATEWAY_UNREACHABLE" || Date.now() > deadline) throw err;
+      if ((err as { code?: string }).code !== "GATEWAY_UNREACHABLE" || Date.now() > deadline)
+        throw err;
       await new Promise((res) => setTimeout(res, 100));
     }
   }
 }
 
 /** Asserts that the VM ended itself as its cloud ends a VM, and that nothing of it runs on. */
-async function assertEndedItself(r: Rehearsal, role: Role, vm: RehearsalVm, since: number): Promise<void> {
+async function assertEndedItself(
+  r: Rehearsal,
+  role: Role,
+  vm: RehearsalVm,
+  since: number,
+): Promise<void> {
   await Promise.race([
     vm.ended,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`${vm.name} did not end:\n${vm.serial().slice(-3000)}`)), 30_000)),
+    new Promise((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`${vm.name} did not end:\n${vm.serial().slice(-3000)}`)),
+        30_000,
+      ),
+    ),
   ]);
   assert.equal(vm.isEnded(), true);
   assert.deepEqual(vm.processes(), [], "no process of the VM is left");
@@ -111,14 +132,19 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
     });
     after(async () => {
       await r?.close();
-      if (Object.keys(times).length) console.log(`      rehearsal times on ${cloud} (ms): ${JSON.stringify(times)}`);
+      if (Object.keys(times).length)
+        console.log(`      rehearsal times on ${cloud} (ms): ${JSON.stringify(times)}`);
     });
 
     it("has no route out: each VM's namespace holds loopback (with the metadata address) and the link to the other VM", () => {
       for (const role of ["src", "dst"] as const) {
         const d = describeNamespace(r!.clouds[role].ns);
         assert.deepEqual(d.links, ["eth0", "lo"]);
-        assert.equal(d.routes.filter((x) => x.dst === "default" || x.gateway).length, 0, "no default route, no gateway");
+        assert.equal(
+          d.routes.filter((x) => x.dst === "default" || x.gateway).length,
+          0,
+          "no default route, no gateway",
+        );
         assert.ok(d.routes.length > 0, "the routes were read");
       }
     });
@@ -131,8 +157,14 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
       const srcBucket = rr.bucket("skyplane-src");
       const dstBucket = rr.bucket("skyplane-dst");
       const { PLACES } = await import("../helpers/boot/rehearsal");
-      await rr.clouds.src.call("createBucket", { uri: srcBucket, region: PLACES[cloud].src.region });
-      await rr.clouds.dst.call("createBucket", { uri: dstBucket, region: PLACES[cloud].dst.region });
+      await rr.clouds.src.call("createBucket", {
+        uri: srcBucket,
+        region: PLACES[cloud].src.region,
+      });
+      await rr.clouds.dst.call("createBucket", {
+        uri: dstBucket,
+        region: PLACES[cloud].dst.region,
+      });
       await rr.clouds.src.call("put", { uri: srcBucket, key, base64: object.toString("base64") });
       const t0 = Date.now();
       const expireAt = Date.now() + TTL_MS;
@@ -171,26 +203,51 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
         // The recorded calls: tuning, the expiry armed first, the gateway as a systemd unit.
         assert.deepEqual(calls(recs, "modprobe"), [["tcp_bbr"]]);
         assert.deepEqual(calls(recs, "sysctl"), [["--system"]]);
-        assert.deepEqual(calls(recs, "systemctl"), [["daemon-reload"], ["enable", "--now", "skyplane-expire.timer"]]);
+        assert.deepEqual(calls(recs, "systemctl"), [
+          ["daemon-reload"],
+          ["enable", "--now", "skyplane-expire.timer"],
+        ]);
         const run = calls(recs, "systemd-run");
         assert.equal(run.length, 1);
         assert.ok(run[0].includes(`--unit=${GATEWAY_UNIT}`));
         assert.ok(run[0].includes(`--property=EnvironmentFile=${BOOT_PATHS.run}/gateway.env`));
-        const started = recs.find((x) => x.event === "unit-start" && x.unit === `${GATEWAY_UNIT}.service`);
+        const started = recs.find(
+          (x) => x.event === "unit-start" && x.unit === `${GATEWAY_UNIT}.service`,
+        );
         assert.ok(started && started.event === "unit-start");
-        assert.deepEqual(started.argv.slice(1, 2), [`${BOOT_PATHS.opt}/gateway/skyplane-gateway/main.js`]);
-        assert.equal(started.argv[0], `${BOOT_PATHS.opt}/node/bin/node`, "the pinned runtime, not the image's");
-        assert.ok(started.envKeys.includes("SKYPLANE_GATEWAY_TOKEN") && started.envKeys.includes("SKYPLANE_GATEWAY_KEY"));
+        assert.deepEqual(started.argv.slice(1, 2), [
+          `${BOOT_PATHS.opt}/gateway/skyplane-gateway/main.js`,
+        ]);
+        assert.equal(
+          started.argv[0],
+          `${BOOT_PATHS.opt}/node/bin/node`,
+          "the pinned runtime, not the image's",
+        );
+        assert.ok(
+          started.envKeys.includes("SKYPLANE_GATEWAY_TOKEN") &&
+            started.envKeys.includes("SKYPLANE_GATEWAY_KEY"),
+        );
         // Secrets: in the gateway's environment, never on any command line nor in any record.
         const procs = vm.processes();
         const gw = procs.find((p) => p.argv.some((a) => a.endsWith("skyplane-gateway/main.js")));
-        assert.ok(gw, `${role}: the gateway runs: ${procs.map((p) => p.argv.join(" ")).join("; ")}`);
+        assert.ok(
+          gw,
+          `${role}: the gateway runs: ${procs.map((p) => p.argv.join(" ")).join("; ")}`,
+        );
         assert.ok(gw.environ.includes(`SKYPLANE_GATEWAY_TOKEN=${secret.token}`));
         assert.ok(gw.environ.includes(`SKYPLANE_GATEWAY_KEY=${secret.key}`));
-        for (const p of procs) for (const a of p.argv) assert.ok(!a.includes(secret.token) && !a.includes(secret.key), `secret in argv of ${p.pid}`);
+        for (const p of procs)
+          for (const a of p.argv)
+            assert.ok(
+              !a.includes(secret.token) && !a.includes(secret.key),
+              `secret in argv of ${p.pid}`,
+            );
         const recordText = fs.readFileSync(`${vm.dir}/share/records.jsonl`, "utf8");
         assert.ok(!recordText.includes(secret.token) && !recordText.includes(secret.key));
-        assert.ok(!vm.serial().includes(secret.token) && !vm.serial().includes(secret.key), "no secret on the console");
+        assert.ok(
+          !vm.serial().includes(secret.token) && !vm.serial().includes(secret.key),
+          "no secret on the console",
+        );
         const runDir = fs.statSync(`/proc/${gw.pid}/root${BOOT_PATHS.run}`);
         assert.equal(runDir.mode & 0o777, 0o700);
         const envFile = fs.statSync(`/proc/${gw.pid}/root${BOOT_PATHS.run}/gateway.env`);
@@ -201,7 +258,9 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
         const leaves = all.filter((p) => !all.some((q) => q.startsWith(`${p}/`)));
         const written = leaves.filter((p) => !HARNESS_WRITES.some((h) => h.test(p)));
         assert.ok(written.length > 5, `the writes were listed: ${written}`);
-        const stray = written.filter((p) => !ALLOWED_WRITES.some((a) => p === a || p.startsWith(`${a}/`)));
+        const stray = written.filter(
+          (p) => !ALLOWED_WRITES.some((a) => p === a || p.startsWith(`${a}/`)),
+        );
         assert.deepEqual(stray, [], "the script wrote only its own paths");
         // Its cloud was asked with the VM's identity: the secret with the metadata's credentials.
         if (cloud !== "aws") {
@@ -215,10 +274,16 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
         }
       }
       // The control API answers with the dataplane's token, and refuses another.
-      const bridges = await Promise.all((["src", "dst"] as const).map((role) => vms[role].connect(CONTROL_PORT)));
+      const bridges = await Promise.all(
+        (["src", "dst"] as const).map((role) => vms[role].connect(CONTROL_PORT)),
+      );
       const client = (role: Role, token: string) =>
         new GatewayClient(
-          { gatewayId: specs[role].program.gatewayId, host: "127.0.0.1", controlPort: bridges[role === "src" ? 0 : 1].port },
+          {
+            gatewayId: specs[role].program.gatewayId,
+            host: "127.0.0.1",
+            controlPort: bridges[role === "src" ? 0 : 1].port,
+          },
           token,
         );
       const src = client("src", secret.token);
@@ -231,7 +296,10 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
         assert.equal(status.gatewayId, specs.src.program.gatewayId);
         assert.equal(status.isSource, true);
         assert.equal((await dst.status()).gatewayId, specs.dst.program.gatewayId);
-        await assert.rejects(intruder.status(), (e: Error & { code?: string }) => e.code === "GATEWAY_AUTH");
+        await assert.rejects(
+          intruder.status(),
+          (e: Error & { code?: string }) => e.code === "GATEWAY_AUTH",
+        );
         // A real object from the source VM's store to the destination VM's.
         const t1 = Date.now();
         const chunk: ChunkRequest = {
@@ -250,12 +318,19 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
           const s = await src.chunkStatus(cursor);
           cursor = s.cursor;
           outcome = s.events.find((e) => e.id === chunk.id);
-          if (!outcome && Date.now() > deadline) throw new Error(`no chunk outcome; source errors: ${await src.errors()}`);
+          if (!outcome && Date.now() > deadline)
+            throw new Error(`no chunk outcome; source errors: ${await src.errors()}`);
           if (!outcome) await new Promise((res) => setTimeout(res, 100));
         }
         assert.equal(outcome.state, "done", outcome.error);
-        const landed = await rr.clouds.dst.call<{ sha256: string; size: number } | null>("get", { uri: dstBucket, key });
-        assert.deepEqual(landed, { sha256: crypto.createHash("sha256").update(object).digest("hex"), size: object.length });
+        const landed = await rr.clouds.dst.call<{ sha256: string; size: number } | null>("get", {
+          uri: dstBucket,
+          key,
+        });
+        assert.deepEqual(landed, {
+          sha256: crypto.createHash("sha256").update(object).digest("hex"),
+          size: object.length,
+        });
         times.copy = Date.now() - t1;
       } finally {
         for (const c of [src, dst, intruder]) c.close();
@@ -278,24 +353,41 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
       times.total = Date.now() - t0;
     });
 
-    for (const failure of ["a bundle whose sha256 does not match", "a secret the VM may not read"] as const) {
+    for (const failure of [
+      "a bundle whose sha256 does not match",
+      "a secret the VM may not read",
+    ] as const) {
       it(`ends in 'skyplane-boot: FAILED' and ends the VM, with no gateway, on ${failure}`, async () => {
         const rr = r!;
         const t0 = Date.now();
         const unreadable = failure.startsWith("a secret");
         const spec: BootSpec = {
-          program: rr.program("src", { srcBucket: rr.bucket("skyplane-src"), dstBucket: rr.bucket("skyplane-dst"), dataPort: DATA_PORT }),
-          secrets: await rr.stageSecret("src", `skyplane-dataplane-${unreadable ? "denied" : "ok"}`, unreadable ? null : dataplaneSecret().json),
+          program: rr.program("src", {
+            srcBucket: rr.bucket("skyplane-src"),
+            dstBucket: rr.bucket("skyplane-dst"),
+            dataPort: DATA_PORT,
+          }),
+          secrets: await rr.stageSecret(
+            "src",
+            `skyplane-dataplane-${unreadable ? "denied" : "ok"}`,
+            unreadable ? null : dataplaneSecret().json,
+          ),
           controlPort: CONTROL_PORT,
           dataPort: DATA_PORT,
           expireAt: Date.now() + 3600_000,
           bundle: {
             artifact: await rr.stageBundle("src", bundle),
-            sha256: unreadable ? bundle.sha256 : crypto.createHash("sha256").update("not the bundle").digest("hex"),
+            sha256: unreadable
+              ? bundle.sha256
+              : crypto.createHash("sha256").update("not the bundle").digest("hex"),
           },
           ...rr.bootInputs("src"),
         };
-        const vm = await rr.boot("src", renderBootScript(spec), unreadable ? "denied-secret" : "bad-sha256");
+        const vm = await rr.boot(
+          "src",
+          renderBootScript(spec),
+          unreadable ? "denied-secret" : "bad-sha256",
+        );
         await assertEndedItself(rr, "src", vm, t0);
         const serial = vm.serial();
         assert.match(
@@ -304,8 +396,16 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
             ? /^skyplane-boot: FAILED: could not read the dataplane's secret/m
             : /^skyplane-boot: FAILED: the gateway bundle's sha256 is not [0-9a-f]{64}: refused/m,
         );
-        assert.ok(!vm.records().some((x) => x.event === "unit-start" && x.unit.startsWith(GATEWAY_UNIT)), "no gateway was started");
-        if (!unreadable) assert.doesNotMatch(serial, /reading the dataplane's secret/, "nothing after the refused bundle");
+        assert.ok(
+          !vm.records().some((x) => x.event === "unit-start" && x.unit.startsWith(GATEWAY_UNIT)),
+          "no gateway was started",
+        );
+        if (!unreadable)
+          assert.doesNotMatch(
+            serial,
+            /reading the dataplane's secret/,
+            "nothing after the refused bundle",
+          );
         times[unreadable ? "failSecret" : "failSha256"] = Date.now() - t0;
       });
     }
@@ -313,9 +413,14 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
     it("leaves nothing running in its namespaces but the stand-ins", () => {
       for (const role of ["src", "dst"] as const) {
         const pids = pidsIn(r!.clouds[role].ns);
-        const names = pids.map((p) => fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").slice(0, 2).join(" "));
+        const names = pids.map((p) =>
+          fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").slice(0, 2).join(" "),
+        );
         assert.ok(names.length > 0, "the stand-ins were seen");
-        assert.deepEqual(names.filter((n) => !/standins-main|moto_server|fake-gcs-server|azurite|python/.test(n)), []);
+        assert.deepEqual(
+          names.filter((n) => !/standins-main|moto_server|fake-gcs-server|azurite|python/.test(n)),
+          [],
+        );
       }
     });
   });

@@ -37,36 +37,136 @@ export function nodeTarball(): { file: string; version: string; sha256: string }
         .find((l) => l.endsWith(`  ${name}`))
     : undefined;
   if (!line || !fs.existsSync(path.join(dir, name)))
-    throw new Error(`no ${name} in ${dir}: run 'bash scripts/setup-node-tarball.sh' (or scripts/setup.sh)`);
+    throw new Error(
+      `no ${name} in ${dir}: run 'bash scripts/setup-node-tarball.sh' (or scripts/setup.sh)`,
+    );
   return { file: path.join(dir, name), version, sha256: line.slice(0, 64) };
 }
 
 /** A self-signed CA and a certificate for 127.0.0.1 it signed (openssl), for the TLS stand-ins. */
 function makeTls(dir: string): { ca: string; cert: string; key: string } {
   const f = (n: string) => path.join(dir, n);
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=skyplane rehearsal CA",
-    "-keyout", f("ca.key"), "-out", f("ca.pem"));
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", f("tls.key"), "-out", f("tls.csr"));
+  const ssl = (...args: string[]) =>
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=skyplane rehearsal CA",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+  );
+  ssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    f("tls.key"),
+    "-out",
+    f("tls.csr"),
+  );
   fs.writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-  ssl("x509", "-req", "-in", f("tls.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
-    "-days", "2", "-extfile", f("ext.cnf"), "-out", f("tls.pem"));
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f("tls.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    f("ext.cnf"),
+    "-out",
+    f("tls.pem"),
+  );
   return { ca: fs.readFileSync(f("ca.pem"), "utf8"), cert: f("tls.pem"), key: f("tls.key") };
 }
 
 /** The identities and places of each cloud's two VMs. */
 export const PLACES: Record<CloudName, Record<Role, { identity: VmIdentity; region: string }>> = {
   aws: {
-    src: { identity: { cloud: "aws", instanceId: "i-0a1b2c3d4e5f60001", region: "us-east-1", zone: "us-east-1a", role: "skyplane-gateway" }, region: "aws:us-east-1" },
-    dst: { identity: { cloud: "aws", instanceId: "i-0a1b2c3d4e5f60002", region: "us-west-2", zone: "us-west-2a", role: "skyplane-gateway" }, region: "aws:us-west-2" },
+    src: {
+      identity: {
+        cloud: "aws",
+        instanceId: "i-0a1b2c3d4e5f60001",
+        region: "us-east-1",
+        zone: "us-east-1a",
+        role: "skyplane-gateway",
+      },
+      region: "aws:us-east-1",
+    },
+    dst: {
+      identity: {
+        cloud: "aws",
+        instanceId: "i-0a1b2c3d4e5f60002",
+        region: "us-west-2",
+        zone: "us-west-2a",
+        role: "skyplane-gateway",
+      },
+      region: "aws:us-west-2",
+    },
   },
   gcp: {
-    src: { identity: { cloud: "gcp", name: "skyplane-gw-src-0", project: "skyplane-rehearsal", projectNumber: "123456789012", zone: "us-central1-a", serviceAccount: "skyplane-gateway@skyplane-rehearsal.iam.gserviceaccount.com" }, region: "gcp:us-central1-a" },
-    dst: { identity: { cloud: "gcp", name: "skyplane-gw-dst-0", project: "skyplane-rehearsal", projectNumber: "123456789012", zone: "europe-west1-b", serviceAccount: "skyplane-gateway@skyplane-rehearsal.iam.gserviceaccount.com" }, region: "gcp:europe-west1-b" },
+    src: {
+      identity: {
+        cloud: "gcp",
+        name: "skyplane-gw-src-0",
+        project: "skyplane-rehearsal",
+        projectNumber: "123456789012",
+        zone: "us-central1-a",
+        serviceAccount: "skyplane-gateway@skyplane-rehearsal.iam.gserviceaccount.com",
+      },
+      region: "gcp:us-central1-a",
+    },
+    dst: {
+      identity: {
+        cloud: "gcp",
+        name: "skyplane-gw-dst-0",
+        project: "skyplane-rehearsal",
+        projectNumber: "123456789012",
+        zone: "europe-west1-b",
+        serviceAccount: "skyplane-gateway@skyplane-rehearsal.iam.gserviceaccount.com",
+      },
+      region: "gcp:europe-west1-b",
+    },
   },
   azure: {
-    src: { identity: { cloud: "azure", name: "skyplane-gw-src-0", subscription: "00000000-1111-2222-3333-444444444444", resourceGroup: "skyplane-rehearsal", tenant: "55555555-6666-7777-8888-999999999999", location: "eastus" }, region: "azure:eastus" },
-    dst: { identity: { cloud: "azure", name: "skyplane-gw-dst-0", subscription: "00000000-1111-2222-3333-444444444444", resourceGroup: "skyplane-rehearsal", tenant: "55555555-6666-7777-8888-999999999999", location: "westeurope" }, region: "azure:westeurope" },
+    src: {
+      identity: {
+        cloud: "azure",
+        name: "skyplane-gw-src-0",
+        subscription: "00000000-1111-2222-3333-444444444444",
+        resourceGroup: "skyplane-rehearsal",
+        tenant: "55555555-6666-7777-8888-999999999999",
+        location: "eastus",
+      },
+      region: "azure:eastus",
+    },
+    dst: {
+      identity: {
+        cloud: "azure",
+        name: "skyplane-gw-dst-0",
+        subscription: "00000000-1111-2222-3333-444444444444",
+        resourceGroup: "skyplane-rehearsal",
+        tenant: "55555555-6666-7777-8888-999999999999",
+        location: "westeurope",
+      },
+      region: "azure:westeurope",
+    },
   },
 };
 
@@ -132,7 +232,16 @@ export class Rehearsal {
     const log = fs.openSync(path.join(this.dir, `standins-${role}.log`), "a");
     const child = spawn(
       "setpriv",
-      ["--pdeathsig", "KILL", "ip", "netns", "exec", ns, process.execPath, path.join(__dirname, "standins-main.js")],
+      [
+        "--pdeathsig",
+        "KILL",
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        process.execPath,
+        path.join(__dirname, "standins-main.js"),
+      ],
       {
         stdio: ["ignore", log, log, "ipc"],
         // Its clients trust the rehearsal's CA (Azurite speaks TLS), as the VMs do.
@@ -142,24 +251,33 @@ export class Rehearsal {
     fs.closeSync(log);
     this.standins.push(child);
     let next = 0;
-    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+    const pending = new Map<
+      number,
+      { resolve: (v: unknown) => void; reject: (e: Error) => void }
+    >();
     const served: ServedRequest[] = [];
     const deletes: { by: string; at: number }[] = [];
-    child.on("message", (m: { id?: number; result?: unknown; error?: string; event?: string; detail?: unknown }) => {
-      if (m.event === "request") served.push(m.detail as ServedRequest);
-      else if (m.event === "deleted") {
-        deletes.push(m.detail as { by: string; at: number });
-        // The cloud deletes the VM: it stops at once.
-        void this.current.get(role)?.kill();
-      } else if (m.id !== undefined) {
-        const p = pending.get(m.id);
-        pending.delete(m.id);
-        if (m.error !== undefined) p?.reject(new Error(`${role} stand-ins: ${m.error}`));
-        else p?.resolve(m.result);
-      }
-    });
+    child.on(
+      "message",
+      (m: { id?: number; result?: unknown; error?: string; event?: string; detail?: unknown }) => {
+        if (m.event === "request") served.push(m.detail as ServedRequest);
+        else if (m.event === "deleted") {
+          deletes.push(m.detail as { by: string; at: number });
+          // The cloud deletes the VM: it stops at once.
+          void this.current.get(role)?.kill();
+        } else if (m.id !== undefined) {
+          const p = pending.get(m.id);
+          pending.delete(m.id);
+          if (m.error !== undefined) p?.reject(new Error(`${role} stand-ins: ${m.error}`));
+          else p?.resolve(m.result);
+        }
+      },
+    );
     child.once("exit", (code) => {
-      for (const p of pending.values()) p.reject(new Error(`${role} stand-ins exited (${code}); see ${this.dir}/standins-${role}.log`));
+      for (const p of pending.values())
+        p.reject(
+          new Error(`${role} stand-ins exited (${code}); see ${this.dir}/standins-${role}.log`),
+        );
       pending.clear();
     });
     const call = <T>(method: string, params: unknown) =>
@@ -192,21 +310,36 @@ export class Rehearsal {
   }
 
   /** Puts the gateway bundle in `role`'s artifacts store, under its sha256; returns where. */
-  async stageBundle(role: Role, bundle: { path: string; sha256: string; file: string }): Promise<ArtifactRef> {
+  async stageBundle(
+    role: Role,
+    bundle: { path: string; sha256: string; file: string },
+  ): Promise<ArtifactRef> {
     const c = this.clouds[role];
     const key = `gateway/${bundle.sha256}/${bundle.file}`;
     const region = PLACES[this.cloud][role].region;
-    await c.call("createBucket", { uri: this.bucket("skyplane-artifacts"), region }).catch((e: Error) => {
-      if (!/exist|CONFLICT/i.test(e.message)) throw e;
-    });
+    await c
+      .call("createBucket", { uri: this.bucket("skyplane-artifacts"), region })
+      .catch((e: Error) => {
+        if (!/exist|CONFLICT/i.test(e.message)) throw e;
+      });
     await c.call("put", { uri: this.bucket("skyplane-artifacts"), key, file: bundle.path });
     switch (this.cloud) {
       case "aws":
-        return { provider: "aws", region: (PLACES.aws[role].identity as { region: string }).region, bucket: "skyplane-artifacts", key };
+        return {
+          provider: "aws",
+          region: (PLACES.aws[role].identity as { region: string }).region,
+          bucket: "skyplane-artifacts",
+          key,
+        };
       case "gcp":
         return { provider: "gcp", bucket: "skyplane-artifacts", object: key };
       case "azure":
-        return { provider: "azure", account: "devstoreaccount1", container: "skyplane-artifacts", blob: key };
+        return {
+          provider: "azure",
+          account: "devstoreaccount1",
+          container: "skyplane-artifacts",
+          blob: key,
+        };
     }
   }
 
@@ -227,11 +360,17 @@ export class Rehearsal {
   /** The rehearsal's only differences from the cloud: the endpoints and the Node tarball's address. */
   bootInputs(role: Role): Pick<BootSpec, "node" | "endpoints"> {
     const c = this.clouds[role];
-    return { node: { url: c.endpoints.nodeUrl, sha256: this.node.sha256 }, endpoints: c.endpoints.endpoints };
+    return {
+      node: { url: c.endpoints.nodeUrl, sha256: this.node.sha256 },
+      endpoints: c.endpoints.endpoints,
+    };
   }
 
   /** A gateway program of this cloud's `role` gateway. */
-  program(role: Role, opts: { srcBucket: string; dstBucket: string; dataPort: number }): GatewayProgram {
+  program(
+    role: Role,
+    opts: { srcBucket: string; dstBucket: string; dataPort: number },
+  ): GatewayProgram {
     const id = (r: Role) => `${PLACES[this.cloud][r].region.replace(/:/g, "-")}-0`;
     if (role === "src")
       return {
@@ -256,12 +395,23 @@ export class Rehearsal {
       version: GATEWAY_PROGRAM_VERSION,
       gatewayId: id("dst"),
       region: PLACES[this.cloud].dst.region,
-      operators: [{ op: "receive", encrypted: true, next: { op: "write_object_store", bucket: opts.dstBucket } }],
+      operators: [
+        {
+          op: "receive",
+          encrypted: true,
+          next: { op: "write_object_store", bucket: opts.dstBucket },
+        },
+      ],
     };
   }
 
   /** Boots a VM from `userData` in `role`'s namespace. */
-  async boot(role: Role, userData: string, label: string, bridges: number[] = []): Promise<RehearsalVm> {
+  async boot(
+    role: Role,
+    userData: string,
+    label: string,
+    bridges: number[] = [],
+  ): Promise<RehearsalVm> {
     const identity = PLACES[this.cloud][role].identity;
     const vm = await startVm({
       name: vmName(identity),
@@ -280,7 +430,8 @@ export class Rehearsal {
   /** Ends every VM and stand-in, removes the namespaces and the folder. */
   async close(): Promise<void> {
     for (const vm of this.vms) await vm.kill().catch(() => undefined);
-    for (const s of this.standins) if (s.exitCode === null && s.signalCode === null) s.kill("SIGKILL");
+    for (const s of this.standins)
+      if (s.exitCode === null && s.signalCode === null) s.kill("SIGKILL");
     await this.network.remove();
     if (!process.env.SKYPLANE_KEEP_REHEARSAL) fs.rmSync(this.dir, { recursive: true, force: true });
   }

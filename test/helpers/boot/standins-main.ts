@@ -80,7 +80,9 @@ async function waitForPort(port: number, name: string, log: string): Promise<voi
     });
     if (up) return;
     if (Date.now() > deadline)
-      throw new Error(`${name} did not listen on ${port}: ${fs.readFileSync(log, "utf8").slice(-1500)}`);
+      throw new Error(
+        `${name} did not listen on ${port}: ${fs.readFileSync(log, "utf8").slice(-1500)}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -127,7 +129,13 @@ async function start(p: StandinStart): Promise<StandinEndpoints> {
   switch (id.cloud) {
     case "aws": {
       await serve(c, "aws-metadata", "169.254.169.254", 80, [awsMetadata(c)]);
-      await startEmulator("moto", MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(port)], port, p.dir);
+      await startEmulator(
+        "moto",
+        MOTO_SERVER,
+        ["-H", "127.0.0.1", "-p", String(port)],
+        port,
+        p.dir,
+      );
       endpoints.s3 = `http://127.0.0.1:${port}`;
       endpoints.secretsManager = `http://127.0.0.1:${port}`;
       storeEnv = {
@@ -144,12 +152,25 @@ async function start(p: StandinStart): Promise<StandinEndpoints> {
       await startEmulator(
         "fake-gcs-server",
         path.join(root, "bin", "fake-gcs-server"),
-        ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "memory", "-public-host", `127.0.0.1:${port}`],
+        [
+          "-scheme",
+          "http",
+          "-host",
+          "127.0.0.1",
+          "-port",
+          String(port),
+          "-backend",
+          "memory",
+          "-public-host",
+          `127.0.0.1:${port}`,
+        ],
         port,
         p.dir,
       );
       endpoints.gcs = `http://127.0.0.1:${port}`;
-      endpoints.gcpSecretManager = (await serve(c, "gcp-secret-manager", "127.0.0.1", 0, [gcpSecretManager(c)])).url;
+      endpoints.gcpSecretManager = (
+        await serve(c, "gcp-secret-manager", "127.0.0.1", 0, [gcpSecretManager(c)])
+      ).url;
       endpoints.gcpCompute = (await serve(c, "gcp-compute", "127.0.0.1", 0, [gcpCompute(c)])).url;
       storeEnv = { STORAGE_EMULATOR_HOST: endpoints.gcs, GOOGLE_CLOUD_PROJECT: id.project };
       break;
@@ -162,17 +183,32 @@ async function start(p: StandinStart): Promise<StandinEndpoints> {
         process.execPath,
         [
           path.join(root, "azurite", "node_modules", "azurite", "dist", "src", "blob", "main.js"),
-          "--blobHost", "127.0.0.1", "--blobPort", String(port),
-          "--inMemoryPersistence", "--loose", "--skipApiVersionCheck", "--disableTelemetry",
+          "--blobHost",
+          "127.0.0.1",
+          "--blobPort",
+          String(port),
+          "--inMemoryPersistence",
+          "--loose",
+          "--skipApiVersionCheck",
+          "--disableTelemetry",
           // Bearer tokens are accepted over TLS only, as by Azure Storage.
-          "--oauth", "basic", "--cert", p.tls.cert, "--key", p.tls.key,
+          "--oauth",
+          "basic",
+          "--cert",
+          p.tls.cert,
+          "--key",
+          p.tls.key,
         ],
         port,
         p.dir,
       );
       endpoints.azureBlob = `https://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
-      endpoints.azureKeyVault = (await serve(c, "azure-key-vault", "127.0.0.1", 0, [azureKeyVault(c, p.vault ?? "vault")])).url;
-      endpoints.azureManagement = (await serve(c, "azure-management", "127.0.0.1", 0, [azureManagement(c)])).url;
+      endpoints.azureKeyVault = (
+        await serve(c, "azure-key-vault", "127.0.0.1", 0, [azureKeyVault(c, p.vault ?? "vault")])
+      ).url;
+      endpoints.azureManagement = (
+        await serve(c, "azure-management", "127.0.0.1", 0, [azureManagement(c)])
+      ).url;
       storeEnv = {
         AZURE_STORAGE_CONNECTION_STRING:
           `DefaultEndpointsProtocol=https;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
@@ -195,7 +231,8 @@ const methods: Record<string, (params: never) => Promise<unknown>> = {
     const id = cloud.identity;
     if (id.cloud === "aws") {
       // Unreadable on AWS: a secret that is not there (the role's policy names only the stack's own).
-      if (p.value === null) return `arn:aws:secretsmanager:${id.region}:123456789012:secret:${p.name}-AbCdEf`;
+      if (p.value === null)
+        return `arn:aws:secretsmanager:${id.region}:123456789012:secret:${p.name}-AbCdEf`;
       return createAwsSecret(storeEnv.AWS_ENDPOINT_URL_S3, id.region, p.name, p.value);
     }
     cloud.secrets.set(p.name, p.value);

@@ -129,7 +129,8 @@ export function awsMetadata(cloud: Cloud): Handler {
     if (url.pathname === "/latest/api/token") {
       if (req.method !== "PUT") return (reply(405, "Method Not Allowed"), true);
       const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return (reply(400, "Bad Request"), true);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600)
+        return (reply(400, "Bad Request"), true);
       const token = crypto.randomBytes(40).toString("base64url");
       cloud.imdsTokens.add(token);
       reply(200, token, { "x-aws-ec2-metadata-token-ttl-seconds": String(ttl) });
@@ -195,7 +196,9 @@ export function gcpMetadata(cloud: Cloud): Handler {
       "project/numeric-project-id": id.projectNumber,
       "instance/name": id.name,
       "instance/hostname": `${id.name}.${id.zone}.c.${id.project}.internal`,
-      "instance/id": String(parseInt(crypto.createHash("sha256").update(id.name).digest("hex").slice(0, 12), 16)),
+      "instance/id": String(
+        parseInt(crypto.createHash("sha256").update(id.name).digest("hex").slice(0, 12), 16),
+      ),
       "instance/zone": `projects/${id.projectNumber}/zones/${id.zone}`,
       "instance/service-accounts/default/email": id.serviceAccount,
       "instance/service-accounts/default/scopes": "https://www.googleapis.com/auth/cloud-platform",
@@ -220,10 +223,16 @@ export function azureMetadata(cloud: Cloud): Handler {
   if (id.cloud !== "azure") throw new TypeError("azureMetadata needs an Azure identity");
   return (req, url, reply) => {
     if (!url.pathname.startsWith("/metadata/")) return false;
-    const bad = (error: string) => (reply(400, json({ error: "invalid_request", error_description: error }), { "content-type": "application/json" }), true);
+    const bad = (error: string) => (
+      reply(400, json({ error: "invalid_request", error_description: error }), {
+        "content-type": "application/json",
+      }),
+      true
+    );
     if (req.headers["x-forwarded-for"]) return bad("Request not allowed through a proxy");
     if (req.headers.metadata !== "true") return bad("Required metadata header not specified");
-    if (!url.searchParams.get("api-version")) return bad("Required query variable 'api-version' is missing");
+    if (!url.searchParams.get("api-version"))
+      return bad("Required query variable 'api-version' is missing");
     if (url.pathname === "/metadata/identity/oauth2/token") {
       const resource = url.searchParams.get("resource");
       if (!resource) return bad("Required query variable 'resource' is missing");
@@ -288,21 +297,53 @@ export function gcpSecretManager(cloud: Cloud): Handler {
   const id = cloud.identity;
   if (id.cloud !== "gcp") throw new TypeError("gcpSecretManager needs a GCP identity");
   return async (req, url, reply) => {
-    const m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(url.pathname);
+    const m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(
+      url.pathname,
+    );
     if (!m) return false;
     const error = (code: number, status: string, message: string) =>
-      reply(code, json({ error: { code, message, status } }), { "content-type": "application/json" });
+      reply(code, json({ error: { code, message, status } }), {
+        "content-type": "application/json",
+      });
     if (req.method !== "GET") return (error(405, "METHOD_NOT_ALLOWED", "use GET"), true);
     if (cloud.audienceOf(req) !== "gcp")
-      return (error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token."), true);
+      return (
+        error(
+          401,
+          "UNAUTHENTICATED",
+          "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+        ),
+        true
+      );
     const [, project, secret, version] = m;
     if (project !== id.project && project !== id.projectNumber)
-      return (error(403, "PERMISSION_DENIED", `Permission 'secretmanager.versions.access' denied for resource 'projects/${project}/secrets/${secret}/versions/${version}'`), true);
+      return (
+        error(
+          403,
+          "PERMISSION_DENIED",
+          `Permission 'secretmanager.versions.access' denied for resource 'projects/${project}/secrets/${secret}/versions/${version}'`,
+        ),
+        true
+      );
     const value = cloud.secrets.get(secret);
     if (value === undefined)
-      return (error(404, "NOT_FOUND", `Secret [projects/${id.projectNumber}/secrets/${secret}] not found or has no versions.`), true);
+      return (
+        error(
+          404,
+          "NOT_FOUND",
+          `Secret [projects/${id.projectNumber}/secrets/${secret}] not found or has no versions.`,
+        ),
+        true
+      );
     if (value === null)
-      return (error(403, "PERMISSION_DENIED", `Permission 'secretmanager.versions.access' denied for resource 'projects/${project}/secrets/${secret}/versions/${version}' (or it may not exist).`), true);
+      return (
+        error(
+          403,
+          "PERMISSION_DENIED",
+          `Permission 'secretmanager.versions.access' denied for resource 'projects/${project}/secrets/${secret}/versions/${version}' (or it may not exist).`,
+        ),
+        true
+      );
     const data = Buffer.from(value);
     const h = new Crc32c();
     h.update(data);
@@ -325,20 +366,47 @@ export function azureKeyVault(cloud: Cloud, vault: string): Handler {
     const m = /^\/secrets\/([0-9A-Za-z-]+)(?:\/([0-9a-f]{32}))?\/?$/.exec(url.pathname);
     if (!m) return false;
     const error = (status: number, code: string, message: string, headers = {}) =>
-      reply(status, json({ error: { code, message } }), { "content-type": "application/json", ...headers });
+      reply(status, json({ error: { code, message } }), {
+        "content-type": "application/json",
+        ...headers,
+      });
     if (!/^7\.\d$/.test(url.searchParams.get("api-version") ?? ""))
-      return (error(400, "BadParameter", "The 'api-version' query parameter is missing or not supported."), true);
+      return (
+        error(
+          400,
+          "BadParameter",
+          "The 'api-version' query parameter is missing or not supported.",
+        ),
+        true
+      );
     if (cloud.audienceOf(req) !== "https://vault.azure.net") {
       const tenant = cloud.identity.cloud === "azure" ? cloud.identity.tenant : "common";
-      return (error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", {
-        "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="https://vault.azure.net"`,
-      }), true);
+      return (
+        error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", {
+          "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="https://vault.azure.net"`,
+        }),
+        true
+      );
     }
     const value = cloud.secrets.get(m[1]);
     if (value === undefined)
-      return (error(404, "SecretNotFound", `A secret with (name/id) ${m[1]} was not found in this key vault.`), true);
+      return (
+        error(
+          404,
+          "SecretNotFound",
+          `A secret with (name/id) ${m[1]} was not found in this key vault.`,
+        ),
+        true
+      );
     if (value === null)
-      return (error(403, "Forbidden", `The user, group or application does not have secrets get permission on key vault '${vault}'.`), true);
+      return (
+        error(
+          403,
+          "Forbidden",
+          `The user, group or application does not have secrets get permission on key vault '${vault}'.`,
+        ),
+        true
+      );
     const version = crypto.createHash("md5").update(m[1]).digest("hex");
     const now = Math.floor(Date.now() / 1000);
     reply(
@@ -346,7 +414,13 @@ export function azureKeyVault(cloud: Cloud, vault: string): Handler {
       json({
         value,
         id: `https://${vault}.vault.azure.net/secrets/${m[1]}/${version}`,
-        attributes: { enabled: true, created: now, updated: now, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 },
+        attributes: {
+          enabled: true,
+          created: now,
+          updated: now,
+          recoveryLevel: "Recoverable+Purgeable",
+          recoverableDays: 90,
+        },
         tags: {},
       }),
       { "content-type": "application/json; charset=utf-8" },
@@ -360,15 +434,36 @@ export function gcpCompute(cloud: Cloud): Handler {
   const id = cloud.identity;
   if (id.cloud !== "gcp") throw new TypeError("gcpCompute needs a GCP identity");
   return (req, url, reply) => {
-    const m = /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances\/([^/]+)$/.exec(url.pathname);
+    const m = /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances\/([^/]+)$/.exec(
+      url.pathname,
+    );
     if (!m) return false;
     const error = (code: number, message: string) =>
-      reply(code, json({ error: { code, message, errors: [{ message, domain: "global", reason: code === 404 ? "notFound" : "forbidden" }] } }), { "content-type": "application/json" });
+      reply(
+        code,
+        json({
+          error: {
+            code,
+            message,
+            errors: [
+              { message, domain: "global", reason: code === 404 ? "notFound" : "forbidden" },
+            ],
+          },
+        }),
+        { "content-type": "application/json" },
+      );
     if (req.method !== "DELETE") return (error(405, "only DELETE is rehearsed"), true);
-    if (cloud.audienceOf(req) !== "gcp") return (error(401, "Request is missing required authentication credential."), true);
+    if (cloud.audienceOf(req) !== "gcp")
+      return (error(401, "Request is missing required authentication credential."), true);
     const [, project, zone, name] = m;
     if (project !== id.project || zone !== id.zone || name !== id.name)
-      return (error(404, `The resource 'projects/${project}/zones/${zone}/instances/${name}' was not found`), true);
+      return (
+        error(
+          404,
+          `The resource 'projects/${project}/zones/${zone}/instances/${name}' was not found`,
+        ),
+        true
+      );
     cloud.markDeleted(`DELETE ${url.pathname}`);
     const base = `https://www.googleapis.com/compute/v1/projects/${project}/zones/${zone}`;
     const op = `operation-${Date.now()}-${crypto.randomBytes(6).toString("hex")}`;
@@ -402,12 +497,30 @@ export function azureManagement(cloud: Cloud): Handler {
     const error = (status: number, code: string, message: string) =>
       reply(status, json({ error: { code, message } }), { "content-type": "application/json" });
     if (!url.searchParams.get("api-version"))
-      return (error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."), true);
+      return (
+        error(
+          400,
+          "MissingApiVersionParameter",
+          "The api-version query parameter (?api-version=) is required for all requests.",
+        ),
+        true
+      );
     if (cloud.audienceOf(req) !== "https://management.azure.com")
-      return (error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."), true);
-    if (req.method !== "DELETE") return (error(405, "MethodNotAllowed", "only DELETE is rehearsed"), true);
+      return (
+        error(
+          401,
+          "AuthenticationFailed",
+          "Authentication failed. The 'Authorization' header is missing.",
+        ),
+        true
+      );
+    if (req.method !== "DELETE")
+      return (error(405, "MethodNotAllowed", "only DELETE is rehearsed"), true);
     if (url.pathname.toLowerCase() !== azureVmId(id).toLowerCase())
-      return (error(404, "ResourceNotFound", `The Resource '${url.pathname}' was not found.`), true);
+      return (
+        error(404, "ResourceNotFound", `The Resource '${url.pathname}' was not found.`),
+        true
+      );
     cloud.markDeleted(`DELETE ${url.pathname}`);
     const op = `https://management.azure.com/subscriptions/${id.subscription}/providers/Microsoft.Compute/locations/${id.location}/operations/${crypto.randomUUID()}?api-version=${url.searchParams.get("api-version")}`;
     reply(202, "", { "azure-asyncoperation": op, location: op, "retry-after": "10" });
@@ -420,7 +533,8 @@ export function fileServer(files: Readonly<Record<string, string>>): Handler {
   return (req, url, reply) => {
     const file = files[url.pathname];
     if (file === undefined) return false;
-    if (req.method !== "GET" && req.method !== "HEAD") return (reply(405, "Method Not Allowed"), true);
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return (reply(405, "Method Not Allowed"), true);
     reply(200, fs.readFileSync(file), { "content-type": "application/octet-stream" });
     return true;
   };
@@ -458,7 +572,11 @@ export async function serve(
         method: req.method ?? "",
         path: url.pathname,
         status,
-        ...(aud ? { auth: `bearer:${aud}` } : req.headers["x-aws-ec2-metadata-token"] ? { auth: "imds-token" } : {}),
+        ...(aud
+          ? { auth: `bearer:${aud}` }
+          : req.headers["x-aws-ec2-metadata-token"]
+            ? { auth: "imds-token" }
+            : {}),
       });
     })();
   });

@@ -150,7 +150,10 @@ async function startService(name: string, attempt = 1): Promise<number> {
       resolve(code);
       const again = spec.restart === "always" || (spec.restart === "on-failure" && failed);
       if (again && !service.stopping && !poweringOff && attempt < START_LIMIT)
-        setTimeout(() => void startService(name, attempt + 1).catch(() => undefined), spec.restartMs);
+        setTimeout(
+          () => void startService(name, attempt + 1).catch(() => undefined),
+          spec.restartMs,
+        );
     }),
   );
   services.set(name, service);
