@@ -149,6 +149,19 @@ for (const cloud of ["aws", "gcp", "azure"] as CloudName[]) {
       }
     });
 
+    if (cloud === "aws")
+      it("checks every AWS request as AWS does: moto refuses a forged signature and a read outside the role's policy", async () => {
+        const r0 = await r!.clouds.src.call<{
+          allowed: string;
+          outsidePrefix: string;
+          forged: string;
+        }>("awsRefusals", {});
+        assert.equal(r0.allowed, "allowed");
+        console.log(`      moto's refusals: ${JSON.stringify(r0)}`);
+        assert.match(r0.outsidePrefix, /denied/i);
+        assert.match(r0.forged, /signature|denied/i);
+      });
+
     it("boots a source and a destination gateway that answer with the token, copy an object, and end themselves at their expiry", async () => {
       const rr = r!;
       const secret = dataplaneSecret();

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -32,6 +32,8 @@ import {
 const CHECKOUT = path.resolve(__dirname, "..", "..", "..", "..");
 /** moto's server, installed by scripts/setup-moto.sh. */
 export const MOTO_SERVER = path.join(CHECKOUT, ".venv-moto", "bin", "moto_server");
+/** The rehearsal's IAM set-up on moto. */
+const MOTO_IAM = path.join(CHECKOUT, "test", "helpers", "boot", "moto_iam.py");
 /** Azurite's well-known development account (public, documented by Microsoft). */
 const AZURITE_ACCOUNT = "devstoreaccount1";
 const AZURITE_KEY =
@@ -87,32 +89,72 @@ async function waitForPort(port: number, name: string, log: string): Promise<voi
   }
 }
 
-async function startEmulator(name: string, cmd: string, args: string[], port: number, dir: string) {
+async function startEmulator(
+  name: string,
+  cmd: string,
+  args: string[],
+  port: number,
+  dir: string,
+  env: Record<string, string> = {},
+) {
   if (!fs.existsSync(cmd))
     throw new Error(`${name} is not installed at ${cmd}: run 'bash scripts/setup.sh'`);
   const logFile = path.join(dir, `${name}.log`);
   const log = fs.openSync(logFile, "a");
-  const child = spawn(cmd, args, { stdio: ["ignore", log, log] });
+  const child = spawn(cmd, args, { stdio: ["ignore", log, log], env: { ...process.env, ...env } });
   fs.closeSync(log);
   children.push(child);
   await waitForPort(port, name, logFile);
 }
 
-/** AWS Secrets Manager CreateSecret on moto (moto takes the region from the signature's scope). */
-async function createAwsSecret(endpoint: string, region: string, name: string, value: string) {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-amz-json-1.1",
-      "x-amz-target": "secretsmanager.CreateSecret",
-      authorization: `AWS4-HMAC-SHA256 Credential=rehearsal/20260101/${region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify({ Name: name, SecretString: value }),
+/** The rehearsal's IAM on moto (moto_iam.py, with the boto3 of .venv-moto): one JSON request, one answer. */
+function motoIam<T>(request: Record<string, unknown>): T {
+  const out = execFileSync(path.join(CHECKOUT, ".venv-moto", "bin", "python"), [MOTO_IAM], {
+    input: JSON.stringify(request),
+    stdio: ["pipe", "pipe", "pipe"],
   });
-  const body = (await res.json()) as { ARN?: string };
-  if (!res.ok || !body.ARN) throw new Error(`CreateSecret: ${res.status} ${JSON.stringify(body)}`);
-  return body.ARN;
+  return JSON.parse(out.toString()) as T;
 }
+
+/**
+ * The instance role's policy: what a gateway of the stack may do, on exactly its objects: the bundle
+ * under its artifacts prefix, the dataplane's secrets, the rehearsal's two data buckets.
+ */
+export function gatewayPolicy(): unknown {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "Bundle",
+        Effect: "Allow",
+        Action: "s3:GetObject",
+        Resource: "arn:aws:s3:::skyplane-artifacts/gateway/*",
+      },
+      // moto checks Secrets Manager's actions against the resource "*" only: the stack's policy names
+      // the secret's ARN, which moto could not match.
+      { Sid: "Secret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "*" },
+      {
+        Sid: "Objects",
+        Effect: "Allow",
+        Action: [
+          "s3:GetObject",
+          "s3:PutObject",
+          "s3:AbortMultipartUpload",
+          "s3:ListMultipartUploadParts",
+        ],
+        Resource: ["arn:aws:s3:::skyplane-src/*", "arn:aws:s3:::skyplane-dst/*"],
+      },
+      {
+        Sid: "Buckets",
+        Effect: "Allow",
+        Action: ["s3:ListBucket", "s3:GetBucketLocation"],
+        Resource: ["arn:aws:s3:::skyplane-src", "arn:aws:s3:::skyplane-dst"],
+      },
+    ],
+  };
+}
+
+let awsAdmin: { id: string; key: string } | undefined;
 
 async function start(p: StandinStart): Promise<StandinEndpoints> {
   fs.mkdirSync(p.dir, { recursive: true });
@@ -129,19 +171,36 @@ async function start(p: StandinStart): Promise<StandinEndpoints> {
   switch (id.cloud) {
     case "aws": {
       await serve(c, "aws-metadata", "169.254.169.254", 80, [awsMetadata(c)]);
+      // moto checks signatures and IAM policies after the three requests that make its administrator.
       await startEmulator(
         "moto",
         MOTO_SERVER,
         ["-H", "127.0.0.1", "-p", String(port)],
         port,
         p.dir,
+        {
+          INITIAL_NO_AUTH_ACTION_COUNT: "3",
+        },
       );
       endpoints.s3 = `http://127.0.0.1:${port}`;
       endpoints.secretsManager = `http://127.0.0.1:${port}`;
+      const iam = motoIam<{
+        admin: { id: string; key: string };
+        role: Cloud["awsCredentials"];
+        roleName: string;
+      }>({
+        op: "setup",
+        endpoint: endpoints.s3,
+        region: id.region,
+        policy: gatewayPolicy(),
+      });
+      awsAdmin = iam.admin;
+      c.awsCredentials = iam.role;
+      c.awsRole = iam.roleName;
       storeEnv = {
         AWS_ENDPOINT_URL_S3: endpoints.s3,
-        AWS_ACCESS_KEY_ID: "rehearsal",
-        AWS_SECRET_ACCESS_KEY: "rehearsal-secret",
+        AWS_ACCESS_KEY_ID: iam.admin.id,
+        AWS_SECRET_ACCESS_KEY: iam.admin.key,
         AWS_REGION: id.region,
       };
       break;
@@ -230,10 +289,17 @@ const methods: Record<string, (params: never) => Promise<unknown>> = {
     if (!cloud) throw new Error("not started");
     const id = cloud.identity;
     if (id.cloud === "aws") {
-      // Unreadable on AWS: a secret that is not there (the role's policy names only the stack's own).
-      if (p.value === null)
-        return `arn:aws:secretsmanager:${id.region}:123456789012:secret:${p.name}-AbCdEf`;
-      return createAwsSecret(storeEnv.AWS_ENDPOINT_URL_S3, id.region, p.name, p.value);
+      // Unreadable on AWS: a secret marked for deletion. (moto evaluates Secrets Manager's actions
+      // against the resource "*" only, so a policy naming the secret cannot be rehearsed there.)
+      return motoIam<{ arn: string }>({
+        op: "secret",
+        endpoint: storeEnv.AWS_ENDPOINT_URL_S3,
+        region: id.region,
+        admin: awsAdmin,
+        name: p.name,
+        value: p.value ?? JSON.stringify({ token: "a-destroyed-stacks-token" }),
+        deleted: p.value === null,
+      }).arn;
     }
     cloud.secrets.set(p.name, p.value);
     return p.name;
@@ -252,6 +318,38 @@ const methods: Record<string, (params: never) => Promise<unknown>> = {
     if (!(await s.head(p.key))) return null;
     const data = await s.get(p.key);
     return { sha256: crypto.createHash("sha256").update(data).digest("hex"), size: data.length };
+  },
+  /**
+   * AWS: what moto refuses, to show that it checks as AWS does: a read with the role's credentials
+   * outside the bundle's prefix, and one whose signature was made with a wrong secret. The error codes.
+   */
+  async awsRefusals(): Promise<{ outsidePrefix: string; forged: string; allowed: string }> {
+    if (cloud?.identity.cloud !== "aws") throw new Error("AWS only");
+    const creds = cloud.awsCredentials;
+    const artifacts = store("s3://skyplane-artifacts");
+    if (!(await artifacts.exists())) await artifacts.createBucket(`aws:${cloud.identity.region}`);
+    await store("s3://skyplane-artifacts").put("elsewhere/object", Buffer.from("x"));
+    await store("s3://skyplane-artifacts").put("gateway/probe", Buffer.from("y"));
+    const as = (secret: string) =>
+      openStore(parseStoreUri("s3://skyplane-artifacts"), {
+        home: "/nonexistent-home",
+        env: {
+          ...storeEnv,
+          AWS_ACCESS_KEY_ID: creds.AccessKeyId,
+          AWS_SECRET_ACCESS_KEY: secret,
+          AWS_SESSION_TOKEN: creds.Token,
+        },
+      });
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => "allowed",
+        (e: Error & { code?: string }) => `${e.code ?? e.name}: ${e.message.split("\n")[0]}`,
+      );
+    return {
+      allowed: await outcome(as(creds.SecretAccessKey).get("gateway/probe")),
+      outsidePrefix: await outcome(as(creds.SecretAccessKey).get("elsewhere/object")),
+      forged: await outcome(as(`${creds.SecretAccessKey}x`).get("gateway/probe")),
+    };
   },
   async served(): Promise<unknown> {
     return cloud?.served ?? [];

@@ -40,7 +40,6 @@ export type VmIdentity =
       readonly instanceId: string;
       readonly region: string;
       readonly zone: string;
-      readonly role: string;
     }
   | {
       readonly cloud: "gcp";
@@ -72,12 +71,10 @@ export class Cloud {
   readonly imdsTokens = new Set<string>();
   /** Bearer tokens by audience ("gcp" for the GCP service account's). */
   readonly bearers = new Map<string, string>();
-  /** The instance role's credentials (AWS). */
-  readonly awsCredentials = {
-    AccessKeyId: `ASIA${crypto.randomBytes(8).toString("hex").toUpperCase()}`,
-    SecretAccessKey: crypto.randomBytes(30).toString("base64"),
-    Token: crypto.randomBytes(60).toString("base64"),
-  };
+  /** The instance role's temporary credentials (AWS: issued by moto's STS, which checks them). */
+  awsCredentials = { AccessKeyId: "", SecretAccessKey: "", Token: "" };
+  /** The instance profile's role name (AWS). */
+  awsRole = "";
   /** Secrets by name; `null` is a secret the identity may not read. */
   readonly secrets = new Map<string, string | null>();
   /** The VM's deletes so far (each boot in the namespace is a VM of the same name). */
@@ -125,6 +122,7 @@ export function awsMetadata(cloud: Cloud): Handler {
   const id = cloud.identity;
   if (id.cloud !== "aws") throw new TypeError("awsMetadata needs an AWS identity");
   return (req, url, reply) => {
+    const role = cloud.awsRole;
     if (req.headers["x-forwarded-for"]) return (reply(403, "Forbidden"), true);
     if (url.pathname === "/latest/api/token") {
       if (req.method !== "PUT") return (reply(405, "Method Not Allowed"), true);
@@ -152,9 +150,9 @@ export function awsMetadata(cloud: Cloud): Handler {
       "/latest/meta-data/instance-id": id.instanceId,
       "/latest/meta-data/placement/region": id.region,
       "/latest/meta-data/placement/availability-zone": id.zone,
-      "/latest/meta-data/iam/security-credentials/": id.role,
-      "/latest/meta-data/iam/security-credentials": id.role,
-      [`/latest/meta-data/iam/security-credentials/${id.role}`]: json(creds),
+      "/latest/meta-data/iam/security-credentials/": role,
+      "/latest/meta-data/iam/security-credentials": role,
+      [`/latest/meta-data/iam/security-credentials/${role}`]: json(creds),
       "/latest/dynamic/instance-identity/document": json({
         instanceId: id.instanceId,
         region: id.region,
