@@ -25,7 +25,7 @@ if [ ! -f "$ROOT/$NAME.tar.xz" ] || ! grep -q " $NAME.tar.xz\$" "$ROOT/SHASUMS25
   cp "$(readlink -f "$NODE")" "$work/$NAME/bin/node"
   chmod 0755 "$work/$NAME/bin/node"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf - "$NAME" |
-    xz -T1 -6 >"$ROOT/$NAME.tar.xz.tmp"
+    xz -T1 -3 >"$ROOT/$NAME.tar.xz.tmp"
   mv "$ROOT/$NAME.tar.xz.tmp" "$ROOT/$NAME.tar.xz"
   (cd "$ROOT" && sha256sum "$NAME.tar.xz" >SHASUMS256.txt)
 fi
