@@ -125,6 +125,7 @@ export const ERRORS = {
   CHUNK_FAILED: INTERNAL,
   // Internal: an invariant of our own code broke.
   PLANNER_INVARIANT: INTERNAL,
+  BOOT_SCRIPT_TOO_LARGE: INTERNAL, // a gateway's boot script over what its cloud takes, even compressed
   UNREACHABLE: INTERNAL, // a `never` that was reached
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -79,8 +79,9 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
   try {
     const dir = path.join(stage, BUNDLE_ROOT);
     fs.mkdirSync(dir);
+    let inputs: string[];
     try {
-      esbuild.buildSync({
+      const result = esbuild.buildSync({
         entryPoints: [DAEMON_ENTRY],
         outfile: path.join(dir, "main.js"),
         absWorkingDir: PACKAGE_ROOT,
@@ -94,7 +95,9 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
         external: ["*.node", "@mongodb-js/zstd-*"],
         legalComments: "eof",
         logLevel: "silent",
+        metafile: true,
       });
+      inputs = Object.keys(result.metafile?.inputs ?? {});
     } catch (err) {
       throw new InternalError(
         "BUNDLE_BUILD_FAILED",
@@ -102,9 +105,19 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
         { cause: err },
       );
     }
-    const addon = require.resolve(`@mongodb-js/zstd-linux-x64-gnu/${ZSTD_ADDON}`, {
-      paths: [PACKAGE_ROOT],
-    });
+    let addon: string;
+    try {
+      addon = require.resolve(`@mongodb-js/zstd-linux-x64-gnu/${ZSTD_ADDON}`, {
+        paths: [PACKAGE_ROOT],
+      });
+    } catch (err) {
+      // An optional dependency that npm installs on linux-x64 only: the gateways' platform.
+      throw new InternalError(
+        "BUNDLE_BUILD_FAILED",
+        "the zstd addon for linux-x64 (@mongodb-js/zstd-linux-x64-gnu) is not installed here: build the gateway bundle on linux-x64, or install it with 'npm install --os=linux --cpu=x64 --libc=glibc'",
+        { cause: err },
+      );
+    }
     fs.copyFileSync(addon, path.join(dir, ZSTD_ADDON));
     const zstd = path.dirname(
       require.resolve("@mongodb-js/zstd/package.json", { paths: [PACKAGE_ROOT] }),
@@ -139,11 +152,33 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
     fs.mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, manifest.file);
     writeAtomically(file, gz);
+    writeAtomically(path.join(outDir, INPUTS), JSON.stringify(ownInputs(inputs), null, 2) + "\n");
     writeAtomically(path.join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     return { ...manifest, path: file };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/** Beside the manifest: the sha256 of each compiled file of ours the bundle was built from. */
+const INPUTS = "inputs.json";
+
+/**
+ * The bundle's inputs under dist/ (our own compiled code) and their hashes. A rebuild of dist/ (tsc) that
+ * changes one makes the bundle stale; the dependencies are not held to it (an installed package's sit
+ * elsewhere), as they change only with the lockfile, and `npm run build` rebuilds the bundle anyway.
+ */
+function ownInputs(inputs: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    inputs
+      .filter((p) => p.startsWith("dist/"))
+      .sort()
+      .map((p) => [p, fileSha256(path.join(PACKAGE_ROOT, p))]),
+  );
+}
+
+function fileSha256(file: string): string {
+  return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
 function writeAtomically(file: string, data: string | Buffer): void {
@@ -152,7 +187,7 @@ function writeAtomically(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-/** The bundle in `dir` if its manifest and tarball are there and agree, else undefined. */
+/** The bundle in `dir` if its manifest and tarball are there, agree, and are not stale; else undefined. */
 export function readGatewayBundle(dir: string = BUNDLE_DIR): GatewayBundle | undefined {
   let manifest: BundleManifest;
   try {
@@ -169,12 +204,30 @@ export function readGatewayBundle(dir: string = BUNDLE_DIR): GatewayBundle | und
   }
   const sha256 = crypto.createHash("sha256").update(bytes).digest("hex");
   if (sha256 !== manifest.sha256 || bytes.length !== manifest.bytes) return undefined;
+  if (stale(dir)) return undefined;
   return { ...manifest, path: file };
+}
+
+/** True when a compiled file of ours that the bundle was built from has changed since (or is gone). */
+function stale(dir: string): boolean {
+  let inputs: Record<string, string>;
+  try {
+    inputs = JSON.parse(fs.readFileSync(path.join(dir, INPUTS), "utf8"));
+  } catch {
+    return true;
+  }
+  return Object.entries(inputs).some(([p, sha]) => {
+    try {
+      return fileSha256(path.join(PACKAGE_ROOT, p)) !== sha;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
  * The gateway bundle that `npm run build` made (dist/gateway-bundle/), building it first if it is
- * missing or does not match its manifest.
+ * missing, does not match its manifest, or was built from compiled code that has changed since.
  */
 export function gatewayBundle(): GatewayBundle {
   return readGatewayBundle() ?? buildGatewayBundle();
