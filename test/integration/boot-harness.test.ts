@@ -3,7 +3,8 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseUserData, runcmdScript } from "../helpers/boot/cloud-init";
+import * as zlib from "node:zlib";
+import { parseUserData, runcmdScript, userDataText } from "../helpers/boot/cloud-init";
 import {
   createRehearsalNetwork,
   pidsIn,
@@ -27,6 +28,12 @@ describe("boot rehearsal harness: cloud-init and systemd stand-ins", () => {
     );
     assert.deepEqual(cfg.writeFiles, [{ path: "/etc/x", content: "a\n", mode: 0o600 }]);
     assert.equal(runcmdScript(cfg.runcmd), "#!/bin/sh\n'echo' 'it'\\''s' 'a b'\necho $HOME\n");
+  });
+
+  it("unpacks gzip-compressed user data first, as cloud-init does (EC2 user data over 16 KB)", () => {
+    const text = "#cloud-config\nruncmd:\n  - [true]\n";
+    assert.equal(userDataText(zlib.gzipSync(text)), text);
+    assert.equal(userDataText(Buffer.from(text)), text);
   });
 
   it("refuses modules and options it does not rehearse", () => {

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import * as YAML from "yaml";
 
 /*
@@ -29,6 +30,12 @@ export interface CloudConfig {
 
 const MODULES = new Set(["write_files", "runcmd"]);
 const FILE_KEYS = new Set(["path", "content", "permissions", "owner"]);
+
+/** User data as cloud-init reads it: gzip-compressed data (EC2 over 16 KB) is unpacked first. */
+export function userDataText(raw: Buffer): string {
+  const gzipped = raw.length > 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+  return (gzipped ? zlib.gunzipSync(raw) : raw).toString("utf8");
+}
 
 /** Parses user data, refusing whatever this stand-in would not run as cloud-init does. */
 export function parseUserData(text: string): CloudConfig {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { skyplaneCache } from "../../../common/paths";
+import { ec2UserData } from "../../../components/aws/gateway";
 import type { ArtifactRef, BootSpec, SecretRef } from "../../../gateway-image/boot";
 import { GATEWAY_PROGRAM_VERSION, GatewayProgram } from "../../../planner/program";
 import { createRehearsalNetwork, METADATA_IP, RehearsalNetwork } from "./netns";
@@ -403,13 +404,24 @@ export class Rehearsal {
     };
   }
 
-  /** Boots a VM from `userData` in `role`'s namespace. */
+  /**
+   * Boots a VM in `role`'s namespace from a rendered boot script, delivered as the cloud delivers the
+   * components' user data: EC2's (gzip-compressed past 16 KB); GCP's `user-data` metadata and Azure's
+   * custom data (base64, which Azure's datasource decodes) reach cloud-init as the script itself.
+   */
   async boot(
     role: Role,
-    userData: string,
+    script: string,
     label: string,
     bridges: number[] = [],
   ): Promise<RehearsalVm> {
+    let userData: string | Buffer = script;
+    if (this.cloud === "aws") {
+      const ec2 = ec2UserData(script);
+      userData = ec2.userDataBase64
+        ? Buffer.from(ec2.userDataBase64, "base64")
+        : (ec2.userData ?? "");
+    }
     const identity = PLACES[this.cloud][role].identity;
     const vm = await startVm({
       name: vmName(identity),

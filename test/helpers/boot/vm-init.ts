@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { parseUserData, runcmdScript, writeFiles } from "./cloud-init";
+import { parseUserData, runcmdScript, userDataText, writeFiles } from "./cloud-init";
 import {
   parseSystemdRun,
   parseUnitFile,
@@ -433,7 +433,7 @@ async function main(): Promise<void> {
   // Init stage: write_files. Final stage: the runcmd script (cloud-init's scripts_user).
   let cfg;
   try {
-    cfg = parseUserData(fs.readFileSync(`${SHARE}/user-data`, "utf8"));
+    cfg = parseUserData(userDataText(fs.readFileSync(`${SHARE}/user-data`)));
     writeFiles(cfg.writeFiles);
   } catch (err) {
     serial(`[stand-in cloud-init] ${(err as Error).message}`);

@@ -29,8 +29,8 @@ export interface VmOptions {
   readonly ns: string;
   /** A fresh host folder for its files (removed by `remove`). */
   readonly dir: string;
-  /** The user data, exactly as rendered. */
-  readonly userData: string;
+  /** The user data, exactly as the cloud hands it to cloud-init. */
+  readonly userData: string | Buffer;
   /** /etc/hosts lines: address → names. */
   readonly hosts: Readonly<Record<string, readonly string[]>>;
   /** PEM certificates to add to the system trust store. */
