@@ -23,7 +23,7 @@ import type { VmRecord } from "../helpers/boot/vm-init";
 const CONTROL_PORT = 8080;
 const DATA_PORT = 8081;
 /** Time a VM has from its render to its expiry: the boot (Node unpacked, bundle, secret) and a copy. */
-const TTL_MS = 40_000;
+const TTL_MS = 30_000;
 const BOOT_MS = 60_000;
 
 /** Every path a boot script may write outside /run, /tmp and /dev (which are fresh tmpfs mounts). */
