@@ -78,8 +78,9 @@ class NodeSide:
         self._owner = os.getpid()
         self._ids = itertools.count(1)
         self._pending: dict[int, queue.SimpleQueue[_Item]] = {}
-        self._lock = threading.Lock()
-        # Re-entrant: a signal handler (Airflow's on_kill) may call while this thread writes.
+        # Both re-entrant: a signal handler (Airflow's on_kill calls close()) runs on the main
+        # thread, which may hold either lock at that moment; a plain Lock would deadlock there.
+        self._lock = threading.RLock()
         self._write_lock = threading.RLock()
         self._listeners: dict[int, EventListener] = {}
         self._events: queue.SimpleQueue[tuple[EventListener, Mapping[str, Any]] | None] = (
