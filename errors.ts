@@ -93,6 +93,10 @@ export const ERRORS = {
   TRANSFER_FAILED: TRANSFER,
   GATEWAY_UNREACHABLE: TRANSFER,
   SOURCE_CHANGED: TRANSFER, // a source object changed while it was read
+  // The Python package and `skyplane rpc --stdio`, its Node side (python/PROTOCOL.md).
+  BAD_MESSAGE: USER, // a protocol message that is not JSON, over 1 MiB, or no request the server knows
+  NODE_SIDE_NOT_FOUND: USER, // the Python package cannot find the Node side to start
+  NODE_SIDE_GONE: INTERNAL, // the Node side ended, or fell silent, under the Python package
   // Internal: the engine, gateways and processes below us.
   ENGINE_FAILED: INTERNAL,
   PROVISION_FAILED: INTERNAL,
