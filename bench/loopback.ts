@@ -32,6 +32,8 @@ export interface LocalGatewayOptions {
   readonly dataPort?: number;
   /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
   readonly extraArgs?: string[];
+  /** More environment for the daemon, e.g. a store's endpoint and credentials. */
+  readonly env?: Record<string, string>;
 }
 
 /** A running gateway process started by `startLocalGateway`. */
@@ -63,6 +65,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     stdio: ["ignore", "ignore", log],
     env: {
       PATH: process.env.PATH,
+      ...opts.env,
       ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")),
     },
   });
@@ -122,6 +125,10 @@ export interface LoopbackOptions {
   readonly destArgs?: string[];
   /** A module the destination gateway loads first (`node --require`), e.g. a store wrapper. */
   readonly wrapDestination?: string;
+  /** The bucket the destination gateway writes (a bucket URI); default local://dst, made here. */
+  readonly destination?: string;
+  /** More environment for both gateways (a destination store's endpoint and credentials). */
+  readonly env?: Record<string, string>;
 }
 
 /** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
@@ -166,7 +173,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
       {
         op: "receive",
         encrypted: opts.encrypt ?? true,
-        next: { op: "write_object_store", bucket: "local://dst" },
+        next: { op: "write_object_store", bucket: opts.destination ?? "local://dst" },
       },
     ],
   };
@@ -180,6 +187,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.destArgs,
+    env: opts.env,
   }).finally(() => {
     if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
     else process.env.SKYPLANE_GATEWAY_NODE_ARGS = nodeArgs;
@@ -191,6 +199,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.sourceArgs,
+    env: opts.env,
   });
   const client = new GatewayClient(
     { gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort },
