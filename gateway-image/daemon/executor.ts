@@ -127,10 +127,14 @@ function notInProgram(id: string, verb: "read" | "write"): RefusedError {
   );
 }
 
+/** The real paths of bucket folders, resolved once each (see `confine`). */
+const realRoots = new Map<string, string>();
+
 /**
  * Fails unless `key` of a local or folder store resolves inside its bucket folder: no `..`, no absolute
  * path, no symbolic link leading out (the deepest existing folder of the path is resolved and must stay
- * under the folder's real path). Other stores hold keys, not paths.
+ * under the folder's real path). Other stores hold keys, not paths. The folder's real path is resolved
+ * once: a folder swapped for a link afterwards resolves elsewhere, and is refused all the same.
  */
 async function confine(store: ObjectStore, id: string, key: string): Promise<void> {
   if (!(store instanceof LocalStore)) return;
@@ -142,18 +146,21 @@ async function confine(store: ObjectStore, id: string, key: string): Promise<voi
   } catch {
     throw refused();
   }
-  let root: string;
-  try {
-    root = await fsp.realpath(store.root);
-  } catch {
-    return; // no bucket folder: the store's own error follows, and nothing can escape it
+  let root = realRoots.get(store.root);
+  if (root === undefined) {
+    try {
+      root = await fsp.realpath(store.root);
+    } catch {
+      return; // no bucket folder: the store's own error follows, and nothing can escape it
+    }
+    realRoots.set(store.root, root);
   }
   for (let at = file; ; at = path.dirname(at)) {
     let real: string;
     try {
       real = await fsp.realpath(at);
     } catch {
-      if (path.dirname(at) === at) return;
+      if (at === store.root || path.dirname(at) === at) return; // the folder is gone: as above
       continue; // not there (yet): its folder decides
     }
     const rel = path.relative(root, real);
