@@ -91,6 +91,10 @@ export const ERRORS = {
   TRANSFER_FAILED: TRANSFER,
   GATEWAY_UNREACHABLE: TRANSFER,
   SOURCE_CHANGED: TRANSFER, // a source object changed while it was read
+  // The Python package and `skyplane rpc --stdio`, its Node side (python/PROTOCOL.md).
+  BAD_MESSAGE: USER, // a protocol message that is not JSON, over 1 MiB, or no request the server knows
+  NODE_SIDE_NOT_FOUND: USER, // the Python package cannot find the Node side to start
+  NODE_SIDE_GONE: INTERNAL, // the Node side ended, or fell silent, under the Python package
   // Internal: the engine, gateways and processes below us.
   ENGINE_FAILED: INTERNAL,
   PROVISION_FAILED: INTERNAL,
@@ -102,6 +106,9 @@ export const ERRORS = {
   GATEWAY_ERROR: INTERNAL,
   PROC_UNREADABLE: INTERNAL, // /proc said something we cannot parse
   EMULATOR_FAILED: INTERNAL,
+  BAD_BOOT_SPEC: INTERNAL, // a gateway's boot spec the renderer refuses (a bad hash, port or address)
+  BUNDLE_MISSING: USER, // no gateway bundle built, and no way to build one here
+  BUNDLE_BUILD_FAILED: INTERNAL,
   // Internal: stores asked for what they cannot do (a bug, or an upload removed under us).
   NO_SUCH_UPLOAD: INTERNAL,
   INVALID_PART: INTERNAL,
@@ -122,6 +129,7 @@ export const ERRORS = {
   CHUNK_FAILED: INTERNAL,
   // Internal: an invariant of our own code broke.
   PLANNER_INVARIANT: INTERNAL,
+  BOOT_SCRIPT_TOO_LARGE: INTERNAL, // a gateway's boot script over what its cloud takes, even compressed
   UNREACHABLE: INTERNAL, // a `never` that was reached
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -34,6 +34,8 @@ export interface LocalGatewayOptions {
   readonly extraArgs?: string[];
   /** More environment for the daemon, e.g. a store's endpoint and credentials. */
   readonly env?: Record<string, string>;
+  /** The daemon's entry script, e.g. an unpacked gateway bundle's main.js (run from its folder); default the compiled daemon. */
+  readonly main?: string;
 }
 
 /** A running gateway process started by `startLocalGateway`. */
@@ -57,12 +59,14 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const logFile = path.join(opts.dir, `${id}.log`);
   fs.writeFileSync(programFile, JSON.stringify(opts.program, null, 2), { mode: 0o600 });
   fs.rmSync(infoFile, { force: true });
-  const [cmd, ...args] = gatewayCommand(programFile, infoFile, opts);
+  const [cmd, daemon, ...args] = gatewayCommand(programFile, infoFile, opts);
+  args.unshift(opts.main ?? daemon);
   // Node flags for the daemon, e.g. SKYPLANE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   args.unshift(...(process.env.SKYPLANE_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []));
   const log = fs.openSync(logFile, "a", 0o600);
   const child = spawn(cmd, args, {
     stdio: ["ignore", "ignore", log],
+    ...(opts.main ? { cwd: path.dirname(opts.main) } : {}),
     env: {
       PATH: process.env.PATH,
       ...opts.env,
@@ -129,6 +133,8 @@ export interface LoopbackOptions {
   readonly destination?: string;
   /** More environment for both gateways (a destination store's endpoint and credentials). */
   readonly env?: Record<string, string>;
+  /** Both daemons' entry script (LocalGatewayOptions.main); default the compiled daemon. */
+  readonly main?: string;
 }
 
 /** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
@@ -188,6 +194,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     home,
     extraArgs: opts.destArgs,
     env: opts.env,
+    main: opts.main,
   }).finally(() => {
     if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
     else process.env.SKYPLANE_GATEWAY_NODE_ARGS = nodeArgs;
@@ -200,6 +207,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     home,
     extraArgs: opts.sourceArgs,
     env: opts.env,
+    main: opts.main,
   });
   const client = new GatewayClient(
     { gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort },

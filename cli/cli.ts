@@ -7,22 +7,16 @@ import * as deprovision from "./commands/deprovision";
 import * as mb from "./commands/mb";
 import * as plan from "./commands/plan";
 import * as profile from "./commands/profile";
+import * as rpc from "./commands/rpc";
 import * as stacks from "./commands/stacks";
 import * as sync from "./commands/sync";
 import * as verify from "./commands/verify";
 import { debugEnabled } from "./debug";
+import { exitStatus } from "./exit-status";
 
 export { EXIT };
 
-/** Errors of the machine, not ours: a folder the user cannot write, a full disk. */
-const MACHINE_ERRNOS = ["EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT"];
-
-/** The exit status for `err`: its code's row in ERRORS; a machine's errno is the user's; else internal. */
-export function exitStatus(err: unknown): number {
-  if (err instanceof SkyplaneError) return err.exitStatus;
-  const errno = (err as NodeJS.ErrnoException)?.code;
-  return errno && MACHINE_ERRNOS.includes(errno) ? EXIT.USER : EXIT.INTERNAL;
-}
+export { exitStatus };
 
 /** `err`'s stack (or message), then each of its causes', one after the other; codes beside names. */
 export function causeChain(err: unknown): string {
@@ -89,6 +83,7 @@ export function buildCli(argv: string[]): Argv {
     .command(stacks)
     .command(deprovision)
     .command(check)
+    .command(rpc)
     .demandCommand(1, "Name a command; see --help.")
     .strict()
     .help()

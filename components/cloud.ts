@@ -1,6 +1,7 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_TTL_MINUTES } from "../common/ttl";
-import { renderBootScript, SecretRef } from "../gateway-image/boot";
+import { BootSpec, NodeSource, renderBootScript, SecretRef } from "../gateway-image/boot";
 import { bindProgram, GatewayProgram, sendTargets } from "../planner/program";
 import { GatewaySpec, routeStackName, Topology } from "../planner/topology";
 import type { Cloud } from "../planner/cloud-settings";
@@ -38,8 +39,13 @@ export interface CloudDataplaneArgs {
    * they become firewall peers and send targets. Default none: every gateway is on this cloud.
    */
   remotePeers?: pulumi.Input<Record<string, string>>;
-  /** The gateway container image the VMs' boot script pulls and runs. */
-  containerImage: string;
+  /**
+   * The gateway bundle (gateway-image/bundle.ts): the stack uploads it to this cloud's artifacts bucket,
+   * and every gateway fetches it at boot and checks its sha256.
+   */
+  bundle: GatewayBundleFile;
+  /** The pinned Node runtime a gateway fetches at boot, unless it boots an image of yours with a Node on it. */
+  nodeRuntime: { url: string; sha256: string };
   /** Buckets on this cloud the gateways read, by name (on Azure: container names). */
   readBuckets: string[];
   /** Buckets on this cloud the gateways write, by name (on Azure: container names). */
@@ -59,6 +65,46 @@ export function dataplaneDefaults(args: CloudDataplaneArgs): {
     dataPort: args.dataPort ?? 8081,
     ttlMinutes: args.ttlMinutes ?? CLOUD_TTL_MINUTES,
   };
+}
+
+/** The gateway bundle a stack uploads: the built tarball and its sha256 (as gatewayBundle() gives them). */
+export interface GatewayBundleFile {
+  /** The tarball on this machine. */
+  readonly path: string;
+  /** Its sha256, hex. */
+  readonly sha256: string;
+}
+
+/** What a gateway's boot script is told of the bundle: where it is, and the sha256 it must have. */
+export type BootBundle = BootSpec["bundle"];
+
+/**
+ * The folder of the artifacts bucket that holds one bundle, named by its sha256: the gateways may read
+ * exactly this prefix, and a new bundle is a new object under a new prefix.
+ */
+export function bundlePrefix(bundle: GatewayBundleFile): string {
+  if (!/^[0-9a-f]{64}$/.test(bundle.sha256))
+    throw new pulumi.InputPropertyError({
+      propertyPath: "bundle.sha256",
+      reason: `"${bundle.sha256}" is not a sha256 (64 lowercase hex digits): build the bundle with npm run build`,
+    });
+  return `skyplane-gateway/${bundle.sha256}/`;
+}
+
+/** The key (object name) of a bundle in an artifacts bucket: its prefix and the tarball's file name. */
+export function bundleKey(bundle: GatewayBundleFile): string {
+  return bundlePrefix(bundle) + path.basename(bundle.path);
+}
+
+/**
+ * The Node a gateway runs: the Node on an image of yours when you name its path, else the pinned release
+ * tarball (which an image of yours needs curl, tar and xz to fetch, like the stock one).
+ */
+export function nodeSource(
+  runtime: { url: string; sha256: string },
+  onImage: string | undefined,
+): NodeSource {
+  return onImage ? { fromImage: onImage } : { url: runtime.url, sha256: runtime.sha256 };
 }
 
 /** Where the runner reaches a gateway. */
@@ -193,10 +239,10 @@ export interface CloudGatewayArgs {
   program: pulumi.Input<GatewayProgram>;
   /** VM class, e.g. m5.8xlarge, n2-standard-32, Standard_D32_v5 (the topology's vmClass). */
   vmClass: string;
-  /** The VM image the gateway boots: an image with Docker, jq and the cloud's CLI (gateway-image/vm-image.pkr.hcl). */
-  image: pulumi.Input<string>;
-  /** The gateway container image the boot script pulls and runs. */
-  containerImage: string;
+  /** The gateway bundle in this cloud's artifacts bucket, and its sha256: an input of the VM's boot script. */
+  bundle: pulumi.Input<BootBundle>;
+  /** Where its Node comes from. */
+  node: NodeSource;
   /** Its static public address: what peers' firewalls admit and where the runner reaches it. */
   address: pulumi.Input<string>;
   /** Control API port. */
@@ -216,14 +262,15 @@ export function gatewayBootScript(
   args: CloudGatewayArgs,
   secrets: pulumi.Input<SecretRef>,
 ): pulumi.Output<string> {
-  return pulumi.all([args.program, secrets]).apply(([program, ref]) =>
+  return pulumi.all([args.program, secrets, args.bundle]).apply(([program, ref, bundle]) =>
     renderBootScript({
       program,
-      image: args.containerImage,
       secrets: ref as SecretRef,
       controlPort: args.controlPort,
       dataPort: args.dataPort,
       expireAt: args.expireAt,
+      bundle: bundle as BootBundle,
+      node: args.node,
     }),
   );
 }
@@ -268,13 +315,19 @@ export interface DataplaneSite {
   readonly tags: Record<string, string>;
 }
 
+/** What every cloud's shared part holds: the bundle in its artifacts bucket, as the gateways boot it. */
+export interface SharedArtifacts {
+  /** Where the bundle is and its sha256. */
+  readonly bundle: pulumi.Output<BootBundle>;
+}
+
 /**
- * What a cloud plugs into CloudDataplane, in the order the flow calls it: what the addresses need,
- * one static address per gateway, what every gateway shares once every peer's address is known, each
- * region's network and firewall, and each gateway VM. `Ctx`, `Ip`, `Shared` and `Net` are the cloud's own
- * handles on what it made.
+ * What a cloud plugs into CloudDataplane, in the order the flow calls it: the stock image lookups and
+ * what the addresses need, one static address per gateway, what every gateway shares once every peer's
+ * address is known (with the artifacts bucket holding the bundle), each region's network and firewall,
+ * and each gateway VM. `Ctx`, `Ip`, `Shared` and `Net` are the cloud's own handles on what it made.
  */
-export interface CloudParts<Ctx, Ip, Shared, Net> {
+export interface CloudParts<Ctx, Ip, Shared extends SharedArtifacts, Net> {
   /** The topology's provider of this cloud's gateways. */
   readonly provider: Cloud;
   /** The cloud as messages name it, e.g. AWS. */
@@ -286,15 +339,24 @@ export interface CloudParts<Ctx, Ip, Shared, Net> {
   regionOf(regionId: string): string;
   /** The tags every resource carries, by the cloud's own key rules (naming.ts). */
   tags(route: string, dataplane: string, expireAt: number): Record<string, string>;
-  /** Checks the arguments and makes what the addresses need (providers per region, a resource group). */
+  /**
+   * Checks the arguments, looks up the stock images, and makes what the addresses need (providers per
+   * region, a resource group).
+   */
   prepare(site: DataplaneSite): Ctx;
   /** A gateway's static public address (`ip`), and the cloud's handle on it for the VM (`ref`). */
   address(site: DataplaneSite, ctx: Ctx, spec: GatewaySpec): { ref: Ip; ip: pulumi.Input<string> };
   /**
    * What every gateway shares, made once every peer's address is known (`firewall`: what firewalls
-   * admit): identity, secrets, a network.
+   * admit): identity, secrets, a network, and the artifacts bucket with `bundle` uploaded under
+   * `bundleKey(bundle)`, which the gateways' identity alone may read, on exactly `bundlePrefix(bundle)`.
    */
-  shared(site: DataplaneSite, ctx: Ctx, firewall: GatewayFirewallArgs): Shared;
+  shared(
+    site: DataplaneSite,
+    ctx: Ctx,
+    firewall: GatewayFirewallArgs,
+    bundle: GatewayBundleFile,
+  ): Shared;
   /** The network and firewall of one network scope; `index` picks its private range (regionCidrs). */
   region(
     site: DataplaneSite,
@@ -303,12 +365,15 @@ export interface CloudParts<Ctx, Ip, Shared, Net> {
     index: number,
     firewall: GatewayFirewallArgs,
   ): Net;
-  /** One gateway VM named `name`, given what every cloud's gateway takes but the VM image. */
+  /**
+   * One gateway VM named `name`, given what every cloud's gateway takes but where its Node comes from
+   * (which depends on its image: `nodeSource`).
+   */
   gateway(
     name: string,
     spec: GatewaySpec,
-    common: Omit<CloudGatewayArgs, "image">,
-    handles: { site: DataplaneSite; shared: Shared; net: Net; ip: Ip },
+    common: Omit<CloudGatewayArgs, "node">,
+    handles: { site: DataplaneSite; ctx: Ctx; shared: Shared; net: Net; ip: Ip },
   ): void;
 }
 
@@ -324,7 +389,7 @@ export class CloudDataplane extends pulumi.ComponentResource {
     type: string,
     name: string,
     args: CloudDataplaneArgs,
-    parts: CloudParts<unknown, unknown, unknown, unknown>,
+    parts: CloudParts<unknown, unknown, SharedArtifacts, unknown>,
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super(type, name, {}, opts);
@@ -351,7 +416,7 @@ export class CloudDataplane extends pulumi.ComponentResource {
       controlPort,
       sshCidr: args.sshCidr,
     };
-    const shared = parts.shared(site, ctx, firewall);
+    const shared = parts.shared(site, ctx, firewall, args.bundle);
     site.regions.forEach((region, index) => {
       const net = parts.region(site, shared, region, index, firewall);
       for (const spec of gateways.filter((g) => parts.regionOf(g.region) === region)) {
@@ -362,7 +427,7 @@ export class CloudDataplane extends pulumi.ComponentResource {
           {
             program: boundProgram(spec, book.peers, dataPort),
             vmClass: spec.vmClass,
-            containerImage: args.containerImage,
+            bundle: shared.bundle,
             address: address.ip,
             controlPort,
             dataPort,
@@ -370,7 +435,7 @@ export class CloudDataplane extends pulumi.ComponentResource {
             ttlMinutes,
             tags: site.tags,
           },
-          { site, shared, net, ip: address.ref },
+          { site, ctx, shared, net, ip: address.ref },
         );
       }
     });

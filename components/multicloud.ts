@@ -4,7 +4,9 @@ import { grantTopology, Topology } from "../planner/topology";
 import "./aws";
 import "./azure";
 import "./gcp";
-import type { CloudDataplaneArgs, GatewayEndpoint } from "./cloud";
+import { gatewayBundle } from "../gateway-image/bundle";
+import { NODE_RUNTIME } from "../gateway-image/node-runtime";
+import type { CloudDataplaneArgs, GatewayBundleFile, GatewayEndpoint } from "./cloud";
 import { cloudComponents } from "./registry";
 import {
   bucketsOn,
@@ -13,7 +15,6 @@ import {
   CLOUDS,
   cloudsOf,
   CloudSettings,
-  DEFAULT_CONTAINER_IMAGE,
   missingCloudSettings,
 } from "../planner/cloud-settings";
 import type { ProvisionedGateway } from "../planner/topology";
@@ -21,6 +22,8 @@ import type { ProvisionedGateway } from "../planner/topology";
 /**
  * Every gateway of a topology on AWS, GCP and Azure: one dataplane component per cloud, each given the
  * other clouds' gateway addresses (firewall peers and send targets), so a multi-cloud route is one stack.
+ * Each cloud's gateways boot its stock image (unless the settings name one of yours) and fetch the
+ * gateway bundle, which the stack uploads to an artifacts bucket of that cloud.
  */
 export class CloudDataplanes extends pulumi.ComponentResource {
   /** Where the runner reaches each gateway, in topology order. */
@@ -33,6 +36,8 @@ export class CloudDataplanes extends pulumi.ComponentResource {
       settings: CloudSettings;
       token: pulumi.Input<string>;
       key: pulumi.Input<string>;
+      /** The gateway bundle; default the one `npm run build` made (built now if missing). */
+      bundle?: GatewayBundleFile;
     },
     opts?: pulumi.ComponentResourceOptions,
   ) {
@@ -65,7 +70,8 @@ export class CloudDataplanes extends pulumi.ComponentResource {
       expireAt: settings.expireAt,
       ttlMinutes: settings.ttlMinutes,
       sshCidr: settings.sshCidr,
-      containerImage: settings.containerImage ?? DEFAULT_CONTAINER_IMAGE,
+      bundle: args.bundle ?? gatewayBundle(),
+      nodeRuntime: NODE_RUNTIME,
     };
     const byId = (eps: pulumi.Output<GatewayEndpoint[]>) =>
       eps.apply((list) => Object.fromEntries(list.map((g) => [g.id, g.host])));

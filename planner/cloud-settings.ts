@@ -13,12 +13,12 @@ export const CLOUDS = ["aws", "gcp", "azure"] as const;
 /** One of them. */
 export type Cloud = (typeof CLOUDS)[number];
 
-/** The published gateway container image the VM images pull by default. */
-export const DEFAULT_CONTAINER_IMAGE = "ghcr.io/skyplane-pulumi/gateway:0.1.0";
-
 /**
  * What a route's stack needs, besides its topology and secrets, to put gateways on the clouds: the
  * stack config `skyplane:cloud` (set once per route with `pulumi config set --path`, or by the runner).
+ * No image is needed: by default every gateway boots the cloud's stock Ubuntu LTS image, looked up at
+ * `up`, and fetches the gateway bundle and a pinned Node runtime at boot (components/cloud.ts). A user's
+ * own image (`aws.amis`, `gcp.image`, `azure.imageId`) stays an option, with the Node on it (`node`).
  */
 export interface CloudSettings {
   /** The client's public address as a CIDR (e.g. 203.0.113.7/32): the only source the control API admits. */
@@ -29,25 +29,36 @@ export interface CloudSettings {
   expireAt: number;
   /** Minutes from provisioning to expiry; default CLOUD_TTL_MINUTES (common/ttl.ts). */
   ttlMinutes?: number;
-  /** The gateway container image; default DEFAULT_CONTAINER_IMAGE. */
-  containerImage?: string;
   /** A CIDR allowed to SSH in; default none (SSH closed). */
   sshCidr?: string;
-  /** AWS: the gateway AMI of each region id (built with gateway-image/vm-image.pkr.hcl). */
-  aws?: { amis: Record<string, string> };
-  /** GCP: the project and the gateway VM image. */
-  gcp?: { project: string; image: string };
-  /** Azure: subscription, tenant, VM image, the storage account of the containers, and the SSH key Azure requires. */
+  /**
+   * AWS, all optional: your own gateway AMI per region id instead of Canonical's Ubuntu 24.04 LTS
+   * (`amis`), and the Node binary on it (`node`, e.g. /usr/bin/node; default the pinned Node runtime,
+   * fetched at boot).
+   */
+  aws?: { amis?: Record<string, string>; node?: string };
+  /** GCP: the project (default: the credentials'), and optionally your own VM image and the Node on it. */
+  gcp?: { project: string; image?: string; node?: string };
+  /**
+   * Azure: subscription and tenant (default: the credentials'), the storage account of the containers
+   * the gateways read or write (when they do), the SSH key Azure requires of a Linux VM (default: a key
+   * made for the stack, whose private half is never kept), and optionally your own VM image and the Node
+   * on it.
+   */
   azure?: {
     subscriptionId: string;
     tenantId: string;
-    imageId: string;
-    storageAccountId: string;
+    storageAccountId?: string;
     sshPublicKey: string;
+    imageId?: string;
+    node?: string;
   };
 }
 
-/** Config paths a topology needs in `skyplane:cloud` that `settings` lacks, e.g. `aws.amis["aws:us-east-1"]`. */
+/**
+ * Config paths a topology needs in `skyplane:cloud` that `settings` lacks, e.g. `gcp.project`. Images are
+ * never needed, but a Node path on your own image (`aws.node`) needs that image in every region.
+ */
 export function missingCloudSettings(
   topology: Topology,
   settings: Partial<CloudSettings> | undefined,
@@ -58,25 +69,23 @@ export function missingCloudSettings(
   if (!s.buckets) missing.push("buckets");
   if (!s.expireAt) missing.push("expireAt");
   const clouds = cloudsOf(topology);
-  if (clouds.includes("aws")) {
+  if (clouds.includes("aws") && s.aws?.node) {
     const regions = [
       ...new Set(topology.gateways.filter((g) => g.provider === "aws").map((g) => g.region)),
     ];
-    for (const r of regions.sort()) if (!s.aws?.amis?.[r]) missing.push(`aws.amis["${r}"]`);
+    for (const r of regions.sort()) if (!s.aws.amis?.[r]) missing.push(`aws.amis["${r}"]`);
   }
   if (clouds.includes("gcp")) {
     if (!s.gcp?.project) missing.push("gcp.project");
-    if (!s.gcp?.image) missing.push("gcp.image");
+    if (s.gcp?.node && !s.gcp.image) missing.push("gcp.image");
   }
   if (clouds.includes("azure")) {
-    for (const k of [
-      "subscriptionId",
-      "tenantId",
-      "imageId",
-      "storageAccountId",
-      "sshPublicKey",
-    ] as const)
+    for (const k of ["subscriptionId", "tenantId", "sshPublicKey"] as const)
       if (!s.azure?.[k]) missing.push(`azure.${k}`);
+    const containers = [...(s.buckets?.read ?? []), ...(s.buckets?.write ?? [])];
+    if (!s.azure?.storageAccountId && bucketsOn("azure", containers).length > 0)
+      missing.push("azure.storageAccountId");
+    if (s.azure?.node && !s.azure.imageId) missing.push("azure.imageId");
   }
   return missing;
 }

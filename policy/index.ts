@@ -8,7 +8,7 @@ import { RULES } from "./rules";
  */
 new PolicyPack("skyplane-guardrails", {
   description:
-    "Guardrails for skyplane gateway stacks: closed firewalls, exact IAM, tagged gateways with a TTL and encrypted disks.",
+    "Guardrails for skyplane gateway stacks: closed firewalls, exact IAM, tagged gateways with a TTL, encrypted disks and private artifacts buckets.",
   enforcementLevel: "mandatory",
   policies: RULES.map((rule) => ({
     name: rule.name,

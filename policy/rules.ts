@@ -346,6 +346,77 @@ export const gatewayDisksEncrypted: Rule = {
   },
 };
 
+/** Canned S3 ACLs that let someone outside the account read or write. */
+const AWS_PUBLIC_ACLS = ["public-read", "public-read-write", "authenticated-read"];
+
+/** GCP members that mean anyone: on the internet, or with any Google account. */
+const GCP_PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
+
+/**
+ * Storage a stack makes (its artifacts bucket, holding the gateway bundle) is never public: an S3 bucket's
+ * public access block blocks everything, no canned ACL opens a bucket or object, a Cloud Storage bucket
+ * enforces public access prevention with uniform access, no IAM grant or ACL names allUsers or
+ * allAuthenticatedUsers, and an Azure account allows no public blob access nor a container any. A stack
+ * never makes the buckets it copies between: every storage resource in it is skyplane's own.
+ */
+export const noPublicStorage: Rule = {
+  name: "no-public-storage",
+  description:
+    "The stack's own buckets (the gateway bundle's) are private: S3 public access blocked and no public ACL, GCS public access prevention enforced with uniform access, no allUsers/allAuthenticatedUsers grant, no public Azure blob access.",
+  check({ type, props }) {
+    switch (type) {
+      case "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
+        const off = [
+          "blockPublicAcls",
+          "blockPublicPolicy",
+          "ignorePublicAcls",
+          "restrictPublicBuckets",
+        ].filter((k) => props[k] !== true);
+        return off.length
+          ? [`the bucket's public access block leaves ${off.join(", ")} off: set each to true`]
+          : [];
+      }
+      case "aws:s3/bucket:Bucket":
+      case "aws:s3/bucketV2:BucketV2":
+      case "aws:s3/bucketAcl:BucketAcl":
+      case "aws:s3/bucketAclV2:BucketAclV2":
+      case "aws:s3/bucketObject:BucketObject":
+      case "aws:s3/bucketObjectv2:BucketObjectv2":
+        return AWS_PUBLIC_ACLS.includes(String(props.acl))
+          ? [`the ACL ${String(props.acl)} opens it beyond the account: leave ACLs off`]
+          : [];
+      case "gcp:storage/bucket:Bucket": {
+        const out: string[] = [];
+        if (props.publicAccessPrevention !== "enforced")
+          out.push("the bucket does not enforce public access prevention: set it to enforced");
+        if (props.uniformBucketLevelAccess !== true)
+          out.push("the bucket allows object ACLs: set uniformBucketLevelAccess to true");
+        return out;
+      }
+      case "azure-native:storage:StorageAccount":
+        return props.allowBlobPublicAccess === false
+          ? []
+          : ["the storage account allows public blob access: set allowBlobPublicAccess to false"];
+      case "azure-native:storage:BlobContainer":
+        return props.publicAccess === undefined || props.publicAccess === "None"
+          ? []
+          : [`the container's public access is ${String(props.publicAccess)}: set it to None`];
+      default: {
+        if (!/^gcp:storage\//.test(type)) return [];
+        // IAM members and bindings, bucket and object ACLs (their `entity`), policies' bindings.
+        const members = [
+          ...list(props.member),
+          ...list(props.members),
+          ...list(props.entity),
+          ...list(props.roleEntities),
+        ].map((m) => String(m).replace(/^.*:/, ""));
+        const open = members.filter((m) => GCP_PUBLIC_MEMBERS.includes(m));
+        return open.length ? [`grants ${open.join(", ")}: grant the gateways' account alone`] : [];
+      }
+    }
+  },
+};
+
 /** Every rule of the pack. */
 export const RULES: readonly Rule[] = [
   noWorldOpenIngress,
@@ -353,4 +424,5 @@ export const RULES: readonly Rule[] = [
   gatewaysTagged,
   gatewaysHaveTtl,
   gatewayDisksEncrypted,
+  noPublicStorage,
 ];

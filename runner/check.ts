@@ -5,7 +5,9 @@ import { planDirect } from "../planner/direct";
 import { buildModel } from "../planner/model";
 import type { ProvisionedGateway } from "../planner/topology";
 import { sdkWarnings } from "../stores/s3/sdk-warning";
+import { CLOUDS, Cloud } from "../planner/cloud-settings";
 import { providerPlugins } from "./cloud";
+import { credentialSource, HOW_TO_SIGN_IN, localProbe } from "./credentials";
 import { Engine, policyPackDir } from "./engine";
 import { GatewayClient } from "./gateway-client";
 import { stopStrayGateways, strayGateways } from "./stacks";
@@ -24,6 +26,12 @@ export interface EngineCheckResult {
   readonly guardrails: string;
   /** Per cloud: its provider plugin, whether the engine has it, and how to install it. */
   readonly providers: Awaited<ReturnType<typeof providerPlugins>>;
+  /**
+   * Per cloud: where its credentials come from on this machine (`source`, absent when none is seen) and
+   * how to sign in. With them and the plugin, a route on that cloud needs no other setup but
+   * SKYPLANE_CLIENT_CIDR: gateways boot the cloud's stock image.
+   */
+  readonly credentials: Record<Cloud, { source?: string; how: string }>;
   /** What the cloud SDKs warn of on this Node, which other commands keep off the terminal. */
   readonly sdkWarnings: string[];
 }
@@ -117,6 +125,7 @@ export async function checkEngine(
         pulumiHome: engine.home.pulumiHome,
         cli: engine.cli,
       }),
+      credentials: cloudCredentials(process.env),
       sdkWarnings: sdkWarnings(),
     };
   } finally {
@@ -124,4 +133,15 @@ export async function checkEngine(
     await stack.workspace.removeStack(CHECK_STACK).catch(() => undefined);
     await stopStrayGateways(engine.home.root, CHECK_STACK).catch(() => undefined);
   }
+}
+
+/** Where each cloud's credentials come from on this machine, and how to sign in to it. */
+export function cloudCredentials(env: NodeJS.ProcessEnv): EngineCheckResult["credentials"] {
+  const probe = localProbe(env);
+  return Object.fromEntries(
+    CLOUDS.map((c) => {
+      const source = credentialSource(c, probe);
+      return [c, source ? { source, how: HOW_TO_SIGN_IN[c] } : { how: HOW_TO_SIGN_IN[c] }];
+    }),
+  ) as EngineCheckResult["credentials"];
 }

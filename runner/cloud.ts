@@ -5,11 +5,20 @@ import { CLOUD_TTL_MINUTES, MAX_TTL_MINUTES } from "../common/ttl";
 import { cloudsOf, CloudSettings, missingCloudSettings } from "../planner/cloud-settings";
 import { UserError } from "../errors";
 import type { Topology } from "../planner/topology";
+import {
+  CredentialProbe,
+  defaultAzureAccount,
+  defaultGcpProject,
+  localProbe,
+  requireCloudCredentials,
+  throwawaySshKey,
+} from "./credentials";
 
 /*
  * What the runner does before it brings a cloud route's stack up: it assembles the stack's
- * `skyplane:cloud` settings and checks, before anything is created, that nothing the clouds need is
- * missing, each with what to do about it.
+ * `skyplane:cloud` settings (what the credentials imply filled in) and checks, before anything is created,
+ * that nothing the clouds need is missing, each with what to do about it. No image is needed: gateways
+ * boot the clouds' stock images unless the settings name images of the user's.
  */
 
 /** The Pulumi provider plugin each cloud needs, named as `pulumi plugin install resource NAME` takes it. */
@@ -52,6 +61,8 @@ export interface CloudSettingsSources {
   readonly jobs: ReadonlyArray<{ readonly src: string; readonly dst: string }>;
   /** Environment (SKYPLANE_CLIENT_CIDR). */
   readonly env?: NodeJS.ProcessEnv;
+  /** What this machine shows of the clouds' credentials; default the real one over `env`. */
+  readonly probe?: CredentialProbe;
   /** Now, epoch ms. */
   readonly now: number;
 }
@@ -61,12 +72,20 @@ const HOW: Record<string, string> = {
   clientCidr:
     "your public address as a CIDR: SKYPLANE_CLIENT_CIDR=$(curl -s https://checkip.amazonaws.com)/32",
   buckets: "queue the copies before provision(), so the gateways are granted exactly their buckets",
+  "gcp.project":
+    "set GOOGLE_CLOUD_PROJECT (or use credentials that name a project: a service account key, or 'gcloud config set project'), or pulumi config set --path 'skyplane:cloud.gcp.project' PROJECT",
+  "azure.subscriptionId":
+    "set ARM_SUBSCRIPTION_ID, or 'az login' (its default subscription is taken), or the client's cloud option",
+  "azure.tenantId": "set ARM_TENANT_ID, or 'az login', or the client's cloud option",
 };
 
 /**
  * The settings a cloud route's stack is brought up with. The expiry is kept while it still leaves half
- * the TTL (so a reused stack is not replaced), else set to now + TTL. Throws a UserError listing each
- * missing setting and how to give it.
+ * the TTL (so a reused stack is not replaced), else set to now + TTL. The GCP project and the Azure
+ * subscription and tenant default to what the credentials name, and the SSH key Azure requires to a
+ * key nobody holds (kept in the stack, so that its VMs are not replaced). Throws a UserError, before
+ * anything is created, when a cloud of the route shows no credentials, or listing each missing setting
+ * and how to give it.
  */
 export function resolveCloudSettings(
   topology: Topology,
@@ -75,7 +94,22 @@ export function resolveCloudSettings(
 ): CloudSettings {
   const merged: Partial<CloudSettings> = { ...sources.stack, ...sources.client };
   const env = sources.env ?? process.env;
+  const probe = sources.probe ?? localProbe(env);
+  const clouds = cloudsOf(topology);
+  requireCloudCredentials(clouds, probe);
   merged.clientCidr ??= env.SKYPLANE_CLIENT_CIDR;
+  if (clouds.includes("gcp") && !merged.gcp?.project) {
+    const project = defaultGcpProject(probe);
+    if (project) merged.gcp = { ...merged.gcp, project };
+  }
+  if (clouds.includes("azure")) {
+    const account = defaultAzureAccount(probe);
+    const azure = { ...merged.azure };
+    azure.subscriptionId ||= account.subscriptionId ?? "";
+    azure.tenantId ||= account.tenantId ?? "";
+    azure.sshPublicKey ||= throwawaySshKey();
+    merged.azure = azure as CloudSettings["azure"];
+  }
   const read = [...(merged.buckets?.read ?? []), ...sources.jobs.map((j) => j.src)];
   const write = [...(merged.buckets?.write ?? []), ...sources.jobs.map((j) => j.dst)];
   if (read.length > 0 && write.length > 0)
@@ -92,7 +126,7 @@ export function resolveCloudSettings(
     throw new UserError(
       "MISSING_CLOUD_SETTINGS",
       `the gateways of ${stackName} cannot be provisioned without:\n${lines.join("\n")}\n` +
-        "Gateway images are built with gateway-image/vm-image.pkr.hcl (README: Running on a real cloud).",
+        "README: Running on a real cloud.",
     );
   }
   return merged as CloudSettings;

@@ -576,15 +576,19 @@ export class Dataplane {
 
   /** Plans a job queued by `queueCopy` or `queueSync`, on this dataplane's route. */
   private planJob(job: Job): Promise<TransferPlan> {
-    return planTransfer(job, {
-      stores: { home: this.ctx.home, env: this.ctx.env },
-      open: this.ctx.open,
-      chunking: this.ctx.transfer,
-      route: (srcRegion, dstRegion) => {
-        this.checkRoute({ uri: job.src, region: srcRegion }, { uri: job.dst, region: dstRegion });
-        return this.topology;
+    // A queued sync is planned as one: only what differs is copied, and `delete` applies.
+    return planTransfer(
+      { ...job, sync: job.kind === "sync" },
+      {
+        stores: { home: this.ctx.home, env: this.ctx.env },
+        open: this.ctx.open,
+        chunking: this.ctx.transfer,
+        route: (srcRegion, dstRegion) => {
+          this.checkRoute({ uri: job.src, region: srcRegion }, { uri: job.dst, region: dstRegion });
+          return this.topology;
+        },
       },
-    });
+    );
   }
 
   private async runJob(

@@ -26,13 +26,28 @@ function sources(dir = ROOT): string[] {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (!["node_modules", "dist", "test", "bench", ".git"].includes(entry.name))
+      if (
+        !["node_modules", "dist", "test", "bench", ".git"].includes(entry.name) &&
+        !entry.name.startsWith(".venv")
+      )
         out.push(...sources(full));
     } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
       out.push(full);
     }
   }
   return out;
+}
+
+/**
+ * The Python package's modules, whose codes count as used too (the Node side is not there to see its
+ * own death, nor to be missing); its generated table of classes (`_codes.py`) does not count.
+ */
+function pythonSources(): string[] {
+  const dir = path.join(ROOT, "python", "skyplane");
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".py") && f !== "_codes.py")
+    .map((f) => path.join(dir, f));
 }
 
 /** Codes of Node and the OS that the sources compare against, which are not ours. */
@@ -46,6 +61,7 @@ function codeLiterals(text: string): string[] {
     new RegExp(`super\\(\\s*${code}`, "g"), // super("X", …) in an error class
     new RegExp(`\\bcode:\\s*${code}`, "g"), // { code: "X" }
     new RegExp(`\\.code\\s*[!=]==\\s*${code}`, "g"), // err.code === "X"
+    new RegExp(`\\berror_for\\(\\s*${code}`, "g"), // error_for("X", …) in Python
   ];
   const found = patterns.flatMap((p) => [...text.matchAll(p)].map((m) => m[1]));
   // Error<"X" | "Y">: the codes a class may carry.
@@ -58,7 +74,7 @@ describe("errors: the one error table", () => {
   const codes = Object.keys(ERRORS) as ErrorCode[];
 
   it("has one row per code, each an exit status of EXIT and a kind", () => {
-    assert.equal(codes.length, 75);
+    assert.equal(codes.length, 82);
     assert.equal(new Set(codes.map((c) => c.toLowerCase())).size, codes.length, "codes unique");
     const statuses = new Set<number>(Object.values(EXIT));
     for (const c of codes) {
@@ -67,7 +83,7 @@ describe("errors: the one error table", () => {
       assert.ok(["user", "internal"].includes(ERRORS[c].kind), c);
     }
     const kinds = (kind: string) => codes.filter((c) => ERRORS[c].kind === kind);
-    assert.deepEqual([kinds("user").length, kinds("internal").length], [44, 31]);
+    assert.deepEqual([kinds("user").length, kinds("internal").length], [47, 35]);
   });
 
   it("gives user errors exit statuses that no internal error has", () => {
@@ -94,7 +110,9 @@ describe("errors: the one error table", () => {
   });
 
   it("holds every code the sources use, and the sources use every code in it", () => {
-    const files = sources();
+    const py = pythonSources();
+    assert.ok(py.length >= 5, `scanned ${py.length} Python modules`);
+    const files = [...sources(), ...py];
     assert.ok(files.length > 50, `scanned ${files.length} files`);
     const used = new Map<string, string>();
     for (const file of files) {
@@ -134,11 +152,13 @@ describe("errors: the one error table", () => {
       'if (err.code === "NO_SUCH_KEY") return;',
       'if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;',
       'class RefusedError extends SkyplaneError<"BAD_CHUNK_REQUEST" | "KEY_OUTSIDE_BUCKET"> {}',
+      'raise error_for("NODE_SIDE_GONE", message)',
     ].join("\n");
     assert.deepEqual(codeLiterals(text).sort(), [
       "BAD_CHUNK_REQUEST",
       "ENGINE_FAILED",
       "KEY_OUTSIDE_BUCKET",
+      "NODE_SIDE_GONE",
       "NO_SUCH_BUCKET",
       "NO_SUCH_KEY",
       "ROUTE_BUSY",

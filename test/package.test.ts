@@ -83,6 +83,26 @@ describe("package: installs into another Node project", function () {
     assert.deepEqual(stray, []);
   });
 
+  it("ships the gateway bundle built, which it returns without esbuild (a development dependency)", () => {
+    const installed = path.join(app, "node_modules", PKG.name);
+    const script = [
+      `const { gatewayBundle } = require(${JSON.stringify(path.join(installed, "dist/gateway-image/bundle.js"))});`,
+      "let esbuild = true;",
+      'try { require.resolve("esbuild"); } catch { esbuild = false; }',
+      "console.log(JSON.stringify({ esbuild, bundle: gatewayBundle() }));",
+    ].join("\n");
+    const out = JSON.parse(run(process.execPath, ["-e", script], app).stdout);
+    const built = JSON.parse(
+      fs.readFileSync(path.join(ROOT, "dist", "gateway-bundle", "manifest.json"), "utf8"),
+    );
+    assert.equal(out.esbuild, false, "esbuild is not installed with the package");
+    assert.deepEqual(out.bundle, {
+      ...built,
+      path: path.join(fs.realpathSync(installed), "dist", "gateway-bundle", built.file),
+    });
+    assert.ok(files.includes(`dist/gateway-bundle/${built.file}`));
+  });
+
   it("is installed from the tarball, not linked to this checkout", () => {
     const installed = path.join(app, "node_modules", PKG.name);
     assert.equal(fs.lstatSync(installed).isSymbolicLink(), false);

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { AZURE_TEST_SETTINGS, registered, settled, value } from "./helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered, settled, testBundle, value } from "./helpers/mocks";
 import { RULES } from "../policy/rules";
 import { missingCloudSettings } from "../planner/cloud-settings";
 import { sendTargets } from "../planner/program";
@@ -44,7 +44,7 @@ describe("stacks: the reviewed example stacks", function () {
         for (const t of sendTargets(g.program))
           assert.ok(ids.has(t), `${g.id} sends to ${t}, a gateway of the stack`);
       }
-      // What a cloud stack still needs is operator-specific (images, projects), never committed here.
+      // What a cloud stack still needs is operator-specific (client address, project), never committed here.
       if (topology.gateways.some((g) => g.provider !== "local"))
         assert.ok(missingCloudSettings(topology, undefined).includes("clientCidr"));
       const command = /^# skyplane plan (.+) --format yaml$/m.exec(text.split("\n")[0]);
@@ -75,7 +75,6 @@ describe("stacks: the reviewed example stacks", function () {
         ] as Topology;
         const { CloudDataplanes } = await import("../components/multicloud");
         const name = `stk${files.indexOf(file)}`;
-        const aws = topology.gateways.filter((g) => g.provider === "aws").map((g) => g.region);
         const dp = new CloudDataplanes(name, {
           topology,
           token: pulumi.secret("t"),
@@ -87,10 +86,10 @@ describe("stacks: the reviewed example stacks", function () {
               write: ["gs://dst-bucket/", "azure://acct/dst/"],
             },
             expireAt: Date.UTC(2026, 10, 27, 14),
-            aws: { amis: Object.fromEntries(aws.map((r) => [r, "ami-0123456789abcdef0"])) },
-            gcp: { project: "p", image: "img" },
+            gcp: { project: "p" },
             azure: AZURE_TEST_SETTINGS,
           },
+          bundle: testBundle(),
         });
         const gateways = await value(dp.gateways);
         const built = await settled(dp);

@@ -5,7 +5,7 @@ import { checkEngine, Engine } from "../../runner";
 export const command = "check";
 /** One line for --help. */
 export const describe =
-  "Check the Pulumi engine and the guardrails: start a local gateway through a stack, then destroy it; list the clouds' provider plugins";
+  "Check the Pulumi engine and the guardrails: start a local gateway through a stack, then destroy it; list each cloud's provider plugin and credentials";
 
 interface CheckArgs {
   json: boolean;
@@ -47,12 +47,22 @@ export async function handler(args: ArgumentsCamelCase<CheckArgs>): Promise<void
       `guardrails: ${result.guardrails} ran on up\n` +
       "The engine works.\n",
   );
-  for (const [cloud, p] of Object.entries(result.providers))
+  for (const [cloud, p] of Object.entries(result.providers)) {
     process.stdout.write(
       p.installed
         ? `${cloud}: provider plugin ${p.plugin} ${p.version} installed\n`
         : `${cloud}: no provider plugin (needed for gateways on ${cloud}): ${p.install}\n`,
     );
+    const c = result.credentials[cloud as keyof typeof result.credentials];
+    process.stdout.write(
+      c.source
+        ? `${cloud}: credentials from ${c.source}\n`
+        : `${cloud}: no credentials found (needed for gateways on ${cloud}): ${c.how}\n`,
+    );
+  }
+  process.stdout.write(
+    "Cloud gateways boot each cloud's stock Ubuntu LTS image: no image to build. Set SKYPLANE_CLIENT_CIDR to your public address.\n",
+  );
   // Shown here only: other commands keep the SDKs' warnings off the terminal.
   for (const warning of result.sdkWarnings)
     process.stdout.write(

@@ -10,11 +10,13 @@ export interface AwsGatewayIdentityArgs {
   writeBuckets: string[];
   /** ARNs of the dataplane's secrets. */
   secretArns: pulumi.Input<pulumi.Input<string>[]>;
+  /** The objects of the gateway bundle, as an ARN pattern (its prefix in the artifacts bucket, `/*`). */
+  bundleArn: pulumi.Input<string>;
   /** Tags. */
   tags: Record<string, string>;
 }
 
-/** An IAM role and instance profile with exactly the permissions this dataplane's buckets need. */
+/** An IAM role and instance profile with exactly the permissions this dataplane's buckets and bundle need. */
 export class AwsGatewayIdentity extends pulumi.ComponentResource {
   /** The instance profile's name. */
   readonly instanceProfile: pulumi.Output<string>;
@@ -29,13 +31,15 @@ export class AwsGatewayIdentity extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new iam.RolePolicy(
+    const policy = new iam.RolePolicy(
       `${name}-policy`,
       {
         role: role.id,
         policy: pulumi
-          .output(args.secretArns)
-          .apply((arns) => gatewayPolicy(args.readBuckets, args.writeBuckets, arns)),
+          .all([args.secretArns, args.bundleArn])
+          .apply(([arns, bundle]) =>
+            gatewayPolicy(args.readBuckets, args.writeBuckets, arns, [bundle]),
+          ),
       },
       { parent: this },
     );
@@ -44,7 +48,10 @@ export class AwsGatewayIdentity extends pulumi.ComponentResource {
       { role: role.name, tags: args.tags },
       { parent: this },
     );
-    this.instanceProfile = profile.name;
+    // Known once the policy is attached too: a gateway booting with the profile may use it at once.
+    this.instanceProfile = pulumi
+      .all([profile.name, policy.id])
+      .apply(([profileName]) => profileName);
     this.registerOutputs({ instanceProfile: this.instanceProfile });
   }
 }

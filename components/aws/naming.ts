@@ -8,13 +8,15 @@ function bucketArns(bucket: string): { bucket: string; objects: string } {
 }
 
 /**
- * The gateways' IAM policy: exactly what this dataplane's buckets need, and reading its own secrets.
+ * The gateways' IAM policy: exactly what this dataplane's buckets need, reading its own secrets, and
+ * reading the gateway bundle (`bundleArns`: the bundle's prefix in the artifacts bucket, `…/prefix/*`).
  * Reading: list and get; writing: put and the multipart calls. Nothing is granted on `*`.
  */
 export function gatewayPolicy(
   read: readonly string[],
   write: readonly string[],
   secretArns: readonly string[],
+  bundleArns: readonly string[] = [],
 ): string {
   const statements: Array<{ Sid: string; Effect: "Allow"; Action: string[]; Resource: string[] }> =
     [];
@@ -46,6 +48,13 @@ export function gatewayPolicy(
       Resource: write.map((b) => bucketArns(b).objects),
     });
   }
+  if (bundleArns.length)
+    statements.push({
+      Sid: "ReadGatewayBundle",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [...bundleArns],
+    });
   statements.push({
     Sid: "ReadDataplaneSecret",
     Effect: "Allow",

@@ -3,9 +3,18 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
+import type { ArtifactRef } from "../../gateway-image/boot";
 import { parseRegion } from "../../common/regions";
-import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
+import {
+  BootBundle,
+  CloudDataplane,
+  CloudDataplaneArgs,
+  CloudParts,
+  nodeSource,
+  SharedArtifacts,
+} from "../cloud";
 import { skyplaneTags } from "../naming";
+import { AzureArtifacts } from "./artifacts";
 import { AzureGatewayFirewall } from "./firewall";
 import { AzureGateway } from "./gateway";
 import { AzureGatewayIdentity } from "./iam";
@@ -18,10 +27,15 @@ export interface AzureDataplaneArgs extends CloudDataplaneArgs {
   subscriptionId: string;
   /** The Entra tenant (for the Key Vault). */
   tenantId: string;
-  /** The gateway VM image (an image id). */
-  image: pulumi.Input<string>;
-  /** Storage account id holding the containers. */
-  storageAccountId: string;
+  /**
+   * Your own gateway VM image (an image id). Default: Canonical's Ubuntu 24.04 LTS marketplace image,
+   * its newest version.
+   */
+  image?: pulumi.Input<string>;
+  /** The Node binary on your own image (e.g. /usr/bin/node). Default: the pinned Node runtime, fetched at boot. */
+  node?: string;
+  /** Storage account id holding the containers the gateways read and write (needed when there are any). */
+  storageAccountId?: string;
   /** SSH public key Azure requires for Linux VMs (SSH stays closed unless sshCidr is given). */
   sshPublicKey: pulumi.Input<string>;
 }
@@ -38,8 +52,11 @@ interface AzureGroup {
   readonly rg: pulumi.Output<string>;
 }
 
-/** What every Azure gateway shares: the group, one identity, and the vault and secret of the token and key. */
-interface AzureShared extends AzureGroup {
+/**
+ * What every Azure gateway shares: the group, one identity, the vault and secret of the token and key,
+ * and the artifacts account.
+ */
+interface AzureShared extends AzureGroup, SharedArtifacts {
   readonly identity: AzureGatewayIdentity;
   readonly vault: keyvault.Vault;
   readonly secret: keyvault.Secret;
@@ -62,6 +79,11 @@ function azureParts(
     regionOf: location,
     tags: (route, dataplane, expireAt) => skyplaneTags("-", route, dataplane, expireAt),
     prepare({ name, parent, regions, tags }) {
+      if (args.node && !args.image)
+        throw new pulumi.InputPropertyError({
+          propertyPath: "image",
+          reason: `node ${args.node} is a Node on your own image: give the image, or leave node unset to boot the stock image`,
+        });
       const group = new resources.ResourceGroup(
         `${name}-rg`,
         { location: regions[0], tags },
@@ -83,7 +105,7 @@ function azureParts(
       );
       return { ref: ip, ip: ip.ipAddress.apply((a) => a as string) };
     },
-    shared({ name, parent, regions, tags }, { rg }) {
+    shared({ name, parent, regions, tags }, { rg }, _firewall, bundle) {
       const identity = new AzureGatewayIdentity(
         `${name}-identity`,
         {
@@ -139,7 +161,25 @@ function azureParts(
         },
         { parent },
       );
-      return { rg, identity, vault, secret };
+      const artifacts = new AzureArtifacts(
+        `${name}-artifacts`,
+        {
+          subscriptionId: args.subscriptionId,
+          resourceGroupName: rg,
+          location: regions[0],
+          bundle,
+          readerPrincipalId: identity.principalId,
+          tags,
+        },
+        { parent },
+      );
+      const bundleRef = pulumi
+        .all([artifacts.account, artifacts.container, artifacts.blob])
+        .apply(([account, container, blob]): BootBundle => ({
+          artifact: { provider: "azure", account, container, blob } satisfies ArtifactRef,
+          sha256: bundle.sha256,
+        }));
+      return { rg, identity, vault, secret, bundle: bundleRef };
     },
     region({ name, parent, tags }, { rg }, loc, index, rules) {
       const net = new AzureRegionNetwork(
@@ -163,6 +203,7 @@ function azureParts(
           resourceGroupName: shared.rg,
           location: location(spec.region),
           image: args.image,
+          node: nodeSource(args.nodeRuntime, args.image ? args.node : undefined),
           subnetId: net.net.subnetId,
           securityGroupId: net.nsg.securityGroupId,
           publicIp: ip,

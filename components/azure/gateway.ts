@@ -5,10 +5,13 @@ import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecretRef } from "../../gateway-image/boot";
 import { CloudGateway, CloudGatewayArgs, gatewayBootScript } from "../cloud";
+import { UBUNTU_IMAGE } from "./image";
 import { autoShutdownTime, ROLES, roleDefinitionId } from "./naming";
 
-/** Arguments of one Azure gateway VM (`image` is an image id; `address` is `publicIp`'s). */
+/** Arguments of one Azure gateway VM (`address` is `publicIp`'s). */
 export interface AzureGatewayArgs extends CloudGatewayArgs {
+  /** Your own image (an image id); default the stock Ubuntu 24.04 LTS marketplace image (image.ts). */
+  image?: pulumi.Input<string>;
   /** The subscription. */
   subscriptionId: string;
   /** The dataplane's resource group. */
@@ -60,7 +63,8 @@ export class AzureGateway extends CloudGateway<AzureGatewayArgs> {
     const secrets = pulumi
       .all([args.vault, args.secret])
       .apply(([vault, secret]): SecretRef => ({ provider: "azure", vault, secret }));
-    const userData = gatewayBootScript(args, secrets).apply((script) =>
+    // Custom data is what cloud-init reads on Azure (from the provisioning media, at first boot).
+    const customData = gatewayBootScript(args, secrets).apply((script) =>
       Buffer.from(script).toString("base64"),
     );
     const vm = new compute.VirtualMachine(
@@ -70,7 +74,7 @@ export class AzureGateway extends CloudGateway<AzureGatewayArgs> {
         location: args.location,
         hardwareProfile: { vmSize: args.vmClass },
         storageProfile: {
-          imageReference: { id: args.image },
+          imageReference: args.image ? { id: args.image } : UBUNTU_IMAGE,
           osDisk: { createOption: "FromImage", deleteOption: "Delete" },
         },
         networkProfile: {
@@ -80,6 +84,7 @@ export class AzureGateway extends CloudGateway<AzureGatewayArgs> {
         osProfile: {
           computerName: name.slice(0, 15),
           adminUsername: "skyplane",
+          customData,
           linuxConfiguration: {
             disablePasswordAuthentication: true,
             ssh: {
@@ -90,14 +95,13 @@ export class AzureGateway extends CloudGateway<AzureGatewayArgs> {
           },
         },
         identity: { type: "UserAssigned", userAssignedIdentities: [args.identityId] },
-        userData,
         tags: args.tags,
       },
       {
         parent: this,
         // cloud-init runs the boot script at first boot only: a new one (a new expiry) needs a new VM,
         // and the old one goes first, since the network interface belongs to one VM at a time.
-        replaceOnChanges: ["userData"],
+        replaceOnChanges: ["osProfile.customData"],
         deleteBeforeReplace: true,
       },
     );

@@ -11,8 +11,8 @@ export interface AzureGatewayIdentityArgs {
   resourceGroupName: pulumi.Input<string>;
   /** Location of the identity. */
   location: string;
-  /** Storage account id of the source containers. */
-  storageAccountId: string;
+  /** Storage account id of the containers (needed when there are any). */
+  storageAccountId?: string;
   /** Containers the gateways read. */
   readContainers: string[];
   /** Containers the gateways write. */
@@ -41,6 +41,12 @@ export class AzureGatewayIdentity extends pulumi.ComponentResource {
     );
     this.id = identity.id.apply((id) => id as string);
     this.principalId = identity.principalId;
+    const account = args.storageAccountId;
+    if (!account && args.readContainers.length + args.writeContainers.length > 0)
+      throw new pulumi.InputPropertyError({
+        propertyPath: "storageAccountId",
+        reason: `the gateways read or write containers ${[...args.readContainers, ...args.writeContainers].join(", ")}: give the id of their storage account`,
+      });
     const grant = (container: string, role: string, kind: string) =>
       new authorization.RoleAssignment(
         `${name}-${kind}-${container}`,
@@ -48,7 +54,7 @@ export class AzureGatewayIdentity extends pulumi.ComponentResource {
           principalId: identity.principalId,
           principalType: "ServicePrincipal",
           roleDefinitionId: roleDefinitionId(args.subscriptionId, role),
-          scope: containerScope(args.storageAccountId, container),
+          scope: containerScope(account as string, container),
         },
         { parent: this },
       );

@@ -8,8 +8,17 @@ export { AzureGateway } from "./gateway";
 export type { AzureGatewayArgs } from "./gateway";
 export { AzureGatewayFirewall } from "./firewall";
 export { AzureGatewayIdentity } from "./iam";
+export { ARTIFACTS_CONTAINER, AzureArtifacts } from "./artifacts";
+export { UBUNTU_IMAGE } from "./image";
 export { AzureRegionNetwork } from "./network";
-export { autoShutdownTime, containerScope, ROLES, roleDefinitionId, vaultName } from "./naming";
+export {
+  artifactsAccountName,
+  autoShutdownTime,
+  containerScope,
+  ROLES,
+  roleDefinitionId,
+  vaultName,
+} from "./naming";
 
 registerCloud({
   cloud: "azure",
@@ -22,6 +31,7 @@ registerCloud({
         subscriptionId: az.subscriptionId,
         tenantId: az.tenantId,
         image: az.imageId,
+        node: az.node,
         storageAccountId: az.storageAccountId,
         sshPublicKey: az.sshPublicKey,
       },

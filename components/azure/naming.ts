@@ -52,3 +52,20 @@ export function vaultName(
     .digest("hex");
   return prefix + hash.slice(0, 10);
 }
+
+/**
+ * The name of a dataplane's artifacts storage account (3 to 24 lowercase letters and digits, global
+ * across Azure), for one creation of it: like the vault's, a hash of subscription, name and resource group
+ * (whose name is new at every creation).
+ */
+export function artifactsAccountName(
+  subscriptionId: string,
+  name: string,
+  resourceGroup: string,
+): string {
+  const prefix = `sa${name.toLowerCase().replace(/[^a-z0-9]/g, "")}`.slice(0, 14);
+  const hash = createHash("sha256")
+    .update(`${subscriptionId}/${name}/${resourceGroup}`)
+    .digest("hex");
+  return prefix + hash.slice(0, 10);
+}

@@ -2,11 +2,21 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as secretmanager from "@pulumi/gcp/secretmanager";
 import * as pulumi from "@pulumi/pulumi";
+import type { ArtifactRef } from "../../gateway-image/boot";
 import { parseRegion } from "../../common/regions";
-import { CloudDataplane, CloudDataplaneArgs, CloudParts } from "../cloud";
+import {
+  BootBundle,
+  CloudDataplane,
+  CloudDataplaneArgs,
+  CloudParts,
+  nodeSource,
+  SharedArtifacts,
+} from "../cloud";
+import { GcpArtifacts } from "./artifacts";
 import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
 import { GcpGatewayIdentity } from "./iam";
+import { stockImage } from "./image";
 import { dataplaneLabels, SELF_DELETE_PERMISSIONS } from "./naming";
 import { GcpNetwork } from "./network";
 
@@ -14,8 +24,13 @@ import { GcpNetwork } from "./network";
 export interface GcpDataplaneArgs extends CloudDataplaneArgs {
   /** The project. */
   project: pulumi.Input<string>;
-  /** The gateway VM image (a global image of the project or another). */
-  image: pulumi.Input<string>;
+  /**
+   * Your own gateway VM image (a global image of the project or another). Default: the newest image of
+   * Canonical's Ubuntu 24.04 LTS family, looked up at `up`.
+   */
+  image?: pulumi.Input<string>;
+  /** The Node binary on your own image (e.g. /usr/bin/node). Default: the pinned Node runtime, fetched at boot. */
+  node?: string;
 }
 
 /** Every gateway of a topology as Compute Engine VMs, with their network, firewall, identity and secret. */
@@ -25,14 +40,18 @@ export class GcpDataplane extends CloudDataplane {
   }
 }
 
-/** A short id of the dataplane for role, account and secret names (letters and digits), and its network tag. */
+/**
+ * A short id of the dataplane for role, account and secret names (letters and digits), its network tag,
+ * and the gateways' image (yours, or the stock one).
+ */
 interface GcpIds {
   readonly id: string;
   readonly tag: string;
+  readonly image: { readonly self: pulumi.Input<string>; readonly stock: boolean };
 }
 
-/** What every GCP gateway shares: one network, identity, secret and self-delete role. */
-interface GcpShared extends GcpIds {
+/** What every GCP gateway shares: one network, identity, secret, self-delete role and artifacts bucket. */
+interface GcpShared extends GcpIds, SharedArtifacts {
   readonly network: GcpNetwork;
   readonly identity: GcpGatewayIdentity;
   readonly secret: secretmanager.Secret;
@@ -54,13 +73,21 @@ function gcpParts(
     label: "GCP",
     regionOf,
     tags: dataplaneLabels,
-    prepare({ name }) {
+    prepare({ name, parent }) {
+      if (args.node && !args.image)
+        throw new pulumi.InputPropertyError({
+          propertyPath: "image",
+          reason: `node ${args.node} is a Node on your own image: give the image, or leave node unset to boot the stock image`,
+        });
       const id =
         name
           .toLowerCase()
           .replace(/[^a-z0-9]/g, "")
           .slice(0, 12) || "dp";
-      return { id, tag: `skyplane-${id}` };
+      const image = args.image
+        ? { self: args.image, stock: false }
+        : { self: stockImage(parent), stock: true };
+      return { id, tag: `skyplane-${id}`, image };
     },
     address({ name, parent, tags }, _ids, g) {
       const address = new compute.Address(
@@ -70,7 +97,7 @@ function gcpParts(
       );
       return { ref: address, ip: address.address };
     },
-    shared({ name, parent, regions, tags }, { id, tag }, rules) {
+    shared({ name, parent, regions, tags }, { id, tag, image }, rules, bundle) {
       const network = new GcpNetwork(`${name}-net`, { project, regions: [...regions] }, { parent });
       new GcpGatewayFirewall(
         `${name}-fw`,
@@ -115,7 +142,19 @@ function gcpParts(
         },
         { parent },
       );
-      return { id, tag, network, identity, secret, selfDelete };
+      // The bundle's bucket is in the region of the first gateways; the others fetch across regions.
+      const artifacts = new GcpArtifacts(
+        `${name}-artifacts`,
+        { project, location: regions[0], bundle, reader: identity.member, labels: tags },
+        { parent },
+      );
+      const bundleRef = pulumi
+        .all([artifacts.bucket, artifacts.object])
+        .apply(([bucket, object]): BootBundle => ({
+          artifact: { provider: "gcp", bucket, object } satisfies ArtifactRef,
+          sha256: bundle.sha256,
+        }));
+      return { id, tag, image, network, identity, secret, selfDelete, bundle: bundleRef };
     },
     // The network is global: a region has only its subnet.
     region: (_site, { network }, region) => network.subnets[region],
@@ -126,7 +165,9 @@ function gcpParts(
           ...common,
           project,
           zone: zoneOf(spec.region),
-          image: args.image,
+          image: shared.image.self,
+          stockImage: shared.image.stock,
+          node: nodeSource(args.nodeRuntime, shared.image.stock ? undefined : args.node),
           subnet: net,
           tag: shared.tag,
           serviceAccount: shared.identity.email,

@@ -6,6 +6,13 @@ import { terminationTime } from "./naming";
 
 /** Arguments of one GCP gateway VM (`tags` become its labels). */
 export interface GcpGatewayArgs extends CloudGatewayArgs {
+  /** Its boot image. */
+  image: pulumi.Input<string>;
+  /**
+   * Whether `image` is the stock image looked up at `up`: a newer one published later then leaves a
+   * running gateway as it is (a warm stack is not replaced); only a new VM boots it. Default false.
+   */
+  stockImage?: boolean;
   /** The project. */
   project: pulumi.Input<string>;
   /** Zone, e.g. us-central1-a. */
@@ -60,6 +67,7 @@ export class GcpGateway extends CloudGateway<GcpGatewayArgs> {
         // and the old one goes first, since the static address belongs to one VM at a time.
         replaceOnChanges: ["metadata"],
         deleteBeforeReplace: true,
+        ignoreChanges: args.stockImage ? ["bootDisk.initializeParams.image"] : [],
       },
     );
     new compute.InstanceIAMMember(

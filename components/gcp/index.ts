@@ -8,8 +8,11 @@ export { GcpGateway } from "./gateway";
 export type { GcpGatewayArgs } from "./gateway";
 export { GcpGatewayFirewall } from "./firewall";
 export { GcpGatewayIdentity } from "./iam";
+export { GcpArtifacts } from "./artifacts";
+export { stockImage, UBUNTU_FAMILY, UBUNTU_PROJECT } from "./image";
 export { GcpNetwork } from "./network";
 export {
+  bundleReadCondition,
   dataplaneLabels,
   terminationTime,
   READ_PERMISSIONS,
@@ -21,6 +24,10 @@ registerCloud({
   cloud: "gcp",
   dataplane: (name, args, settings, opts) => {
     const gcp = settings.gcp as NonNullable<CloudSettings["gcp"]>;
-    return new GcpDataplane(name, { ...args, project: gcp.project, image: gcp.image }, opts);
+    return new GcpDataplane(
+      name,
+      { ...args, project: gcp.project, image: gcp.image, node: gcp.node },
+      opts,
+    );
   },
 });

@@ -37,3 +37,12 @@ export const SELF_DELETE_PERMISSIONS = ["compute.instances.delete"];
 export function terminationTime(expireAt: number): string {
   return new Date(Math.ceil(expireAt / 1000) * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
+
+/**
+ * The IAM condition (CEL) that admits only the objects under `prefix` of `bucket`: Cloud Storage names an
+ * object `projects/_/buckets/BUCKET/objects/NAME` in conditions.
+ * https://cloud.google.com/storage/docs/access-control/iam#conditions
+ */
+export function bundleReadCondition(bucket: string, prefix: string): string {
+  return `resource.name.startsWith(${JSON.stringify(`projects/_/buckets/${bucket}/objects/${prefix}`)})`;
+}

@@ -14,10 +14,13 @@ import {
   UploadedPart,
 } from "../types";
 import { locationRegion } from "../../common/regions";
+import { AccessToken, ImdsCredential } from "./imds";
 
 /*
  * Azure Blob Storage: `azure://ACCOUNT/CONTAINER/KEY`. Credentials: AZURE_STORAGE_CONNECTION_STRING (also
- * how Azurite is reached), or an explicit connection string. A multipart upload is a block list: parts
+ * how Azurite is reached), or an explicit connection string; or, on an Azure VM (a gateway), the VM's
+ * managed identity, whose tokens come from IMDS (imds.ts), chosen by SKYPLANE_AZURE_AUTH=managed-identity
+ * (SKYPLANE_AZURE_IMDS_ENDPOINT and SKYPLANE_AZURE_BLOB_ENDPOINT point it at stand-ins in a rehearsal). A multipart upload is a block list: parts
  * are staged blocks, committed at completion (only then does the blob appear). An open upload is marked
  * by a hidden blob, so that parts sent after an abort are refused.
  *
@@ -48,6 +51,16 @@ function md5Of(sent: Hashes): Uint8Array {
   return Buffer.from(sent.md5 as string, "hex");
 }
 
+/** How an AzureStore reaches its account. */
+export interface AzureSettings {
+  /** A connection string (an account key or SAS); default AZURE_STORAGE_CONNECTION_STRING. */
+  readonly connectionString?: string;
+  /** A token credential instead (default an ImdsCredential when SKYPLANE_AZURE_AUTH=managed-identity). */
+  readonly credential?: { getToken(scopes: string | string[]): Promise<AccessToken | null> };
+  /** With a credential: the blob service URL; default SKYPLANE_AZURE_BLOB_ENDPOINT, else the account's. */
+  readonly endpoint?: string;
+}
+
 /** An Azure Blob container. */
 export class AzureStore extends StagedMultipartStore implements ObjectStore {
   override readonly scheme = "azure";
@@ -66,16 +79,33 @@ export class AzureStore extends StagedMultipartStore implements ObjectStore {
   constructor(
     /** `ACCOUNT/CONTAINER`. */
     override readonly bucket: string,
-    settings: { connectionString?: string } = {},
+    settings: AzureSettings = {},
     env: NodeJS.ProcessEnv = process.env,
   ) {
     super();
-    const connectionString = settings.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
     const [account, containerName] = bucket.split("/");
+    const credential =
+      settings.credential ??
+      (env.SKYPLANE_AZURE_AUTH === "managed-identity"
+        ? new ImdsCredential({ endpoint: env.SKYPLANE_AZURE_IMDS_ENDPOINT })
+        : undefined);
+    if (credential) {
+      // The blob service of the account; a custom endpoint (an emulator, a rehearsal) serves every account.
+      const endpoint = settings.endpoint ?? env.SKYPLANE_AZURE_BLOB_ENDPOINT;
+      const service = new BlobServiceClient(
+        endpoint ?? `https://${account}.blob.core.windows.net`,
+        credential,
+        { retryOptions: { maxTries: 1 } },
+      );
+      this.emulated = endpoint !== undefined;
+      this.container = service.getContainerClient(containerName);
+      return;
+    }
+    const connectionString = settings.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
     if (!connectionString) {
       throw new StoreError(
         "NO_CREDENTIALS",
-        `no Azure credentials for ${account}: set AZURE_STORAGE_CONNECTION_STRING (from 'az storage account show-connection-string')`,
+        `no Azure credentials for ${account}: set AZURE_STORAGE_CONNECTION_STRING (from 'az storage account show-connection-string'), or SKYPLANE_AZURE_AUTH=managed-identity on an Azure VM with a managed identity`,
       );
     }
     const service = BlobServiceClient.fromConnectionString(connectionString, {

@@ -106,7 +106,12 @@ describe("cli", function () {
   });
 
   it("check proves the engine and reports what it measured as JSON", () => {
-    const r = skyplane(["check", "--json"], { SKYPLANE_HOME: home });
+    const r = skyplane(["check", "--json"], {
+      SKYPLANE_HOME: home,
+      // This machine's credentials, whatever they are, stay out: AWS has a profile, GCP nothing.
+      AWS_PROFILE: "check-profile",
+      GOOGLE_APPLICATION_CREDENTIALS: path.join(home, "no-such-key.json"),
+    });
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout.trim());
     assert.equal(result.version, "3.248.0");
@@ -135,5 +140,10 @@ describe("cli", function () {
         /^PULUMI_HOME=\S+ \S+\/bin\/pulumi plugin install resource (aws|gcp|azure-native) \d+\.\d+\.\d+$/,
       );
     }
+    // Each cloud's credentials as the runner's pre-flight sees them, and how to sign in where there are none.
+    assert.deepEqual(Object.keys(result.credentials), ["aws", "gcp", "azure"]);
+    assert.equal(result.credentials.aws.source, "the profile check-profile (AWS_PROFILE)");
+    assert.equal(result.credentials.gcp.source, undefined, "a key file that is not there");
+    assert.match(result.credentials.gcp.how, /gcloud auth application-default login/);
   });
 });

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { registered as all, settled, value } from "../helpers/mocks";
+import { registered as all, settled, testBundle, value } from "../helpers/mocks";
+import { NODE_RUNTIME } from "../../gateway-image/node-runtime";
 import {
   addressBook,
   boundProgram,
@@ -80,13 +81,13 @@ describe("components/cloud: what the cloud dataplanes share", () => {
       key: pulumi.secret("k"),
       clientCidr: "203.0.113.7/32",
       expireAt: Date.UTC(2026, 10, 27, 14),
+      bundle: testBundle(),
+      nodeRuntime: NODE_RUNTIME,
     };
     // Each side needs the other's addresses: a deferred output breaks the cycle.
     const [gcpPeers, resolveGcpPeers] = pulumi.deferredOutput<Record<string, string>>();
     const aws = new AwsDataplane("mc-aws", {
       ...common,
-      images: { "aws:us-east-1": "ami-east" },
-      containerImage: "gateway:1",
       readBuckets: ["src"],
       writeBuckets: [],
       remotePeers: gcpPeers,
@@ -96,8 +97,6 @@ describe("components/cloud: what the cloud dataplanes share", () => {
     const gcp = new GcpDataplane("mc-gcp", {
       ...common,
       project: "p",
-      image: "img",
-      containerImage: "gateway:1",
       readBuckets: [],
       writeBuckets: ["dst"],
       remotePeers: byId(aws.gateways),

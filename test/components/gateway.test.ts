@@ -1,6 +1,14 @@
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { AZURE_TEST_SETTINGS, descendantResources, typeOf, value } from "../helpers/mocks";
+import { checksHash } from "../helpers/builds";
+import {
+  AZURE_TEST_SETTINGS,
+  descendantResources,
+  testBundle,
+  typeOf,
+  value,
+} from "../helpers/mocks";
 import type { CloudSettings } from "../../planner/cloud-settings";
 import type { GatewayOutputs } from "../../components/gateway";
 import { planDirect } from "../../planner/direct";
@@ -8,8 +16,8 @@ import { buildModel } from "../../planner/model";
 
 /*
  * One shape on every cloud: a route across AWS, GCP and Azure built through the cloud registry, and a
- * local one. Every gateway component registers the same outputs by the same names, and `image` is the
- * VM image on every cloud while `containerImage` is what each boot script runs.
+ * local one. Every gateway component registers the same outputs by the same names, and every cloud's
+ * VM boots that cloud's stock Ubuntu image and fetches the same gateway bundle.
  */
 describe("components: every cloud's gateways, one shape", function () {
   this.timeout(30_000);
@@ -18,11 +26,10 @@ describe("components: every cloud's gateways, one shape", function () {
     clientCidr: "203.0.113.7/32",
     buckets: { read: ["s3://src-bucket/"], write: ["gs://dst-bucket/", "azure://acct/dst/"] },
     expireAt: Date.UTC(2026, 10, 27, 14),
-    containerImage: "registry.example/skyplane-gateway:7",
-    aws: { amis: { "aws:us-east-1": "aws-vm-image" } },
-    gcp: { project: "p", image: "gcp-vm-image" },
-    azure: { ...AZURE_TEST_SETTINGS, imageId: "azure-vm-image" },
+    gcp: { project: "p" },
+    azure: AZURE_TEST_SETTINGS,
   };
+  const bundle = testBundle();
   /** What each gateway component registered as outputs, by its type token. */
   const registeredOutputs = new Map<string, string[][]>();
   let cloud: pulumi.ComponentResource;
@@ -55,6 +62,7 @@ describe("components: every cloud's gateways, one shape", function () {
         settings,
         token: pulumi.secret("t"),
         key: pulumi.secret("k"),
+        bundle,
       });
       local = new LocalDataplane("shape-local", {
         topology: planDirect({ src: "local:east", dsts: ["local:west"] }, model),
@@ -124,7 +132,7 @@ describe("components: every cloud's gateways, one shape", function () {
     assert.equal(descendantResources(local).filter((r) => /:Gateway$/.test(typeOf(r))).length, 2);
   });
 
-  it("boots every cloud's VM from its VM image (`image`) and runs the container image in it", async () => {
+  it("boots every cloud's VM from its stock Ubuntu image and has it fetch the same bundle", async () => {
     const vms = descendantResources(cloud).filter((r) =>
       [
         "aws:ec2/instance:Instance",
@@ -132,12 +140,12 @@ describe("components: every cloud's gateways, one shape", function () {
         "azure-native:compute:VirtualMachine",
       ].includes(typeOf(r)),
     );
-    const booted: Record<string, { image: string; userData: string }> = {};
+    const booted: Record<string, { image: unknown; userData: string }> = {};
     for (const vm of vms) {
       const v = vm as unknown as Record<string, pulumi.Output<unknown>>;
       if (typeOf(vm).startsWith("aws:"))
         booted.aws = {
-          image: (await value(v.ami)) as string,
+          image: await value(v.ami),
           userData: (await value(v.userData)) as string,
         };
       else if (typeOf(vm).startsWith("gcp:"))
@@ -148,19 +156,35 @@ describe("components: every cloud's gateways, one shape", function () {
         };
       else
         booted.azure = {
-          image: ((await value(v.storageProfile)) as { imageReference: { id: string } })
-            .imageReference.id,
-          userData: Buffer.from((await value(v.userData)) as string, "base64").toString(),
+          image: ((await value(v.storageProfile)) as { imageReference: unknown }).imageReference,
+          userData: Buffer.from(
+            ((await value(v.osProfile)) as { customData: string }).customData,
+            "base64",
+          ).toString(),
         };
     }
     assert.deepEqual(Object.keys(booted).sort(), ["aws", "azure", "gcp"]);
-    for (const [name, vm] of Object.entries(booted)) {
-      assert.equal(vm.image, `${name}-vm-image`, `${name} boots its VM image`);
-      assert.match(
-        vm.userData,
-        / registry\.example\/skyplane-gateway:7 --program /,
-        `${name} runs the container image`,
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(booted).map(([name, vm]) => [name, vm.image])),
+      {
+        aws: "ami-ubuntu-us-east-1",
+        gcp: "https://www.googleapis.com/compute/v1/projects/ubuntu-os-cloud/global/images/ubuntu-2404-lts-amd64-v20260101",
+        azure: {
+          publisher: "Canonical",
+          offer: "ubuntu-24_04-lts",
+          sku: "server",
+          version: "latest",
+        },
+      },
+    );
+    for (const [name, vm] of Object.entries(booted))
+      assert.ok(
+        checksHash(
+          vm.userData,
+          `skyplane-gateway/${bundle.sha256}/${path.basename(bundle.path)}`,
+          bundle.sha256,
+        ),
+        `${name} fetches the bundle and checks its hash`,
       );
-    }
   });
 });

@@ -5,6 +5,7 @@ import {
   registered as all,
   registration,
   settled,
+  testBundle,
   value,
 } from "../helpers/mocks";
 import { CloudDataplanes } from "../../components/multicloud";
@@ -25,33 +26,52 @@ describe("components/multicloud: a route's gateways across clouds", function () 
     clientCidr: "203.0.113.7/32",
     buckets: { read: ["s3://src-bucket/data/"], write: ["azure://acct/dst-container/data/"] },
     expireAt: Date.UTC(2026, 10, 27, 14),
-    aws: { amis: { "aws:us-east-1": "ami-east" } },
     azure: AZURE_TEST_SETTINGS,
   };
 
-  it("names exactly the settings a topology lacks, as config paths", () => {
+  it("names exactly the settings a topology lacks, as config paths, and never an image", () => {
     assert.deepEqual(cloudsOf(topology), ["aws", "azure"]);
     assert.deepEqual(missingCloudSettings(topology, settings), []);
+    assert.deepEqual(missingCloudSettings(topology, { clientCidr: "203.0.113.7/32" }), [
+      "buckets",
+      "expireAt",
+      "azure.subscriptionId",
+      "azure.tenantId",
+      "azure.sshPublicKey",
+    ]);
+    // The storage account of Azure containers, only when the gateways read or write some.
+    const { storageAccountId: _, ...noAccount } = AZURE_TEST_SETTINGS;
+    assert.deepEqual(missingCloudSettings(topology, { ...settings, azure: noAccount }), [
+      "azure.storageAccountId",
+    ]);
     assert.deepEqual(
-      missingCloudSettings(topology, { clientCidr: "203.0.113.7/32", aws: { amis: {} } }),
-      [
-        "buckets",
-        "expireAt",
-        'aws.amis["aws:us-east-1"]',
-        "azure.subscriptionId",
-        "azure.tenantId",
-        "azure.imageId",
-        "azure.storageAccountId",
-        "azure.sshPublicKey",
-      ],
+      missingCloudSettings(topology, {
+        ...settings,
+        buckets: { read: ["s3://src-bucket/"], write: ["s3://dst-bucket/"] },
+        azure: noAccount,
+      }),
+      [],
+      "an Azure relay reads no container",
     );
     const gcp = planDirect(
       { src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] },
       buildModel(),
     );
-    assert.deepEqual(missingCloudSettings(gcp, { ...settings, gcp: { project: "p", image: "" } }), [
-      "gcp.image",
-    ]);
+    assert.deepEqual(missingCloudSettings(gcp, settings), ["gcp.project"]);
+    assert.deepEqual(missingCloudSettings(gcp, { ...settings, gcp: { project: "p" } }), []);
+    // A Node on your own image needs that image.
+    assert.deepEqual(
+      missingCloudSettings(gcp, { ...settings, gcp: { project: "p", node: "/usr/bin/node" } }),
+      ["gcp.image"],
+    );
+    assert.deepEqual(
+      missingCloudSettings(topology, {
+        ...settings,
+        aws: { node: "/usr/bin/node" },
+        azure: { ...AZURE_TEST_SETTINGS, node: "/usr/bin/node" },
+      }),
+      ['aws.amis["aws:us-east-1"]', "azure.imageId"],
+    );
   });
 
   it("gives each cloud its own buckets from the store URIs", () => {
@@ -85,6 +105,7 @@ describe("components/multicloud: a route's gateways across clouds", function () 
       settings,
       token: pulumi.secret("t"),
       key: pulumi.secret("k"),
+      bundle: testBundle(),
     });
     const expected = await settled(reference);
     const refs = all.filter((r) => r.name === "ref" || r.name.startsWith("ref-"));
@@ -139,11 +160,12 @@ describe("components/multicloud: a route's gateways across clouds", function () 
       () =>
         new CloudDataplanes("incomplete", {
           topology,
-          settings: { ...settings, aws: { amis: {} } },
+          settings: { ...settings, azure: { ...AZURE_TEST_SETTINGS, tenantId: "" } },
           token: "t",
           key: "k",
+          bundle: testBundle(),
         }),
-      /skyplane:cloud lacks aws\.amis\["aws:us-east-1"\]: set each with pulumi config set --path 'skyplane:cloud\.aws\.amis\["aws:us-east-1"\]' VALUE/,
+      /skyplane:cloud lacks azure\.tenantId: set each with pulumi config set --path 'skyplane:cloud\.azure\.tenantId' VALUE/,
     );
   });
 });

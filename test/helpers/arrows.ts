@@ -141,7 +141,13 @@ export function projectSources(root: string): Map<string, string> {
   const walk = (dir: string): void => {
     for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
       const rel = dir ? `${dir}/${entry.name}` : entry.name;
-      if (entry.isDirectory() && !skip.has(rel) && entry.name !== "node_modules") walk(rel);
+      if (
+        entry.isDirectory() &&
+        !skip.has(rel) &&
+        entry.name !== "node_modules" &&
+        !entry.name.startsWith(".venv") // Python venvs (setup-python.sh): not our sources
+      )
+        walk(rel);
       else if (entry.isFile() && rel.endsWith(".ts") && !rel.endsWith(".d.ts"))
         sources.set(rel, fs.readFileSync(path.join(root, rel), "utf8"));
     }

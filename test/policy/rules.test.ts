@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { AZURE_TEST_SETTINGS, registered as all, settled } from "../helpers/mocks";
+import { AZURE_TEST_SETTINGS, registered as all, settled, testBundle } from "../helpers/mocks";
+import { NODE_RUNTIME } from "../../gateway-image/node-runtime";
 import { planDirect } from "../../planner/direct";
 import { buildModel } from "../../planner/model";
 import { MAX_TTL_MINUTES } from "../../common/ttl";
@@ -10,6 +11,7 @@ import {
   gatewaysHaveTtl,
   gatewaysTagged,
   isWorldSource,
+  noPublicStorage,
   noWildcardIam,
   noWorldOpenIngress,
   RULES,
@@ -327,6 +329,116 @@ describe("policy: the guardrails", () => {
     });
   });
 
+  describe("no-public-storage", () => {
+    it("rejects a public access block with any switch off, and public ACLs on buckets and objects", () => {
+      const block = {
+        bucket: "b",
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      };
+      const pab = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock";
+      assert.deepEqual(check(noPublicStorage, pab, block), []);
+      assert.deepEqual(
+        check(noPublicStorage, pab, {
+          ...block,
+          restrictPublicBuckets: false,
+          blockPublicAcls: undefined,
+        }),
+        [
+          "the bucket's public access block leaves blockPublicAcls, restrictPublicBuckets off: set each to true",
+        ],
+      );
+      for (const type of [
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:s3/bucketAclV2:BucketAclV2",
+        "aws:s3/bucket:Bucket",
+      ]) {
+        assert.match(
+          check(noPublicStorage, type, { acl: "public-read" }).join(),
+          /ACL public-read opens it/,
+          type,
+        );
+        assert.deepEqual(check(noPublicStorage, type, { acl: "private" }), [], type);
+        assert.deepEqual(check(noPublicStorage, type, {}), [], type);
+      }
+    });
+
+    it("rejects GCS buckets without public access prevention or with object ACLs, and grants to allUsers", () => {
+      const bucket = "gcp:storage/bucket:Bucket";
+      assert.deepEqual(
+        check(noPublicStorage, bucket, {
+          publicAccessPrevention: "enforced",
+          uniformBucketLevelAccess: true,
+        }),
+        [],
+      );
+      assert.equal(
+        check(noPublicStorage, bucket, {
+          publicAccessPrevention: "inherited",
+          uniformBucketLevelAccess: false,
+        }).length,
+        2,
+      );
+      const member = "gcp:storage/bucketIAMMember:BucketIAMMember";
+      assert.match(
+        check(noPublicStorage, member, {
+          role: "roles/storage.objectViewer",
+          member: "allUsers",
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/bucketIAMBinding:BucketIAMBinding", {
+          members: ["user:a@example.com", "allAuthenticatedUsers"],
+        }).join(),
+        /grants allAuthenticatedUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/objectAccessControl:ObjectAccessControl", {
+          entity: "allUsers",
+          role: "READER",
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.match(
+        check(noPublicStorage, "gcp:storage/bucketACL:BucketACL", {
+          roleEntities: ["READER:allUsers"],
+        }).join(),
+        /grants allUsers/,
+      );
+      assert.deepEqual(
+        check(noPublicStorage, member, { member: "serviceAccount:gw@p.iam.gserviceaccount.com" }),
+        [],
+      );
+    });
+
+    it("rejects Azure accounts that allow public blob access and containers open to the public", () => {
+      assert.deepEqual(
+        check(noPublicStorage, "azure-native:storage:StorageAccount", {
+          allowBlobPublicAccess: false,
+        }),
+        [],
+      );
+      assert.match(
+        check(noPublicStorage, "azure-native:storage:StorageAccount", {}).join(),
+        /allows public blob access/,
+        "Azure's default allows it",
+      );
+      assert.match(
+        check(noPublicStorage, "azure-native:storage:BlobContainer", {
+          publicAccess: "Blob",
+        }).join(),
+        /public access is Blob/,
+      );
+      assert.deepEqual(
+        check(noPublicStorage, "azure-native:storage:BlobContainer", { publicAccess: "None" }),
+        [],
+      );
+    });
+  });
+
   it("passes everything the AWS, GCP, Azure and local components build", async function () {
     this.timeout(30_000);
     const { AwsDataplane } = await import("../../components/aws");
@@ -339,7 +451,8 @@ describe("policy: the guardrails", () => {
       key: pulumi.secret("k"),
       clientCidr: "203.0.113.7/32",
       expireAt: Date.UTC(2026, 10, 27, 14),
-      containerImage: "gateway:1",
+      bundle: testBundle(),
+      nodeRuntime: NODE_RUNTIME,
       readBuckets: ["src"],
       writeBuckets: ["dst"],
     };
@@ -347,20 +460,17 @@ describe("policy: the guardrails", () => {
       new AwsDataplane("pol-aws", {
         ...common,
         topology: planDirect({ src: "aws:us-east-1", dsts: ["aws:us-west-2"] }, model),
-        images: { "aws:us-east-1": "ami-1", "aws:us-west-2": "ami-2" },
         sshCidr: "203.0.113.7/32",
       }),
       new GcpDataplane("pol-gcp", {
         ...common,
         topology: planDirect({ src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] }, model),
         project: "p",
-        image: "img",
       }),
       new AzureDataplane("pol-azure", {
         ...common,
         topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, model),
         ...AZURE_TEST_SETTINGS,
-        image: AZURE_TEST_SETTINGS.imageId,
       }),
       new LocalDataplane("pol-local", {
         topology: planDirect({ src: "local:east", dsts: ["local:west"] }, model),
@@ -391,6 +501,14 @@ describe("policy: the guardrails", () => {
       "skyplane:local:Gateway",
     ]);
     assert.equal(gateways.length, 8, "two gateways per cloud were checked");
+    const buckets = mine.filter((r) =>
+      [
+        "aws:s3/bucket:Bucket",
+        "gcp:storage/bucket:Bucket",
+        "azure-native:storage:StorageAccount",
+      ].includes(r.type),
+    );
+    assert.equal(buckets.length, 3, "each cloud's artifacts bucket was checked");
     const violations = mine.flatMap((r) =>
       RULES.flatMap((rule) =>
         rule

@@ -1,7 +1,17 @@
 import { createHash } from "node:crypto";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { descendants, registered as all, settled, value } from "../../helpers/mocks";
+import {
+  calls,
+  descendants,
+  registered as all,
+  settled,
+  testBundle,
+  value,
+} from "../../helpers/mocks";
+import { checksHash, inputsOfBuilds } from "../../helpers/builds";
+import type { AzureDataplaneArgs } from "../../../components/azure";
+import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
@@ -9,9 +19,11 @@ const SUB = "00000000-0000-0000-0000-000000000000";
 const ACCOUNT = `/subscriptions/${SUB}/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/acct`;
 
 /*
- * The Azure dataplane under Pulumi's mocks: exact resources for two regions, NSG sources exactly the peers
- * and the client, blob roles on exactly the containers, self-deletion scoped to each VM, nothing outside
- * the component.
+ * The Azure dataplane under Pulumi's mocks: exact resources for two regions, each gateway booting
+ * Canonical's Ubuntu 24.04 LTS marketplace image and fetching the gateway bundle from the stack's private
+ * artifacts account, which only the gateways' identity may read; NSG sources exactly the peers and the
+ * client, blob roles on exactly the containers, self-deletion scoped to each VM, nothing outside the
+ * component.
  */
 describe("components/azure: the dataplane under mocks", function () {
   this.timeout(30_000);
@@ -26,33 +38,37 @@ describe("components/azure: the dataplane under mocks", function () {
     return undefined;
   };
 
+  const bundle = testBundle();
+  const bundleKey = `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`;
+  const args: AzureDataplaneArgs = {
+    topology: planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, buildModel()),
+    subscriptionId: SUB,
+    tenantId: "11111111-1111-1111-1111-111111111111",
+    token: pulumi.secret("the-token-value"),
+    key: pulumi.secret("the-key-value"),
+    clientCidr: "203.0.113.7/32",
+    bundle,
+    nodeRuntime: NODE_RUNTIME,
+    storageAccountId: ACCOUNT,
+    readBuckets: ["src"],
+    writeBuckets: ["dst"],
+    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample skyplane",
+    expireAt: Date.UTC(2026, 10, 27, 14),
+  };
+  const script = (vm: { inputs: Record<string, unknown> }) =>
+    Buffer.from((vm.inputs.osProfile as { customData: string }).customData, "base64").toString(
+      "utf8",
+    );
+
   before(async () => {
     const { AzureDataplane } = await import("../../../components/azure");
-    const topology = planDirect({ src: "azure:eastus", dsts: ["azure:westeurope"] }, buildModel());
-    const dp = new AzureDataplane(
-      "adp",
-      {
-        topology,
-        subscriptionId: SUB,
-        tenantId: "11111111-1111-1111-1111-111111111111",
-        token: pulumi.secret("the-token-value"),
-        key: pulumi.secret("the-key-value"),
-        clientCidr: "203.0.113.7/32",
-        image:
-          "/subscriptions/x/resourceGroups/images/providers/Microsoft.Compute/images/skyplane-gateway",
-        containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
-        storageAccountId: ACCOUNT,
-        readBuckets: ["src"],
-        writeBuckets: ["dst"],
-        sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample skyplane",
-        expireAt: Date.UTC(2026, 10, 27, 14),
-      },
-      { transformations: [recordOptions] },
-    );
+    const first = calls.length;
+    const dp = new AzureDataplane("adp", args, { transformations: [recordOptions] });
     root = dp;
     gateways = await value(dp.gateways);
     // Every resource of the component is registered: the mocks saw exactly these.
     assert.equal(await settled(dp), mine().length);
+    assert.deepEqual(calls.slice(first), [], "a marketplace image needs no lookup");
   });
 
   it("makes exactly the resources of two regions with one gateway each", () => {
@@ -60,7 +76,10 @@ describe("components/azure: the dataplane under mocks", function () {
       "azure-native:resources:ResourceGroup": 1,
       "azure-native:network:PublicIPAddress": 2,
       "azure-native:managedidentity:UserAssignedIdentity": 1,
-      "azure-native:authorization:RoleAssignment": 5,
+      "azure-native:authorization:RoleAssignment": 6,
+      "azure-native:storage:StorageAccount": 1,
+      "azure-native:storage:BlobContainer": 1,
+      "azure-native:storage:Blob": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:devtestlab:GlobalSchedule": 2,
       "azure-native:keyvault:Secret": 1,
@@ -116,6 +135,7 @@ describe("components/azure: the dataplane under mocks", function () {
       .sort();
     assert.deepEqual(grants, [
       `2a2b9908-6ea1-4ae2-8e65-a410df84e7d1 ${ACCOUNT}/blobServices/default/containers/src`,
+      `2a2b9908-6ea1-4ae2-8e65-a410df84e7d1 adp-artifacts-account-id/blobServices/default/containers/skyplane-artifacts`,
       "4633458b-17de-408a-b874-0445c86b69e6 adp-secret-id",
       "9980e02c-c2be-4d73-94e8-173b1dc7cf3c adp-azure-eastus-0-vm-id",
       "9980e02c-c2be-4d73-94e8-173b1dc7cf3c adp-azure-westeurope-0-vm-id",
@@ -123,12 +143,94 @@ describe("components/azure: the dataplane under mocks", function () {
     ]);
   });
 
-  it("boots gateways from cloud-init user data with no secret in it, tagged with their expiry", () => {
+  it("boots Canonical's Ubuntu 24.04 LTS marketplace image, its newest version (a reference that never changes)", () => {
+    const vms = mine().filter((r) => r.type === "azure-native:compute:VirtualMachine");
+    assert.equal(vms.length, 2);
+    for (const vm of vms)
+      assert.deepEqual((vm.inputs.storageProfile as { imageReference: unknown }).imageReference, {
+        publisher: "Canonical",
+        offer: "ubuntu-24_04-lts",
+        sku: "server",
+        version: "latest",
+      });
+  });
+
+  it("uploads the bundle under its sha256 to the stack's own account: no public access, HTTPS only, encrypted", async () => {
+    const [account] = mine().filter((r) => r.type === "azure-native:storage:StorageAccount");
+    assert.deepEqual(
+      { ...account.inputs, tags: undefined, accountName: undefined },
+      {
+        resourceGroupName: "adp-rg",
+        location: "eastus",
+        kind: "StorageV2",
+        sku: { name: "Standard_LRS" },
+        allowBlobPublicAccess: false,
+        enableHttpsTrafficOnly: true,
+        minimumTlsVersion: "TLS1_2",
+        encryption: {
+          keySource: "Microsoft.Storage",
+          services: { blob: { enabled: true, keyType: "Account" } },
+        },
+        tags: undefined,
+        accountName: undefined,
+      },
+    );
+    assert.match(String(account.inputs.accountName), /^[a-z0-9]{3,24}$/);
+    const [container] = mine().filter((r) => r.type === "azure-native:storage:BlobContainer");
+    assert.deepEqual(container.inputs, {
+      resourceGroupName: "adp-rg",
+      accountName: account.inputs.accountName,
+      containerName: "skyplane-artifacts",
+      publicAccess: "None",
+    });
+    const [blob] = mine().filter((r) => r.type === "azure-native:storage:Blob");
+    assert.equal(
+      blob.inputs.blobName,
+      `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`,
+    );
+    assert.equal(blob.inputs.containerName, "skyplane-artifacts");
+    assert.equal(await (blob.inputs.source as { path: Promise<string> }).path, bundle.path);
+  });
+
+  it("lets only the gateways' identity read the artifacts container, and opens no storage to the public", () => {
+    const storage = mine().filter((r) => r.type.startsWith("azure-native:storage:"));
+    assert.equal(storage.length, 3);
+    const account = storage.find((r) => r.type.endsWith(":StorageAccount"));
+    const container = storage.find((r) => r.type.endsWith(":BlobContainer"));
+    assert.equal(account?.inputs.allowBlobPublicAccess, false);
+    assert.equal(container?.inputs.publicAccess, "None");
+    const onArtifacts = mine().filter(
+      (r) =>
+        r.type === "azure-native:authorization:RoleAssignment" &&
+        String(r.inputs.scope).startsWith("adp-artifacts-"),
+    );
+    assert.deepEqual(
+      onArtifacts.map((r) => r.inputs),
+      [
+        {
+          principalId: "principal-adp-identity-id",
+          principalType: "ServicePrincipal",
+          roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1`,
+          scope: "adp-artifacts-account-id/blobServices/default/containers/skyplane-artifacts",
+        },
+      ],
+    );
+  });
+
+  it("boots gateways from cloud-init custom data with no secret in it, tagged with their expiry", () => {
     for (const vm of mine().filter((r) => r.type === "azure-native:compute:VirtualMachine")) {
-      const script = Buffer.from(vm.inputs.userData as string, "base64").toString("utf8");
-      assert.match(script, /^#cloud-config/);
-      assert.match(script, /az vm delete --yes/);
-      assert.ok(!script.includes("the-token-value") && !script.includes("the-key-value"));
+      const text = script(vm);
+      assert.match(text, /^#cloud-config/);
+      assert.ok(!text.includes("the-token-value") && !text.includes("the-key-value"));
+      // The bundle's hash is in the script as what to check, not only as part of the object's key.
+      assert.ok(
+        checksHash(text, bundleKey, bundle.sha256),
+        `${vm.name} checks the bundle's sha256`,
+      );
+      assert.ok(text.includes(bundleKey), `${vm.name} fetches the bundle's object`);
+      assert.ok(text.includes("skyplane-artifacts"), vm.name);
+      assert.ok(text.includes(NODE_RUNTIME.sha256), `${vm.name} checks Node's sha256`);
+      assert.equal(vm.inputs.userData, undefined, "cloud-init reads custom data on Azure");
       assert.equal(
         (vm.inputs.tags as Record<string, string>)["skyplane-expires"],
         "2026-11-27T14:00:00.000Z",
@@ -199,13 +301,44 @@ describe("components/azure: the dataplane under mocks", function () {
     assert.equal(vms.length, 2);
     for (const vm of vms) {
       const opts = options.get(vm.name);
-      assert.deepEqual(opts?.replaceOnChanges, ["userData"], vm.name);
+      assert.deepEqual(opts?.replaceOnChanges, ["osProfile.customData"], vm.name);
       // Its network interface belongs to one VM at a time, and outlives the old VM for the new one.
       assert.equal(opts?.deleteBeforeReplace, true, vm.name);
       const profile = vm.inputs.networkProfile as {
         networkInterfaces: Array<{ deleteOption: string }>;
       };
       assert.equal(profile.networkInterfaces[0].deleteOption, "Detach");
+    }
+  });
+
+  it("renders byte-identical VM inputs for an unchanged bundle (a warm stack stays), and new ones for a new bundle", async () => {
+    const { AzureDataplane } = await import("../../../components/azure");
+    const other = testBundle("another gateway bundle");
+    const [a1, a2, b] = await inputsOfBuilds(
+      [bundle, bundle, other].map(
+        (bundle) => () => new AzureDataplane("awarm", { ...args, bundle }),
+      ),
+      "azure-native:compute:VirtualMachine",
+    );
+    assert.deepEqual(Object.keys(a1).sort(), [
+      "awarm-azure-eastus-0-vm",
+      "awarm-azure-westeurope-0-vm",
+    ]);
+    const decoded = (inputs: string) => {
+      const vm = JSON.parse(inputs) as { osProfile: { customData: string } };
+      return JSON.stringify({
+        ...vm,
+        osProfile: { ...vm.osProfile, customData: script({ inputs: vm }) },
+      });
+    };
+    for (const vm of Object.keys(a1)) {
+      assert.equal(a2[vm], a1[vm], `${vm}: the same bytes on the next up`);
+      assert.notEqual(b[vm], a1[vm], `${vm}: a new bundle is a new VM`);
+      assert.equal(
+        decoded(b[vm]),
+        decoded(a1[vm]).replaceAll(bundle.sha256, other.sha256),
+        "and only its hash differs",
+      );
     }
   });
 

@@ -1,13 +1,26 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { descendants, registered as all, settled, value } from "../../helpers/mocks";
+import {
+  calls,
+  Called,
+  descendants,
+  registered as all,
+  settled,
+  testBundle,
+  value,
+} from "../../helpers/mocks";
+import { checksHash, inputsOfBuilds } from "../../helpers/builds";
+import type { GcpDataplaneArgs } from "../../../components/gcp";
+import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
 
 /*
  * The GCP dataplane under Pulumi's mocks: a two-region topology produces exactly the expected resources,
- * firewall sources are exactly the peers and the client, roles hold exact permissions on exact buckets,
- * and every resource hangs under the component.
+ * each gateway boots the newest Ubuntu 24.04 LTS image (looked up at `up`) and fetches the gateway bundle
+ * from the stack's private artifacts bucket, which only the gateways' account may read, on exactly the
+ * bundle's prefix; firewall sources are exactly the peers and the client, roles hold exact permissions on
+ * exact buckets, and every resource hangs under the component.
  */
 describe("components/gcp: the dataplane under mocks", function () {
   this.timeout(30_000);
@@ -22,32 +35,33 @@ describe("components/gcp: the dataplane under mocks", function () {
     return undefined;
   };
 
+  const bundle = testBundle();
+  const bundleKey = `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`;
+  let lookups: Called[];
+  const args: GcpDataplaneArgs = {
+    topology: planDirect({ src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] }, buildModel()),
+    project: "my-project",
+    token: pulumi.secret("the-token-value"),
+    key: pulumi.secret("the-key-value"),
+    clientCidr: "203.0.113.7/32",
+    bundle,
+    nodeRuntime: NODE_RUNTIME,
+    readBuckets: ["src-bucket"],
+    writeBuckets: ["dst-bucket"],
+    expireAt: Date.UTC(2026, 10, 27, 14),
+  };
+  const STOCK =
+    "https://www.googleapis.com/compute/v1/projects/ubuntu-os-cloud/global/images/ubuntu-2404-lts-amd64-v20260101";
+
   before(async () => {
     const { GcpDataplane } = await import("../../../components/gcp");
-    const topology = planDirect(
-      { src: "gcp:us-central1-a", dsts: ["gcp:europe-west1-b"] },
-      buildModel(),
-    );
-    const dp = new GcpDataplane(
-      "gdp",
-      {
-        topology,
-        project: "my-project",
-        token: pulumi.secret("the-token-value"),
-        key: pulumi.secret("the-key-value"),
-        clientCidr: "203.0.113.7/32",
-        image: "projects/my-project/global/images/skyplane-gateway",
-        containerImage: "ghcr.io/skyplane-pulumi/gateway:0.1.0",
-        readBuckets: ["src-bucket"],
-        writeBuckets: ["dst-bucket"],
-        expireAt: Date.UTC(2026, 10, 27, 14),
-      },
-      { transformations: [recordOptions] },
-    );
+    const first = calls.length;
+    const dp = new GcpDataplane("gdp", args, { transformations: [recordOptions] });
     root = dp;
     gateways = await value(dp.gateways);
     // Every resource of the component is registered: the mocks saw exactly these.
     assert.equal(await settled(dp), mine().length);
+    lookups = calls.slice(first);
   });
 
   it("makes exactly the resources of two regions with one gateway each", () => {
@@ -58,7 +72,9 @@ describe("components/gcp: the dataplane under mocks", function () {
       "gcp:compute/firewall:Firewall": 2,
       "gcp:serviceaccount/account:Account": 1,
       "gcp:projects/iAMCustomRole:IAMCustomRole": 3,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 3,
+      "gcp:storage/bucket:Bucket": 1,
+      "gcp:storage/bucketObject:BucketObject": 1,
       "gcp:secretmanager/secret:Secret": 1,
       "gcp:secretmanager/secretVersion:SecretVersion": 1,
       "gcp:secretmanager/secretIamMember:SecretIamMember": 1,
@@ -126,6 +142,7 @@ describe("components/gcp: the dataplane under mocks", function () {
       .sort();
     assert.deepEqual(bindings, [
       "dst-bucket projects/p/roles/skyplane_gdp_write",
+      "gdp-artifacts-bucket-bucket-name roles/storage.objectViewer",
       "src-bucket projects/p/roles/skyplane_gdp_read",
     ]);
     const [access] = mine().filter(
@@ -138,12 +155,90 @@ describe("components/gcp: the dataplane under mocks", function () {
     );
   });
 
+  it("looks up the newest Ubuntu 24.04 LTS image once at `up`, boots it, and keeps a warm VM on a newer one", () => {
+    assert.deepEqual(lookups, [
+      {
+        token: "gcp:compute/getImage:getImage",
+        inputs: { family: "ubuntu-2404-lts-amd64", project: "ubuntu-os-cloud" },
+      },
+    ]);
+    const vms = mine().filter((r) => r.type === "gcp:compute/instance:Instance");
+    assert.equal(vms.length, 2);
+    for (const vm of vms) {
+      assert.deepEqual(vm.inputs.bootDisk, { initializeParams: { image: STOCK } });
+      assert.deepEqual(options.get(vm.name)?.ignoreChanges, ["bootDisk.initializeParams.image"]);
+    }
+  });
+
+  it("uploads the bundle to the stack's own bucket under its sha256: no public access, uniform access, deleted with the stack", async () => {
+    const [bucket] = mine().filter((r) => r.type === "gcp:storage/bucket:Bucket");
+    assert.deepEqual(
+      { ...bucket.inputs, labels: undefined },
+      {
+        project: "my-project",
+        location: "europe-west1",
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: "enforced",
+        forceDestroy: true,
+        labels: undefined,
+      },
+    );
+    assert.equal((bucket.inputs.labels as Record<string, string>)["skyplane-dataplane"], "gdp");
+    const [object] = mine().filter((r) => r.type === "gcp:storage/bucketObject:BucketObject");
+    assert.equal(object.inputs.bucket, "gdp-artifacts-bucket-bucket-name");
+    assert.equal(
+      object.inputs.name,
+      `skyplane-gateway/${bundle.sha256}/skyplane-gateway-0.0.0-test-linux-x64.tar.gz`,
+    );
+    assert.equal(await (object.inputs.source as { path: Promise<string> }).path, bundle.path);
+  });
+
+  it("lets only the gateways' account read it, on exactly the bundle's prefix; nothing is granted to all users", () => {
+    const members = mine().filter((r) => /^gcp:.*iam(member|binding):/i.test(r.type));
+    assert.equal(members.length, 6, "bucket, secret and instance grants");
+    assert.deepEqual(
+      members.filter((m) => /^all(Authenticated)?Users$/.test(String(m.inputs.member))),
+      [],
+    );
+    assert.ok(
+      members.every(
+        (m) => m.inputs.member === "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+      ),
+      "every grant is the gateways' account's",
+    );
+    const onArtifacts = members.filter(
+      (m) => m.inputs.bucket === "gdp-artifacts-bucket-bucket-name",
+    );
+    assert.deepEqual(
+      onArtifacts.map((m) => ({ ...m.inputs })),
+      [
+        {
+          bucket: "gdp-artifacts-bucket-bucket-name",
+          role: "roles/storage.objectViewer",
+          member: "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+          condition: {
+            title: "skyplane-gateway-bundle",
+            description: "the gateway bundle's prefix only",
+            expression: `resource.name.startsWith("projects/_/buckets/gdp-artifacts-bucket-bucket-name/objects/skyplane-gateway/${bundle.sha256}/")`,
+          },
+        },
+      ],
+    );
+  });
+
   it("boots gateways from cloud-init with no secret in the metadata, labelled with their expiry", () => {
     for (const vm of mine().filter((r) => r.type === "gcp:compute/instance:Instance")) {
       const userData = (vm.inputs.metadata as Record<string, string>)["user-data"];
       assert.match(userData, /^#cloud-config/);
-      assert.match(userData, /gcloud compute instances delete/);
       assert.ok(!userData.includes("the-token-value") && !userData.includes("the-key-value"));
+      // The bundle's hash is in the script as what to check, not only as part of the object's key.
+      assert.ok(
+        checksHash(userData, bundleKey, bundle.sha256),
+        `${vm.name} checks the bundle's sha256`,
+      );
+      assert.ok(userData.includes(bundleKey), `${vm.name} fetches the bundle's object`);
+      assert.ok(userData.includes("gdp-artifacts-bucket-bucket-name"), vm.name);
+      assert.ok(userData.includes(NODE_RUNTIME.sha256), `${vm.name} checks Node's sha256`);
       assert.equal((vm.inputs.labels as Record<string, string>)["skyplane-expires"], "1795788000");
       assert.equal(vm.inputs.machineType, "n2-standard-32");
       // Compute Engine deletes the VM at its expiry even if the VM cannot (the self-delete is a second line).
@@ -169,6 +264,54 @@ describe("components/gcp: the dataplane under mocks", function () {
       // Its static address (on Azure: its network interface) belongs to one VM at a time.
       assert.equal(opts?.deleteBeforeReplace, true, vm.name);
     }
+  });
+
+  it("renders byte-identical VM inputs for an unchanged bundle (a warm stack stays), and new ones for a new bundle", async () => {
+    const { GcpDataplane } = await import("../../../components/gcp");
+    const other = testBundle("another gateway bundle");
+    const [a1, a2, b] = await inputsOfBuilds(
+      [bundle, bundle, other].map((bundle) => () => new GcpDataplane("gwarm", { ...args, bundle })),
+      "gcp:compute/instance:Instance",
+    );
+    assert.deepEqual(Object.keys(a1).sort(), [
+      "gwarm-gcp-europe-west1-b-0-vm",
+      "gwarm-gcp-us-central1-a-0-vm",
+    ]);
+    for (const vm of Object.keys(a1)) {
+      assert.equal(a2[vm], a1[vm], `${vm}: the same bytes on the next up`);
+      assert.notEqual(b[vm], a1[vm], `${vm}: a new bundle is a new VM`);
+      assert.equal(
+        b[vm],
+        a1[vm].replaceAll(bundle.sha256, other.sha256),
+        "and only its hash differs",
+      );
+    }
+  });
+
+  it("boots an image of yours when you give one, with the Node on it, and looks up none", async () => {
+    const { GcpDataplane } = await import("../../../components/gcp");
+    const first = calls.length;
+    const start = all.length;
+    const dp = new GcpDataplane("gown", {
+      ...args,
+      image: "projects/my-project/global/images/skyplane-gateway",
+      node: "/usr/bin/node",
+    });
+    await settled(dp);
+    assert.deepEqual(calls.slice(first), [], "no lookup");
+    const vms = all.slice(start).filter((r) => r.type === "gcp:compute/instance:Instance");
+    assert.equal(vms.length, 2);
+    for (const vm of vms) {
+      assert.deepEqual(vm.inputs.bootDisk, {
+        initializeParams: { image: "projects/my-project/global/images/skyplane-gateway" },
+      });
+      const userData = (vm.inputs.metadata as Record<string, string>)["user-data"];
+      assert.ok(userData.includes("/usr/bin/node") && !userData.includes(NODE_RUNTIME.url));
+    }
+    assert.throws(
+      () => new GcpDataplane("ghalf", { ...args, node: "/usr/bin/node" }),
+      /node \/usr\/bin\/node is a Node on your own image: give the image/,
+    );
   });
 
   it("hangs every resource under the component, so destroy leaves nothing", () => {
