@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
 import type { ChunkingOptions } from "../../runner/chunker";
@@ -124,6 +125,31 @@ describe("integration: transfer through a source and a destination gateway", fun
     assert.deepEqual(result.verified, { objects: n, storeHash: { crc32: n }, readBack: 0 });
     assert.equal(calls.filter((c) => c.method === "head").length, 0, "no HEAD per object");
   });
+
+  for (const limit of [4, undefined]) {
+    it(`writes at most --max-writes objects at once at the destination (${limit ?? "default 64"})`, async () => {
+      const most = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-writes-")), "most");
+      dp = await startDataplane({
+        compress: "none",
+        encrypt: true,
+        wrapDestination: path.join(__dirname, "..", "helpers", "concurrency-store.js"),
+        env: { SKYPLANE_TEST_WRITES_FILE: most },
+        destArgs: limit ? ["--max-writes", String(limit)] : [],
+      });
+      const n = 400;
+      for (let i = 0; i < n; i++) await dp.src.put(`w/${i}`, Buffer.from(`object ${i}`));
+      const result = await runTransfer(
+        await planned(dp.home, { src: "local://src/w/", dst: "local://dst/w/", recursive: true }),
+        { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+        small,
+      );
+      assert.equal(result.objects, n);
+      const seen = Number(fs.readFileSync(most, "utf8"));
+      fs.rmSync(path.dirname(most), { recursive: true, force: true });
+      if (limit) assert.ok(seen <= limit && seen >= 2, `${seen} writes at once, limit ${limit}`);
+      else assert.ok(seen > 4 && seen <= 64, `${seen} writes at once by default (64)`);
+    });
+  }
 
   it("copies a listing spooled to disk, window by window, and removes the spool", async () => {
     dp = await startDataplane({ compress: "none", encrypt: true });
