@@ -32,6 +32,8 @@ export interface LocalGatewayOptions {
   readonly dataPort?: number;
   /** Extra daemon flags, e.g. ["--dead-peer-ms", "2000"]. */
   readonly extraArgs?: string[];
+  /** More environment for the daemon, e.g. a store's endpoint and credentials. */
+  readonly env?: Record<string, string>;
   /** The daemon's entry script, e.g. an unpacked gateway bundle's main.js (run from its folder); default the compiled daemon. */
   readonly main?: string;
 }
@@ -67,6 +69,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     ...(opts.main ? { cwd: path.dirname(opts.main) } : {}),
     env: {
       PATH: process.env.PATH,
+      ...opts.env,
       ...gatewayEnv(opts.home, opts.token, opts.key?.toString("base64")),
     },
   });
@@ -126,6 +129,10 @@ export interface LoopbackOptions {
   readonly destArgs?: string[];
   /** A module the destination gateway loads first (`node --require`), e.g. a store wrapper. */
   readonly wrapDestination?: string;
+  /** The bucket the destination gateway writes (a bucket URI); default local://dst, made here. */
+  readonly destination?: string;
+  /** More environment for both gateways (a destination store's endpoint and credentials). */
+  readonly env?: Record<string, string>;
   /** Both daemons' entry script (LocalGatewayOptions.main); default the compiled daemon. */
   readonly main?: string;
 }
@@ -172,7 +179,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
       {
         op: "receive",
         encrypted: opts.encrypt ?? true,
-        next: { op: "write_object_store", bucket: "local://dst" },
+        next: { op: "write_object_store", bucket: opts.destination ?? "local://dst" },
       },
     ],
   };
@@ -186,6 +193,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.destArgs,
+    env: opts.env,
     main: opts.main,
   }).finally(() => {
     if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
@@ -198,6 +206,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     key,
     home,
     extraArgs: opts.sourceArgs,
+    env: opts.env,
     main: opts.main,
   });
   const client = new GatewayClient(

@@ -6,11 +6,14 @@ import {
   ConnectionKeys,
   decodeHeader,
   encodeHeader,
+  FLAG_BATCH,
   FLAG_ENCRYPTED,
   FLAG_ZSTD,
   frameAad,
   FrameHeader,
   HEADER_BYTES,
+  MAX_BATCH_CHUNKS,
+  MAX_META_BYTES,
   sequenceIv,
   TAG_BYTES,
   WireError,
@@ -54,7 +57,7 @@ export interface EncodedFrame {
  * Encodes one chunk as the `seq`-th frame of a connection with `keys`, given as pieces in order (no copy
  * into one buffer); `rawCrc` is the CRC-32 computed where the chunk was read.
  */
-export async function encodeFrame(
+export function encodeFrame(
   req: ChunkRequest,
   raw: readonly Buffer[],
   rawCrc: number,
@@ -62,10 +65,58 @@ export async function encodeFrame(
   keys: ConnectionKeys,
   seq: number,
 ): Promise<EncodedFrame> {
+  const meta = Buffer.from(JSON.stringify(req), "utf8");
+  return encode(req.id, meta, raw, rawCrc, 0, opts, keys, seq);
+}
+
+/** One chunk of a batch: its request, its raw bytes as pieces in order, and their CRC-32. */
+export interface BatchItem {
+  readonly req: ChunkRequest;
+  readonly raw: readonly Buffer[];
+  readonly rawCrc: number;
+}
+
+/** The metadata of a batch frame of `items` (see wire.ts). */
+export function batchMeta(items: readonly Pick<BatchItem, "req" | "rawCrc">[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({ chunks: items.map((i) => i.req), crcs: items.map((i) => i.rawCrc >>> 0) }),
+    "utf8",
+  );
+}
+
+/**
+ * Encodes many chunks as one batch frame, the `seq`-th of a connection with `keys` (see wire.ts): one
+ * header, one tag and one ack for all of them. At most MAX_BATCH_CHUNKS, and their metadata must fit
+ * MAX_META_BYTES (`batchMeta` says how large it is).
+ */
+export function encodeBatchFrame(
+  items: readonly BatchItem[],
+  opts: EncodeOptions,
+  keys: ConnectionKeys,
+  seq: number,
+): Promise<EncodedFrame> {
+  if (items.length === 0 || items.length > MAX_BATCH_CHUNKS)
+    throw new WireError(`a batch holds 1 to ${MAX_BATCH_CHUNKS} chunks, not ${items.length}`);
+  const raw = items.flatMap((i) => i.raw);
+  return encode(items[0].req.id, batchMeta(items), raw, crc32Of(raw), FLAG_BATCH, opts, keys, seq);
+}
+
+async function encode(
+  chunkId: string,
+  meta: Buffer,
+  raw: readonly Buffer[],
+  rawCrc: number,
+  kind: number,
+  opts: EncodeOptions,
+  keys: ConnectionKeys,
+  seq: number,
+): Promise<EncodedFrame> {
+  if (meta.length > MAX_META_BYTES)
+    throw new WireError(`frame metadata of ${meta.length} bytes is over ${MAX_META_BYTES}`);
   const rawLength = raw.reduce((n, p) => n + p.length, 0);
   let body: readonly Buffer[] = raw;
   let bodyLength = rawLength;
-  let flags = 0;
+  let flags = kind;
   if (opts.compress === "zstd" && rawLength > 0) {
     const packed = await zstdCompress(raw.length === 1 ? raw[0] : Buffer.concat(raw), ZSTD_LEVEL);
     // Skip compression for chunks that do not shrink (already compressed or random data).
@@ -80,12 +131,8 @@ export async function encodeFrame(
       throw new SkyplaneError("NO_KEY", "the program encrypts, but the gateway has no key");
     flags |= FLAG_ENCRYPTED;
   }
-  const meta = Buffer.from(JSON.stringify(req), "utf8");
   const payloadLength = bodyLength + TAG_BYTES;
-  const header = encodeHeader(
-    { flags, chunkId: req.id, payloadLength, rawLength, rawCrc, seq },
-    meta,
-  );
+  const header = encodeHeader({ flags, chunkId, payloadLength, rawLength, rawCrc, seq }, meta);
   const encrypt = opts.encrypt === true;
   const cipher = crypto.createCipheriv(
     "aes-256-gcm",
@@ -215,6 +262,7 @@ export async function readFramePayload(
 
 /** Parses frame metadata as a ChunkRequest whose id matches the header. */
 export function parseMeta(start: FrameStart): ChunkRequest {
+  if (start.header.flags & FLAG_BATCH) throw new WireError("a batch frame holds many chunks");
   let req: ChunkRequest;
   try {
     req = JSON.parse(start.meta.toString("utf8"));
@@ -223,4 +271,84 @@ export function parseMeta(start: FrameStart): ChunkRequest {
   }
   if (req?.id !== start.header.chunkId) throw new WireError("frame metadata names another chunk");
   return req;
+}
+
+/**
+ * Parses a batch frame's metadata: its chunk requests, the first named by the header, their lengths
+ * adding up to the frame's raw length, each with its CRC-32.
+ */
+export function parseBatchMeta(start: FrameStart): { chunks: ChunkRequest[]; crcs: number[] } {
+  if (!(start.header.flags & FLAG_BATCH)) throw new WireError("not a batch frame");
+  let meta: { chunks?: unknown; crcs?: unknown };
+  try {
+    meta = JSON.parse(start.meta.toString("utf8"));
+  } catch {
+    throw new WireError("frame metadata is not JSON");
+  }
+  const { chunks, crcs } = meta ?? {};
+  if (
+    !Array.isArray(chunks) ||
+    !Array.isArray(crcs) ||
+    chunks.length === 0 ||
+    chunks.length > MAX_BATCH_CHUNKS ||
+    crcs.length !== chunks.length
+  )
+    throw new WireError(
+      `a batch frame's metadata must name 1 to ${MAX_BATCH_CHUNKS} chunks, each with its CRC-32`,
+    );
+  if ((chunks[0] as ChunkRequest)?.id !== start.header.chunkId)
+    throw new WireError("frame metadata names another chunk");
+  let total = 0;
+  for (const [i, c] of (chunks as ChunkRequest[]).entries()) {
+    const crc = crcs[i] as unknown;
+    if (
+      typeof c !== "object" ||
+      c === null ||
+      !Number.isSafeInteger(c.length) ||
+      c.length < 0 ||
+      !Number.isInteger(crc) ||
+      (crc as number) < 0 ||
+      (crc as number) > 0xffffffff
+    )
+      throw new WireError(`chunk ${i} of a batch frame has no length or CRC-32`);
+    total += c.length;
+  }
+  if (total !== start.header.rawLength)
+    throw new WireError(
+      `a batch's chunks add up to ${total} bytes, its header says ${start.header.rawLength}`,
+    );
+  return { chunks: chunks as ChunkRequest[], crcs: crcs as number[] };
+}
+
+/**
+ * Cuts a batch's decoded body (pieces in order) into its chunks' raw bytes, without copying, and
+ * checks each chunk's CRC-32; throws WireError on any that differs.
+ */
+export function splitBatch(
+  body: readonly Buffer[],
+  batch: { chunks: readonly ChunkRequest[]; crcs: readonly number[] },
+): Buffer[][] {
+  const out: Buffer[][] = [];
+  let piece = 0;
+  let at = 0; // offset in body[piece]
+  for (const [i, c] of batch.chunks.entries()) {
+    const parts: Buffer[] = [];
+    let left = c.length;
+    while (left > 0) {
+      const p = body[piece];
+      if (!p) throw new WireError("a batch's body is shorter than its chunks");
+      const take = Math.min(left, p.length - at);
+      parts.push(p.subarray(at, at + take));
+      left -= take;
+      at += take;
+      if (at === p.length) {
+        piece++;
+        at = 0;
+      }
+    }
+    if (crc32Of(parts) >>> 0 !== batch.crcs[i] >>> 0)
+      throw new WireError(`chunk ${c.id} of a batch failed its checksum`);
+    out.push(parts);
+  }
+  return out;
 }

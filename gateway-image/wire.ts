@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import * as zlib from "node:zlib";
+import type { Hashes } from "../stores/hashes";
 import { SkyplaneError } from "../errors";
 
 /*
@@ -21,7 +22,7 @@ import { SkyplaneError } from "../errors";
  *
  * Frame (client → server): a 64-byte header, then `metaLength` bytes of JSON (the ChunkRequest), then
  * `payloadLength` bytes of payload, the last 16 of which are an AES-256-GCM tag.
- *    0  magic "SKYF"            4  version u8            5  flags u8 (bit 0 encrypted, bit 1 zstd)
+ *    0  magic "SKYF"            4  version u8            5  flags u8 (bit 0 encrypted, bit 1 zstd, bit 2 batch)
  *    6  reserved u16 = 0        8  chunk id (16 bytes)  24  metaLength u32
  *   28  payloadLength u64      36  rawLength u64       44  rawCrc u32: CRC-32 of the chunk's raw bytes
  *   48  sequence u64           56  reserved u32 = 0    60  headerCrc u32: CRC-32 of bytes 0..59 ‖ meta
@@ -34,11 +35,24 @@ import { SkyplaneError } from "../errors";
  * connection at a frame without flag bit 0. A zstd body whose blocks could decode to more than rawLength
  * (plus one block) is rejected before it is decompressed.
  *
+ * Batch frame (flag bit 2): many small chunks in one frame, so that each costs neither a header, a tag
+ * nor an ack of its own. Its metadata is `{"chunks": [ChunkRequest, …], "crcs": [u32, …]}` (at least one
+ * chunk; `crcs[i]` the CRC-32 of chunk i's raw bytes), its chunk id the first chunk's, and its raw bytes
+ * the chunks' raw bytes one after the other, each `length` long (they add up to rawLength; rawCrc is
+ * the CRC-32 of them all). Compression and the tag cover the whole body. The receiver splits it and
+ * checks every chunk's CRC-32 before it hands any on; a batch that fails a check is rejected whole.
+ *
  * Ack (server → client), once the chunk has been handed on (written, or acked by the next gateway):
- *    0  magic "SKYK"   4  status u8 (0 ok, 1 rejected: corrupt, resend; 2 failed: see message)
+ *    0  magic "SKYK"   4  status u8 (0 ok, 1 rejected: corrupt, resend; 2 failed: see message;
+ *                                    3 results: a batch's outcomes)
  *    5  3 zero bytes   8  chunk id (16 bytes)   24  messageLength u32   28  CRC-32 of bytes 0..27
  *   32  message (UTF-8), then a 16-byte AES-256-GCM tag under the ack key, IV = 4 zero bytes ‖ the ack's
  *       sequence u64, additional data bytes 0..31 ‖ message, nothing enciphered.
+ * The message of an ok ack is empty, or `{"stored": {BUCKET: {"size", "hashes"}}}`: what each
+ * destination store reported it holds once it wrote the chunk's object (hashes as `stores/hashes.ts`
+ * names them). A failed or rejected ack's message says why. A batch frame gets one ack: rejected (the
+ * whole batch is resent), or results, whose message is `{"results": [OUTCOME, …]}` in the batch's
+ * order, each `{"ok": true}` (with "stored" as above) or `{"ok": false, "error": "…"}`.
  */
 
 /** Protocol version spoken by this code. */
@@ -55,6 +69,8 @@ export const AUTH_BYTES = 56;
 export const MAX_META_BYTES = 64 * 1024;
 /** Largest payload accepted (a chunk is at most a part, and parts are at most 5 GiB in any store). */
 export const MAX_PAYLOAD_BYTES = 5 * 1024 ** 3 + 16;
+/** Most chunks in one batch frame: their outcomes always fit one ack. */
+export const MAX_BATCH_CHUNKS = 128;
 /** Bytes of the AES-GCM tag at the end of every payload and ack. */
 export const TAG_BYTES = 16;
 
@@ -62,6 +78,8 @@ export const TAG_BYTES = 16;
 export const FLAG_ENCRYPTED = 1;
 /** Payload compressed with zstd. */
 export const FLAG_ZSTD = 2;
+/** A batch of chunks (see above). */
+export const FLAG_BATCH = 4;
 
 const MAGIC_FRAME = Buffer.from("SKYF");
 const MAGIC_ACK = Buffer.from("SKYK");
@@ -74,6 +92,7 @@ export enum AckStatus {
   Ok = 0,
   Rejected = 1,
   Failed = 2,
+  Results = 3,
 }
 
 /** A frame or message that breaks the protocol; the connection or frame is dropped. */
@@ -136,7 +155,7 @@ export function decodeHeader(b: Buffer): FrameHeader {
     throw new WireError(`unknown wire version ${b.readUInt8(4)}`);
   const flags = b.readUInt8(5);
   if (
-    (flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD)) !== 0 ||
+    (flags & ~(FLAG_ENCRYPTED | FLAG_ZSTD | FLAG_BATCH)) !== 0 ||
     b.readUInt16BE(6) !== 0 ||
     b.readUInt32BE(56) !== 0
   ) {
@@ -173,9 +192,10 @@ export function frameAad(header: Buffer, meta: Buffer): Buffer {
   return Buffer.concat([header.subarray(0, 60), meta]);
 }
 
-/** Encodes an ack. */
+/** Encodes an ack; its message must fit MAX_META_BYTES. */
 export function encodeAck(status: AckStatus, chunkId: string, message = ""): Buffer {
   const msg = Buffer.from(message, "utf8");
+  if (msg.length > MAX_META_BYTES) throw new WireError("ack message too long");
   const b = Buffer.alloc(ACK_BYTES + msg.length);
   MAGIC_ACK.copy(b, 0);
   b.writeUInt8(status, 4);
@@ -196,7 +216,7 @@ export function decodeAck(b: Buffer): {
   if (zlib.crc32(b.subarray(0, 28)) >>> 0 !== b.readUInt32BE(28))
     throw new WireError("bad ack checksum");
   const status = b.readUInt8(4);
-  if (status > AckStatus.Failed) throw new WireError(`unknown ack status ${status}`);
+  if (status > AckStatus.Results) throw new WireError(`unknown ack status ${status}`);
   const messageLength = b.readUInt32BE(24);
   if (messageLength > MAX_META_BYTES) throw new WireError("ack message too long");
   return { status, chunkId: b.subarray(8, 24).toString("hex"), messageLength };
@@ -298,4 +318,108 @@ export function ackTag(key: Buffer, seq: number, ack: Buffer): Buffer {
 /** True when `tag` is the tag of `ack`, the `seq`-th on its connection. */
 export function verifyAckTag(key: Buffer, seq: number, ack: Buffer, tag: Buffer): boolean {
   return tag.length === TAG_BYTES && crypto.timingSafeEqual(tag, ackTag(key, seq, ack));
+}
+
+/** An object as a destination store reported it once it wrote it: its size and its own hashes. */
+export interface StoredObject {
+  readonly size: number;
+  readonly hashes: Hashes;
+}
+
+/** What each destination store reported of a chunk's object, by bucket URI (none for a part). */
+export type Stored = Readonly<Record<string, StoredObject>>;
+
+/** The outcome of one chunk, as an ack reports it. */
+export type ChunkOutcome =
+  { readonly ok: true; readonly stored?: Stored } | { readonly ok: false; readonly error: string };
+
+/** Longest error text an ack carries (the rest is in the receiver's log). */
+const MAX_ERROR_CHARS = 300;
+
+/** `text`, cut to at most `max` characters. */
+function brief(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The message of a failed or rejected ack: why, within the ack's limit. */
+export function failureMessage(error: string): string {
+  return brief(error, MAX_ERROR_CHARS);
+}
+
+/** The message of an ok ack: what the stores reported, or nothing. */
+export function okMessage(stored?: Stored): string {
+  return stored && Object.keys(stored).length > 0 ? JSON.stringify({ stored }) : "";
+}
+
+/**
+ * The message of a batch's results ack, within an ack's limit: errors are cut short, shorter still if
+ * many would not fit; if even that does not fit (a batch written to many stores), the stored objects
+ * are left out, and the runner asks the stores instead. MAX_BATCH_CHUNKS outcomes always fit then.
+ */
+export function resultsMessage(outcomes: readonly ChunkOutcome[]): string {
+  const shapes: Array<(o: ChunkOutcome) => ChunkOutcome> = [
+    (o) => (o.ok ? o : { ok: false, error: brief(o.error, MAX_ERROR_CHARS) }),
+    (o) => (o.ok ? o : { ok: false, error: brief(o.error, 60) }),
+    (o) => (o.ok ? { ok: true } : { ok: false, error: brief(o.error, 60) }),
+  ];
+  for (const shape of shapes) {
+    const text = JSON.stringify({ results: outcomes.map(shape) });
+    if (Buffer.byteLength(text) <= MAX_META_BYTES) return text;
+  }
+  throw new WireError(`the outcomes of a batch of ${outcomes.length} chunks do not fit an ack`);
+}
+
+/** True for a record of string values. */
+function isHashes(h: unknown): h is Hashes {
+  return (
+    typeof h === "object" &&
+    h !== null &&
+    !Array.isArray(h) &&
+    Object.values(h).every((v) => typeof v === "string")
+  );
+}
+
+/** Checks a `stored` field of an ack; throws WireError if it is malformed. */
+function checkStored(stored: unknown): Stored | undefined {
+  if (stored === undefined) return undefined;
+  if (typeof stored !== "object" || stored === null || Array.isArray(stored))
+    throw new WireError("an ack's stored objects are malformed");
+  for (const o of Object.values(stored)) {
+    const { size, hashes } = (o ?? {}) as { size?: unknown; hashes?: unknown };
+    if (!Number.isSafeInteger(size) || (size as number) < 0 || !isHashes(hashes))
+      throw new WireError("an ack's stored objects are malformed");
+  }
+  return stored as Stored;
+}
+
+function parseMessage(message: string): Record<string, unknown> {
+  try {
+    const m: unknown = JSON.parse(message);
+    if (typeof m === "object" && m !== null && !Array.isArray(m))
+      return m as Record<string, unknown>;
+  } catch {
+    // falls through
+  }
+  throw new WireError("an ack's message is not the JSON object it should be");
+}
+
+/** What an ok ack's message says the stores hold (undefined for an empty message). */
+export function decodeOkMessage(message: string): Stored | undefined {
+  return message === "" ? undefined : checkStored(parseMessage(message).stored);
+}
+
+/** The `count` outcomes of a results ack's message; throws WireError if they are not that. */
+export function decodeResultsMessage(message: string, count: number): ChunkOutcome[] {
+  const results = parseMessage(message).results;
+  if (!Array.isArray(results) || results.length !== count)
+    throw new WireError(`a batch of ${count} chunks got an ack with other results`);
+  return results.map((r: unknown) => {
+    const o = (r ?? {}) as { ok?: unknown; error?: unknown; stored?: unknown };
+    if (o.ok === true) {
+      const stored = checkStored(o.stored);
+      return stored ? { ok: true, stored } : { ok: true };
+    }
+    if (o.ok === false && typeof o.error === "string") return { ok: false, error: o.error };
+    throw new WireError("a batch's ack holds a malformed outcome");
+  });
 }

@@ -23,6 +23,17 @@ export interface ChunkStatusEvent {
   readonly crc?: string;
   /** Hashes of the chunk as read, in the algorithms the request asked for (`stores/hashes.ts`). */
   readonly hashes?: Hashes;
+  /**
+   * What each destination store reported it holds once it wrote the chunk's object, by bucket URI:
+   * its size and the store's own hashes (whole objects only, not parts).
+   */
+  readonly stored?: Readonly<Record<string, StoredObject>>;
+}
+
+/** An object as a destination store reported it when it wrote it. */
+export interface StoredObject {
+  readonly size: number;
+  readonly hashes: Hashes;
 }
 
 /** A gateway that does not answer; the message names it and says where its log is. */

@@ -15,7 +15,7 @@ import {
 } from "../stores/core";
 import { SkyplaneError } from "../errors";
 import { ChunkingOptions, planChunks, PlannedObject } from "./chunker";
-import type { GatewayClient } from "./gateway-client";
+import type { GatewayClient, StoredObject } from "./gateway-client";
 import type { Listing } from "./listing";
 import { asUserError } from "./plan";
 import { TransferProgress } from "./progress";
@@ -193,9 +193,16 @@ export async function runTransfer(
           ...(hashes.length ? { hashes } : {}),
         };
       });
-      const read = await dispatchAndTrack(chunks, sources, opts, progress, landing);
-      const completed = await finalize(plan.objects, read, dst, uploads, progress);
-      if (opts.verify) await verify(plan.objects, read, completed, dst, verified);
+      const { read, stored } = await dispatchAndTrack(
+        chunks,
+        sources,
+        dstBucket,
+        opts,
+        progress,
+        landing,
+      );
+      const completed = await finalize(plan.objects, read, stored, dst, uploads, progress);
+      if (opts.verify) await verify(plan.objects, read, completed, stored, dst, verified);
     }
     if (opts.verify) progress.emit({ type: "verified", objects: verified.objects });
     await dst.cleanupTemporaries?.(); // tidies a folder's empty work folder
@@ -265,17 +272,21 @@ class Landing {
 
 /**
  * Sends chunk requests to the sources (round robin, resending what a full gateway refused) and waits
- * for every outcome; each poll also reads what landed at the destinations.
+ * for every outcome; each poll also reads what landed at the destinations. Resolves to the hashes of
+ * each chunk as read (by chunk id) and what the store of `dstBucket` reported it holds once it wrote
+ * each whole object (by destination key).
  */
 async function dispatchAndTrack(
   chunks: ChunkRequest[],
   sources: readonly SourceGateway[],
+  dstBucket: string,
   opts: TransferOptions,
   progress: TransferProgress,
   landing: Landing,
-): Promise<Map<string, Hashes>> {
+): Promise<{ read: Map<string, Hashes>; stored: Map<string, StoredObject> }> {
   const byId = new Map(chunks.map((c) => [c.id, c]));
   const crcs = new Map<string, Hashes>();
+  const stored = new Map<string, StoredObject>();
   const failures: string[] = [];
   const cursors = sources.map(() => 0);
   let next = 0;
@@ -332,6 +343,8 @@ async function dispatchAndTrack(
           if (!c || crcs.has(e.id)) continue;
           if (e.state === "done" && e.crc) {
             crcs.set(e.id, { ...e.hashes, crc32: e.crc });
+            const held = e.stored?.[dstBucket];
+            if (held && !c.part) stored.set(c.dstKey, held);
             progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
           } else {
             failures.push(
@@ -359,13 +372,17 @@ async function dispatchAndTrack(
       failures,
     );
   }
-  return crcs;
+  return { read: crcs, stored };
 }
 
-/** Completes multipart uploads; returns the hashes the destination store should report of each object. */
+/**
+ * Completes multipart uploads (adding what the store reports of each completed object to `stored`);
+ * returns the hashes the destination store should report of each object.
+ */
 async function finalize(
   objects: PlannedObject[],
   read: Map<string, Hashes>,
+  stored: Map<string, StoredObject>,
   dst: ObjectStore,
   uploads: Array<{ key: string; uploadId: string }>,
   progress: TransferProgress,
@@ -379,12 +396,13 @@ async function finalize(
     if (o.multipart) {
       const at = uploads.findIndex((u) => u.key === o.dstKey);
       const upload = uploads[at];
-      await dst.completeMultipartUpload(
+      const info = await dst.completeMultipartUpload(
         o.dstKey,
         upload.uploadId,
         parts.map((p, i) => ({ partNumber: i + 1, hashes: { crc32: p.hashes.crc32 } })),
       );
       uploads.splice(at, 1);
+      if (info.hashes) stored.set(o.dstKey, { size: info.size, hashes: info.hashes });
     }
     const algs = [...new Set([...dst.features.hashes, "crc32" as const])];
     expected.set(
@@ -400,13 +418,16 @@ async function finalize(
  * Checks every destination object against what the source gateways read: its size, and the store's
  * own hash on an algorithm it shares with the gateways' (never a value skyplane wrote as metadata);
  * where it reports none that they share (an Azure block list, gofakes3's multipart MD5), its bytes are
- * read back and each part's CRC-32 compared. An object that fails is deleted, so none is left behind.
- * Adds how each object was checked to `report`.
+ * read back and each part's CRC-32 compared. What the store reported when it wrote or completed the
+ * object (`stored`) serves where it holds such a hash; the store is asked (HEAD) only where it does
+ * not. An object that fails is deleted, so none is left behind. Adds how each object was checked to
+ * `report`.
  */
 async function verify(
   objects: PlannedObject[],
   read: Map<string, Hashes>,
   expected: Map<string, Hashes>,
+  stored: Map<string, StoredObject>,
   dst: ObjectStore,
   report: { objects: number; storeHash: Record<string, number>; readBack: number },
 ): Promise<void> {
@@ -415,7 +436,13 @@ async function verify(
   await Promise.all(
     objects.map((o) =>
       limit(async () => {
-        const { problem, how } = await checkObject(o, read, expected.get(o.dstKey) ?? {}, dst);
+        const { problem, how } = await checkObject(
+          o,
+          read,
+          expected.get(o.dstKey) ?? {},
+          stored.get(o.dstKey),
+          dst,
+        );
         if (problem) {
           mismatches.push(`verification failed for ${o.dstKey}: ${problem}`);
           await dst.delete(o.dstKey).catch(() => undefined);
@@ -433,14 +460,18 @@ async function verify(
   }
 }
 
-/** What is wrong with one destination object, if anything, and how it was checked. */
+/**
+ * What is wrong with one destination object, if anything, and how it was checked; `written` is what
+ * the store said it holds when it wrote the object, used when it includes a hash to compare.
+ */
 async function checkObject(
   o: PlannedObject,
   read: Map<string, Hashes>,
   expected: Hashes,
+  written: StoredObject | undefined,
   dst: ObjectStore,
 ): Promise<{ problem?: string; how: string }> {
-  const info = await dst.head(o.dstKey);
+  const info = written && sharedHash(written.hashes, expected) ? written : await dst.head(o.dstKey);
   if (!info) return { problem: "missing at the destination", how: "size" };
   if (info.size !== o.size)
     return { problem: `${info.size} bytes, expected ${o.size}`, how: "size" };

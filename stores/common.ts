@@ -176,8 +176,9 @@ export abstract class CloudStore {
   /** The `sentHashes` of a write: the caller's where it gave them, the others computed here. */
   protected async hashesToSend(data: WriteData, opts: WriteOptions): Promise<Hashes> {
     const given = opts.hashes ?? {};
-    if (this.sentHashes.every((h) => given[h])) return given;
-    return { ...(await hashParts([...this.sentHashes], pieces(data))), ...given };
+    const missing = this.sentHashes.filter((h) => !given[h]);
+    if (missing.length === 0) return given;
+    return { ...(await hashParts(missing, pieces(data))), ...given };
   }
 
   /** What a completed upload reports: the object as the service now has it. */

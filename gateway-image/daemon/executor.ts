@@ -12,6 +12,8 @@ import { LocalStore } from "../../stores/local";
 import { hashMismatches, hashParts, Hashes, sharesHash } from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
+import pLimit from "p-limit";
+import type { Stored } from "../wire";
 import { BufferPool, ByteBudget } from "./memory";
 import { DataServer } from "./receiver";
 import { SendPool } from "./sender";
@@ -31,6 +33,13 @@ export interface GatewayRuntime {
   readonly maxReceiveBytes?: number;
   /** Chunk requests queued at most; beyond this a batch is accepted only in part. Default 10000. */
   readonly queueCapacity?: number;
+  /**
+   * Chunks read and not yet acked downstream at most, however small (the byte budget bounds large
+   * ones). Default 2048: enough small objects in flight to batch them and keep every write busy.
+   */
+  readonly maxInflightChunks?: number;
+  /** Writes (objects or parts) to destination stores at once, over all connections. Default 64. */
+  readonly maxWrites?: number;
   /** How long a send target may be unreachable before its chunks fail; default 15 s. */
   readonly deadPeerMs?: number;
   /** Reports problems (rejected frames, dropped connections) for the log. */
@@ -51,6 +60,11 @@ export interface ChunkEvent {
   readonly crc?: string;
   /** The hashes the request asked for, of the chunk as read, on a source gateway's done events. */
   readonly hashes?: Hashes;
+  /**
+   * What each destination store reported it holds once it wrote the chunk's object (its size and its
+   * own hashes), by bucket URI, on a source gateway's done events for a whole object.
+   */
+  readonly stored?: Stored;
 }
 
 /** Counters for the status endpoint. */
@@ -65,6 +79,12 @@ export interface GatewayStats {
   bytesReceived: number;
   /** Bytes written to a destination store. */
   bytesWritten: number;
+  /** Frames sent to other gateways. */
+  framesSent: number;
+  /** Frames received from other gateways (each verified). */
+  framesReceived: number;
+  /** Objects and parts written to a destination store (one store call each). */
+  writes: number;
 }
 
 /** Largest chunk a request may ask for: a part (5 GiB in every store), and what one buffer can hold. */
@@ -107,10 +127,14 @@ function notInProgram(id: string, verb: "read" | "write"): RefusedError {
   );
 }
 
+/** The real paths of bucket folders, resolved once each (see `confine`). */
+const realRoots = new Map<string, string>();
+
 /**
  * Fails unless `key` of a local or folder store resolves inside its bucket folder: no `..`, no absolute
  * path, no symbolic link leading out (the deepest existing folder of the path is resolved and must stay
- * under the folder's real path). Other stores hold keys, not paths.
+ * under the folder's real path). Other stores hold keys, not paths. The folder's real path is resolved
+ * once: a folder swapped for a link afterwards resolves elsewhere, and is refused all the same.
  */
 async function confine(store: ObjectStore, id: string, key: string): Promise<void> {
   if (!(store instanceof LocalStore)) return;
@@ -122,18 +146,21 @@ async function confine(store: ObjectStore, id: string, key: string): Promise<voi
   } catch {
     throw refused();
   }
-  let root: string;
-  try {
-    root = await fsp.realpath(store.root);
-  } catch {
-    return; // no bucket folder: the store's own error follows, and nothing can escape it
+  let root = realRoots.get(store.root);
+  if (root === undefined) {
+    try {
+      root = await fsp.realpath(store.root);
+    } catch {
+      return; // no bucket folder: the store's own error follows, and nothing can escape it
+    }
+    realRoots.set(store.root, root);
   }
   for (let at = file; ; at = path.dirname(at)) {
     let real: string;
     try {
       real = await fsp.realpath(at);
     } catch {
-      if (path.dirname(at) === at) return;
+      if (at === store.root || path.dirname(at) === at) return; // the folder is gone: as above
       continue; // not there (yet): its folder decides
     }
     const rel = path.relative(root, real);
@@ -143,7 +170,8 @@ async function confine(store: ObjectStore, id: string, key: string): Promise<voi
 }
 
 interface Sink {
-  handle(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void>;
+  /** Hands a chunk on; resolves to what the destination stores reported they hold, if anything. */
+  handle(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<Stored | undefined>;
   load(): number;
   close(): Promise<void>;
 }
@@ -159,6 +187,9 @@ export class GatewayExecutor {
     bytesRead: 0,
     bytesReceived: 0,
     bytesWritten: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    writes: 0,
   };
   private readonly queue: ChunkRequest[] = [];
   private readonly sinks: Sink[] = [];
@@ -169,6 +200,8 @@ export class GatewayExecutor {
   private readonly pool: BufferPool;
   private pumping = false;
   private readonly known = new Set<string>();
+  /** Bounds the writes to destination stores at once. */
+  private readonly writeSlots: ReturnType<typeof pLimit>;
 
   constructor(
     /** The program. */
@@ -176,6 +209,7 @@ export class GatewayExecutor {
     private readonly runtime: GatewayRuntime,
   ) {
     this.budget = new ByteBudget(runtime.maxInflightBytes ?? 256 * 1024 * 1024);
+    this.writeSlots = pLimit(runtime.maxWrites ?? 64);
     this.pool = new BufferPool(this.budget.capacity);
     for (const root of program.operators) {
       if (root.op === "read_object_store") {
@@ -190,6 +224,7 @@ export class GatewayExecutor {
             this.stats.bytesReceived += req.length;
             return sink.handle(req, raw, rawCrc);
           },
+          onFrame: () => this.stats.framesReceived++,
           onProblem: runtime.log,
           budget: new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024),
         });
@@ -248,7 +283,7 @@ export class GatewayExecutor {
       while (this.queue.length > 0) {
         const next = this.queue[0];
         // Tiny chunks are capped by count; the budget bounds bytes (one larger chunk still goes, alone).
-        if (this.stats.inflight >= 256) {
+        if (this.stats.inflight >= (this.runtime.maxInflightChunks ?? 2048)) {
           await new Promise<void>((resolve) => (this.released = resolve));
           continue;
         }
@@ -299,8 +334,8 @@ export class GatewayExecutor {
       this.stats.bytesRead += raw.length;
       const crc = crc32(raw);
       const hashes = req.hashes?.length ? await hashParts(req.hashes, [raw]) : undefined;
-      await sink.handle(req, [raw], crc);
-      this.record(req.id, "done", undefined, formatCrc(crc), hashes);
+      const stored = await sink.handle(req, [raw], crc);
+      this.record(req.id, "done", undefined, formatCrc(crc), hashes, stored);
     } catch (err) {
       this.record(req.id, "failed", (err as Error).message);
     } finally {
@@ -314,6 +349,7 @@ export class GatewayExecutor {
     error?: string,
     crc?: string,
     hashes?: Hashes,
+    stored?: Stored,
   ): void {
     this.events.push({
       seq: this.events.length + 1,
@@ -322,6 +358,7 @@ export class GatewayExecutor {
       ...(error ? { error } : {}),
       ...(crc ? { crc } : {}),
       ...(hashes ? { hashes } : {}),
+      ...(stored ? { stored } : {}),
     });
   }
 
@@ -347,59 +384,64 @@ export class GatewayExecutor {
         const region = this.program.region;
         let writing = 0;
         return {
-          handle: async (req, raw, rawCrc) => {
-            writing++;
-            try {
-              const bucket = req.dstBuckets?.[region] ?? op.bucket;
-              if (!bucket)
-                throw new SkyplaneError(
-                  "BAD_CHUNK_REQUEST",
-                  `chunk ${req.id} names no destination bucket in ${region}`,
-                );
-              if (bucket !== op.bucket && !op.buckets?.includes(bucket))
-                throw notInProgram(req.id, "write");
-              const store = this.store(bucket);
-              await confine(store, req.id, req.dstKey);
-              const uploadId = req.part?.uploadIds[bucket];
-              if (req.part && !uploadId)
-                throw new SkyplaneError(
-                  "BAD_CHUNK_REQUEST",
-                  `chunk ${req.id} has no upload id for ${bucket}`,
-                );
-              // The hashes the store's service checks and reports, computed here of the bytes received
-              // (which match what the source read: every frame's CRC-32 was checked on arrival).
-              const sent: Hashes = {
-                ...(await hashParts(
-                  store.features.hashes.filter((h) => h !== "crc32"),
-                  raw,
-                )),
-                crc32: formatCrc(rawCrc),
-              };
-              const opts = { crc32: rawCrc, hashes: sent };
-              const written =
-                req.part && uploadId
-                  ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, opts)
-                  : await store.put(req.dstKey, raw, { ...opts, mode: req.mode });
-              // Trust only what the store reports it holds: it must name a hash we know, and match it.
-              const reported = written.hashes ?? {};
-              const wrong = hashMismatches(reported, sent);
-              if (wrong.length > 0 || !sharesHash(reported, sent)) {
-                // A whole object that landed wrong is removed rather than left for a reader.
-                if (!req.part) await store.delete(req.dstKey).catch(() => undefined);
-                throw new SkyplaneError(
-                  "CHECKSUM_MISMATCH",
-                  `verification failed for ${req.dstKey}${req.part ? ` part ${req.part.number}` : ""}: ` +
-                    (wrong.length > 0
-                      ? `${bucket} reports ${wrong.join("; ")}`
-                      : `${bucket} reported no hash of what it stored`),
-                );
+          handle: (req, raw, rawCrc) =>
+            this.writeSlots(async (): Promise<Stored | undefined> => {
+              writing++;
+              try {
+                const bucket = req.dstBuckets?.[region] ?? op.bucket;
+                if (!bucket)
+                  throw new SkyplaneError(
+                    "BAD_CHUNK_REQUEST",
+                    `chunk ${req.id} names no destination bucket in ${region}`,
+                  );
+                if (bucket !== op.bucket && !op.buckets?.includes(bucket))
+                  throw notInProgram(req.id, "write");
+                const store = this.store(bucket);
+                await confine(store, req.id, req.dstKey);
+                const uploadId = req.part?.uploadIds[bucket];
+                if (req.part && !uploadId)
+                  throw new SkyplaneError(
+                    "BAD_CHUNK_REQUEST",
+                    `chunk ${req.id} has no upload id for ${bucket}`,
+                  );
+                // The hashes the store's service checks and reports, computed here of the bytes received
+                // (which match what the source read: every frame's CRC-32 was checked on arrival).
+                const sent: Hashes = {
+                  ...(await hashParts(
+                    store.features.hashes.filter((h) => h !== "crc32"),
+                    raw,
+                  )),
+                  crc32: formatCrc(rawCrc),
+                };
+                const opts = { crc32: rawCrc, hashes: sent };
+                const written =
+                  req.part && uploadId
+                    ? await store.uploadPart(req.dstKey, uploadId, req.part.number, raw, opts)
+                    : await store.put(req.dstKey, raw, { ...opts, mode: req.mode });
+                const size = "size" in written ? written.size : req.length;
+                // Trust only what the store reports it holds: it must name a hash we know, and match it.
+                const reported = written.hashes ?? {};
+                const wrong = hashMismatches(reported, sent);
+                if (wrong.length > 0 || !sharesHash(reported, sent)) {
+                  // A whole object that landed wrong is removed rather than left for a reader.
+                  if (!req.part) await store.delete(req.dstKey).catch(() => undefined);
+                  throw new SkyplaneError(
+                    "CHECKSUM_MISMATCH",
+                    `verification failed for ${req.dstKey}${req.part ? ` part ${req.part.number}` : ""}: ` +
+                      (wrong.length > 0
+                        ? `${bucket} reports ${wrong.join("; ")}`
+                        : `${bucket} reported no hash of what it stored`),
+                  );
+                }
+                this.stats.bytesWritten += req.length;
+                this.stats.writes++;
+                // What the store holds now, as it said: the runner checks it against what was read.
+                return req.part ? undefined : { [bucket]: { size, hashes: reported } };
+              } finally {
+                writing--;
               }
-              this.stats.bytesWritten += req.length;
-            } finally {
-              writing--;
-            }
-          },
-          load: () => writing,
+            }),
+          load: () => writing + this.writeSlots.pendingCount,
           close: async () => undefined,
         };
       }
@@ -411,6 +453,7 @@ export class GatewayExecutor {
           compress: op.compress,
           key: op.encrypt ? this.requireKey() : undefined,
           deadPeerMs: this.runtime.deadPeerMs,
+          onFrame: () => this.stats.framesSent++,
         });
         return {
           handle: (r, raw, c) => pool.send(r, raw, c),
@@ -421,8 +464,13 @@ export class GatewayExecutor {
       case "mux_and": {
         const children = op.children.map((c) => this.buildOne(c));
         return {
-          handle: async (r, raw, c) =>
-            void (await Promise.all(children.map((ch) => ch.handle(r, raw, c)))),
+          // Every child's destinations, together (each names its own buckets).
+          handle: async (r, raw, c) => {
+            const all = (await Promise.all(children.map((ch) => ch.handle(r, raw, c)))).filter(
+              (s): s is Stored => s !== undefined,
+            );
+            return all.length > 0 ? Object.assign({}, ...all) : undefined;
+          },
           load: () => Math.max(...children.map((ch) => ch.load())),
           close: async () => void (await Promise.all(children.map((ch) => ch.close()))),
         };

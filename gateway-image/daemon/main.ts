@@ -25,7 +25,7 @@ import { GatewayExecutor } from "./executor";
 
 const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--ttl-minutes N] [--control-host H] [--control-port P]
        [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
-       [--dead-peer-ms MS] [--lease-seconds N]`;
+       [--dead-peer-ms MS] [--lease-seconds N] [--max-writes N] [--max-inflight-chunks N]`;
 
 /** Seconds a gateway with a lease waits for its client's first call (it provisions the rest first). */
 const FIRST_CONTACT_SECONDS = 60;
@@ -73,6 +73,8 @@ async function main(): Promise<void> {
         "max-inflight-mib": { type: "string", default: "256" },
         "max-receive-mib": { type: "string", default: "256" },
         "dead-peer-ms": { type: "string", default: "15000" },
+        "max-writes": { type: "string", default: "64" },
+        "max-inflight-chunks": { type: "string", default: "2048" },
         "expire-at": { type: "string" },
         "ttl-minutes": { type: "string" },
         "lease-seconds": { type: "string" },
@@ -90,6 +92,13 @@ async function main(): Promise<void> {
     ? Buffer.from(process.env.SKYPLANE_GATEWAY_KEY, "base64")
     : undefined;
   if (key && key.length !== 32) fail("SKYPLANE_GATEWAY_KEY must be 32 bytes, base64-encoded");
+  const count = (flag: "max-writes" | "max-inflight-chunks"): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1) fail(`--${flag} takes a whole number of at least 1`);
+    return n;
+  };
+  const maxWrites = count("max-writes");
+  const maxInflightChunks = count("max-inflight-chunks");
   let program;
   try {
     program = parseGatewayProgram(
@@ -112,6 +121,8 @@ async function main(): Promise<void> {
     maxInflightBytes: Number(values["max-inflight-mib"]) * 1024 * 1024,
     maxReceiveBytes: Number(values["max-receive-mib"]) * 1024 * 1024,
     deadPeerMs: Number(values["dead-peer-ms"]),
+    maxWrites,
+    maxInflightChunks,
     log: problem,
   });
   let stopping = false;

@@ -1,23 +1,36 @@
 import * as crypto from "node:crypto";
 import * as net from "node:net";
 import type { ChunkRequest } from "../../planner/program";
-import { parseMeta, readFramePayload, readFrameStart } from "../codec";
+import { parseBatchMeta, parseMeta, readFramePayload, readFrameStart, splitBatch } from "../codec";
 import {
   AckStatus,
   ackTag,
   AUTH_BYTES,
+  ChunkOutcome,
   connectionKeys,
   encodeAck,
   encodeHello,
+  failureMessage,
+  FLAG_BATCH,
   FLAG_ENCRYPTED,
+  okMessage,
+  resultsMessage,
+  Stored,
   verifyAuth,
   WireError,
 } from "../wire";
 import { ByteBudget } from "./memory";
 import { SocketReader } from "./socket-reader";
 
-/** What the receiver hands each verified chunk to; resolves once the chunk is written or forwarded. */
-export type ChunkHandler = (req: ChunkRequest, raw: Buffer[], rawCrc: number) => Promise<void>;
+/**
+ * What the receiver hands each verified chunk to; resolves once the chunk is written or forwarded, to
+ * what the destination stores reported they hold (carried back in the ack), if anything.
+ */
+export type ChunkHandler = (
+  req: ChunkRequest,
+  raw: Buffer[],
+  rawCrc: number,
+) => Promise<Stored | undefined | void>;
 
 /** Options of a data server. */
 export interface DataServerOptions {
@@ -43,12 +56,15 @@ export interface DataServerOptions {
   readonly budget?: ByteBudget;
   /** Called for each frame rejected as corrupt and each connection dropped. */
   readonly onProblem?: (what: string) => void;
+  /** Called for each frame verified, with the number of chunks it holds. */
+  readonly onFrame?: (chunks: number) => void;
 }
 
 /**
  * The receiving end of `send`: authenticates each connection, then reads frames, verifies them and
- * acks each one after the handler is done. A corrupt frame is acked "rejected" and never handed on; a
- * frame whose header cannot be trusted drops the connection (the sender resends what was unacked).
+ * acks each one after the handler is done with its chunk (or with every chunk of a batch). A corrupt
+ * frame is acked "rejected" and none of its chunks is handed on; a frame whose header cannot be
+ * trusted drops the connection (the sender resends what was unacked).
  */
 export class DataServer {
   private readonly server: net.Server;
@@ -156,12 +172,21 @@ export class DataServer {
         // Hold back reading the payload until it fits in the gateway's budget: TCP slows the sender.
         const held = Math.max(start.header.rawLength, start.header.payloadLength);
         await this.opts.budget?.acquire(held);
-        let req: ChunkRequest | undefined;
-        let raw: Buffer[] | undefined;
+        const batch = (start.header.flags & FLAG_BATCH) !== 0;
+        let chunks: Array<{ req: ChunkRequest; raw: Buffer[]; crc: number }> | undefined;
         let problem: string | undefined;
         try {
-          req = parseMeta(start);
-          raw = await readFramePayload(start, (n, f) => reader.stream(n, f), keys);
+          if (batch) {
+            // The whole metadata is checked before the payload is read; every chunk before any is handed on.
+            const meta = parseBatchMeta(start);
+            const body = await readFramePayload(start, (n, f) => reader.stream(n, f), keys);
+            const raws = splitBatch(body, meta);
+            chunks = meta.chunks.map((req, i) => ({ req, raw: raws[i], crc: meta.crcs[i] }));
+          } else {
+            const req = parseMeta(start);
+            const raw = await readFramePayload(start, (n, f) => reader.stream(n, f), keys);
+            chunks = [{ req, raw, crc: start.header.rawCrc }];
+          }
         } catch (err) {
           if (!(err instanceof WireError)) {
             this.opts.budget?.release(held);
@@ -169,19 +194,34 @@ export class DataServer {
           }
           problem = err.message;
         }
-        if (problem !== undefined || !req || !raw) {
+        if (problem !== undefined || !chunks) {
           this.opts.budget?.release(held);
           this.opts.onProblem?.(`rejected chunk ${start.header.chunkId}: ${problem}`);
-          ack(AckStatus.Rejected, start.header.chunkId, problem);
+          ack(AckStatus.Rejected, start.header.chunkId, failureMessage(problem ?? "corrupt"));
           continue;
         }
-        const chunk = req;
+        this.opts.onFrame?.(chunks.length);
+        const id = start.header.chunkId;
         const size = start.header.rawLength;
         pendingBytes += size;
-        const work = this.opts.handler(chunk, raw, start.header.rawCrc).then(
-          () => ack(AckStatus.Ok, chunk.id),
-          (err: Error) => ack(AckStatus.Failed, chunk.id, err.message),
+        const outcomes = chunks.map((c) =>
+          this.opts.handler(c.req, c.raw, c.crc).then(
+            (stored): ChunkOutcome => (stored ? { ok: true, stored } : { ok: true }),
+            (err: Error): ChunkOutcome => ({ ok: false, error: err.message }),
+          ),
         );
+        const work = Promise.all(outcomes)
+          .then((results) => {
+            if (batch) return ack(AckStatus.Results, id, resultsMessage(results));
+            const [one] = results;
+            if (one.ok) ack(AckStatus.Ok, id, okMessage(one.stored));
+            else ack(AckStatus.Failed, id, failureMessage(one.error));
+          })
+          .catch((err: Error) => {
+            // An ack that cannot be made ends the connection: the sender resends what was not acked.
+            this.opts.onProblem?.(`dropped a data connection from ${peer}: ${err.message}`);
+            socket.destroy();
+          });
         pending.add(work);
         void work.finally(() => {
           pending.delete(work);

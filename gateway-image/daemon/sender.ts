@@ -1,16 +1,22 @@
 import * as net from "node:net";
 import type { ChunkRequest, GatewayAddress } from "../../planner/program";
 import * as crypto from "node:crypto";
-import { EncodeOptions, encodeFrame } from "../codec";
+import { EncodeOptions, encodeBatchFrame, encodeFrame } from "../codec";
 import {
   ACK_BYTES,
   AckStatus,
+  ChunkOutcome,
   connectionKeys,
   ConnectionKeys,
   decodeAck,
   decodeHello,
+  decodeOkMessage,
+  decodeResultsMessage,
   encodeAuth,
   HELLO_BYTES,
+  MAX_BATCH_CHUNKS,
+  MAX_META_BYTES,
+  Stored,
   TAG_BYTES,
   verifyAckTag,
   WireError,
@@ -38,6 +44,17 @@ export interface SendPoolOptions extends EncodeOptions {
   readonly window?: number;
   /** Bytes sent ahead of their acks on one connection; default 128 MiB (one larger chunk still goes). */
   readonly windowBytes?: number;
+  /**
+   * Chunks of at most this many bytes travel together in batch frames, one header, tag and ack for
+   * many; default 256 KiB, 0 for one frame per chunk.
+   */
+  readonly batchChunkBytes?: number;
+  /** Most bytes of one batch frame; default 4 MiB. */
+  readonly batchBytes?: number;
+  /** Most chunks of one batch frame; default (and at most) MAX_BATCH_CHUNKS. */
+  readonly batchChunks?: number;
+  /** Called for each frame sent, with the number of chunks it holds. */
+  readonly onFrame?: (chunks: number) => void;
 }
 
 interface Job {
@@ -45,8 +62,10 @@ interface Job {
   readonly raw: Buffer[];
   readonly size: number;
   readonly rawCrc: number;
+  /** Bytes its request adds to a batch's metadata. */
+  readonly metaBytes: number;
   attempts: number;
-  readonly resolve: () => void;
+  readonly resolve: (stored: Stored | undefined) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -60,9 +79,13 @@ export class PeerUnreachableError extends SkyplaneError<"PEER_UNREACHABLE"> {
   }
 }
 
+/** Bytes of a batch's metadata besides its chunk requests and CRCs. */
+const BATCH_META_OVERHEAD = 32;
+
 /**
  * Sends chunks to one gateway over several connections. Each chunk resolves when the receiver acks it
- * (written or forwarded); a rejected frame or a lost connection sends it again, up to `maxAttempts`.
+ * (written or forwarded), to what the destination stores reported; a rejected frame or a lost
+ * connection sends it again, up to `maxAttempts`. Small chunks waiting together go as one batch frame.
  */
 export class SendPool {
   private readonly queue: Job[] = [];
@@ -83,15 +106,49 @@ export class SendPool {
     return this.queue.length + this.outstanding;
   }
 
-  /** Sends a chunk; resolves once the receiver has acked it. */
-  send(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<void> {
+  /**
+   * Sends a chunk; resolves once the receiver has acked it, to what the destination stores reported
+   * they hold (undefined when the chunk was a part, or no store said).
+   */
+  send(req: ChunkRequest, raw: Buffer[], rawCrc: number): Promise<Stored | undefined> {
     if (this.closed)
       return Promise.reject(new SkyplaneError("SEND_POOL_CLOSED", "send pool is closed"));
     const size = raw.reduce((n, p) => n + p.length, 0);
+    // Its request and its CRC (up to 10 digits) with their separators.
+    const metaBytes = this.batches(size) ? Buffer.byteLength(JSON.stringify(req)) + 12 : 0;
     return new Promise((resolve, reject) => {
-      this.queue.push({ req, raw, size, rawCrc, attempts: 0, resolve, reject });
+      this.queue.push({ req, raw, size, rawCrc, metaBytes, attempts: 0, resolve, reject });
       this.wakeAll();
     });
+  }
+
+  /** True when a chunk of `size` bytes may travel in a batch frame. */
+  private batches(size: number): boolean {
+    return size <= (this.opts.batchChunkBytes ?? 256 * 1024);
+  }
+
+  /**
+   * The chunks of the next frame, taken from the queue: the first one alone, or, if it is small, with
+   * the small ones after it, as many as one batch frame holds.
+   */
+  private takeFrame(): Job[] {
+    const first = this.queue.shift();
+    if (!first) return [];
+    if (!this.batches(first.size)) return [first];
+    const most = Math.min(this.opts.batchChunks ?? MAX_BATCH_CHUNKS, MAX_BATCH_CHUNKS);
+    const maxBytes = this.opts.batchBytes ?? 4 * 1024 * 1024;
+    const jobs = [first];
+    let bytes = first.size;
+    let metaBytes = BATCH_META_OVERHEAD + first.metaBytes;
+    while (jobs.length < most && this.queue.length > 0) {
+      const next = this.queue[0];
+      if (!this.batches(next.size) || bytes + next.size > maxBytes) break;
+      if (metaBytes + next.metaBytes > MAX_META_BYTES) break;
+      jobs.push(this.queue.shift() as Job);
+      bytes += next.size;
+      metaBytes += next.metaBytes;
+    }
+    return jobs;
   }
 
   /** Stops every connection; queued chunks fail. */
@@ -201,7 +258,8 @@ export class SendPool {
     reader: SocketReader,
     keys: ConnectionKeys,
   ): Promise<void> {
-    const inflight = new Map<string, Job>();
+    // Frames awaiting their ack, by the frame's chunk id (a batch's first): the chunks each carries.
+    const inflight = new Map<string, Job[]>();
     const window = this.opts.window ?? 32;
     const windowBytes = this.opts.windowBytes ?? 128 * 1024 * 1024;
     let inflightBytes = 0;
@@ -217,22 +275,30 @@ export class SendPool {
         if (!verifyAckTag(keys.acks, ackSeq, Buffer.concat([head, body]), tag))
           throw new WireError("an ack failed authentication (forged, replayed or corrupted)");
         const message = body.toString("utf8");
-        const job = inflight.get(ack.chunkId);
-        if (!job) continue;
+        const jobs = inflight.get(ack.chunkId);
+        if (!jobs) continue;
+        // Read before anything is settled: an ack that does not parse breaks the connection, and
+        // the frame's chunks are sent again.
+        const outcomes = this.outcomes(ack.status, message, jobs.length);
         inflight.delete(ack.chunkId);
-        inflightBytes -= job.size;
-        this.outstanding--;
+        for (const job of jobs) inflightBytes -= job.size;
+        this.outstanding -= jobs.length;
         this.lastProgress = Date.now();
-        if (ack.status === AckStatus.Ok) job.resolve();
-        else if (ack.status === AckStatus.Rejected)
-          this.retry(job, `rejected by the receiver: ${message}`);
-        else
-          job.reject(
-            new SkyplaneError(
-              "CHUNK_FAILED",
-              `${this.describe()} could not handle chunk ${job.req.id}: ${message}`,
-            ),
-          );
+        if (ack.status === AckStatus.Rejected) {
+          for (const job of jobs) this.retry(job, `rejected by the receiver: ${message}`);
+        } else {
+          jobs.forEach((job, i) => {
+            const o = outcomes?.[i] ?? { ok: false, error: message };
+            if (o.ok) job.resolve(o.stored);
+            else
+              job.reject(
+                new SkyplaneError(
+                  "CHUNK_FAILED",
+                  `${this.describe()} could not handle chunk ${job.req.id}: ${o.error}`,
+                ),
+              );
+          });
+        }
         wakeOnAck?.();
       }
     })().catch((err: Error) => {
@@ -248,25 +314,27 @@ export class SendPool {
     try {
       while (!broken && !this.closed) {
         const room = inflight.size === 0 || (inflight.size < window && inflightBytes < windowBytes);
-        const job = room ? this.queue.shift() : undefined;
-        if (!job) {
+        if (!room || this.queue.length === 0) {
           await ackOrWork();
           continue;
         }
-        inflight.set(job.req.id, job);
-        inflightBytes += job.size;
-        this.outstanding++;
-        const frame = await encodeFrame(
-          job.req,
-          job.raw,
-          job.rawCrc,
-          {
-            compress: this.opts.compress,
-            encrypt: this.opts.encrypt ?? this.opts.key !== undefined,
-          },
-          keys,
-          frameSeq++,
-        );
+        // Small chunks whose reads finish in this turn of the event loop join the batch.
+        if (this.batches(this.queue[0].size) && this.queue.length < MAX_BATCH_CHUNKS)
+          await new Promise((resolve) => setImmediate(resolve));
+        const jobs = this.takeFrame();
+        if (jobs.length === 0) continue;
+        inflight.set(jobs[0].req.id, jobs);
+        for (const job of jobs) inflightBytes += job.size;
+        this.outstanding += jobs.length;
+        const encode = {
+          compress: this.opts.compress,
+          encrypt: this.opts.encrypt ?? this.opts.key !== undefined,
+        };
+        const frame =
+          jobs.length === 1
+            ? await encodeFrame(jobs[0].req, jobs[0].raw, jobs[0].rawCrc, encode, keys, frameSeq++)
+            : await encodeBatchFrame(jobs, encode, keys, frameSeq++);
+        this.opts.onFrame?.(jobs.length);
         await write(socket, frame.head);
         let sinceYield = 0;
         for (const piece of frame.payload) {
@@ -285,9 +353,32 @@ export class SendPool {
     } finally {
       socket.destroy();
       await acks;
-      for (const job of inflight.values()) {
-        this.outstanding--;
-        this.retry(job, `connection lost: ${broken?.message ?? "closed"}`);
+      for (const jobs of inflight.values()) {
+        this.outstanding -= jobs.length;
+        for (const job of jobs) this.retry(job, `connection lost: ${broken?.message ?? "closed"}`);
+      }
+    }
+  }
+
+  /**
+   * The outcome of each of a frame's `count` chunks that an ack of `status` with `message` reports;
+   * undefined for a rejected frame (to be resent). Throws WireError for an ack that does not fit the
+   * frame (results for a single chunk, a plain ok for a batch).
+   */
+  private outcomes(status: AckStatus, message: string, count: number): ChunkOutcome[] | undefined {
+    switch (status) {
+      case AckStatus.Rejected:
+        return undefined;
+      case AckStatus.Ok:
+        if (count !== 1) throw new WireError("a batch frame got a single chunk's ack");
+        return [{ ok: true, stored: decodeOkMessage(message) }];
+      case AckStatus.Failed:
+        return Array.from({ length: count }, () => ({ ok: false, error: message }));
+      case AckStatus.Results:
+        return decodeResultsMessage(message, count);
+      default: {
+        const never: never = status;
+        throw new WireError(`unknown ack status ${String(never)}`);
       }
     }
   }

@@ -192,7 +192,6 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     key: string,
     range?: { offset: number; length: number },
   ): Promise<Buffer> {
-    await this.mustExist();
     const [bytes] = await this.call(
       () =>
         this.b
@@ -203,13 +202,21 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
               : {},
           ),
       key,
-    );
+    ).catch((err) => this.missingBucket(err));
     return bytes;
   }
 
   protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
-    await this.mustExist();
-    return this.save(key, key, body, sent);
+    return this.save(key, key, body, sent).catch((err) => this.missingBucket(err));
+  }
+
+  /**
+   * Throws `err`, or NO_SUCH_BUCKET when it is a missing key and the bucket is what is missing: GCS's
+   * 404s do not tell the two apart, so the bucket is looked up only then, not before every call.
+   */
+  private async missingBucket(err: unknown): Promise<never> {
+    if (err instanceof StoreError && err.code === "NO_SUCH_KEY") await this.mustExist();
+    throw err;
   }
 
   /** Uploads `body` as `name` with its CRC-32C and MD5 for GCS to check; returns GCS's hashes. */

@@ -27,7 +27,7 @@ import {
   removeOrphans,
   renameInto,
   tidy,
-  writeAt,
+  writeAll,
 } from "./workfiles";
 
 /*
@@ -235,16 +235,26 @@ export class LocalStore implements ObjectStore {
     await confine(this.root, key);
     const tmp = newWorkFile(this.root, "put");
     try {
-      await writeAt(tmp, "w", data, 0);
-      // What is on disk, read back before it is published: a write that stored other bytes is refused.
-      const stored = await crcOfFile(tmp, 0, byteLength(data));
-      if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
-        throw checksumMismatch(
-          key,
-          `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
-        );
+      // Written, read back and given its mode through one handle, whose stat is then the object's.
+      const fh = await openWorkFile(tmp, "w+");
+      let stored: number;
+      let stat: fs.Stats;
+      try {
+        await writeAll(fh, data, 0);
+        // What is on disk, read back before it is published: a write that stored other bytes is refused.
+        stored = await crcOfHandle(fh, 0, byteLength(data));
+        if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
+          throw checksumMismatch(
+            key,
+            `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
+          );
+        }
+        await fh.chmod((opts.mode ?? FILE_MODE) & 0o777);
+        stat = await fh.stat();
+      } finally {
+        await fh.close();
       }
-      return await this.publish(key, file, tmp, formatCrc(stored), opts.mode);
+      return await this.publish(key, file, tmp, formatCrc(stored), opts.mode, stat);
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       throw err;
@@ -307,8 +317,14 @@ export class LocalStore implements ObjectStore {
     const dir = this.uploadDir(uploadId);
     const file = this.uploadData(upload);
     const at = (partNumber - 1) * upload.partSize;
-    await writeAt(file, "r+", data, at);
-    const stored = await crcOfFile(file, at, size);
+    const fh = await openWorkFile(file, "r+");
+    let stored: number;
+    try {
+      await writeAll(fh, data, at);
+      stored = await crcOfHandle(fh, at, size);
+    } finally {
+      await fh.close();
+    }
     if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
       throw checksumMismatch(
         key,
@@ -489,7 +505,8 @@ export class LocalStore implements ObjectStore {
 
   /**
    * Renames `tmp` to `file` (atomic) and records the checksum of what is now there. The object has
-   * `mode` (default 0600) from the moment it appears.
+   * `mode` (default 0600) from the moment it appears. `ready` is the work file's stat once it has its
+   * mode (a rename keeps both that and its time); without it, the mode is set here.
    */
   private async publish(
     key: string,
@@ -497,12 +514,12 @@ export class LocalStore implements ObjectStore {
     tmp: string,
     checksum: string,
     mode: number = FILE_MODE,
+    ready?: fs.Stats,
   ): Promise<ObjectInfo> {
-    await fsp.chmod(tmp, mode & 0o777);
-    await mkdirp(path.dirname(file));
-    await renameInto(tmp, file);
+    if (!ready) await fsp.chmod(tmp, mode & 0o777);
+    const copied = await renameInto(tmp, file);
     if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
-    const stat = await fsp.stat(file);
+    const stat = ready && !copied ? ready : await fsp.stat(file);
     await this.writeMeta(key, stat, checksum);
     return {
       key,
@@ -515,8 +532,14 @@ export class LocalStore implements ObjectStore {
 
   private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
     const meta = this.metaPath(key);
-    await mkdirp(path.dirname(meta));
-    await writeRecord(meta, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum }));
+    const text = JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum });
+    try {
+      await writeRecord(meta, text);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await mkdirp(path.dirname(meta)); // its folder's first record
+      await writeRecord(meta, text);
+    }
   }
 
   /** Info of `key`; with `withChecksum`, computes and records the checksum if no record is current. */
@@ -618,16 +641,16 @@ export class LocalStore implements ObjectStore {
   }
 }
 
-/** CRC-32 of `length` bytes of `file` from `offset`, as read back from disk. */
-async function crcOfFile(file: string, offset: number, length: number): Promise<number> {
+/** CRC-32 of `length` bytes read back through `fh` from `offset`, a MiB at a time. */
+async function crcOfHandle(fh: fsp.FileHandle, offset: number, length: number): Promise<number> {
   if (length === 0) return 0;
+  const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
   let crc = 0;
-  for await (const piece of fs.createReadStream(file, {
-    start: offset,
-    end: offset + length - 1,
-    highWaterMark: 1 << 20,
-  })) {
-    crc = crc32(piece as Buffer, crc);
+  for (let done = 0; done < length;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done);
+    if (bytesRead === 0) break; // shorter than written: the CRC-32 says so
+    crc = crc32(buf.subarray(0, bytesRead), crc);
+    done += bytesRead;
   }
   return crc >>> 0;
 }

@@ -49,20 +49,23 @@ export function newWorkFile(root: string, kind: string): string {
 }
 
 /**
- * Opens `file` with `flags`, creating its folder: a cleanup may remove an empty owner folder between
- * the two, so a missing folder is made again.
+ * Opens `file` with `flags`, creating its folder when it is missing: a cleanup may remove an empty
+ * owner folder at any time, so a missing folder is made again (and the open tried again).
  */
 export async function openWorkFile(file: string, flags: string): Promise<fsp.FileHandle> {
   for (let attempt = 0; ; attempt++) {
     try {
       // Owner-only, whatever the umask, like every file and folder of the store.
-      if (flags !== "r+") await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       return await fsp.open(file, flags, 0o600);
     } catch (err) {
       // ENOTDIR too: mkdir reports it when the folder it found existing is gone when it looks again.
       const code = (err as NodeJS.ErrnoException).code;
       if (!(code === "ENOENT" || code === "ENOTDIR") || flags === "r+" || attempt >= 10) throw err;
     }
+    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 }).catch((err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+    });
   }
 }
 
@@ -108,40 +111,37 @@ export async function tidy(root: string, removeRecords: boolean): Promise<void> 
   if ((await gone(work)) && removeRecords) await gone(path.dirname(work));
 }
 
-/** Writes `data` into `file` (opened with `flags`) at `offset`, in one writev where it can. */
-export async function writeAt(
-  file: string,
-  flags: string,
-  data: WriteData,
-  offset: number,
-): Promise<void> {
-  const fh = await openWorkFile(file, flags);
-  try {
-    let list = pieces(data).filter((p) => p.length > 0);
-    let at = offset;
-    while (list.length > 0) {
-      let written = (await fh.writev(list, at)).bytesWritten;
-      at += written;
-      // A short write leaves the rest of the pieces to write again.
-      while (list.length > 0 && written >= list[0].length) {
-        written -= list[0].length;
-        list = list.slice(1);
-      }
-      if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
+/** Writes `data` through `fh` at `offset`, in one writev where it can. */
+export async function writeAll(fh: fsp.FileHandle, data: WriteData, offset: number): Promise<void> {
+  let list = pieces(data).filter((p) => p.length > 0);
+  let at = offset;
+  while (list.length > 0) {
+    let written = (await fh.writev(list, at)).bytesWritten;
+    at += written;
+    // A short write leaves the rest of the pieces to write again.
+    while (list.length > 0 && written >= list[0].length) {
+      written -= list[0].length;
+      list = list.slice(1);
     }
-  } finally {
-    await fh.close();
+    if (written > 0) list = [list[0].subarray(written), ...list.slice(1)];
   }
 }
 
 /**
- * Renames a work file into place. Across file systems (a mount inside the folder) it copies to a short
- * hidden name beside the target first, so that the target still appears whole or not at all.
+ * Renames a work file into place, making the target's folder if it is missing. Across file systems (a
+ * mount inside the folder) it copies to a short hidden name beside the target first, so that the
+ * target still appears whole or not at all. Resolves to true when it copied (the file is a new one).
  */
-export async function renameInto(tmp: string, file: string): Promise<void> {
+export async function renameInto(tmp: string, file: string, again = false): Promise<boolean> {
   try {
     await fsp.rename(tmp, file);
+    return false;
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !again) {
+      // Most often the target's folder is not there yet: made (owner-only) and tried once more.
+      await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      return renameInto(tmp, file, true);
+    }
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
     const near = path.join(path.dirname(file), `.sky-${crypto.randomBytes(4).toString("hex")}.tmp`);
     try {
@@ -151,5 +151,6 @@ export async function renameInto(tmp: string, file: string): Promise<void> {
       await fsp.rm(near, { force: true });
       await fsp.rm(tmp, { force: true });
     }
+    return true;
   }
 }

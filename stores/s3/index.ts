@@ -26,6 +26,7 @@ import {
   partsInOrder,
 } from "../common";
 import { b64hex, Hashes, hexb64, PartHash } from "../hashes";
+import { DirectPut } from "./direct";
 import { newS3Client } from "./sdk-warning";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
 import {
@@ -103,6 +104,9 @@ export function s3Hashes(etag?: string, crc32c?: string): Hashes {
   return out;
 }
 
+/** Objects up to this size are PUT directly (`direct.ts`); larger ones by the SDK's command. */
+const DIRECT_PUT_BYTES = 1024 * 1024;
+
 /** An S3 bucket. */
 export class S3Store extends CloudStore implements ObjectStore {
   override readonly scheme = "s3";
@@ -111,6 +115,10 @@ export class S3Store extends CloudStore implements ObjectStore {
     multipartHash: "parts",
   });
   private readonly client: S3Client;
+  /** The custom endpoint, if any. */
+  private readonly endpoint?: string;
+  /** The direct path of small PUTs, opened on first use (undefined: the SDK's command serves all). */
+  private direct?: Promise<DirectPut | undefined>;
 
   constructor(
     override readonly bucket: string,
@@ -129,6 +137,7 @@ export class S3Store extends CloudStore implements ObjectStore {
           }
         : undefined;
     const credentials = settings.credentials ?? fromEnv;
+    this.endpoint = endpoint;
     this.client = newS3Client({
       region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
@@ -313,6 +322,20 @@ export class S3Store extends CloudStore implements ObjectStore {
   }
 
   protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
+    // Small objects go directly, unless the bucket needs the SDK's own signing (see direct.ts).
+    const direct =
+      body.length <= DIRECT_PUT_BYTES
+        ? await (this.direct ??= DirectPut.open(this.client, this.bucket, this.endpoint).catch(
+            () => undefined,
+          ))
+        : undefined;
+    if (direct) {
+      const r = await this.call(
+        () => direct.put(key, body, hexb64(sent.md5 as string), hexb64(sent.crc32c as string)),
+        key,
+      );
+      return this.reported(r.etag, r.crc32c);
+    }
     const r = await this.call(
       () =>
         this.client.send(

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,7 +13,6 @@ import { AWSConfig, GCPConfig, SkyplaneClient } from "../../runner";
 import { dataplaneTtlMinutes, resolveCloudSettings, transferTtlMinutes } from "../../runner/cloud";
 import type { CredentialProbe } from "../../runner/credentials";
 import { Engine, findEngineRoot } from "../../runner/engine";
-import { CloudBucketsClient } from "../helpers/cloud-buckets";
 
 /*
  * A cloud route before anything is created: the settings the runner assembles for its stack (no image
@@ -319,25 +319,29 @@ describe("api: provisioning a cloud route", function () {
             { mode: 0o755 },
           );
         }
-        const err = await withEnv(
-          { ...ISOLATED, SKYPLANE_CLIENT_CIDR: "203.0.113.7/32" },
-          async () => {
-            const client = new CloudBucketsClient(
-              {
-                home: own,
-                aws: awsKeys(),
-                gcp: new GCPConfig({ keyFilename: gcpKeyFile(own, "key-project") }),
-              },
-              { s3: "aws:us-east-1", gs: "gcp:us-central1" },
-            );
-            await client.makeBucket("src-bucket", { x: "some bytes" });
-            await client.makeBucket("dst-bucket");
-            return client.copy({ src: "s3://src-bucket/x", dst: "gs://dst-bucket/x" }).then(
-              () => assert.fail("the copy cannot succeed without real plugins"),
-              (e: Error & { code?: string }) => e,
-            );
-          },
+        // In a process of its own: the failed `up` leaves the inline program's registrations pending
+        // in the process that ran it, where every later inline `up` of this suite would hang on them.
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        for (const [k, v] of Object.entries({
+          ...ISOLATED,
+          SKYPLANE_CLIENT_CIDR: "203.0.113.7/32",
+          SKYPLANE_TEST_HOME: own,
+          SKYPLANE_TEST_GCP_KEY: gcpKeyFile(own, "key-project"),
+        }))
+          if (v === undefined) delete env[k];
+          else env[k] = v;
+        const child = spawnSync(
+          process.execPath,
+          ["--enable-source-maps", require.resolve("../helpers/cloud-up-child")],
+          { env, encoding: "utf8", timeout: 240_000 },
         );
+        assert.equal(child.status, 0, `the copy's process failed: ${child.stderr}`);
+        const err = JSON.parse(child.stdout.trim().split("\n").pop() as string) as {
+          code?: string;
+          message: string;
+          succeeded?: boolean;
+        };
+        assert.ok(!err.succeeded, "the copy cannot succeed without real plugins");
         // Not a settings, credentials or plugin check: the engine ran `up`, and the provider failed in it.
         assert.equal(err.code, "PROVISION_FAILED", err.message);
         assert.match(err.message, /provisioning stack aws-us-east-1--gcp-us-central1-a failed/);

@@ -182,4 +182,13 @@ describe("gateway-image: a gateway's lifetime", function () {
     for (const ttl of ["0", "-1", "soon"])
       await assert.rejects(start(ttl), /--ttl-minutes takes a positive number of minutes/);
   });
+
+  it("refuses a bound on writes or chunks in flight that is not a whole number of at least 1", async () => {
+    for (const flag of ["--max-writes", "--max-inflight-chunks"])
+      for (const bad of ["0", "2.5", "many"])
+        await assert.rejects(
+          start("5", [flag, bad]),
+          new RegExp(`${flag} takes a whole number of at least 1`),
+        );
+  });
 });

@@ -4,8 +4,11 @@ import vectors from "../../gateway-image/wire-vectors.json";
 import {
   readFramePayload,
   readFrameStart,
+  parseBatchMeta,
   parseMeta,
+  encodeBatchFrame,
   encodeFrame,
+  splitBatch,
 } from "../../gateway-image/codec";
 import {
   AckStatus,
@@ -15,10 +18,16 @@ import {
   ConnectionKeys,
   decodeAck,
   decodeHeader,
+  decodeOkMessage,
+  decodeResultsMessage,
   encodeAck,
   encodeAuth,
   encodeHeader,
+  FLAG_BATCH,
   FLAG_ENCRYPTED,
+  MAX_BATCH_CHUNKS,
+  okMessage,
+  resultsMessage,
   verifyAckTag,
   verifyAuth,
   WireError,
@@ -54,6 +63,32 @@ async function decode(
   );
   assert.equal(at, frame.length, "the whole frame is consumed");
   return { raw: Buffer.concat(raw), meta: parseMeta(start), flags: start.header.flags };
+}
+
+/** Decodes a whole batch frame held in memory: its chunks and each one's raw bytes. */
+async function decodeBatch(
+  frame: Buffer,
+  keys: ConnectionKeys,
+  seq: number,
+): Promise<{ chunks: unknown[]; raws: string[]; flags: number }> {
+  let at = 0;
+  const start = await readFrameStart(async (n) => frame.subarray(at, (at += n)), seq);
+  const meta = parseBatchMeta(start);
+  const body = await readFramePayload(
+    start,
+    async (n, onPiece) => {
+      const end = at + n;
+      while (at < end) {
+        const take = Math.min(3, end - at);
+        onPiece(frame.subarray(at, at + take));
+        at += take;
+      }
+    },
+    keys,
+  );
+  assert.equal(at, frame.length, "the whole frame is consumed");
+  const raws = splitBatch(body, meta).map((parts) => Buffer.concat(parts).toString());
+  return { chunks: meta.chunks, raws, flags: start.header.flags };
 }
 
 describe("gateway-image/wire", () => {
@@ -209,6 +244,153 @@ describe("gateway-image/wire", () => {
       assert.equal(verifyAuth(auth, "other", serverNonce), undefined);
       assert.equal(verifyAuth(auth, "token", Buffer.alloc(16)), undefined);
       assert.equal(verifyAuth(auth.subarray(0, 55), "token", serverNonce), undefined);
+    });
+  });
+  describe("batch frames", () => {
+    const b = vectors.batch;
+    const items = (crcs: readonly number[] = b.crcs) =>
+      b.chunks.map((req, i) => ({ req, raw: [Buffer.from(b.raws[i])], rawCrc: crcs[i] }));
+
+    it("decodes the batch test vector into its chunks, and encodes it byte for byte", async () => {
+      const frame = Buffer.from(b.frame, "hex");
+      const got = await decodeBatch(frame, keys, b.frameSeq);
+      assert.deepEqual(got.chunks, b.chunks);
+      assert.deepEqual(got.raws, b.raws);
+      assert.equal(got.flags, FLAG_BATCH | FLAG_ENCRYPTED);
+      assert.equal(decodeHeader(frame).chunkId, b.chunks[0].id, "named by its first chunk");
+      const f = await encodeBatchFrame(
+        items(),
+        { compress: "none", encrypt: true },
+        keys,
+        b.frameSeq,
+      );
+      assert.equal(Buffer.concat([f.head, ...f.payload]).toString("hex"), b.frame);
+      b.raws.forEach((r, i) => assert.equal(crc32(Buffer.from(r)), b.crcs[i]));
+    });
+
+    it("encodes the results ack of the test vector, and reads back each chunk's outcome", () => {
+      const message = resultsMessage([
+        { ok: true, stored: { "local://b": { size: 6, hashes: { crc32: "ed81f9f6" } } } },
+        { ok: false, error: "disk full" },
+      ]);
+      assert.equal(message, b.resultsMessage);
+      const ack = encodeAck(AckStatus.Results, b.chunks[0].id, message);
+      assert.equal(
+        Buffer.concat([ack, ackTag(keys.acks, b.ackSeq, ack)]).toString("hex"),
+        b.ackResults,
+      );
+      assert.deepEqual(decodeAck(ack).status, AckStatus.Results);
+      assert.deepEqual(decodeResultsMessage(message, 2), [
+        { ok: true, stored: { "local://b": { size: 6, hashes: { crc32: "ed81f9f6" } } } },
+        { ok: false, error: "disk full" },
+      ]);
+      assert.throws(
+        () => decodeResultsMessage(message, 3),
+        /a batch of 3 chunks got an ack with other results/,
+      );
+      assert.throws(() => decodeResultsMessage("{}", 2), WireError);
+      assert.throws(
+        () =>
+          decodeResultsMessage(
+            '{"results":[{"ok":true,"stored":{"x":{"size":-1,"hashes":{}}}},{"ok":1}]}',
+            2,
+          ),
+        /malformed/,
+      );
+      assert.deepEqual(
+        decodeOkMessage(okMessage({ "s3://b": { size: 1, hashes: { md5: "00" } } })),
+        {
+          "s3://b": { size: 1, hashes: { md5: "00" } },
+        },
+      );
+      assert.equal(
+        decodeOkMessage(okMessage()),
+        undefined,
+        "an ok ack with nothing stored is empty",
+      );
+    });
+
+    it("keeps a batch's outcomes within an ack, however long their errors", () => {
+      const outcomes = Array.from({ length: MAX_BATCH_CHUNKS }, (_, i) =>
+        i % 2
+          ? { ok: false as const, error: "ü".repeat(5000) }
+          : {
+              ok: true as const,
+              stored: { ["s3://" + "b".repeat(60)]: { size: 1, hashes: { md5: "f".repeat(32) } } },
+            },
+      );
+      const message = resultsMessage(outcomes);
+      assert.ok(Buffer.byteLength(message) <= 64 * 1024, `${Buffer.byteLength(message)} bytes`);
+      const back = decodeResultsMessage(message, MAX_BATCH_CHUNKS);
+      assert.equal(back.filter((o) => o.ok).length, MAX_BATCH_CHUNKS / 2);
+      assert.ok(back.every((o) => o.ok || o.error.length <= 300));
+    });
+
+    it("round-trips many chunks compressed together, with empty ones among them", async () => {
+      const raws = Array.from({ length: 100 }, (_, i) =>
+        Buffer.from("row ".repeat(i % 7 === 0 ? 0 : i)),
+      );
+      const list = raws.map((raw, i) => ({
+        req: {
+          id: randomBytes(16).toString("hex"),
+          srcKey: `k${i}`,
+          dstKey: `k${i}`,
+          offset: 0,
+          length: raw.length,
+          objectSize: raw.length,
+        },
+        raw: [raw],
+        rawCrc: crc32(raw),
+      }));
+      const f = await encodeBatchFrame(list, { compress: "zstd", encrypt: true }, keys, 0);
+      const frame = Buffer.concat([f.head, ...f.payload]);
+      assert.ok(decodeHeader(frame).flags & 2, "compressed");
+      const got = await decodeBatch(frame, keys, 0);
+      assert.deepEqual(
+        got.raws,
+        raws.map((r) => r.toString()),
+      );
+    });
+
+    it("rejects a batch whose chunk fails its own checksum, though the frame's is right", async () => {
+      // The sender claims another CRC-32 for the second chunk; the frame's tag and total CRC are right.
+      const f = await encodeBatchFrame(
+        items([b.crcs[0], b.crcs[1] ^ 1]),
+        { compress: "none", encrypt: true },
+        keys,
+        0,
+      );
+      await assert.rejects(
+        decodeBatch(Buffer.concat([f.head, ...f.payload]), keys, 0),
+        new RegExp(`chunk ${b.chunks[1].id} of a batch failed its checksum`),
+      );
+    });
+
+    it("rejects a batch whose chunks do not add up to its length, or that holds too many", async () => {
+      const short = items().map((it, i) =>
+        i === 1 ? { ...it, req: { ...it.req, length: 4 } } : it,
+      );
+      const f = await encodeBatchFrame(short, { compress: "none", encrypt: false }, keys, 0);
+      await assert.rejects(
+        decodeBatch(Buffer.concat([f.head, ...f.payload]), keys, 0),
+        /a batch's chunks add up to 10 bytes, its header says 11/,
+      );
+      const many = Array.from({ length: MAX_BATCH_CHUNKS + 1 }, () => items()[0]);
+      assert.throws(() => encodeBatchFrame(many, { compress: "none" }, keys, 0), /1 to 128 chunks/);
+      const frame = Buffer.from(b.frame, "hex");
+      const single = Buffer.from(vectors.frames.plain, "hex");
+      let at = 0;
+      const start = await readFrameStart(async (n) => single.subarray(at, (at += n)), 0);
+      assert.throws(() => parseBatchMeta(start), /not a batch frame/);
+      at = 0;
+      const bs = await readFrameStart(async (n) => frame.subarray(at, (at += n)), b.frameSeq);
+      assert.throws(() => parseMeta(bs), /a batch frame holds many chunks/);
+    });
+
+    it("rejects a flipped bit anywhere in a batch frame's payload", async () => {
+      const frame = Buffer.from(b.frame, "hex");
+      frame[frame.length - 20] ^= 1;
+      await assert.rejects(decodeBatch(frame, keys, b.frameSeq), /failed authentication/);
     });
   });
 });

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { runTransfer, DEFAULT_TRANSFER_OPTIONS, TransferOptions } from "../../runner/transfer";
 import type { ChunkingOptions } from "../../runner/chunker";
@@ -11,6 +12,21 @@ import { startDataplane, LoopbackDataplane } from "../../bench/loopback";
 import { planned } from "../helpers/plan";
 import { planTransfer } from "../../runner/plan";
 import { planRoute } from "../../runner/route";
+import { GatewayClient } from "../../runner/gateway-client";
+import { countingOpener, StoreCall } from "../helpers/counting-store";
+
+/** The status of the loopback dataplane's destination gateway. */
+async function destinationStatus(dp: LoopbackDataplane) {
+  const client = new GatewayClient(
+    { gatewayId: "west-0", host: "127.0.0.1", controlPort: dp.dest.info.controlPort },
+    dp.token,
+  );
+  try {
+    return await client.status();
+  } finally {
+    client.close();
+  }
+}
 
 const MiB = 1024 * 1024;
 const small: TransferOptions = { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 20 };
@@ -82,20 +98,58 @@ describe("integration: transfer through a source and a destination gateway", fun
     progress.on((e) => {
       if (e.type === "dispatched") dispatchCalls++;
     });
+    const calls: StoreCall[] = [];
     const result = await runTransfer(
       await planned(
         dp.home,
         { src: "local://src/tiny/", dst: "local://dst/tiny/", recursive: true },
         parts,
       ),
-      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+      {
+        sources: [dp.client],
+        stores: { home: dp.home },
+        dstRegion: "local:west",
+        open: countingOpener(calls),
+      },
       small,
       progress,
     );
     assert.equal(result.objects, n);
     assert.ok(dispatchCalls <= 20, `${dispatchCalls} dispatch calls for ${n} objects`);
     assert.equal((await dp.dst.get("tiny/09999")).toString(), "object 9999");
+    // Many objects per frame, one write each, and verified from what the store reported as it wrote.
+    const [source, dest] = await Promise.all([dp.client.status(), destinationStatus(dp)]);
+    assert.equal(source.stats.framesSent, dest.stats.framesReceived);
+    assert.ok(dest.stats.framesReceived <= n / 20, `${dest.stats.framesReceived} frames`);
+    assert.equal(dest.stats.writes, n);
+    assert.deepEqual(result.verified, { objects: n, storeHash: { crc32: n }, readBack: 0 });
+    assert.equal(calls.filter((c) => c.method === "head").length, 0, "no HEAD per object");
   });
+
+  for (const limit of [4, undefined]) {
+    it(`writes at most --max-writes objects at once at the destination (${limit ?? "default 64"})`, async () => {
+      const most = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-writes-")), "most");
+      dp = await startDataplane({
+        compress: "none",
+        encrypt: true,
+        wrapDestination: path.join(__dirname, "..", "helpers", "concurrency-store.js"),
+        env: { SKYPLANE_TEST_WRITES_FILE: most },
+        destArgs: limit ? ["--max-writes", String(limit)] : [],
+      });
+      const n = 400;
+      for (let i = 0; i < n; i++) await dp.src.put(`w/${i}`, Buffer.from(`object ${i}`));
+      const result = await runTransfer(
+        await planned(dp.home, { src: "local://src/w/", dst: "local://dst/w/", recursive: true }),
+        { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+        small,
+      );
+      assert.equal(result.objects, n);
+      const seen = Number(fs.readFileSync(most, "utf8"));
+      fs.rmSync(path.dirname(most), { recursive: true, force: true });
+      if (limit) assert.ok(seen <= limit && seen >= 2, `${seen} writes at once, limit ${limit}`);
+      else assert.ok(seen > 4 && seen <= 64, `${seen} writes at once by default (64)`);
+    });
+  }
 
   it("copies a listing spooled to disk, window by window, and removes the spool", async () => {
     dp = await startDataplane({ compress: "none", encrypt: true });
