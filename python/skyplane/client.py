@@ -28,7 +28,7 @@ def _events(listener: ProgressListener | None) -> Callable[[Mapping[str, Any]], 
     return lambda msg: listener(ProgressEvent.from_wire(msg))
 
 
-#: A network profile: a path to a profile file (JSON, as ``profiles/*.json``), or the profile itself.
+#: A network profile: a path to a profile file (JSON, as ``profiles/*.json``), or the profile.
 NetworkProfileArg = str | os.PathLike[str] | Mapping[str, Any]
 
 

@@ -7,6 +7,7 @@ As root the copy below runs on the emulated WAN: the local cloud makes network n
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,19 @@ PROFILE = {
 
 
 def router_namespace(region_index: int) -> Path:
-    """Where the router namespace of the test route's stack would be (components/local/network.ts)."""
+    """Where the test route's router namespace would be (components/local/network.ts)."""
     tag = hashlib.sha256(STACK.encode()).hexdigest()[:5]
     return Path("/var/run/netns", f"sk{tag}r{region_index}")
+
+
+def look_for_the_router(seen: list[bool]) -> Callable[[skyplane.ProgressEvent], None]:
+    """A listener noting, at each dispatch, whether the route's east router namespace exists."""
+
+    def look(e: skyplane.ProgressEvent) -> None:
+        if e.type == "dispatched":
+            seen.append(router_namespace(0).exists())
+
+    return look
 
 
 def test_a_network_profile_reaches_the_node_side_shaped_as_root_unshaped_otherwise(
@@ -47,19 +58,19 @@ def test_a_network_profile_reaches_the_node_side_shaped_as_root_unshaped_otherwi
         # Without a profile the planner's grid is its default model, far faster than 40 Mbit/s.
         assert result.estimate.throughput_gbps > 1
 
+    # A Path as well as a str.
+    with skyplane.SkyplaneClient(network_profile=profile_file) as client:
+        assert client.network == ("shaped" if root else "unshaped")
     # A relative path is the caller's: the Node side is given it made absolute.
     monkeypatch.chdir(tmp_path)
-    for given in (PROFILE, "profile.json", profile_file):
+    for given in (PROFILE, "profile.json"):
         with skyplane.SkyplaneClient(network_profile=given) as client:
             assert client.network == ("shaped" if root else "unshaped"), given
             router_seen: list[bool] = []
-
-            def look(e: skyplane.ProgressEvent) -> None:
-                if e.type == "dispatched":
-                    router_seen.append(router_namespace(0).exists())
-
             result = client.copy(
-                "local://py-net-src/a.bin", "local://py-net-dst/shaped.bin", on_progress=look
+                "local://py-net-src/a.bin",
+                "local://py-net-dst/shaped.bin",
+                on_progress=look_for_the_router(router_seen),
             )
             assert result.bytes == 200_000
             # The profile is the planner's grid: the route runs at its east→west link.
@@ -84,9 +95,7 @@ def test_a_bad_network_profile_is_refused_with_the_cli_message(home: Home, tmp_p
         skyplane.BadProfileError,
         match=r"^network profile: links: local:east>local:west must be 0 < Mbit/s ≤ 100000$",
     ):
-        skyplane.SkyplaneClient(
-            network_profile={**PROFILE, "links": {"local:east>local:west": -1}}
-        )
+        skyplane.SkyplaneClient(network_profile={**PROFILE, "links": {"local:east>local:west": -1}})
     missing = tmp_path / "missing.json"
     with pytest.raises(
         skyplane.UnreadableError, match=rf"^cannot read the network profile {missing}: ENOENT"

@@ -1,0 +1,155 @@
+"""The ML staging example with --profile: on an emulated WAN, as root, with namespaces of its own.
+
+The example makes network namespaces (``spml<pid>…``) and the local cloud those of the route's
+stack (``sk<tag>…``); each test checks that none is left, nor any emulator or gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from skyplane_testing import S3_TO_GCS_STACK, clean_env, processes_of, stacks, wait_for
+
+import main
+from dataset import DatasetSpec, generate
+from wan import default_profile, router_namespace
+
+MAIN = Path(__file__).resolve().parents[1] / "main.py"
+ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason="--profile needs root: namespaces and tc")
+#: The WAN's rate: the dataset crosses it in about two seconds an epoch.
+WAN_MBPS = 4.0
+SPEC = DatasetSpec(shards=4, records_per_shard=64, size=32, classes=10)
+EPOCHS = 2
+
+
+def command(*extra: str) -> list[str]:
+    """The example on the small dataset, across a WAN of WAN_MBPS."""
+    return [
+        sys.executable,
+        str(MAIN),
+        "--profile",
+        f"--wan-mbps={WAN_MBPS}",
+        f"--shards={SPEC.shards}",
+        f"--records-per-shard={SPEC.records_per_shard}",
+        f"--size={SPEC.size}",
+        f"--classes={SPEC.classes}",
+        f"--epochs={EPOCHS}",
+        *extra,
+    ]
+
+
+def left_behind(pid: int) -> list[str]:
+    """What a run of pid `pid` may leave: its namespaces and host links, the route's routers,
+    and processes of its emulators (listening on its addresses, 10.217.0.*)."""
+    netns = Path("/var/run/netns")
+    found = [
+        n.name
+        for n in (netns.iterdir() if netns.is_dir() else [])
+        if n.name.startswith(f"spml{pid}")
+    ]
+    profile = default_profile(WAN_MBPS)
+    found += [
+        router_namespace(S3_TO_GCS_STACK, profile, r)
+        for r in profile["regions"]
+        if (netns / router_namespace(S3_TO_GCS_STACK, profile, r)).exists()
+    ]
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    found += [line for line in links.splitlines() if f"spml{pid}" in line]
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if b"10.217.0." in cmdline:
+            found.append(f"process {entry.name}: {cmdline!r}")
+    return found
+
+
+@needs_root
+def test_on_an_emulated_wan_reading_the_remote_bucket_is_slower_than_the_staged_one(
+    home: Path,
+) -> None:
+    records = SPEC.shards * SPEC.records_per_shard
+    total = sum(len(data) for _, data, _ in generate(SPEC))
+    child = subprocess.Popen(
+        command("--json"),
+        env=clean_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err[-4000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    print(json.dumps(summary))  # the numbers, for whoever runs it with -s
+
+    assert summary["network"]["shaped"] is True
+    assert summary["network"]["wanMbps"] == WAN_MBPS
+    assert summary["dataset"] == {"shards": SPEC.shards, "records": records, "bytes": total}
+    staging = summary["staging"]
+    assert (staging["objects"], staging["bytes"]) == (SPEC.shards, total)
+    assert (staging["listedObjects"], staging["listedBytes"]) == (SPEC.shards, total)
+    # The dataset at the WAN's rate: what no transfer across that link can beat (tbf lets a
+    # burst of 16 KiB through at once; 0.9 leaves room for it).
+    floor = total * 8 / (WAN_MBPS * 1e6)
+    assert staging["transferSeconds"] >= 0.9 * floor, "staging crossed the WAN, once"
+
+    for side in ("staged", "remote"):
+        assert summary[side]["recordsPerEpoch"] == [records] * EPOCHS, side
+        assert summary[side]["distinctRecordsPerEpoch"] == [records] * EPOCHS, side
+    assert summary["everyRecordEveryEpoch"] is True
+    remote, staged = summary["remote"], summary["staged"]
+    assert min(remote["secondsPerEpoch"]) >= 0.9 * floor, "every remote epoch crossed the WAN"
+    # The WAN is ~25x slower than what the staged epochs read at here even under load (about
+    # 100 Mbit/s of shards, CPU-bound): remote epochs take twice as long with a wide margin.
+    assert remote["seconds"] >= 2 * staged["seconds"], (remote, staged)
+
+    assert left_behind(child.pid) == []
+    found, scanned = processes_of(home)
+    assert scanned > 0
+    assert found == []
+    assert [s["resources"] for s in stacks(home) if s["name"] == S3_TO_GCS_STACK] == [0]
+
+
+@needs_root
+def test_on_an_emulated_wan_ctrl_c_mid_staging_removes_everything_it_made(home: Path) -> None:
+    profile = default_profile(WAN_MBPS)
+    router = Path("/var/run/netns", router_namespace(S3_TO_GCS_STACK, profile, "local:east"))
+    child = subprocess.Popen(
+        command("--json"), env=clean_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        # The route's gateways are up once its routers are: staging is under way.
+        wait_for("the route's router namespace", router.exists, 120)
+        assert child.poll() is None
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err.decode()[-4000:]
+    assert b"interrupted: the dataplane, emulators and namespaces are removed" in err
+    assert left_behind(child.pid) == []
+    found, scanned = processes_of(home)
+    assert scanned > 0
+    assert found == []
+    assert [s["resources"] for s in stacks(home) if s["name"] == S3_TO_GCS_STACK] == [0]
+
+
+def test_profile_mode_refuses_to_run_without_root_and_says_how(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The check is on the effective uid: as root, this process is made to look like another user.
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main.main(command()[2:]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: --profile needs root (network namespaces and tc")
+    assert out == ""
