@@ -18,7 +18,7 @@ from skyplane_testing import S3_TO_GCS_STACK, clean_env, processes_of, stacks, w
 
 import main
 from dataset import DatasetSpec, generate
-from wan import default_profile, router_namespace
+from wan import default_profile, remove_leftovers, router_namespace
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
 ROOT = os.geteuid() == 0
@@ -142,6 +142,33 @@ def test_on_an_emulated_wan_ctrl_c_mid_staging_removes_everything_it_made(home: 
     assert scanned > 0
     assert found == []
     assert [s["resources"] for s in stacks(home) if s["name"] == S3_TO_GCS_STACK] == [0]
+
+
+@needs_root
+def test_on_an_emulated_wan_a_run_removes_what_a_killed_run_left_and_nothing_of_a_live_one() -> (
+    None
+):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, live = f"spml{gone.pid}", f"spml{os.getpid()}"
+    made = [f"{dead}s0", f"{live}s0"]
+    try:
+        for ns in made:
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+        subprocess.run(
+            ["ip", "link", "add", f"{dead}h0", "type", "veth", "peer", "name", f"{dead}p0"],
+            check=True,
+        )
+        removed = remove_leftovers()
+        assert sorted(removed) == sorted([f"{dead}s0", f"{dead}h0", f"{dead}p0"])
+        assert not Path("/var/run/netns", f"{dead}s0").exists()
+        assert Path("/var/run/netns", f"{live}s0").exists(), "a live run's namespace is kept"
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True)
+        assert dead not in links.stdout
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", f"{dead}h0"], capture_output=True)
 
 
 def test_profile_mode_refuses_to_run_without_root_and_says_how(
