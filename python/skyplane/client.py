@@ -104,7 +104,8 @@ class SkyplaneClient:
             raise
         self._log_dir: str = info["logDir"]
         self._home: str = info["home"]
-        self._network: str = info["network"]
+        # A Node side from before network profiles sends none: it runs every transfer on loopback.
+        self._network: str = info.get("network", "loopback")
 
     @property
     def log_dir(self) -> str:
