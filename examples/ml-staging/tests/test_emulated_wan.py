@@ -23,9 +23,9 @@ from wan import default_profile, remove_leftovers, router_namespace
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="--profile needs root: namespaces and tc")
-#: The WAN's rate: the dataset crosses it in about two seconds an epoch.
-WAN_MBPS = 4.0
-SPEC = DatasetSpec(shards=4, records_per_shard=64, size=32, classes=10)
+#: The WAN's rate: the dataset (~0.7 MB) crosses it in about 2.7 seconds an epoch.
+WAN_MBPS = 2.0
+SPEC = DatasetSpec(shards=4, records_per_shard=32, size=32, classes=10)
 EPOCHS = 2
 
 
@@ -107,8 +107,9 @@ def test_on_an_emulated_wan_reading_the_remote_bucket_is_slower_than_the_staged_
     assert summary["everyRecordEveryEpoch"] is True
     remote, staged = summary["remote"], summary["staged"]
     assert min(remote["secondsPerEpoch"]) >= 0.9 * floor, "every remote epoch crossed the WAN"
-    # The WAN is ~25x slower than what the staged epochs read at here even under load (about
-    # 100 Mbit/s of shards, CPU-bound): remote epochs take twice as long with a wide margin.
+    # A remote epoch is the staged one's work plus the WAN's floor: twice the staged time as long
+    # as the training loop works through shards at more than the WAN's 2 Mbit/s. It did at 20
+    # Mbit/s with a load of 13 on 2 cores (CPU-bound): a tenfold margin.
     assert remote["seconds"] >= 2 * staged["seconds"], (remote, staged)
 
     assert left_behind(child.pid) == []
