@@ -188,8 +188,9 @@ class Wan:
 
     def _link(self, i: int, ns: str, host_cidr: str, ns_cidr: str) -> None:
         host_if = f"{self.tag}h{i}"
-        _run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", f"{self.tag}p{i}"])
+        # Noted before it is made: an interrupt between the two must not leave it unnoted.
         self.host_links.append(host_if)
+        _run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", f"{self.tag}p{i}"])
         _run(["ip", "link", "set", f"{self.tag}p{i}", "netns", ns, "name", "host"])
         _run(["ip", "addr", "add", host_cidr, "dev", host_if])
         _run(["ip", "link", "set", host_if, "up"])
@@ -210,8 +211,8 @@ class Wan:
             (("10.217.0.1/30", S3_ADDRESS), ("10.217.0.5/30", GCS_ADDRESS))
         ):
             ns = f"{self.tag}s{i}"
-            _run(["ip", "netns", "add", ns])
             self.namespaces.append(ns)
+            _run(["ip", "netns", "add", ns])
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
             self._link(i, ns, host_cidr, f"{addr}/30")
         s3, gcs = self.namespaces

@@ -120,17 +120,30 @@ def test_on_an_emulated_wan_reading_the_remote_bucket_is_slower_than_the_staged_
 
 
 @needs_root
-def test_on_an_emulated_wan_ctrl_c_mid_staging_removes_everything_it_made(home: Path) -> None:
-    profile = default_profile(WAN_MBPS)
-    router = Path("/var/run/netns", router_namespace(S3_TO_GCS_STACK, profile, "local:east"))
+@pytest.mark.parametrize(
+    ("when", "sig"),
+    [("staging", signal.SIGINT), ("setting up", signal.SIGTERM)],
+    ids=["ctrl-c-mid-staging", "sigterm-mid-setup"],
+)
+def test_on_an_emulated_wan_an_interrupted_run_removes_everything_it_made(
+    home: Path, when: str, sig: signal.Signals
+) -> None:
     child = subprocess.Popen(
         command("--json"), env=clean_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    profile = default_profile(WAN_MBPS)
+    # Staging is under way once the route's routers are up; setting up, once the run's
+    # second storage namespace is.
+    sign = Path(
+        "/var/run/netns",
+        router_namespace(S3_TO_GCS_STACK, profile, "local:east")
+        if when == "staging"
+        else f"spml{child.pid}s1",
+    )
     try:
-        # The route's gateways are up once its routers are: staging is under way.
-        wait_for("the route's router namespace", router.exists, 120)
+        wait_for(f"{sign.name} ({when})", sign.exists, 120)
         assert child.poll() is None
-        child.send_signal(signal.SIGINT)
+        child.send_signal(sig)
         _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
@@ -142,7 +155,9 @@ def test_on_an_emulated_wan_ctrl_c_mid_staging_removes_everything_it_made(home: 
     found, scanned = processes_of(home)
     assert scanned > 0
     assert found == []
-    assert [s["resources"] for s in stacks(home) if s["name"] == S3_TO_GCS_STACK] == [0]
+    listed = {str(s["name"]): s["resources"] for s in stacks(home)}
+    # Interrupted mid-staging, the route's stack was made, and is empty now; mid-setup, never made.
+    assert listed == ({S3_TO_GCS_STACK: 0} if when == "staging" else {}), listed
 
 
 @needs_root
