@@ -280,6 +280,8 @@ class Wan:
             router_ip, storage_ip = f"{base[0]}.{int(base[1]) + 1}", f"{base[0]}.{int(base[1]) + 2}"
             ns = self.namespaces[i]
             a, b = f"{self.tag}w{i}a", f"{self.tag}w{i}b"
+            # Removed by down() should it fail before both ends moved into their namespaces.
+            self.host_links.append(a)
             _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
             _run(["ip", "link", "set", a, "netns", router, "name", PREFIX])
             _run(["ip", "link", "set", b, "netns", ns, "name", "gw"])
