@@ -196,3 +196,31 @@ def test_profile_mode_refuses_to_run_without_root_and_says_how(
     out, err = capsys.readouterr()
     assert err.startswith("error: --profile needs root (network namespaces and tc")
     assert out == ""
+
+
+def test_profile_mode_takes_a_profile_file_and_refuses_one_without_the_two_regions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(default_profile(7.5)))
+    args = main.parse_args(["--profile", str(good)])
+    assert args.network == default_profile(7.5)
+    assert main.parse_args(["--profile"]).network == default_profile(100.0)
+
+    north = {**default_profile(10), "regions": ["local:east", "local:north"], "links": {}}
+    (tmp_path / "north.json").write_text(json.dumps(north))
+    (tmp_path / "garbled.json").write_text("{")
+    refusals = {
+        "north.json": "the profile needs the regions local:east (the remote bucket's, S3) and "
+        "local:west (the training region's, GCS) and a link each way between them",
+        "garbled.json": f"cannot read the network profile {tmp_path / 'garbled.json'}: ",
+        "missing.json": f"cannot read the network profile {tmp_path / 'missing.json'}: ",
+    }
+    for name, message in refusals.items():
+        with pytest.raises(SystemExit) as exited:
+            main.parse_args(["--profile", str(tmp_path / name)])
+        assert exited.value.code == 2
+        assert f"error: {message}" in capsys.readouterr().err, name
+    with pytest.raises(SystemExit):
+        main.parse_args(["--profile", "--staged", "s3://elsewhere/ds/"])
+    assert "give --remote s3://... and --staged gs://..." in capsys.readouterr().err
