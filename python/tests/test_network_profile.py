@@ -58,28 +58,28 @@ def test_a_network_profile_reaches_the_node_side_shaped_as_root_unshaped_otherwi
         # Without a profile the planner's grid is its default model, far faster than 40 Mbit/s.
         assert result.estimate.throughput_gbps > 1
 
-    # A Path as well as a str.
-    with skyplane.SkyplaneClient(network_profile=profile_file) as client:
-        assert client.network == ("shaped" if root else "unshaped")
-    # A relative path is the caller's: the Node side is given it made absolute.
+    # A file, as a Path or as a str relative to the caller's directory (sent made absolute):
+    # "loopback" would say the Node side was given no profile.
     monkeypatch.chdir(tmp_path)
-    for given in (PROFILE, "profile.json"):
-        with skyplane.SkyplaneClient(network_profile=given) as client:
-            assert client.network == ("shaped" if root else "unshaped"), given
-            router_seen: list[bool] = []
-            result = client.copy(
-                "local://py-net-src/a.bin",
-                "local://py-net-dst/shaped.bin",
-                on_progress=look_for_the_router(router_seen),
-            )
-            assert result.bytes == 200_000
-            # The profile is the planner's grid: the route runs at its east→west link.
-            assert result.estimate.throughput_gbps == pytest.approx(0.04), given
-            # As root the gateways ran in the route's namespaces, which went with the stack.
-            assert router_seen, "a dispatched event came"
-            assert set(router_seen) == {root}, given
-            assert not router_namespace(0).exists()
-            assert not router_namespace(1).exists()
+    for file in (profile_file, "profile.json"):
+        with skyplane.SkyplaneClient(network_profile=file) as client:
+            assert client.network == ("shaped" if root else "unshaped"), file
+    with skyplane.SkyplaneClient(network_profile=PROFILE) as client:
+        assert client.network == ("shaped" if root else "unshaped")
+        router_seen: list[bool] = []
+        result = client.copy(
+            "local://py-net-src/a.bin",
+            "local://py-net-dst/shaped.bin",
+            on_progress=look_for_the_router(router_seen),
+        )
+        assert result.bytes == 200_000
+        # The profile is the planner's grid: the route runs at its east→west link.
+        assert result.estimate.throughput_gbps == pytest.approx(0.04)
+        # As root the gateways ran in the route's namespaces, which went with the stack.
+        assert router_seen, "a dispatched event came"
+        assert set(router_seen) == {root}
+        assert not router_namespace(0).exists()
+        assert not router_namespace(1).exists()
     assert (home.bucket("py-net-dst") / "shaped.bin").read_bytes() == (src / "a.bin").read_bytes()
     assert home.live_stacks() == []
 
