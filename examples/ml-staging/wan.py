@@ -16,7 +16,7 @@ and staging crosses it once, through the gateways. Each emulator has one address
 
 Names carry this process's pid (``spml<pid>…``): a run removes what a killed run left behind (names
 whose pid is gone), and never touches a name of a live process. Addresses are 10.217.0.0/28, used
-nowhere else by the project (the local cloud's are 10.213-10.215, bench:peers' 10.216).
+nowhere else by the project (the local cloud's are in 10.224.0.0/11, bench:peers' 10.216).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ REMOTE_REGION = "local:east"
 TRAINING_REGION = "local:west"
 S3_ADDRESS = "10.217.0.2"
 GCS_ADDRESS = "10.217.0.6"
+# Where every shaped stack of the local cloud puts its gateways (EMULATED_SPACE in components/local/network.ts).
+EMULATED_SPACE = "10.224.0.0/11"
 S3_PORT = 9000
 GCS_PORT = 4443
 #: What the emulators accept (any key does; these are the project's emulator credentials).
@@ -290,9 +292,9 @@ class Wan:
             _run(["ip", "-n", ns, "addr", "add", f"{storage_ip}/30", "dev", "gw"])
             _run(["ip", "-n", ns, "link", "set", "gw", "up"])
             _run(["ip", "-n", router, "route", "replace", f"{addr}/32", "via", storage_ip])
-            # The region's gateways: 10.213.<index + 1>.0/24 (components/local/network.ts).
-            index = list(self.profile["regions"]).index(region)
-            _run(["ip", "-n", ns, "route", "replace", f"10.213.{index + 1}.0/24", "via", router_ip])
+            # Gateways of every shaped stack live in EMULATED_SPACE (components/local/network.ts); only
+            # this router reaches them from here.
+            _run(["ip", "-n", ns, "route", "replace", EMULATED_SPACE, "via", router_ip])
 
     def down(self) -> None:
         """Stops the emulators (by their pids) and removes the namespaces and host links."""

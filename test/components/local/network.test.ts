@@ -7,6 +7,7 @@ import * as path from "node:path";
 import {
   addressBlock,
   downCommands,
+  EMULATED_SPACE,
   gatewaySubnet,
   hostConflicts,
   LocalNetworkProvider,
@@ -155,7 +156,13 @@ describe("components/local/network: the emulated WAN", function () {
       // 1,024 blocks, all different, all in 10.224.0.0/11.
       const blocks = [...Array(1024).keys()].map((slot) => addressBlock(slot.toString(16)).cidr);
       assert.equal(new Set(blocks).size, 1024);
-      assert.ok(blocks.every((b) => within(b, "10.224.0.0/11") && b.endsWith("/21")));
+      assert.ok(blocks.every((b) => within(b, EMULATED_SPACE) && b.endsWith("/21")));
+      // The ML example routes its storage namespaces to gateways of any stack through this range.
+      const wan = fs.readFileSync(
+        path.join(__dirname, "../../../../examples/ml-staging/wan.py"),
+        "utf8",
+      );
+      assert.ok(wan.includes(`EMULATED_SPACE = "${EMULATED_SPACE}"`), "wan.py's copy of the range");
       assert.throws(
         () => planNetwork({ ...wide, regions: [...all, "local:east"] }, many, "abcde"),
         /at most 6 regions/,
