@@ -43,7 +43,7 @@ REMOTE_REGION = "local:east"
 TRAINING_REGION = "local:west"
 S3_ADDRESS = "10.217.0.2"
 GCS_ADDRESS = "10.217.0.6"
-# Where every shaped stack of the local cloud puts its gateways (EMULATED_SPACE in components/local/network.ts).
+#: Where every shaped stack of the local cloud puts its gateways (components/local/network.ts).
 EMULATED_SPACE = "10.224.0.0/11"
 S3_PORT = 9000
 GCS_PORT = 4443
@@ -292,8 +292,7 @@ class Wan:
             _run(["ip", "-n", ns, "addr", "add", f"{storage_ip}/30", "dev", "gw"])
             _run(["ip", "-n", ns, "link", "set", "gw", "up"])
             _run(["ip", "-n", router, "route", "replace", f"{addr}/32", "via", storage_ip])
-            # Gateways of every shaped stack live in EMULATED_SPACE (components/local/network.ts); only
-            # this router reaches them from here.
+            # Gateways of every shaped stack live in EMULATED_SPACE; this router reaches them.
             _run(["ip", "-n", ns, "route", "replace", EMULATED_SPACE, "via", router_ip])
 
     def down(self) -> None:
