@@ -95,38 +95,64 @@ export class GatewayClient {
     await this.call("POST", "/shutdown");
   }
 
+  /**
+   * One request and its answer. A GET whose kept-alive connection turns out to have been closed by the
+   * gateway meanwhile (reset as it is reused: the request never reached it) is sent once more on a new
+   * connection; anything else fails as it is (a POST is never sent twice).
+   */
+  private async send(
+    method: string,
+    path: string,
+    payload: string | undefined,
+  ): Promise<{ status: number; text: string }> {
+    for (let attempt = 0; ; attempt++) {
+      let reused = false;
+      try {
+        return await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = https.request(
+            {
+              host: this.endpoint.host,
+              port: this.endpoint.controlPort,
+              path: `/api/v1${path}`,
+              method,
+              agent: this.agent,
+              headers: {
+                authorization: `Bearer ${this.token}`,
+                ...(payload ? { "content-type": "application/json" } : {}),
+              },
+              signal: AbortSignal.timeout(this.timeoutMs),
+            },
+            (res) => {
+              const parts: Buffer[] = [];
+              res.on("data", (d: Buffer) => parts.push(d));
+              res.on("end", () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  text: Buffer.concat(parts).toString("utf8"),
+                }),
+              );
+              res.on("error", reject);
+            },
+          );
+          req.on("error", reject);
+          req.on("socket", () => (reused = req.reusedSocket));
+          req.end(payload);
+        });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (method === "GET" && reused && e.code === "ECONNRESET" && attempt === 0) continue;
+        throw err;
+      }
+    }
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const where = `gateway ${this.endpoint.gatewayId} at ${this.endpoint.host}:${this.endpoint.controlPort}`;
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = https.request(
-          {
-            host: this.endpoint.host,
-            port: this.endpoint.controlPort,
-            path: `/api/v1${path}`,
-            method,
-            agent: this.agent,
-            headers: {
-              authorization: `Bearer ${this.token}`,
-              ...(payload ? { "content-type": "application/json" } : {}),
-            },
-            signal: AbortSignal.timeout(this.timeoutMs),
-          },
-          (res) => {
-            const parts: Buffer[] = [];
-            res.on("data", (d: Buffer) => parts.push(d));
-            res.on("end", () =>
-              resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }),
-            );
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end(payload);
-      }));
+      ({ status, text } = await this.send(method, path, payload));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       // A handshake that fails on the key: this is not the dataplane's gateway (or not its token).
