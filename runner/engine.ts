@@ -11,6 +11,7 @@ import type {
   PulumiFn,
   Stack,
 } from "@pulumi/pulumi/automation";
+import type { SemVer } from "semver";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type routeProgram from "../index";
 import type { ProvisionedGateway } from "../planner/topology";
@@ -146,6 +147,84 @@ export function engineEnv(
   return vars;
 }
 
+/**
+ * What `pulumi version` said of an engine binary, remembered in the home so that only the first engine
+ * of a process after an install runs it (it takes 0.2-0.5 s of a core while the SDK loads): the CLI's
+ * real path, size and modification time, with its version. A binary replaced since is asked again.
+ */
+interface RememberedVersion {
+  readonly cli: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly version: string;
+}
+
+function versionFile(home: HomeLayout): string {
+  return path.join(home.pulumiHome, "skyplane-engine-version.json");
+}
+
+/** The identity of the CLI under `root` (what a remembered version is keyed by), or undefined. */
+function cliIdentity(root: string): Omit<RememberedVersion, "version"> | undefined {
+  try {
+    const cli = fs.realpathSync(path.join(root, "bin", "pulumi"));
+    const st = fs.statSync(cli);
+    return { cli, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The engine's command without running `pulumi version`, when the home remembers the version of this
+ * very binary and it is the pinned one; else undefined (then PulumiCommand.get asks and checks it).
+ */
+async function knownCommand(root: string, home: HomeLayout): Promise<PulumiCommand | undefined> {
+  let stored: RememberedVersion;
+  try {
+    stored = JSON.parse(fs.readFileSync(versionFile(home), "utf8")) as RememberedVersion;
+  } catch {
+    return undefined;
+  }
+  const id = cliIdentity(root);
+  if (
+    !id ||
+    stored.version !== PULUMI_VERSION ||
+    stored.cli !== id.cli ||
+    stored.size !== id.size ||
+    stored.mtimeMs !== id.mtimeMs
+  )
+    return undefined;
+  // The SDK's own SemVer class (its typings hide both it and PulumiCommand's constructor), so that the
+  // workspace's feature checks compare versions exactly as after PulumiCommand.get.
+  const [{ PulumiCommand: Command }, { minimumVersion }] = await Promise.all([
+    import("@pulumi/pulumi/automation/cmd"),
+    import("@pulumi/pulumi/automation/minimumVersion") as Promise<unknown> as Promise<{
+      minimumVersion: SemVer;
+    }>,
+  ]);
+  const SemVerOf = minimumVersion.constructor as new (v: string) => SemVer;
+  const Make = Command as unknown as new (command: string, version: SemVer) => PulumiCommand;
+  return new Make(path.resolve(root, "bin", "pulumi"), new SemVerOf(stored.version));
+}
+
+/** Remembers the version of the CLI under `root` that `command` reported (best effort). */
+function rememberVersion(root: string, home: HomeLayout, command: PulumiCommand): void {
+  const id = cliIdentity(root);
+  const version = command.version?.toString();
+  if (!id || version !== PULUMI_VERSION) return;
+  const file = versionFile(home);
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(tmp, JSON.stringify({ ...id, version } satisfies RememberedVersion), {
+      mode: 0o600,
+    });
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true }); // asked again next time
+  }
+}
+
 /** A located engine bound to one skyplane home: opens route stacks with the project's defaults. */
 export class Engine {
   private constructor(
@@ -182,14 +261,17 @@ export class Engine {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
-    // `pulumi version` (which PulumiCommand.get runs) needs only this small module: the engine answers
-    // while the rest of the SDK loads.
-    const { PulumiCommand } = await import("@pulumi/pulumi/automation/cmd");
     const started = performance.now();
-    const version = PulumiCommand.get({ root });
-    const [sdk, command] = await Promise.all([loadSdk(), version]);
-    // Its time is until its answer was read, after the SDK had loaded.
-    const runs = [{ command: "version", ms: Math.round(performance.now() - started), at: started }];
+    const [sdk, known] = await Promise.all([loadSdk(), knownCommand(root, home)]);
+    const runs: EngineRun[] = [];
+    let command = known;
+    if (!command) {
+      // `pulumi version` (which PulumiCommand.get runs and checks) once per engine binary: remembered.
+      command = await sdk.automation.PulumiCommand.get({ root });
+      // Its time is until its answer was read, after the SDK had loaded.
+      runs.push({ command: "version", ms: Math.round(performance.now() - started), at: started });
+      rememberVersion(root, home, command);
+    }
     // The client's credentials reach the providers (and the programs) as their environment.
     return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, sdk, runs);
   }
@@ -242,11 +324,18 @@ export class Engine {
    * place that hands the Pulumi program to the Automation API.
    */
   async stack(name: string, program: PulumiFn = this.sdk.routeProgram): Promise<Stack> {
-    const { LocalWorkspace, StackAlreadyExistsError } = this.sdk.automation;
+    const { LocalWorkspace, Stack: StackClass, StackAlreadyExistsError } = this.sdk.automation;
     const args = { projectName: PROJECT_NAME, stackName: name, program };
     let stack: Stack | undefined;
-    // One engine run: `stack select` of a stack the backend holds, else `stack init`.
-    if (!this.exists(name)) {
+    if (this.exists(name)) {
+      // No engine run for a stack the backend holds: `pulumi stack select` would only make it the
+      // workspace's current stack, which nothing here relies on, since every command a Stack runs
+      // names its stack (`--stack`). A stack gone meanwhile fails the command that needs it.
+      const workspace = await LocalWorkspace.create({ ...this.workspaceOptions(), program });
+      const selected = Object.create(workspace, { selectStack: { value: async () => undefined } });
+      stack = await StackClass.select(name, selected as typeof workspace);
+    } else {
+      // One engine run: `stack init`.
       try {
         stack = await LocalWorkspace.createStack(args, this.workspaceOptions());
       } catch (err) {
