@@ -225,6 +225,39 @@ function rememberVersion(root: string, home: HomeLayout, command: PulumiCommand)
   }
 }
 
+/** `s` quoted for a POSIX shell. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The folder of the dynamic-provider plugin that skyplane's stacks use (named in their project settings,
+ * so the engine takes it before the one beside the CLI): a script, written into the home when missing or
+ * stale, that runs runner/provider-host.js on this process's Node. It starts in about half the time of
+ * the SDK's own plugin script, which runs Node twice and loads all of @pulumi/pulumi.
+ */
+export function providerPluginDir(home: HomeLayout): string {
+  const dir = path.join(home.pulumiHome, "skyplane-provider");
+  const file = path.join(dir, "pulumi-resource-pulumi-nodejs");
+  const host = path.join(__dirname, "provider-host.js");
+  const script =
+    "#!/bin/sh\n# skyplane's dynamic-provider plugin (written by runner/engine.ts).\n" +
+    `exec ${shellQuote(process.execPath)} ${shellQuote(host)} "$@"\n`;
+  let current: string | undefined;
+  try {
+    current = fs.readFileSync(file, "utf8");
+  } catch {
+    // not written yet
+  }
+  if (current !== script) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(tmp, script, { mode: 0o700 });
+    fs.renameSync(tmp, file);
+  }
+  return dir;
+}
+
 /** A located engine bound to one skyplane home: opens route stacks with the project's defaults. */
 export class Engine {
   private constructor(
@@ -301,8 +334,13 @@ export class Engine {
     return this.command.version?.toString() ?? "unknown";
   }
 
-  /** Options for a LocalWorkspace on this home: file backend, passphrase secrets, our program folder. */
+  /**
+   * Options for a LocalWorkspace on this home: file backend, passphrase secrets, our program folder, and
+   * skyplane's dynamic-provider plugin (`providerPluginDir`).
+   */
   workspaceOptions(): LocalWorkspaceOptions {
+    // Pulumi.yaml's `plugins` section, which the SDK's typings leave out (it writes the settings as given).
+    const plugins = { providers: [{ name: "pulumi-nodejs", path: providerPluginDir(this.home) }] };
     return {
       pulumiCommand: this.command,
       pulumiHome: this.home.pulumiHome,
@@ -313,6 +351,7 @@ export class Engine {
         runtime: "nodejs",
         main: packageRoot(),
         backend: { url: `file://${this.home.state}` },
+        ...{ plugins },
       },
       envVars: this.env,
     };
