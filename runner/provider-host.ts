@@ -1,4 +1,4 @@
-import * as Module from "node:module";
+import { Module } from "node:module";
 
 /*
  * The entry point of the engine's dynamic-provider plugin for skyplane's stacks: the process that runs
