@@ -201,8 +201,6 @@ export async function runTransferCommand(
   if (args.dryRun) return printTransferPlan(kind, args);
   const network = readProfile(args.profile);
   const client = new SkyplaneClient({ network });
-  // A cold route runs the engine for sure: its SDK loads while the plan is made and confirmed.
-  if (keepWarmSeconds(args) === 0) client.loadEngine();
   const plan = await planFor(kind, args, client);
   try {
     await printPlan(plan, args);

@@ -231,17 +231,7 @@ export class SkyplaneClient {
     return this.planAndRun({ ...req, sync: true });
   }
 
-  /**
-   * Starts loading the engine (the Pulumi SDK, the route program) in the background, for a job that is
-   * sure to run it (no warm route to take): it takes about a second, which planning and listing then
-   * hide. A failure is reported by the provision that needs the engine, not here.
-   */
-  loadEngine(): void {
-    this.openEngine().catch(() => undefined);
-  }
-
   private async planAndRun(req: CopyRequest & { sync?: boolean; delete?: boolean }) {
-    if (!req.keepWarmSeconds) this.loadEngine();
     const plan = await this.planCopy(req);
     try {
       return await this.run(plan, req);
