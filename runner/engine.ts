@@ -38,7 +38,7 @@ async function loadSdk() {
 
 /** One run of the engine's CLI: which command, and how long it took. */
 export interface EngineRun {
-  /** The command, e.g. `up`, `destroy`, `stack select`, `version`. */
+  /** The command, e.g. `up`, `destroy`, `stack init`, `version`. */
   readonly command: string;
   /** Wall time, ms. */
   readonly ms: number;
@@ -311,8 +311,8 @@ export class Engine {
 
   /**
    * Sets up the SDK's closure serialiser, which every `up` of a local route uses for its dynamic
-   * provider and which spends about 0.2 s on its first use: started before the engine runs that come
-   * first (`stack select`), whose wait it fills, it takes that time off the `up`. Once per engine.
+   * provider and which spends about 0.2 s on its first use: started as the `up` starts, it fills the
+   * time the engine's process takes to start and call the program. Once per engine.
    */
   warmUp(): Promise<void> {
     this.warm ??= this.sdk.pulumi.runtime.serializeFunction(() => undefined).then(() => undefined);
