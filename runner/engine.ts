@@ -278,8 +278,12 @@ export class Engine {
     const run = cmd.run.bind(command);
     cmd.run = async (args, ...rest) => {
       const started = performance.now();
+      const running = run(args, ...rest);
+      // Once an `up`'s process is spawned: the serialiser warms up while the engine starts, before it
+      // calls the program (whose own first serialisation waits for it, and would meet its error).
+      if (commandOf(args) === "up") this.warmUp().catch(() => undefined);
       try {
-        return await run(args, ...rest);
+        return await running;
       } finally {
         const ms = Math.round(performance.now() - started);
         runs.push({ command: commandOf(args), ms, at: started });
@@ -311,8 +315,8 @@ export class Engine {
 
   /**
    * Sets up the SDK's closure serialiser, which every `up` of a local route uses for its dynamic
-   * provider and which spends about 0.2 s on its first use: started as the `up` starts, it fills the
-   * time the engine's process takes to start and call the program. Once per engine.
+   * provider and which spends 0.2-1 s on its first use: started once an `up`'s process is spawned, it
+   * fills the time the engine takes to start and call the program. Once per engine.
    */
   warmUp(): Promise<void> {
     this.warm ??= this.sdk.pulumi.runtime.serializeFunction(() => undefined).then(() => undefined);

@@ -86,9 +86,6 @@ export interface RouteUpResult {
  */
 export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   const { engine, stackName } = r;
-  // In the time the engine's process starts, before it calls the program: the program's own first
-  // serialisation waits for it, and would meet any error it had.
-  engine.warmUp().catch(() => undefined);
   const stack = await engine.stack(stackName);
   const config = await engine.plainConfig(stack);
   const settings: Record<string, string> = {
