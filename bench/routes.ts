@@ -11,7 +11,8 @@ import type { JobResult } from "../runner";
  *
  *   cold:  the route provisioned and destroyed by every copy (the stack exists after the first run, as
  *          it does for a user's second copy on a route), with each step's wall time and engine runs:
- *          `provision` (engine runs: version, stack select, up), `transfer`, `teardown` (destroy), and
+ *          `provision` (engine runs: up; `version` and `stack init` only in the home's first), `transfer`,
+ *          `teardown` (destroy), and
  *          `rest` (node's start, planning, listing and verification: the wall time the others leave);
  *          target ≤ 3 s of wall time (issue 13, item 3);
  *   warm provision: `provision()` of a route kept warm (`--keep-warm 10m`), which runs no engine at all;

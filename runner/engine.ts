@@ -11,6 +11,7 @@ import type {
   PulumiFn,
   Stack,
 } from "@pulumi/pulumi/automation";
+import type { SemVer } from "semver";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type routeProgram from "../index";
 import type { ProvisionedGateway } from "../planner/topology";
@@ -37,7 +38,7 @@ async function loadSdk() {
 
 /** One run of the engine's CLI: which command, and how long it took. */
 export interface EngineRun {
-  /** The command, e.g. `up`, `destroy`, `stack select`, `version`. */
+  /** The command, e.g. `up`, `destroy`, `stack init`, `version`. */
   readonly command: string;
   /** Wall time, ms. */
   readonly ms: number;
@@ -146,6 +147,117 @@ export function engineEnv(
   return vars;
 }
 
+/**
+ * What `pulumi version` said of an engine binary, remembered in the home so that only the first engine
+ * of a process after an install runs it (it takes 0.2-0.5 s of a core while the SDK loads): the CLI's
+ * real path, size and modification time, with its version. A binary replaced since is asked again.
+ */
+interface RememberedVersion {
+  readonly cli: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly version: string;
+}
+
+function versionFile(home: HomeLayout): string {
+  return path.join(home.pulumiHome, "skyplane-engine-version.json");
+}
+
+/** The identity of the CLI under `root` (what a remembered version is keyed by), or undefined. */
+function cliIdentity(root: string): Omit<RememberedVersion, "version"> | undefined {
+  try {
+    const cli = fs.realpathSync(path.join(root, "bin", "pulumi"));
+    const st = fs.statSync(cli);
+    return { cli, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The engine's command without running `pulumi version`, when the home remembers the version of this
+ * very binary and it is the pinned one; else undefined (then PulumiCommand.get asks and checks it).
+ */
+async function knownCommand(root: string, home: HomeLayout): Promise<PulumiCommand | undefined> {
+  let stored: RememberedVersion;
+  try {
+    stored = JSON.parse(fs.readFileSync(versionFile(home), "utf8")) as RememberedVersion;
+  } catch {
+    return undefined;
+  }
+  const id = cliIdentity(root);
+  if (
+    !id ||
+    stored.version !== PULUMI_VERSION ||
+    stored.cli !== id.cli ||
+    stored.size !== id.size ||
+    stored.mtimeMs !== id.mtimeMs
+  )
+    return undefined;
+  // The SDK's own SemVer class (its typings hide both it and PulumiCommand's constructor), so that the
+  // workspace's feature checks compare versions exactly as after PulumiCommand.get.
+  const [{ PulumiCommand: Command }, { minimumVersion }] = await Promise.all([
+    import("@pulumi/pulumi/automation/cmd"),
+    import("@pulumi/pulumi/automation/minimumVersion") as Promise<unknown> as Promise<{
+      minimumVersion: SemVer;
+    }>,
+  ]);
+  const SemVerOf = minimumVersion.constructor as new (v: string) => SemVer;
+  const Make = Command as unknown as new (command: string, version: SemVer) => PulumiCommand;
+  return new Make(path.resolve(root, "bin", "pulumi"), new SemVerOf(stored.version));
+}
+
+/** Remembers the version of the CLI under `root` that `command` reported (best effort). */
+function rememberVersion(root: string, home: HomeLayout, command: PulumiCommand): void {
+  const id = cliIdentity(root);
+  const version = command.version?.toString();
+  if (!id || version !== PULUMI_VERSION) return;
+  const file = versionFile(home);
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(tmp, JSON.stringify({ ...id, version } satisfies RememberedVersion), {
+      mode: 0o600,
+    });
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true }); // asked again next time
+  }
+}
+
+/** `s` quoted for a POSIX shell. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The folder of the dynamic-provider plugin that skyplane's stacks use (named in their project settings,
+ * so the engine takes it before the one beside the CLI): a script, written into the home when missing or
+ * stale, that runs runner/provider-host.js on this process's Node. It starts in about half the time of
+ * the SDK's own plugin script, which runs Node twice and loads all of @pulumi/pulumi.
+ */
+export function providerPluginDir(home: HomeLayout): string {
+  const dir = path.join(home.pulumiHome, "skyplane-provider");
+  const file = path.join(dir, "pulumi-resource-pulumi-nodejs");
+  const host = path.join(__dirname, "provider-host.js");
+  const script =
+    "#!/bin/sh\n# skyplane's dynamic-provider plugin (written by runner/engine.ts).\n" +
+    `exec ${shellQuote(process.execPath)} ${shellQuote(host)} "$@"\n`;
+  let current: string | undefined;
+  try {
+    current = fs.readFileSync(file, "utf8");
+  } catch {
+    // not written yet
+  }
+  if (current !== script) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(tmp, script, { mode: 0o700 });
+    fs.renameSync(tmp, file);
+  }
+  return dir;
+}
+
 /** A located engine bound to one skyplane home: opens route stacks with the project's defaults. */
 export class Engine {
   private constructor(
@@ -166,8 +278,12 @@ export class Engine {
     const run = cmd.run.bind(command);
     cmd.run = async (args, ...rest) => {
       const started = performance.now();
+      const running = run(args, ...rest);
+      // Once an `up`'s process is spawned: the serialiser warms up while the engine starts, before it
+      // calls the program (whose own first serialisation waits for it, and would meet its error).
+      if (commandOf(args) === "up") this.warmUp().catch(() => undefined);
       try {
-        return await run(args, ...rest);
+        return await running;
       } finally {
         const ms = Math.round(performance.now() - started);
         runs.push({ command: commandOf(args), ms, at: started });
@@ -182,22 +298,25 @@ export class Engine {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
-    // `pulumi version` (which PulumiCommand.get runs) needs only this small module: the engine answers
-    // while the rest of the SDK loads.
-    const { PulumiCommand } = await import("@pulumi/pulumi/automation/cmd");
     const started = performance.now();
-    const version = PulumiCommand.get({ root });
-    const [sdk, command] = await Promise.all([loadSdk(), version]);
-    // Its time is until its answer was read, after the SDK had loaded.
-    const runs = [{ command: "version", ms: Math.round(performance.now() - started), at: started }];
+    const [sdk, known] = await Promise.all([loadSdk(), knownCommand(root, home)]);
+    const runs: EngineRun[] = [];
+    let command = known;
+    if (!command) {
+      // `pulumi version` (which PulumiCommand.get runs and checks) once per engine binary: remembered.
+      command = await sdk.automation.PulumiCommand.get({ root });
+      // Its time is until its answer was read, after the SDK had loaded.
+      runs.push({ command: "version", ms: Math.round(performance.now() - started), at: started });
+      rememberVersion(root, home, command);
+    }
     // The client's credentials reach the providers (and the programs) as their environment.
     return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, sdk, runs);
   }
 
   /**
    * Sets up the SDK's closure serialiser, which every `up` of a local route uses for its dynamic
-   * provider and which spends about 0.2 s on its first use: started before the engine runs that come
-   * first (`stack select`), whose wait it fills, it takes that time off the `up`. Once per engine.
+   * provider and which spends 0.2-1 s on its first use: started once an `up`'s process is spawned, it
+   * fills the time the engine takes to start and call the program. Once per engine.
    */
   warmUp(): Promise<void> {
     this.warm ??= this.sdk.pulumi.runtime.serializeFunction(() => undefined).then(() => undefined);
@@ -219,8 +338,13 @@ export class Engine {
     return this.command.version?.toString() ?? "unknown";
   }
 
-  /** Options for a LocalWorkspace on this home: file backend, passphrase secrets, our program folder. */
+  /**
+   * Options for a LocalWorkspace on this home: file backend, passphrase secrets, our program folder, and
+   * skyplane's dynamic-provider plugin (`providerPluginDir`).
+   */
   workspaceOptions(): LocalWorkspaceOptions {
+    // Pulumi.yaml's `plugins` section, which the SDK's typings leave out (it writes the settings as given).
+    const plugins = { providers: [{ name: "pulumi-nodejs", path: providerPluginDir(this.home) }] };
     return {
       pulumiCommand: this.command,
       pulumiHome: this.home.pulumiHome,
@@ -231,6 +355,7 @@ export class Engine {
         runtime: "nodejs",
         main: packageRoot(),
         backend: { url: `file://${this.home.state}` },
+        ...{ plugins },
       },
       envVars: this.env,
     };
@@ -242,11 +367,18 @@ export class Engine {
    * place that hands the Pulumi program to the Automation API.
    */
   async stack(name: string, program: PulumiFn = this.sdk.routeProgram): Promise<Stack> {
-    const { LocalWorkspace, StackAlreadyExistsError } = this.sdk.automation;
+    const { LocalWorkspace, Stack: StackClass, StackAlreadyExistsError } = this.sdk.automation;
     const args = { projectName: PROJECT_NAME, stackName: name, program };
     let stack: Stack | undefined;
-    // One engine run: `stack select` of a stack the backend holds, else `stack init`.
-    if (!this.exists(name)) {
+    if (this.exists(name)) {
+      // No engine run for a stack the backend holds: `pulumi stack select` would only make it the
+      // workspace's current stack, which nothing here relies on, since every command a Stack runs
+      // names its stack (`--stack`). A stack gone meanwhile fails the command that needs it.
+      const workspace = await LocalWorkspace.create({ ...this.workspaceOptions(), program });
+      const selected = Object.create(workspace, { selectStack: { value: async () => undefined } });
+      stack = await StackClass.select(name, selected as typeof workspace);
+    } else {
+      // One engine run: `stack init`.
       try {
         stack = await LocalWorkspace.createStack(args, this.workspaceOptions());
       } catch (err) {

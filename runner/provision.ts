@@ -21,8 +21,8 @@ import {
 } from "./route-record";
 
 /*
- * A route's stack brought up through the engine, in as few engine runs as it takes: `stack select`
- * (or `stack init`) and the `up` itself. Plain config is written to the stack's settings file, the
+ * A route's stack brought up through the engine, in as few engine runs as it takes: the `up` itself
+ * (and `stack init` for a stack the backend does not hold yet). Plain config is written to the stack's settings file, the
  * dataplane's secrets go to the program directly, the gateways come back from the program, and a stack
  * that holds nothing is not refreshed first.
  */
@@ -86,7 +86,6 @@ export interface RouteUpResult {
  */
 export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   const { engine, stackName } = r;
-  const warming = engine.warmUp(); // in the time the engine selects the stack
   const stack = await engine.stack(stackName);
   const config = await engine.plainConfig(stack);
   const settings: Record<string, string> = {
@@ -145,7 +144,6 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
   // Whatever happens next, the record no longer describes the gateways: written again once they answer.
   removeRouteRecord(r.home, stackName);
   let gateways: ProvisionedGateway[] | undefined;
-  await warming;
   try {
     // The guardrails (policy/) are enforced on every provision: a violation stops it before it is made.
     gateways = await engine.up(

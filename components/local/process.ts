@@ -179,11 +179,20 @@ export class LocalProcess extends pulumi.dynamic.Resource {
   /** What it wrote to `readyFile`. */
   declare readonly ready: pulumi.Output<Record<string, unknown> | undefined>;
 
-  constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
+  /**
+   * `provider` may be shared by the processes of one program run (`LocalDataplane` does), so that the
+   * SDK serialises its closure once rather than once per process (a few hundred ms each). Never share
+   * one across runs: the SDK caches a provider's serialisation per instance as an Output of the run
+   * that made it, which a later inline run in the same process must not reuse.
+   */
+  constructor(
+    name: string,
+    args: LocalProcessArgs,
+    opts?: pulumi.CustomResourceOptions,
+    provider: LocalProcessProvider = new LocalProcessProvider(),
+  ) {
     super(
-      // A provider per resource: the SDK caches a provider's serialisation per instance as an Output
-      // of the run that made it, which a later inline run in the same process must not reuse.
-      new LocalProcessProvider(),
+      provider,
       name,
       { ...args, pid: undefined, startTime: undefined, ready: undefined },
       // The environment carries the dataplane's token and key: keep it encrypted in the state.

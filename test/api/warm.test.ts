@@ -102,7 +102,8 @@ describe("api: warm routes", function () {
     assert.equal(report.reason, "gateway-gone");
     assert.deepEqual(
       report.engineRuns.map((r) => r.command),
-      ["stack select", "up"],
+      ["up"],
+      "the stack exists and the engine's version is known: its update alone",
     );
     const after = gatewayPids(home);
     assert.notEqual(after["local-west-0"], before["local-west-0"], "a new gateway");

@@ -1,0 +1,99 @@
+import * as assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { deferredModule, deferredModules } from "../../runner/provider-host";
+import { providerPluginDir } from "../../runner/engine";
+import { ensureHome } from "../../runner/home";
+
+const HOST = path.resolve(__dirname, "../../runner/provider-host.js");
+
+describe("runner/provider-host", () => {
+  it("loads a deferred module on its first use, and answers as __importStar and __importDefault expect", () => {
+    let loads = 0;
+    const cjs = Object.assign(() => "called", { version: "1.2.3" });
+    const stand = deferredModule(() => {
+      loads++;
+      return cjs;
+    }) as Record<string, unknown>;
+    assert.equal(stand.__esModule, true);
+    assert.equal(loads, 0, "nothing loaded by the interop helpers' first look");
+    assert.equal(stand.version, "1.2.3");
+    assert.equal(loads, 1);
+    assert.equal(stand.default, cjs, "a CommonJS module is its own default export");
+    assert.ok("version" in stand);
+    assert.deepEqual(Object.keys(stand), ["version"]);
+    assert.equal(loads, 1, "loaded once");
+    const esm = deferredModule(() => ({ __esModule: true, default: 7, named: 8 })) as {
+      default: number;
+      named: number;
+    };
+    assert.deepEqual([esm.default, esm.named], [7, 8]);
+  });
+
+  it("defers the SDK's closure-serialiser modules in the provider process until something uses them", () => {
+    assert.deepEqual([...deferredModules].sort(), [
+      "@npmcli/arborist",
+      "normalize-package-data",
+      "typescript",
+    ]);
+    // In a process of its own: the hook replaces Module._load for the whole process.
+    const script = `
+      const { deferRequires, deferredModules } = require(${JSON.stringify(HOST)});
+      deferRequires(deferredModules);
+      const loaded = () => Object.keys(require.cache).some((f) => f.includes("/node_modules/typescript/"));
+      require("@pulumi/pulumi/runtime");
+      const before = loaded();
+      const ts = require("typescript");
+      const version = ts.version;
+      console.log(JSON.stringify({ before, after: loaded(), version }));`;
+    const r = spawnSync(process.execPath, ["-e", script], {
+      cwd: path.resolve(__dirname, "../../.."),
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const seen = JSON.parse(r.stdout) as { before: boolean; after: boolean; version: string };
+    assert.equal(seen.before, false, "the SDK's runtime loaded without TypeScript");
+    assert.equal(seen.after, true, "TypeScript loaded on first use");
+    assert.match(seen.version, /^\d+\.\d+\.\d+/);
+  });
+
+  describe("the plugin script", () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-plugin-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("is written into the home, owner-only, and again when it is stale", () => {
+      const home = ensureHome(path.join(dir, "h"));
+      const plugin = path.join(providerPluginDir(home), "pulumi-resource-pulumi-nodejs");
+      assert.equal(path.dirname(plugin), path.join(home.pulumiHome, "skyplane-provider"));
+      assert.equal(fs.statSync(plugin).mode & 0o777, 0o700);
+      const text = fs.readFileSync(plugin, "utf8");
+      assert.ok(text.includes(`'${process.execPath}' '${HOST}' "$@"`), text);
+      fs.writeFileSync(plugin, "#!/bin/sh\nexit 1\n");
+      providerPluginDir(home);
+      assert.equal(fs.readFileSync(plugin, "utf8"), text, "rewritten");
+    });
+
+    it("serves the dynamic provider: it prints the port it listens on", async () => {
+      const home = ensureHome(path.join(dir, "h"));
+      const plugin = path.join(providerPluginDir(home), "pulumi-resource-pulumi-nodejs");
+      // The engine's address is only dialled back for logs; the provider serves before it needs it.
+      const child = spawn(plugin, ["127.0.0.1:1"], {
+        cwd: path.resolve(__dirname, "../../.."),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      try {
+        const port = await new Promise<number>((resolve, reject) => {
+          child.stdout.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+          child.once("error", reject);
+          child.once("exit", (code) => reject(new Error(`the plugin exited with ${code}`)));
+        });
+        assert.ok(Number.isInteger(port) && port > 0, `port ${port}`);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+  });
+});
