@@ -1,13 +1,14 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as inspector from "node:inspector";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { SkyplaneClient } from "../runner";
 import { DEFAULT_TRANSFER_OPTIONS, runTransfer } from "../runner/transfer";
 import { homeLayout } from "../common/paths";
-import { startDataplane, LoopbackDataplane } from "./loopback";
+import { cpuProfileArgs, startDataplane, LoopbackDataplane } from "./loopback";
 
 /*
  * npm run bench:relay — copies one object of 64 MiB parts from a local bucket to another through a
@@ -18,7 +19,13 @@ import { startDataplane, LoopbackDataplane } from "./loopback";
  * 4 GiB object and reports the gateways' peak RSS (VmHWM).
  *
  * SKYPLANE_BENCH_GIB sets the size of the throughput object (default 2); SKYPLANE_BENCH_ROUNDS the
- * rounds per configuration (default 2; the best round counts: this machine is shared and noisy).
+ * rounds per configuration (default 2; the best round counts: this machine is shared and noisy);
+ * SKYPLANE_BENCH_CONFIGS which parts run (default "aes-256-gcm,plain,memory").
+ *
+ * SKYPLANE_BENCH_CPU_PROF=DIR profiles every process of the data path: both gateways, the runner (this
+ * process, while its transfers run) and both baseline processes, into DIR/<config>/ (east-0, west-0,
+ * runner, baseline-send, baseline-receive .cpuprofile); `node dist/bench/cpu-profile.js DIR/<config>`
+ * summarises them. Profiling slows every process: take ratios from a run without it.
  */
 
 const MiB = 1024 * 1024;
@@ -68,7 +75,11 @@ class Baseline {
     private readonly received: AsyncIterator<string>,
   ) {}
 
-  static async start(encrypt: boolean, connections: number): Promise<Baseline> {
+  static async start(
+    encrypt: boolean,
+    connections: number,
+    profileDir?: string,
+  ): Promise<Baseline> {
     const script = path.join(__dirname, "baseline-copy.js");
     // The key reaches the processes in their environment, never on a command line.
     const env = {
@@ -76,16 +87,19 @@ class Baseline {
       SKYPLANE_BASELINE_KEY: encrypt ? crypto.randomBytes(32).toString("hex") : "",
     };
     const stdio = ["pipe", "pipe", "inherit"] as ("pipe" | "inherit")[];
-    const receiver = spawn(process.execPath, [script, "receive", String(connections)], {
-      env,
-      stdio,
-    });
+    const prof = (name: string) => (profileDir ? cpuProfileArgs(profileDir, name) : []);
+    const receiver = spawn(
+      process.execPath,
+      [...prof("baseline-receive"), script, "receive", String(connections)],
+      { env, stdio },
+    );
     const received = lines(receiver);
     const port = (await expect(received, "port ", "receiver")).split(" ")[1];
-    const sender = spawn(process.execPath, [script, "send", port, String(connections)], {
-      env,
-      stdio,
-    });
+    const sender = spawn(
+      process.execPath,
+      [...prof("baseline-send"), script, "send", port, String(connections)],
+      { env, stdio },
+    );
     const sent = lines(sender);
     await expect(sent, "connected", "sender");
     return new Baseline(sender, receiver, sent, received);
@@ -142,9 +156,39 @@ async function ours(
   }
 }
 
+/** Profiles this process (the runner) from `start()` until `stop()` writes `dir/runner.cpuprofile`. */
+class RunnerProfile {
+  private readonly session = new inspector.Session();
+
+  constructor(private readonly dir: string) {}
+
+  private post(method: string): Promise<unknown> {
+    return new Promise((resolve, reject) =>
+      this.session.post(method, (err, result) => (err ? reject(err) : resolve(result))),
+    );
+  }
+
+  async start(): Promise<void> {
+    this.session.connect();
+    await this.post("Profiler.enable");
+    await this.post("Profiler.start");
+  }
+
+  async stop(): Promise<void> {
+    const { profile } = (await this.post("Profiler.stop")) as { profile: unknown };
+    this.session.disconnect();
+    fs.mkdirSync(this.dir, { recursive: true });
+    fs.writeFileSync(path.join(this.dir, "runner.cpuprofile"), JSON.stringify(profile));
+  }
+}
+
 async function main(): Promise<void> {
   const gib = Number(process.env.SKYPLANE_BENCH_GIB ?? 2);
   const rounds = Number(process.env.SKYPLANE_BENCH_ROUNDS ?? 2);
+  const parts = (process.env.SKYPLANE_BENCH_CONFIGS ?? "aes-256-gcm,plain,memory").split(",");
+  const profileRoot = process.env.SKYPLANE_BENCH_CPU_PROF
+    ? path.resolve(process.env.SKYPLANE_BENCH_CPU_PROF)
+    : undefined;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-bench-"));
   const bytes = gib * GiB;
   const cpuStart = process.cpuUsage();
@@ -152,14 +196,20 @@ async function main(): Promise<void> {
     const srcFile = path.join(homeLayout(home).buckets, "src", "big.bin");
     await writeObject(srcFile, bytes);
     for (const encrypt of [true, false]) {
+      const config = encrypt ? "aes-256-gcm" : "plain";
+      if (!parts.includes(config)) continue;
+      const profileDir = profileRoot ? path.join(profileRoot, config) : undefined;
       const dp = await startDataplane({
         home,
         encrypt,
         compress: "none",
         connections: CONNECTIONS,
+        cpuProfileDir: profileDir,
       });
       const out = path.join(home, "baseline.out");
-      const base = await Baseline.start(encrypt, CONNECTIONS);
+      const base = await Baseline.start(encrypt, CONNECTIONS, profileDir);
+      const runnerProfile = profileDir ? new RunnerProfile(profileDir) : undefined;
+      await runnerProfile?.start();
       try {
         const file = () => base.round(bytes, srcFile, out);
         const memory = () => base.round(bytes);
@@ -189,7 +239,7 @@ async function main(): Promise<void> {
         console.log(
           JSON.stringify({
             bench: "relay",
-            config: encrypt ? "aes-256-gcm" : "plain",
+            config,
             objectGiB: gib,
             partMiB: 64,
             connections: CONNECTIONS,
@@ -209,12 +259,16 @@ async function main(): Promise<void> {
               baseline: Math.round(warm.file),
               memoryBaseline: Math.round(warm.memory),
             },
+            load: os.loadavg().map((l) => Number(l.toFixed(2))),
+            ...(profileDir ? { cpuProfiles: profileDir } : {}),
           }),
         );
       } finally {
+        await runnerProfile?.stop();
         await Promise.all([dp.stop(), base.stop()]);
       }
     }
+    if (!parts.includes("memory")) return;
     // Memory: a single 4 GiB object through the gateways; VmHWM is the peak resident set of each.
     fs.rmSync(srcFile);
     const big = 4 * GiB;
@@ -239,6 +293,7 @@ async function main(): Promise<void> {
         sourcePeakRssMiB: m.rss[0],
         destPeakRssMiB: m.rss[1],
         limitMiB: 512,
+        load: os.loadavg().map((l) => Number(l.toFixed(2))),
         runnerCpuSeconds: Number(
           ((process.cpuUsage(cpuStart).user + process.cpuUsage(cpuStart).system) / 1e6).toFixed(1),
         ),
