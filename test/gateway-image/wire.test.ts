@@ -216,6 +216,36 @@ describe("gateway-image/wire", () => {
       await assert.rejects(decode(h, keys, 1), /too large/);
     });
 
+    it("rejects a frame whose bytes do not have the CRC-32 the sender claims, though its tag is right", async () => {
+      // The receiver's CRC-32 runs piece by piece as they are decoded (7 bytes at a time here); the
+      // run of sevens lets zstd shrink the body.
+      const raw = Buffer.concat([randomBytes(3000), Buffer.alloc(3000, 7), randomBytes(3000)]);
+      const req = { ...vectors.meta, length: raw.length, objectSize: raw.length };
+      let seq = 0;
+      for (const compress of ["none", "zstd"] as const) {
+        for (const encrypt of [true, false]) {
+          const ok = await encodeFrame(req, [raw], crc32(raw), { compress, encrypt }, keys, seq);
+          const good = Buffer.concat([ok.head, ...ok.payload]);
+          assert.equal((decodeHeader(good).flags & 2) !== 0, compress === "zstd");
+          assert.ok((await decode(good, keys, seq)).raw.equals(raw), `${compress} ${encrypt}`);
+          const lie = await encodeFrame(
+            req,
+            [raw],
+            crc32(raw) ^ 1,
+            { compress, encrypt },
+            keys,
+            seq,
+          );
+          await assert.rejects(
+            decode(Buffer.concat([lie.head, ...lie.payload]), keys, seq),
+            /frame checksum mismatch/,
+            `${compress}, ${encrypt ? "encrypted" : "plain"}`,
+          );
+          seq++;
+        }
+      }
+    });
+
     it("rejects an encrypted frame with the wrong key", async () => {
       const wrong = connectionKeys(vectors.token, Buffer.alloc(32, 0x22), serverNonce, clientNonce);
       await assert.rejects(decode(frame(), wrong, 1), /failed authentication/);
