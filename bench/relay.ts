@@ -20,7 +20,9 @@ import { cpuProfileArgs, startDataplane, LoopbackDataplane } from "./loopback";
  *
  * SKYPLANE_BENCH_GIB sets the size of the throughput object (default 2); SKYPLANE_BENCH_ROUNDS the
  * rounds per configuration (default 2; the best round counts: this machine is shared and noisy);
- * SKYPLANE_BENCH_CONFIGS which parts run (default "aes-256-gcm,plain,memory").
+ * SKYPLANE_BENCH_CONFIGS which parts run (default "aes-256-gcm,plain,memory");
+ * SKYPLANE_BENCH_GATEWAY_MAIN another build's gateway daemon (its dist/gateway-image/daemon/main.js), to
+ * set an earlier version beside this one on the same machine.
  *
  * SKYPLANE_BENCH_CPU_PROF=DIR profiles every process of the data path: both gateways, the runner (this
  * process, while its transfers run) and both baseline processes, into DIR/<config>/ (east-0, west-0,
@@ -36,6 +38,36 @@ const CONNECTIONS = Number(process.env.SKYPLANE_BENCH_CONNECTIONS ?? 2);
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** CPU seconds (user and system, every thread) that process `pid` has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14, 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** CPU seconds each of `pids` used while `work` ran, by name. */
+async function cpuOf<T>(
+  pids: Record<string, number>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const result = await work();
+  const cpu = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - before[k]]),
+  );
+  return { result, cpu };
+}
+
+/** A round's rate and the CPU seconds per GiB of each process on its path. */
+interface Round {
+  readonly mbps: number;
+  readonly cpu: Record<string, number>;
 }
 
 async function writeObject(file: string, bytes: number): Promise<void> {
@@ -105,20 +137,24 @@ class Baseline {
     return new Baseline(sender, receiver, sent, received);
   }
 
-  /** MB/s of one round: `input` (a file, or undefined: memory) into `out` (a file, or undefined). */
-  async round(bytes: number, input?: string, out?: string): Promise<number> {
+  /** One round: `input` (a file, or undefined: memory) into `out` (a file, or undefined). */
+  async round(bytes: number, input?: string, out?: string): Promise<Round> {
     this.receiver.stdin?.write(`round ${out ?? "-"}\n`);
     await expect(this.received, "ready", "receiver");
-    const start = process.hrtime.bigint();
-    this.sender.stdin?.write(`go ${input ?? "-"} ${bytes}\n`);
-    await expect(this.received, "done", "receiver");
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    await expect(this.sent, "sent", "sender");
+    const pids = { send: this.sender.pid as number, receive: this.receiver.pid as number };
+    const { result: seconds, cpu } = await cpuOf(pids, async () => {
+      const start = process.hrtime.bigint();
+      this.sender.stdin?.write(`go ${input ?? "-"} ${bytes}\n`);
+      await expect(this.received, "done", "receiver");
+      const s = Number(process.hrtime.bigint() - start) / 1e9;
+      await expect(this.sent, "sent", "sender");
+      return s;
+    });
     if (out) {
       if (fs.statSync(out).size !== bytes) throw new Error("baseline copy is incomplete");
       fs.rmSync(out);
     }
-    return bytes / MiB / seconds;
+    return { mbps: bytes / MiB / seconds, cpu: perGiB(cpu, bytes) };
   }
 
   async stop(): Promise<void> {
@@ -131,29 +167,45 @@ class Baseline {
   }
 }
 
-/** Copies big.bin through a running dataplane; returns MB/s and the gateways' peak RSS so far. */
+/** CPU seconds per GiB moved, rounded. */
+function perGiB(cpu: Record<string, number>, bytes: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(cpu).map(([k, v]) => [k, Number(((v * GiB) / bytes).toFixed(2))]),
+  );
+}
+
+/** Copies big.bin through a running dataplane; its rate, CPU and the gateways' peak RSS so far. */
 async function ours(
   dp: LoopbackDataplane,
   bytes: number,
-): Promise<{ mbps: number; rss: [number, number] }> {
+): Promise<Round & { rss: [number, number] }> {
   try {
     const plan = await new SkyplaneClient({ home: dp.home }).planCopy({
       src: "local://src/big.bin",
       dst: "local://dst/big.bin",
     });
-    const result = await runTransfer(
-      plan,
-      { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
-      { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 50 },
+    const pids = { source: dp.source.info.pid, dest: dp.dest.info.pid, runner: process.pid };
+    const { result, cpu } = await cpuOf(pids, () =>
+      runTransfer(
+        plan,
+        { sources: [dp.client], stores: { home: dp.home }, dstRegion: "local:west" },
+        { ...DEFAULT_TRANSFER_OPTIONS, pollIntervalMs: 50 },
+      ),
     );
     if (result.bytes !== bytes) throw new Error(`moved ${result.bytes} of ${bytes} bytes`);
     return {
       mbps: bytes / MiB / result.seconds,
+      cpu: perGiB(cpu, bytes),
       rss: [peakRssMiB(dp.source.info.pid), peakRssMiB(dp.dest.info.pid)],
     };
   } finally {
     await dp.dst.delete("big.bin");
   }
+}
+
+/** The round with the best rate. */
+function best(rounds: readonly Round[]): Round {
+  return rounds.reduce((a, b) => (b.mbps > a.mbps ? b : a));
 }
 
 /** Profiles this process (the runner) from `start()` until `stop()` writes `dir/runner.cpuprofile`. */
@@ -205,6 +257,7 @@ async function main(): Promise<void> {
         compress: "none",
         connections: CONNECTIONS,
         cpuProfileDir: profileDir,
+        main: process.env.SKYPLANE_BENCH_GATEWAY_MAIN,
       });
       const out = path.join(home, "baseline.out");
       const base = await Baseline.start(encrypt, CONNECTIONS, profileDir);
@@ -217,10 +270,10 @@ async function main(): Promise<void> {
         // a dataplane moves many objects over its life, and the benchmark compares steady states.
         const warm = {
           ours: (await ours(dp, bytes)).mbps,
-          file: await file(),
-          memory: await memory(),
+          file: (await file()).mbps,
+          memory: (await memory()).mbps,
         };
-        const seen: { ours: number[]; file: number[]; memory: number[] } = {
+        const seen: { ours: Round[]; file: Round[]; memory: Round[] } = {
           ours: [],
           file: [],
           memory: [],
@@ -228,13 +281,14 @@ async function main(): Promise<void> {
         for (let r = 0; r < rounds; r++) {
           // Alternate which goes first, so that neither always gets the warmer page cache.
           if (r % 2 === 0) seen.file.push(await file());
-          seen.ours.push((await ours(dp, bytes)).mbps);
+          seen.ours.push(await ours(dp, bytes));
           if (r % 2 === 1) seen.file.push(await file());
           seen.memory.push(await memory());
         }
-        const best = Math.max(...seen.ours);
-        const fileBest = Math.max(...seen.file);
-        const memoryBest = Math.max(...seen.memory);
+        const top = { ours: best(seen.ours), file: best(seen.file), memory: best(seen.memory) };
+        const bestMBps = top.ours.mbps;
+        const fileBest = top.file.mbps;
+        const memoryBest = top.memory.mbps;
         const r3 = (x: number) => Number(x.toFixed(3));
         console.log(
           JSON.stringify({
@@ -243,21 +297,28 @@ async function main(): Promise<void> {
             objectGiB: gib,
             partMiB: 64,
             connections: CONNECTIONS,
-            throughputMBps: Math.round(best),
+            throughputMBps: Math.round(bestMBps),
             baselineMBps: Math.round(fileBest),
             memoryBaselineMBps: Math.round(memoryBest),
-            ratio: r3(best / fileBest),
-            memoryRatio: r3(best / memoryBest),
+            ratio: r3(bestMBps / fileBest),
+            memoryRatio: r3(bestMBps / memoryBest),
             target: { ratio: 0.8, ...(encrypt ? { memoryRatio: 0.5 } : {}) },
             rounds: {
-              ours: seen.ours.map(Math.round),
-              baseline: seen.file.map(Math.round),
-              memoryBaseline: seen.memory.map(Math.round),
+              ours: seen.ours.map((x) => Math.round(x.mbps)),
+              baseline: seen.file.map((x) => Math.round(x.mbps)),
+              memoryBaseline: seen.memory.map((x) => Math.round(x.mbps)),
             },
             warmup: {
               ours: Math.round(warm.ours),
               baseline: Math.round(warm.file),
               memoryBaseline: Math.round(warm.memory),
+            },
+            // CPU seconds per GiB of each process in the best round of each: what a busy machine's
+            // wall-clock rates hide (every thread counts, the gateways' file and socket work too).
+            cpuSecondsPerGiB: {
+              ours: top.ours.cpu,
+              baseline: top.file.cpu,
+              memoryBaseline: top.memory.cpu,
             },
             load: os.loadavg().map((l) => Number(l.toFixed(2))),
             ...(profileDir ? { cpuProfiles: profileDir } : {}),
@@ -279,7 +340,7 @@ async function main(): Promise<void> {
       compress: "none",
       connections: CONNECTIONS,
     });
-    let m: { mbps: number; rss: [number, number] };
+    let m: Round & { rss: [number, number] };
     try {
       m = await ours(dp, big);
     } finally {
