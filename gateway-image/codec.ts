@@ -191,14 +191,18 @@ export async function readFrameStart(
 /**
  * Decodes the payload of a frame: deciphers pieces as they arrive (or feeds a plain body to the tag),
  * checks the tag, decompresses within the declared length, and checks length and CRC. Resolves to the
- * raw chunk as pieces in order (the socket's own buffers, or the decipher's output: nothing is copied
- * into one big buffer), or rejects with WireError if anything is off; in that case every payload byte
- * has still been consumed, so the stream stays in step.
+ * raw chunk as pieces in order (the socket's own buffers, or the decipher's output), or rejects with
+ * WireError if anything is off; in that case every payload byte has still been consumed, so the stream
+ * stays in step. With `into` (at least rawLength bytes, e.g. a pooled buffer), a body without zstd is
+ * gathered into it instead, each piece copied while it is still in the cache, and the chunk is one view
+ * of it: the many small buffers a socket and a decipher make then die young, rather than living as long
+ * as the chunk and leaving the garbage collector to find them.
  */
 export async function readFramePayload(
   start: FrameStart,
   stream: (n: number, onPiece: (p: Buffer) => void) => Promise<void>,
   keys: ConnectionKeys,
+  into?: Buffer,
 ): Promise<Buffer[]> {
   const { header } = start;
   const encrypted = (header.flags & FLAG_ENCRYPTED) !== 0;
@@ -217,10 +221,21 @@ export async function readFramePayload(
   // Without zstd the body is the raw chunk: its CRC-32 is taken of each piece as it is decoded, while
   // the piece is still in the processor's cache, rather than in a second pass over the whole chunk.
   const zstd = (header.flags & FLAG_ZSTD) !== 0;
+  const gather = !zstd && into !== undefined && into.length >= header.rawLength ? into : undefined;
   let crc = 0;
+  let gathered = 0; // bytes decoded, gathered or not
   const keep = (plain: Buffer) => {
-    body.push(plain);
-    if (!zstd) crc = crc32(plain, crc);
+    if (gather) {
+      // Past rawLength nothing is copied; the length check below rejects the frame.
+      if (gathered + plain.length <= gather.length) {
+        plain.copy(gather, gathered);
+        crc = crc32(gather.subarray(gathered, gathered + plain.length), crc);
+      }
+    } else {
+      body.push(plain);
+      if (!zstd) crc = crc32(plain, crc);
+    }
+    gathered += plain.length;
   };
   await stream(header.payloadLength, (piece) => {
     const bodyPart = piece.subarray(0, Math.max(0, Math.min(piece.length, bodyLength - at)));
@@ -260,7 +275,8 @@ export async function readFramePayload(
       throw new WireError("frame payload is not valid zstd");
     }
   }
-  const rawLength = body.reduce((n, p) => n + p.length, 0);
+  if (gather) body = gathered > 0 ? [gather.subarray(0, Math.min(gathered, gather.length))] : [];
+  const rawLength = gather ? gathered : body.reduce((n, p) => n + p.length, 0);
   if (rawLength !== header.rawLength) {
     throw new WireError(`frame decodes to ${rawLength} bytes, header says ${header.rawLength}`);
   }

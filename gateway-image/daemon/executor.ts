@@ -216,6 +216,7 @@ export class GatewayExecutor {
         this.source = { op: root, sink: this.build(root.next) };
       } else if (root.op === "receive") {
         const sink = this.build(root.next);
+        const receiveBudget = new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024);
         this.receiver = new DataServer({
           token: runtime.token,
           key: runtime.key,
@@ -226,7 +227,8 @@ export class GatewayExecutor {
           },
           onFrame: () => this.stats.framesReceived++,
           onProblem: runtime.log,
-          budget: new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024),
+          budget: receiveBudget,
+          pool: new BufferPool(receiveBudget.capacity),
         });
       }
     }

@@ -39,7 +39,8 @@ async function decode(
   frame: Buffer,
   keys: ConnectionKeys,
   seq: number,
-): Promise<{ raw: Buffer; meta: unknown; flags: number }> {
+  into?: Buffer,
+): Promise<{ raw: Buffer; pieces: Buffer[]; meta: unknown; flags: number }> {
   let at = 0;
   const read = async (n: number) => {
     if (at + n > frame.length) throw new Error("short frame");
@@ -60,9 +61,15 @@ async function decode(
       }
     },
     keys,
+    into,
   );
   assert.equal(at, frame.length, "the whole frame is consumed");
-  return { raw: Buffer.concat(raw), meta: parseMeta(start), flags: start.header.flags };
+  return {
+    raw: Buffer.concat(raw),
+    pieces: raw,
+    meta: parseMeta(start),
+    flags: start.header.flags,
+  };
 }
 
 /** Decodes a whole batch frame held in memory: its chunks and each one's raw bytes. */
@@ -228,6 +235,12 @@ describe("gateway-image/wire", () => {
           const good = Buffer.concat([ok.head, ...ok.payload]);
           assert.equal((decodeHeader(good).flags & 2) !== 0, compress === "zstd");
           assert.ok((await decode(good, keys, seq)).raw.equals(raw), `${compress} ${encrypt}`);
+          // Gathered into a buffer of the receiver's (without zstd): one view of it, the same bytes.
+          const into = Buffer.alloc(raw.length);
+          const gathered = await decode(good, keys, seq, into);
+          assert.ok(gathered.raw.equals(raw));
+          assert.equal(gathered.pieces.length, 1);
+          assert.equal(gathered.pieces[0].buffer === into.buffer, compress === "none");
           const lie = await encodeFrame(
             req,
             [raw],
@@ -236,11 +249,23 @@ describe("gateway-image/wire", () => {
             keys,
             seq,
           );
-          await assert.rejects(
-            decode(Buffer.concat([lie.head, ...lie.payload]), keys, seq),
-            /frame checksum mismatch/,
-            `${compress}, ${encrypt ? "encrypted" : "plain"}`,
+          const lieFrame = Buffer.concat([lie.head, ...lie.payload]);
+          for (const buffer of [undefined, Buffer.alloc(raw.length)])
+            await assert.rejects(
+              decode(lieFrame, keys, seq, buffer),
+              /frame checksum mismatch/,
+              `${compress}, ${encrypt ? "encrypted" : "plain"}, ${buffer ? "gathered" : "as pieces"}`,
+            );
+          // A header that declares less than the body holds: never written past the buffer, rejected.
+          const short = Buffer.from(good);
+          short.writeBigUInt64BE(BigInt(raw.length - 1000), 36);
+          const metaEnd = 64 + short.readUInt32BE(24);
+          short.writeUInt32BE(
+            crc32(short.subarray(64, metaEnd), crc32(short.subarray(0, 60))) >>> 0,
+            60,
           );
+          const small = Buffer.alloc(raw.length - 1000);
+          await assert.rejects(decode(short, keys, seq, small), WireError);
           seq++;
         }
       }
