@@ -36,6 +36,14 @@ export interface LocalGatewayOptions {
   readonly env?: Record<string, string>;
   /** The daemon's entry script, e.g. an unpacked gateway bundle's main.js (run from its folder); default the compiled daemon. */
   readonly main?: string;
+  /** Node flags for this daemon (after SKYPLANE_GATEWAY_NODE_ARGS), e.g. ["--cpu-prof"]. */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** Node flags that write a CPU profile of a process to `dir/<name>.cpuprofile` when it exits. */
+export function cpuProfileArgs(dir: string, name: string): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
 }
 
 /** A running gateway process started by `startLocalGateway`. */
@@ -61,6 +69,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   fs.rmSync(infoFile, { force: true });
   const [cmd, daemon, ...args] = gatewayCommand(programFile, infoFile, opts);
   args.unshift(opts.main ?? daemon);
+  args.unshift(...(opts.nodeArgs ?? []));
   // Node flags for the daemon, e.g. SKYPLANE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   args.unshift(...(process.env.SKYPLANE_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []));
   const log = fs.openSync(logFile, "a", 0o600);
@@ -135,6 +144,8 @@ export interface LoopbackOptions {
   readonly env?: Record<string, string>;
   /** Both daemons' entry script (LocalGatewayOptions.main); default the compiled daemon. */
   readonly main?: string;
+  /** Write each gateway's CPU profile into this folder when it stops (`east-0.cpuprofile`, `west-0.cpuprofile`). */
+  readonly cpuProfileDir?: string;
 }
 
 /** The program of gateway east-0: read local://src, send to west-0 at `port` on loopback. */
@@ -195,6 +206,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     extraArgs: opts.destArgs,
     env: opts.env,
     main: opts.main,
+    nodeArgs: opts.cpuProfileDir ? cpuProfileArgs(opts.cpuProfileDir, "west-0") : undefined,
   }).finally(() => {
     if (nodeArgs === undefined) delete process.env.SKYPLANE_GATEWAY_NODE_ARGS;
     else process.env.SKYPLANE_GATEWAY_NODE_ARGS = nodeArgs;
@@ -208,6 +220,7 @@ export async function startDataplane(opts: LoopbackOptions = {}): Promise<Loopba
     extraArgs: opts.sourceArgs,
     env: opts.env,
     main: opts.main,
+    nodeArgs: opts.cpuProfileDir ? cpuProfileArgs(opts.cpuProfileDir, "east-0") : undefined,
   });
   const client = new GatewayClient(
     { gatewayId: "east-0", host: "127.0.0.1", controlPort: source.info.controlPort },

@@ -19,7 +19,7 @@ import {
   WireError,
 } from "./wire";
 import { zstdDecodedBound } from "./zstd-bound";
-import { crc32Of } from "../stores/checksum";
+import { crc32, crc32Of } from "../stores/checksum";
 import { SkyplaneError } from "../errors";
 
 /*
@@ -191,14 +191,18 @@ export async function readFrameStart(
 /**
  * Decodes the payload of a frame: deciphers pieces as they arrive (or feeds a plain body to the tag),
  * checks the tag, decompresses within the declared length, and checks length and CRC. Resolves to the
- * raw chunk as pieces in order (the socket's own buffers, or the decipher's output: nothing is copied
- * into one big buffer), or rejects with WireError if anything is off; in that case every payload byte
- * has still been consumed, so the stream stays in step.
+ * raw chunk as pieces in order (the socket's own buffers, or the decipher's output), or rejects with
+ * WireError if anything is off; in that case every payload byte has still been consumed, so the stream
+ * stays in step. With `into` (at least rawLength bytes, e.g. a pooled buffer), a body without zstd is
+ * gathered into it instead, each piece copied while it is still in the cache, and the chunk is one view
+ * of it: the many small buffers a socket and a decipher make then die young, rather than living as long
+ * as the chunk and leaving the garbage collector to find them.
  */
 export async function readFramePayload(
   start: FrameStart,
   stream: (n: number, onPiece: (p: Buffer) => void) => Promise<void>,
   keys: ConnectionKeys,
+  into?: Buffer,
 ): Promise<Buffer[]> {
   const { header } = start;
   const encrypted = (header.flags & FLAG_ENCRYPTED) !== 0;
@@ -214,15 +218,34 @@ export async function readFramePayload(
     sequenceIv(header.seq),
   );
   decipher.setAAD(frameAad(start.headerBytes, start.meta));
+  // Without zstd the body is the raw chunk: its CRC-32 is taken of each piece as it is decoded, while
+  // the piece is still in the processor's cache, rather than in a second pass over the whole chunk.
+  const zstd = (header.flags & FLAG_ZSTD) !== 0;
+  const gather = !zstd && into !== undefined && into.length >= header.rawLength ? into : undefined;
+  let crc = 0;
+  let gathered = 0; // bytes decoded, gathered or not
+  const keep = (plain: Buffer) => {
+    if (gather) {
+      // Past rawLength nothing is copied; the length check below rejects the frame.
+      if (gathered + plain.length <= gather.length) {
+        plain.copy(gather, gathered);
+        crc = crc32(gather.subarray(gathered, gathered + plain.length), crc);
+      }
+    } else {
+      body.push(plain);
+      if (!zstd) crc = crc32(plain, crc);
+    }
+    gathered += plain.length;
+  };
   await stream(header.payloadLength, (piece) => {
     const bodyPart = piece.subarray(0, Math.max(0, Math.min(piece.length, bodyLength - at)));
     if (bodyPart.length) {
       if (encrypted) {
         const plain = decipher.update(bodyPart);
-        if (plain.length) body.push(plain);
+        if (plain.length) keep(plain);
       } else {
         decipher.setAAD(bodyPart);
-        body.push(bodyPart);
+        keep(bodyPart);
       }
     }
     if (bodyPart.length < piece.length)
@@ -232,11 +255,11 @@ export async function readFramePayload(
   decipher.setAuthTag(tag);
   try {
     const last = decipher.final();
-    if (last.length) body.push(last);
+    if (last.length) keep(last);
   } catch {
     throw new WireError("frame failed authentication (corrupted or forged)");
   }
-  if (header.flags & FLAG_ZSTD) {
+  if (zstd) {
     const packed = body.length === 1 ? body[0] : Buffer.concat(body);
     // The binding decompresses whole buffers without a limit: what the blocks can decode to is
     // checked first, so a small frame cannot make the gateway hold far more than it declared.
@@ -252,11 +275,13 @@ export async function readFramePayload(
       throw new WireError("frame payload is not valid zstd");
     }
   }
-  const rawLength = body.reduce((n, p) => n + p.length, 0);
+  if (gather) body = gathered > 0 ? [gather.subarray(0, Math.min(gathered, gather.length))] : [];
+  const rawLength = gather ? gathered : body.reduce((n, p) => n + p.length, 0);
   if (rawLength !== header.rawLength) {
     throw new WireError(`frame decodes to ${rawLength} bytes, header says ${header.rawLength}`);
   }
-  if (crc32Of(body) >>> 0 !== header.rawCrc) throw new WireError("frame checksum mismatch");
+  if ((zstd ? crc32Of(body) : crc) >>> 0 !== header.rawCrc)
+    throw new WireError("frame checksum mismatch");
   return body;
 }
 

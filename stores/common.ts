@@ -162,9 +162,12 @@ export abstract class CloudStore {
     key: string,
     range?: { offset: number; length: number },
     into?: Buffer,
+    onRead?: (piece: Buffer) => void,
   ): Promise<Buffer> {
     if (range && range.length === 0) return Buffer.alloc(0);
-    return intoBuffer(await this.read(key, range), into);
+    const data = intoBuffer(await this.read(key, range), into);
+    if (data.length > 0) onRead?.(data);
+    return data;
   }
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {

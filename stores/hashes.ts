@@ -28,27 +28,47 @@ export type MultipartHash =
   /** The store reports no hash of a multipart object (Azure's committed block lists). */
   | "none";
 
+/**
+ * The part hashes in `algs` of bytes fed in order, piece by piece: a reader hands each piece over as
+ * it lands, while it is still in the processor's cache, rather than hashing the whole run afterwards.
+ */
+export class PartHasher {
+  private crc?: number;
+  private readonly md5?: crypto.Hash;
+  private readonly crc32c?: Crc32c;
+
+  constructor(algs: readonly PartHash[]) {
+    if (algs.includes("crc32")) this.crc = 0;
+    if (algs.includes("md5")) this.md5 = crypto.createHash("md5");
+    // The AWS SDK's CRC-32C (table-driven JavaScript): Node has no native CRC-32C.
+    if (algs.includes("crc32c")) this.crc32c = new Crc32c();
+  }
+
+  /** Takes the next piece. */
+  update(piece: Uint8Array): void {
+    if (this.crc !== undefined) this.crc = crc32(piece, this.crc);
+    this.md5?.update(piece);
+    this.crc32c?.update(piece);
+  }
+
+  /** The hashes of every piece taken. */
+  async digest(): Promise<Hashes> {
+    const out: Hashes = {};
+    if (this.crc !== undefined) out.crc32 = hex32(this.crc);
+    if (this.md5) out.md5 = this.md5.digest("hex");
+    if (this.crc32c) out.crc32c = Buffer.from(await this.crc32c.digest()).toString("hex");
+    return out;
+  }
+}
+
 /** The part hashes in `algs` of `data` (pieces taken in order). */
 export async function hashParts(
   algs: readonly PartHash[],
   data: readonly Uint8Array[],
 ): Promise<Hashes> {
-  const out: Hashes = {};
-  for (const alg of new Set(algs)) {
-    if (alg === "crc32") {
-      out.crc32 = hex32(data.reduce((c, p) => crc32(p, c), 0));
-    } else if (alg === "md5") {
-      const h = crypto.createHash("md5");
-      for (const p of data) h.update(p);
-      out.md5 = h.digest("hex");
-    } else {
-      // The AWS SDK's CRC-32C (table-driven JavaScript): Node has no native CRC-32C.
-      const h = new Crc32c();
-      for (const p of data) h.update(p);
-      out.crc32c = Buffer.from(await h.digest()).toString("hex");
-    }
-  }
-  return out;
+  const h = new PartHasher(algs);
+  for (const p of data) h.update(p);
+  return h.digest();
 }
 
 /** The first algorithm both sides report, with both values; undefined when they share none. */

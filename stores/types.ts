@@ -123,9 +123,17 @@ export interface ObjectStore {
   hashes(key: string): Promise<Hashes | undefined>;
   /**
    * The object's bytes, or `length` bytes from `offset`. With `into` (at least that long), the bytes are
-   * read into it and a view of it is returned, so that callers can reuse buffers.
+   * read into it and a view of it is returned, so that callers can reuse buffers. `onRead` is handed
+   * every byte returned exactly once, in order, as views of the returned buffer: piece by piece as they
+   * land where the store reads in pieces (so that a caller hashes them while they are in the processor's
+   * cache), or all at once before the call resolves.
    */
-  get(key: string, range?: { offset: number; length: number }, into?: Buffer): Promise<Buffer>;
+  get(
+    key: string,
+    range?: { offset: number; length: number },
+    into?: Buffer,
+    onRead?: (piece: Buffer) => void,
+  ): Promise<Buffer>;
   /** Writes a whole object; readers see the old object or the new one, never a part. */
   put(key: string, data: WriteData, opts?: WriteOptions): Promise<ObjectInfo>;
   /**

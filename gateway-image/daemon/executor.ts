@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { crc32, formatCrc } from "../../stores/checksum";
 import { LocalStore } from "../../stores/local";
-import { hashMismatches, hashParts, Hashes, sharesHash } from "../../stores/hashes";
+import { hashMismatches, hashParts, Hashes, PartHasher, sharesHash } from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
 import pLimit from "p-limit";
@@ -216,6 +216,7 @@ export class GatewayExecutor {
         this.source = { op: root, sink: this.build(root.next) };
       } else if (root.op === "receive") {
         const sink = this.build(root.next);
+        const receiveBudget = new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024);
         this.receiver = new DataServer({
           token: runtime.token,
           key: runtime.key,
@@ -226,7 +227,8 @@ export class GatewayExecutor {
           },
           onFrame: () => this.stats.framesReceived++,
           onProblem: runtime.log,
-          budget: new ByteBudget(runtime.maxReceiveBytes ?? 256 * 1024 * 1024),
+          budget: receiveBudget,
+          pool: new BufferPool(receiveBudget.capacity),
         });
       }
     }
@@ -321,19 +323,36 @@ export class GatewayExecutor {
       const store = this.store(bucket);
       await confine(store, req.id, req.srcKey);
       lease = req.length >= 1 << 20 ? this.pool.acquire(req.length) : undefined;
+      // The CRC-32 and the hashes asked for are taken of each piece as it lands, still in the cache.
+      let crc = 0;
+      let hashed = 0;
+      const hasher = req.hashes?.length ? new PartHasher(req.hashes) : undefined;
       const raw =
         req.length === 0
           ? Buffer.alloc(0)
-          : await store.get(req.srcKey, { offset: req.offset, length: req.length }, lease?.data);
+          : await store.get(
+              req.srcKey,
+              { offset: req.offset, length: req.length },
+              lease?.data,
+              (piece) => {
+                crc = crc32(piece, crc);
+                hasher?.update(piece);
+                hashed += piece.length;
+              },
+            );
       if (raw.length !== req.length) {
         throw new SkyplaneError(
           "SOURCE_CHANGED",
           `source object ${req.srcKey} changed: read ${raw.length} bytes at ${req.offset}, expected ${req.length}`,
         );
       }
+      if (hashed !== raw.length)
+        throw new SkyplaneError(
+          "UNREACHABLE",
+          `the store handed over ${hashed} of the ${raw.length} bytes it read of ${req.srcKey}`,
+        );
       this.stats.bytesRead += raw.length;
-      const crc = crc32(raw);
-      const hashes = req.hashes?.length ? await hashParts(req.hashes, [raw]) : undefined;
+      const hashes = await hasher?.digest();
       const stored = await sink.handle(req, [raw], crc);
       this.record(req.id, "done", undefined, formatCrc(crc), hashes, stored);
     } catch (err) {

@@ -13,14 +13,18 @@ import {
   failureMessage,
   FLAG_BATCH,
   FLAG_ENCRYPTED,
+  FLAG_ZSTD,
   okMessage,
   resultsMessage,
   Stored,
   verifyAuth,
   WireError,
 } from "../wire";
-import { ByteBudget } from "./memory";
+import { BufferPool, ByteBudget } from "./memory";
 import { SocketReader } from "./socket-reader";
+
+/** Chunks at least this large are gathered into a pooled buffer (DataServerOptions.pool). */
+const GATHER_BYTES = 1 << 20;
 
 /**
  * What the receiver hands each verified chunk to; resolves once the chunk is written or forwarded, to
@@ -54,6 +58,11 @@ export interface DataServerOptions {
   readonly pipelineBytes?: number;
   /** Bounds the bytes of received chunks held at once, over all connections. */
   readonly budget?: ByteBudget;
+  /**
+   * Lends the buffers that large chunks (1 MiB or more, one to a frame, without zstd) are gathered
+   * into as they are deciphered; each goes back once the handler is done with its chunk.
+   */
+  readonly pool?: BufferPool;
   /** Called for each frame rejected as corrupt and each connection dropped. */
   readonly onProblem?: (what: string) => void;
   /** Called for each frame verified, with the number of chunks it holds. */
@@ -173,6 +182,14 @@ export class DataServer {
         const held = Math.max(start.header.rawLength, start.header.payloadLength);
         await this.opts.budget?.acquire(held);
         const batch = (start.header.flags & FLAG_BATCH) !== 0;
+        const lease =
+          !batch && !(start.header.flags & FLAG_ZSTD) && start.header.rawLength >= GATHER_BYTES
+            ? this.opts.pool?.acquire(start.header.rawLength)
+            : undefined;
+        const release = () => {
+          lease?.release();
+          this.opts.budget?.release(held);
+        };
         let chunks: Array<{ req: ChunkRequest; raw: Buffer[]; crc: number }> | undefined;
         let problem: string | undefined;
         try {
@@ -184,18 +201,23 @@ export class DataServer {
             chunks = meta.chunks.map((req, i) => ({ req, raw: raws[i], crc: meta.crcs[i] }));
           } else {
             const req = parseMeta(start);
-            const raw = await readFramePayload(start, (n, f) => reader.stream(n, f), keys);
+            const raw = await readFramePayload(
+              start,
+              (n, f) => reader.stream(n, f),
+              keys,
+              lease?.data,
+            );
             chunks = [{ req, raw, crc: start.header.rawCrc }];
           }
         } catch (err) {
           if (!(err instanceof WireError)) {
-            this.opts.budget?.release(held);
+            release();
             throw err;
           }
           problem = err.message;
         }
         if (problem !== undefined || !chunks) {
-          this.opts.budget?.release(held);
+          release();
           this.opts.onProblem?.(`rejected chunk ${start.header.chunkId}: ${problem}`);
           ack(AckStatus.Rejected, start.header.chunkId, failureMessage(problem ?? "corrupt"));
           continue;
@@ -226,7 +248,8 @@ export class DataServer {
         void work.finally(() => {
           pending.delete(work);
           pendingBytes -= size;
-          this.opts.budget?.release(held);
+          // Every handler is done with the chunk: its buffer can be lent again.
+          release();
         });
         // Small chunks overlap many at a time; large ones a couple, which bounds memory.
         while (

@@ -46,6 +46,8 @@ const META = ".skyplane";
 const BUCKET_FILE = "bucket.json";
 /** Mode of an object (and of skyplane's records) when the write names none. */
 const FILE_MODE = 0o600;
+/** Bytes read at a time when a reader looks at each piece (`get`'s onRead), and when read back. */
+const READ_PIECE = 1 << 20;
 /** Mode of every folder the store creates. */
 const DIR_MODE = 0o700;
 
@@ -203,6 +205,7 @@ export class LocalStore implements ObjectStore {
     key: string,
     range?: { offset: number; length: number },
     into?: Buffer,
+    onRead?: (piece: Buffer) => void,
   ): Promise<Buffer> {
     const file = this.objectPath(key);
     let fh: fsp.FileHandle;
@@ -219,8 +222,11 @@ export class LocalStore implements ObjectStore {
         into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        // In pieces when someone looks at the bytes: each is handed over while still in the cache.
+        const want = onRead ? Math.min(READ_PIECE, length - done) : length - done;
+        const { bytesRead } = await fh.read(buf, done, want, offset + done);
         if (bytesRead === 0) break;
+        onRead?.(buf.subarray(done, done + bytesRead));
         done += bytesRead;
       }
       return done === length ? buf : buf.subarray(0, done);
@@ -644,7 +650,7 @@ export class LocalStore implements ObjectStore {
 /** CRC-32 of `length` bytes read back through `fh` from `offset`, a MiB at a time. */
 async function crcOfHandle(fh: fsp.FileHandle, offset: number, length: number): Promise<number> {
   if (length === 0) return 0;
-  const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
+  const buf = Buffer.allocUnsafe(Math.min(length, READ_PIECE));
   let crc = 0;
   for (let done = 0; done < length;) {
     const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done);

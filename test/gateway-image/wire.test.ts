@@ -39,7 +39,8 @@ async function decode(
   frame: Buffer,
   keys: ConnectionKeys,
   seq: number,
-): Promise<{ raw: Buffer; meta: unknown; flags: number }> {
+  into?: Buffer,
+): Promise<{ raw: Buffer; pieces: Buffer[]; meta: unknown; flags: number }> {
   let at = 0;
   const read = async (n: number) => {
     if (at + n > frame.length) throw new Error("short frame");
@@ -60,9 +61,15 @@ async function decode(
       }
     },
     keys,
+    into,
   );
   assert.equal(at, frame.length, "the whole frame is consumed");
-  return { raw: Buffer.concat(raw), meta: parseMeta(start), flags: start.header.flags };
+  return {
+    raw: Buffer.concat(raw),
+    pieces: raw,
+    meta: parseMeta(start),
+    flags: start.header.flags,
+  };
 }
 
 /** Decodes a whole batch frame held in memory: its chunks and each one's raw bytes. */
@@ -214,6 +221,54 @@ describe("gateway-image/wire", () => {
       const h = frame();
       h.writeUInt32BE(1 << 30, 24); // metadata length beyond the limit
       await assert.rejects(decode(h, keys, 1), /too large/);
+    });
+
+    it("rejects a frame whose bytes do not have the CRC-32 the sender claims, though its tag is right", async () => {
+      // The receiver's CRC-32 runs piece by piece as they are decoded (7 bytes at a time here); the
+      // run of sevens lets zstd shrink the body.
+      const raw = Buffer.concat([randomBytes(3000), Buffer.alloc(3000, 7), randomBytes(3000)]);
+      const req = { ...vectors.meta, length: raw.length, objectSize: raw.length };
+      let seq = 0;
+      for (const compress of ["none", "zstd"] as const) {
+        for (const encrypt of [true, false]) {
+          const ok = await encodeFrame(req, [raw], crc32(raw), { compress, encrypt }, keys, seq);
+          const good = Buffer.concat([ok.head, ...ok.payload]);
+          assert.equal((decodeHeader(good).flags & 2) !== 0, compress === "zstd");
+          assert.ok((await decode(good, keys, seq)).raw.equals(raw), `${compress} ${encrypt}`);
+          // Gathered into a buffer of the receiver's (without zstd): one view of it, the same bytes.
+          const into = Buffer.alloc(raw.length);
+          const gathered = await decode(good, keys, seq, into);
+          assert.ok(gathered.raw.equals(raw));
+          assert.equal(gathered.pieces.length, 1);
+          assert.equal(gathered.pieces[0].buffer === into.buffer, compress === "none");
+          const lie = await encodeFrame(
+            req,
+            [raw],
+            crc32(raw) ^ 1,
+            { compress, encrypt },
+            keys,
+            seq,
+          );
+          const lieFrame = Buffer.concat([lie.head, ...lie.payload]);
+          for (const buffer of [undefined, Buffer.alloc(raw.length)])
+            await assert.rejects(
+              decode(lieFrame, keys, seq, buffer),
+              /frame checksum mismatch/,
+              `${compress}, ${encrypt ? "encrypted" : "plain"}, ${buffer ? "gathered" : "as pieces"}`,
+            );
+          // A header that declares less than the body holds: never written past the buffer, rejected.
+          const short = Buffer.from(good);
+          short.writeBigUInt64BE(BigInt(raw.length - 1000), 36);
+          const metaEnd = 64 + short.readUInt32BE(24);
+          short.writeUInt32BE(
+            crc32(short.subarray(64, metaEnd), crc32(short.subarray(0, 60))) >>> 0,
+            60,
+          );
+          const small = Buffer.alloc(raw.length - 1000);
+          await assert.rejects(decode(short, keys, seq, small), WireError);
+          seq++;
+        }
+      }
     });
 
     it("rejects an encrypted frame with the wrong key", async () => {

@@ -106,6 +106,20 @@ export function storeConformance(name: string, target: ConformanceTarget): void 
       assert.ok(
         (await store.get("dir/a.bin", { offset: 10, length: 5 })).equals(data.subarray(10, 15)),
       );
+      // A reader that looks at the bytes as they land gets each once, in order, as views of the result.
+      const big = crypto.randomBytes(2_500_000);
+      await store.put("dir/big.bin", big);
+      for (const [range, into] of [
+        [{ offset: 7, length: 2_400_000 }, Buffer.alloc(2_400_010)],
+        [undefined, undefined],
+      ] as const) {
+        const seen: Buffer[] = [];
+        const got = await store.get("dir/big.bin", range, into, (p) => seen.push(Buffer.from(p)));
+        const want = range ? big.subarray(range.offset, range.offset + range.length) : big;
+        assert.ok(got.equals(want));
+        assert.ok(Buffer.concat(seen).equals(want), "every byte once, in order");
+        assert.ok(seen.every((p) => p.length > 0));
+      }
       await store.put("empty", Buffer.alloc(0));
       assert.equal((await store.head("empty"))?.size, 0);
       assert.equal((await store.get("empty")).length, 0);

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -273,6 +274,25 @@ describe("stores/local", () => {
     await Promise.all(keys.map((k) => limit(() => store.put(k, Buffer.from(k)))));
     assert.deepEqual(fs.readdirSync(folder).sort(), [...keys].sort());
     assert.equal((await store.get("k499")).toString(), "k499");
+  });
+
+  it("hands a reader that looks at the bytes each piece of at most 1 MiB as it is read", async () => {
+    const store = await LocalStore.createBucket("pieces", path.join(home, "pieces"), "local:east");
+    const data = crypto.randomBytes(2_500_000);
+    await store.put("k", data);
+    const into = Buffer.alloc(data.length);
+    const seen: Buffer[] = [];
+    const got = await store.get("k", { offset: 0, length: data.length }, into, (p) => {
+      // Each piece is the returned buffer's own memory, already filled when it is handed over.
+      assert.equal(p.buffer, into.buffer);
+      seen.push(Buffer.from(p));
+    });
+    assert.ok(got.equals(data));
+    assert.deepEqual(
+      seen.map((p) => p.length),
+      [1 << 20, 1 << 20, data.length - 2 * (1 << 20)],
+    );
+    assert.ok(Buffer.concat(seen).equals(data));
   });
 
   it("recomputes the checksum of a file changed behind its back", async () => {
