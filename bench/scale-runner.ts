@@ -28,20 +28,35 @@ async function main(): Promise<void> {
   const client = new SkyplaneClient({ home });
   const start = process.hrtime.bigint();
   const since = () => Number(process.hrtime.bigint() - start) / 1e9;
+  // SKYPLANE_BENCH_SCALE_TRACE=FILE: objects done, the heap and RSS every second, appended to FILE.
+  let done = 0;
+  const traceFile = process.env.SKYPLANE_BENCH_SCALE_TRACE;
+  const trace = traceFile
+    ? setInterval(() => {
+        const m = process.memoryUsage();
+        const mib = (n: number) => Math.round(n / 2 ** 20);
+        fs.appendFileSync(
+          traceFile,
+          `${since().toFixed(1)} s: ${done} objects; rss ${mib(m.rss)} heapUsed ${mib(m.heapUsed)} heapTotal ${mib(m.heapTotal)} MiB\n`,
+        );
+      }, 1000)
+    : undefined;
   const marks: Record<string, number> = {};
   const result = await client.copy({
     src,
     dst,
     recursive: true,
-    keepWarmSeconds: 600,
+    keepWarmSeconds: 3 * 3600, // as the warm-up: a warm gateway ends at its expiry, copy or not
     onProgress: (p) =>
       p.on((e) => {
         if (e.type === "dispatched") marks.firstDispatched ??= since();
         // The first object written at the destination: its bytes counted there, or its ack.
         if (e.type === "landed" || e.type === "chunk_done") marks.firstLanded ??= since();
+        if (e.type === "object_done") done++;
       }),
   });
   const copySeconds = since();
+  clearInterval(trace);
   const runDir = path.join(homeLayout(home).run, stack);
   const gateways = Object.fromEntries(
     fs.readdirSync(runDir).map((f) => {

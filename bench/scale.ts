@@ -139,10 +139,15 @@ async function run(n: number): Promise<void> {
   try {
     // The route, kept warm by a copy of one object between the same buckets (untimed).
     await skyplane(
-      ["cp", `local://${name}/${keyOf(0)}`, `local://${dstName}/warm-up`, "-y"].concat([
+      // Kept warm longer than any copy here: a warm gateway ends at its expiry, mid-copy or not.
+      [
+        "cp",
+        `local://${name}/${keyOf(0)}`,
+        `local://${dstName}/warm-up`,
+        "-y",
         "--keep-warm",
-        "10m",
-      ]),
+        "3h",
+      ],
     );
     fs.rmSync(path.join(dstRoot, "warm-up"), { force: true });
     const r = await timed(

@@ -173,7 +173,7 @@ export async function runTransfer(
     // Windows overlap: the next is chunked and dispatched while earlier ones finish, complete their
     // uploads and verify, with at most two windows' objects between dispatch and verification.
     const budget = new ObjectBudget(2 * opts.windowObjects);
-    const windows: Array<Promise<void>> = [];
+    const windows = new Set<Promise<void>>(); // those still finishing
     let failure: unknown;
     const failed = () => {
       if (failure !== undefined) throw failure;
@@ -227,7 +227,8 @@ export async function runTransfer(
           outcomes?.fail(err); // the windows still out end with it
         })
         .finally(() => budget.release(window.length));
-      windows.push(finished);
+      windows.add(finished);
+      void finished.then(() => windows.delete(finished));
       await dispatch(chunks, sources, opts, progress, outcomes);
       failed();
       if (!planned && listing.complete) {
@@ -423,6 +424,8 @@ class Outcomes {
   private readonly cursors: number[];
   /** The chunks out: request and window, by chunk id. */
   private readonly out = new Map<string, { chunk: ChunkRequest; pending: Pending }>();
+  /** The windows not settled yet (a failed chunk leaves `out` but keeps its window here). */
+  private readonly windows = new Set<Pending>();
   private readonly failures: string[] = [];
   private error?: unknown;
   private wake?: () => void;
@@ -451,6 +454,7 @@ class Outcomes {
         reject,
       };
       if (chunks.length === 0) resolve(pending.outcome);
+      else this.windows.add(pending);
       for (const chunk of chunks) this.out.set(chunk.id, { chunk, pending });
       const wake = this.wake;
       this.wake = undefined;
@@ -467,12 +471,8 @@ class Outcomes {
   fail(err: unknown): void {
     this.error ??= err;
     this.stop();
-    const settled = new Set<Pending>();
-    for (const { pending } of this.out.values()) {
-      if (settled.has(pending)) continue;
-      settled.add(pending);
-      pending.reject(this.error);
-    }
+    for (const pending of this.windows) pending.reject(this.error);
+    this.windows.clear();
     this.out.clear();
   }
 
@@ -529,7 +529,10 @@ class Outcomes {
       const held = e.stored?.[this.dstBucket];
       if (held && !c.part) pending.outcome.stored.set(c.dstKey, held);
       this.progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
-      if (--pending.remaining === 0) pending.resolve(pending.outcome);
+      if (--pending.remaining === 0) {
+        this.windows.delete(pending);
+        pending.resolve(pending.outcome);
+      }
     } else {
       this.failures.push(
         `${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`,
