@@ -190,10 +190,27 @@ export class LocalStore implements ObjectStore {
   async *iterate(prefix = ""): AsyncGenerator<ObjectInfo> {
     await this.mustExist();
     const limit = pLimit(32);
+    // A folder written by hand has no records: its keys' record reads (each a failed open) are skipped.
+    const recorded = new Map<string, Promise<boolean>>();
+    const hasRecords = (key: string) => {
+      const dir = path.dirname(this.metaPath(key));
+      let known = recorded.get(dir);
+      if (!known) {
+        recorded.clear(); // keys come folder by folder: one folder's answer at a time
+        known = fsp.stat(dir).then(
+          (s) => s.isDirectory(),
+          () => false,
+        );
+        recorded.set(dir, known);
+      }
+      return known;
+    };
     const infos = async (keys: string[]) =>
-      (await Promise.all(keys.map((k) => limit(() => this.info(k, false))))).filter(
-        (i): i is ObjectInfo => i !== undefined,
-      );
+      (
+        await Promise.all(
+          keys.map((k) => limit(async () => this.info(k, false, await hasRecords(k)))),
+        )
+      ).filter((i): i is ObjectInfo => i !== undefined);
     let batch: string[] = [];
     for await (const { key, skipped } of this.walk(prefix)) {
       if (skipped) continue;
@@ -565,7 +582,11 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Info of `key`; with `withChecksum`, computes and records the checksum if no record is current. */
-  private async info(key: string, withChecksum: boolean): Promise<ObjectInfo | undefined> {
+  private async info(
+    key: string,
+    withChecksum: boolean,
+    records = true,
+  ): Promise<ObjectInfo | undefined> {
     let stat: fs.Stats;
     try {
       stat = await fsp.stat(this.objectPath(key));
@@ -574,12 +595,15 @@ export class LocalStore implements ObjectStore {
     }
     if (!stat.isFile()) return undefined;
     let checksum: string | undefined;
-    try {
-      const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
-      // A record is current only if the file has not been touched since (written by hand, say).
-      if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
-    } catch {
-      // no record
+    // `records` false: the caller knows the key's folder has none (no failed read per key).
+    if (records) {
+      try {
+        const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
+        // A record is current only if the file has not been touched since (written by hand, say).
+        if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
+      } catch {
+        // no record
+      }
     }
     if (checksum === undefined && withChecksum) {
       let crc = 0;

@@ -339,6 +339,24 @@ describe("stores/local", () => {
       for await (const o of store.iterate()) iterated.push(o.key);
       assert.deepEqual(iterated, sorted);
       assert.equal(read.length, 21, "each folder read once");
+      // A folder written by hand has no checksum records: none is read for its keys; a key put through
+      // the store has one, and the listing reports its checksum.
+      await store.put("d07/f3", Buffer.from("put"));
+      const readFile = fs.promises.readFile;
+      const records: string[] = [];
+      (fs.promises as { readFile: unknown }).readFile = (file: string, ...rest: unknown[]) => {
+        if (String(file).includes(`${path.sep}meta${path.sep}`)) records.push(String(file));
+        return (readFile as (...a: unknown[]) => unknown).call(fs.promises, file, ...rest);
+      };
+      const hashed: string[] = [];
+      try {
+        for await (const o of store.iterate()) if (o.hashes?.crc32) hashed.push(o.key);
+      } finally {
+        (fs.promises as { readFile: unknown }).readFile = readFile;
+      }
+      assert.deepEqual(hashed, ["d07/f3"]);
+      // The 30 keys of d07, and the 4 at the root (whose records folder holds d07's): none of the 570 others.
+      assert.equal(records.length, 34, "records read only in the folders that have them");
       const under: string[] = [];
       for await (const o of store.iterate("d05")) under.push(o.key);
       assert.deepEqual(under, [
