@@ -1,6 +1,12 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { downCommands, NetworkPlan, networkTag, upCommands } from "../components/local/network";
+import {
+  downCommands,
+  gatewaySubnet,
+  NetworkPlan,
+  networkTag,
+  upCommands,
+} from "../components/local/network";
 
 /*
  * The WAN case of bench/peers: each storage emulator lives in a namespace of its own region, the client
@@ -13,7 +19,7 @@ import { downCommands, NetworkPlan, networkTag, upCommands } from "../components
  *   gateways ── router sk<tag>r<r> ──(profile link)── router of the other region ── gateways
  *
  * Addresses, inside these namespaces only: 10.216.<r>.1|2/30 host ↔ storage, 10.216.<10+r>.1|2/30
- * router ↔ storage. The local cloud's own emulation uses 10.213–10.215.
+ * router ↔ storage. The local cloud's own emulation uses 10.224.0.0/11 (a /21 per stack).
  */
 
 /** The storage namespace of region index `r`. */
@@ -65,7 +71,7 @@ export function wiringPlan(stack: string, regions: number): NetworkPlan {
     ),
     routes: idx.flatMap((r) => [
       { ns: `sk${tag}r${r}`, to: `${storageAddress(r)}/32`, via: `10.216.${10 + r}.2` },
-      { ns: storageNamespace(r), to: `10.213.${r + 1}.0/24`, via: `10.216.${10 + r}.1` },
+      { ns: storageNamespace(r), to: gatewaySubnet(tag, r), via: `10.216.${10 + r}.1` },
     ]),
     gateways: {},
     routers: [],

@@ -71,6 +71,15 @@ export class Params {
       : this.wrong(name, "a request id");
   }
 
+  /** A JSON object (checked further by whoever reads it), or undefined when absent or null. */
+  optObject(name: string): Record<string, unknown> | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "object" && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : this.wrong(name, "an object");
+  }
+
   /** An object of string fields (credentials), or undefined when absent or null. */
   optStrings(name: string, fields: readonly string[]): Record<string, string> | undefined {
     const v = this.raw[name];

@@ -11,13 +11,17 @@ import {
   Dataplane,
   GCPConfig,
   JobResult,
+  NetworkProfile,
+  parseProfile,
   SkyplaneClient,
   SkyplaneClientOptions,
   Tracker,
   TrackerEvent,
   TransferEvent,
   TransferProgress,
+  UserError,
 } from "../runner";
+import { readProfile } from "./profile-file";
 import { Params } from "./rpc-params";
 import {
   badMessage,
@@ -30,6 +34,28 @@ import {
   RequestId,
   wireError,
 } from "./rpc-wire";
+
+/**
+ * The network profile `init` names: inline (`network`, a profile object as in profiles/*.json) or as a
+ * file (`networkFile`, read here as `skyplane cp --profile` reads it), each checked as the CLI checks it.
+ */
+function initNetwork(p: Params): NetworkProfile | undefined {
+  const inline = p.optObject("network");
+  const file = p.optString("networkFile");
+  if (inline && file !== undefined)
+    throw badMessage(
+      '"init" takes a network profile as "network" or as "networkFile", not both: send one',
+    );
+  if (file !== undefined) return readProfile(file);
+  if (!inline) return undefined;
+  try {
+    return parseProfile(inline);
+  } catch (err) {
+    throw new UserError("BAD_PROFILE", `network profile: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
 
 /** How a session talks to its peer. */
 export interface RpcSessionOptions {
@@ -211,13 +237,18 @@ export class RpcSession {
       ...(azure && { azure: new AzureConfig(azure) }),
       ...(p.optString("logDir") !== undefined && { logDir: p.optString("logDir") }),
     };
-    const client = (this.opts.makeClient ?? ((o) => new SkyplaneClient(o)))(options);
+    const network = initNetwork(p);
+    const client = (this.opts.makeClient ?? ((o) => new SkyplaneClient(o)))({
+      ...options,
+      ...(network && { network }),
+    });
     this.client = client;
     return {
       protocol: PROTOCOL_VERSION,
       pid: process.pid,
       home: client.home,
       logDir: client.logDir,
+      network: client.network,
     };
   }
 

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { PlanError, planDirect } from "../planner/direct";
 import { buildModel, PlannerModel } from "../planner/model";
-import { NetworkProfile, profileModelOptions } from "../planner/profile";
+import { emulatedNetwork, NetworkProfile, profileModelOptions } from "../planner/profile";
 import { knownRegion, UnknownRegionError } from "../planner/regions";
 import { parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
@@ -109,6 +109,16 @@ export class SkyplaneClient {
     this.logDir = options.logDir ?? homeLayout(this.home).logs;
     this.transferConfig = { ...DEFAULT_TRANSFER_CONFIG, ...options.transferConfig };
     this.env = { ...process.env, ...credentialEnv(options) };
+  }
+
+  /**
+   * How the local cloud's network behaves for this client: "shaped" (its network profile emulated with
+   * namespaces and shaped links), "unshaped" (a profile was given, but emulating it needs root: loopback
+   * instead), or "loopback" (no profile).
+   */
+  get network(): "shaped" | "unshaped" | "loopback" {
+    if (!this.options.network) return "loopback";
+    return emulatedNetwork(this.options.network) ? "shaped" : "unshaped";
   }
 
   /**

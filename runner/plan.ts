@@ -342,10 +342,15 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
   } catch (err) {
     throw asUserError(err);
   }
-  const [from, to] = await Promise.all([
+  // Both checked at once; when both fail, the source's error is the one reported, whichever came first,
+  // so the CLI and the library always name the same bucket.
+  const [found, made] = await Promise.allSettled([
     locate(srcUri, src, "source"),
     locate(dstUri, dst, "destination"),
   ]);
+  if (found.status === "rejected") throw found.reason;
+  if (made.status === "rejected") throw made.reason;
+  const [from, to] = [found.value, made.value];
   const topology = ctx.route(from.region, to.region);
   const builder = new ListingBuilder({
     spoolDir: listingDir(ctx.stores.home),

@@ -17,7 +17,7 @@ import { GcpGatewayFirewall } from "./firewall";
 import { GcpGateway } from "./gateway";
 import { GcpGatewayIdentity } from "./iam";
 import { stockImage } from "./image";
-import { dataplaneLabels, SELF_DELETE_PERMISSIONS } from "./naming";
+import { customRoleId, dataplaneId, dataplaneLabels, SELF_DELETE_PERMISSIONS } from "./naming";
 import { GcpNetwork } from "./network";
 
 /** Arguments of a dataplane on GCP; its topology's region ids are zones, e.g. gcp:us-central1-a. */
@@ -41,7 +41,7 @@ export class GcpDataplane extends CloudDataplane {
 }
 
 /**
- * A short id of the dataplane for role, account and secret names (letters and digits), its network tag,
+ * The dataplane's id in role, account and secret names (`dataplaneId`, unique per stack), its network tag,
  * and the gateways' image (yours, or the stock one).
  */
 interface GcpIds {
@@ -79,11 +79,7 @@ function gcpParts(
           propertyPath: "image",
           reason: `node ${args.node} is a Node on your own image: give the image, or leave node unset to boot the stock image`,
         });
-      const id =
-        name
-          .toLowerCase()
-          .replace(/[^a-z0-9]/g, "")
-          .slice(0, 12) || "dp";
+      const id = dataplaneId(pulumi.getProject(), pulumi.getStack(), name);
       const image = args.image
         ? { self: args.image, stock: false }
         : { self: stockImage(parent), stock: true };
@@ -136,7 +132,7 @@ function gcpParts(
         `${name}-self-delete`,
         {
           project,
-          roleId: `skyplane_${id}_self_delete`,
+          roleId: identity.uniqueId.apply((unique) => customRoleId(id, "self_delete", unique)),
           title: "skyplane gateway self-delete",
           permissions: SELF_DELETE_PERMISSIONS,
         },

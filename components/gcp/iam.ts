@@ -2,13 +2,13 @@ import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import * as pulumi from "@pulumi/pulumi";
-import { READ_PERMISSIONS, WRITE_PERMISSIONS } from "./naming";
+import { customRoleId, READ_PERMISSIONS, WRITE_PERMISSIONS } from "./naming";
 
 /** Arguments of the gateways' identity. */
 export interface GcpGatewayIdentityArgs {
   /** The project. */
   project: pulumi.Input<string>;
-  /** A short id for role and account names (letters and digits). */
+  /** A short id for role and account names (`dataplaneId`: lowercase letters and digits). */
   id: string;
   /** Buckets the gateways read. */
   readBuckets: string[];
@@ -22,6 +22,8 @@ export class GcpGatewayIdentity extends pulumi.ComponentResource {
   readonly email: pulumi.Output<string>;
   /** The account as an IAM member (`serviceAccount:…`). */
   readonly member: pulumi.Output<string>;
+  /** The account's unique id, new each time the account is made (role ids include it). */
+  readonly uniqueId: pulumi.Output<string>;
 
   constructor(name: string, args: GcpGatewayIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skyplane:gcp:GatewayIdentity", name, {}, opts);
@@ -36,12 +38,13 @@ export class GcpGatewayIdentity extends pulumi.ComponentResource {
     );
     this.email = account.email;
     this.member = pulumi.interpolate`serviceAccount:${account.email}`;
+    this.uniqueId = account.uniqueId;
     const role = (kind: string, permissions: string[]) =>
       new projects.IAMCustomRole(
         `${name}-${kind}`,
         {
           project: args.project,
-          roleId: `skyplane_${args.id}_${kind}`,
+          roleId: this.uniqueId.apply((unique) => customRoleId(args.id, kind, unique)),
           title: `skyplane ${kind}`,
           permissions,
         },
@@ -61,6 +64,6 @@ export class GcpGatewayIdentity extends pulumi.ComponentResource {
       const write = role("write", WRITE_PERMISSIONS);
       for (const b of args.writeBuckets) grant(b, write, "write");
     }
-    this.registerOutputs({ email: this.email, member: this.member });
+    this.registerOutputs({ email: this.email, member: this.member, uniqueId: this.uniqueId });
   }
 }

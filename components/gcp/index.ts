@@ -13,6 +13,8 @@ export { stockImage, UBUNTU_FAMILY, UBUNTU_PROJECT } from "./image";
 export { GcpNetwork } from "./network";
 export {
   bundleReadCondition,
+  customRoleId,
+  dataplaneId,
   dataplaneLabels,
   terminationTime,
   READ_PERMISSIONS,

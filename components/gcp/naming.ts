@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { skyplaneTags } from "../naming";
 
 /*
@@ -45,4 +46,33 @@ export function terminationTime(expireAt: number): string {
  */
 export function bundleReadCondition(bucket: string, prefix: string): string {
   return `resource.name.startsWith(${JSON.stringify(`projects/_/buckets/${bucket}/objects/${prefix}`)})`;
+}
+
+/**
+ * The short id of a stack's GCP dataplane in the names GCP makes unique per project (the service account,
+ * the secret) and in its roles: the stack's name, cleaned and cut, and a hash of project, stack and
+ * component, so that two routes' stacks in one GCP project never share an account, a secret or a role.
+ * Lowercase letters and digits, starting with a letter, at most 20 characters.
+ */
+export function dataplaneId(project: string, stack: string, component: string): string {
+  const readable = stack
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "")
+    .slice(0, 10);
+  const hash = crypto
+    .createHash("sha256")
+    .update(`${project}\0${stack}\0${component}`)
+    .digest("hex")
+    .slice(0, 8);
+  return `d${readable}${hash}`.slice(0, 20);
+}
+
+/**
+ * A custom role's id: the dataplane's id, the role's kind and the unique id of the service account it is
+ * made for. GCP keeps a deleted role's id for 37 days (7 soft-deleted, then 30 being purged) and refuses a
+ * new role with it, so ids are never reused: an account made again (a route torn down and brought up)
+ * has a new unique id. At most 64 characters of letters, digits and underscores.
+ */
+export function customRoleId(id: string, kind: string, accountUniqueId: string): string {
+  return `skyplane_${id}_${kind}_${accountUniqueId}`.slice(0, 64);
 }

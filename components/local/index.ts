@@ -11,5 +11,9 @@ export {
   upCommands,
   downCommands,
   networkTag,
+  addressBlock,
+  gatewaySubnet,
+  hostConflicts,
+  EMULATED_SPACE,
 } from "./network";
 export type { NetworkPlan, VethEnd } from "./network";

@@ -11,10 +11,13 @@ import { UserError } from "../../errors";
  * talks to gateways as it would to cloud VMs. This kernel has no netem, so delay and loss are not
  * emulated: only rates.
  *
- * Addresses come from ranges used nowhere else on this machine, inside these namespaces only:
- *   10.213.<region+1>.<4g+1|4g+2>/30   router ↔ gateway g
- *   10.214.<pair>.<1|2>/30              router ↔ router
- *   10.215.<region>.<1|2>/30            host ↔ router
+ * Addresses: each stack has a /21 of its own in 10.224.0.0/11 (`addressBlock`, chosen by its tag), so that
+ * the shaped dataplanes of several stacks can be up at once; in the stack's block 10.A.B.0/21:
+ *   10.A.(B).<4r+1|4r+2>/30          host ↔ router of region r (the only addresses on the host)
+ *   10.A.(B+1+r).<4g+1|4g+2>/30      router ↔ gateway g of region r (the host routes the /24 via r's router)
+ *   10.A.(B+7).<4p+1|4p+2>/30        router ↔ router, pair p
+ * A block already in the host's addresses or routes (another stack's, or this machine's own network) is
+ * refused when the network is made, never taken over.
  */
 
 /** One end of a veth pair. */
@@ -43,12 +46,36 @@ export interface NetworkPlan {
   readonly routers: readonly string[];
   /** The stack's tag in every name. */
   readonly tag: string;
+  /** The stack's address block (`addressBlock`), which nothing else on the host may hold. */
+  readonly block?: string;
 }
 
 /** A short tag for a stack, so that names of different stacks never collide (interface names are short). */
 export function networkTag(stack: string): string {
   return crypto.createHash("sha256").update(stack).digest("hex").slice(0, 5);
 }
+
+/** Every stack's emulated network lives in this range, a /21 each. */
+export const EMULATED_SPACE = "10.224.0.0/11";
+
+/** The /21 of a stack's emulated network: one of the 1,024 in `EMULATED_SPACE`, chosen by its tag. */
+export function addressBlock(tag: string): {
+  readonly cidr: string;
+  readonly octets: [number, number];
+} {
+  const slot = parseInt(tag, 16) % 1024;
+  const octets: [number, number] = [224 + (slot >> 5), (slot & 31) * 8];
+  return { cidr: `10.${octets[0]}.${octets[1]}.0/21`, octets };
+}
+
+/** The /24 of region `r`'s gateways in the stack tagged `tag`, which the host routes via r's router. */
+export function gatewaySubnet(tag: string, r: number): string {
+  const [a, b] = addressBlock(tag).octets;
+  return `10.${a}.${b + 1 + r}.0/24`;
+}
+
+/** Regions a stack's block has room for: a /24 for each region's gateways between hosts and pairs. */
+const MAX_REGIONS = 6;
 
 /** Plans the namespaces, links and routes for gateways `gateways` (id → region) under `profile`. */
 export function planNetwork(
@@ -57,6 +84,15 @@ export function planNetwork(
   tag: string,
 ): NetworkPlan {
   const regions = [...profile.regions];
+  if (regions.length > MAX_REGIONS)
+    throw new UserError(
+      "BAD_PROFILE",
+      `regions: at most ${MAX_REGIONS} regions can be emulated at once, not ${regions.length}`,
+    );
+  const [a8, b8] = addressBlock(tag).octets;
+  const hostLink = (r: number, end: 1 | 2) => `10.${a8}.${b8}.${4 * r + end}`;
+  const gatewayLink = (r: number, g: number, end: 1 | 2) => `10.${a8}.${b8 + 1 + r}.${4 * g + end}`;
+  const pairLink = (p: number, end: 1 | 2) => `10.${a8}.${b8 + 7}.${4 * p + end}`;
   const routerNs = (r: number) => `sk${tag}r${r}`;
   const namespaces: string[] = regions.map((_, r) => routerNs(r));
   const veths: Array<[VethEnd, VethEnd]> = [];
@@ -65,10 +101,10 @@ export function planNetwork(
   regions.forEach((region, r) => {
     // host ↔ router, unshaped: control traffic only.
     veths.push([
-      { ifname: `sk${tag}h${r}`, cidr: `10.215.${r}.1/30` },
-      { ns: routerNs(r), ifname: "host", cidr: `10.215.${r}.2/30` },
+      { ifname: `sk${tag}h${r}`, cidr: `${hostLink(r, 1)}/30` },
+      { ns: routerNs(r), ifname: "host", cidr: `${hostLink(r, 2)}/30` },
     ]);
-    routes.push({ to: `10.213.${r + 1}.0/24`, via: `10.215.${r}.2` });
+    routes.push({ to: gatewaySubnet(tag, r), via: hostLink(r, 2) });
     const inRegion = gateways.filter((g) => g.region === region);
     if (inRegion.length > 63)
       throw new UserError(
@@ -79,18 +115,17 @@ export function planNetwork(
     inRegion.forEach((g, i) => {
       const ns = `sk${tag}r${r}g${i}`;
       namespaces.push(ns);
-      const base = 4 * i;
       veths.push([
         {
           ns: routerNs(r),
           ifname: `g${i}`,
-          cidr: `10.213.${r + 1}.${base + 1}/30`,
+          cidr: `${gatewayLink(r, i, 1)}/30`,
           rateMbps: caps.ingressMbps,
         },
-        { ns, ifname: "eth0", cidr: `10.213.${r + 1}.${base + 2}/30`, rateMbps: caps.egressMbps },
+        { ns, ifname: "eth0", cidr: `${gatewayLink(r, i, 2)}/30`, rateMbps: caps.egressMbps },
       ]);
-      routes.push({ ns, to: "default", via: `10.213.${r + 1}.${base + 1}` });
-      placed[g.id] = { ns, ip: `10.213.${r + 1}.${base + 2}` };
+      routes.push({ ns, to: "default", via: gatewayLink(r, i, 1) });
+      placed[g.id] = { ns, ip: gatewayLink(r, i, 2) };
     });
   });
   let pair = 0;
@@ -101,11 +136,11 @@ export function planNetwork(
       if (ab === undefined && ba === undefined) continue;
       // A direction without a link is shaped to a trickle rather than left open.
       veths.push([
-        { ns: routerNs(a), ifname: `p${b}`, cidr: `10.214.${pair}.1/30`, rateMbps: ab ?? 0.01 },
-        { ns: routerNs(b), ifname: `p${a}`, cidr: `10.214.${pair}.2/30`, rateMbps: ba ?? 0.01 },
+        { ns: routerNs(a), ifname: `p${b}`, cidr: `${pairLink(pair, 1)}/30`, rateMbps: ab ?? 0.01 },
+        { ns: routerNs(b), ifname: `p${a}`, cidr: `${pairLink(pair, 2)}/30`, rateMbps: ba ?? 0.01 },
       ]);
-      routes.push({ ns: routerNs(a), to: `10.213.${b + 1}.0/24`, via: `10.214.${pair}.2` });
-      routes.push({ ns: routerNs(b), to: `10.213.${a + 1}.0/24`, via: `10.214.${pair}.1` });
+      routes.push({ ns: routerNs(a), to: gatewaySubnet(tag, b), via: pairLink(pair, 2) });
+      routes.push({ ns: routerNs(b), to: gatewaySubnet(tag, a), via: pairLink(pair, 1) });
       pair++;
     }
   }
@@ -116,6 +151,7 @@ export function planNetwork(
     gateways: placed,
     routers: regions.map((_, r) => routerNs(r)),
     tag,
+    block: addressBlock(tag).cidr,
   };
 }
 
@@ -167,8 +203,14 @@ export function upCommands(plan: NetworkPlan): string[][] {
       }
     }
   });
+  // In the host a route is added, never replaced: one that exists belongs to someone else, and taking it
+  // over would cut them off. In the plan's own namespaces nothing else has routes.
   for (const r of plan.routes)
-    cmds.push([...(r.ns ? ["ip", "-n", r.ns] : ["ip"]), "route", "replace", r.to, "via", r.via]);
+    cmds.push(
+      r.ns
+        ? ["ip", "-n", r.ns, "route", "replace", r.to, "via", r.via]
+        : ["ip", "route", "add", r.to, "via", r.via],
+    );
   return cmds;
 }
 
@@ -180,6 +222,42 @@ export function downCommands(plan: NetworkPlan): string[][] {
     ),
     ...[...plan.namespaces].reverse().map((ns) => ["ip", "netns", "del", ns]),
   ];
+}
+
+/** An IPv4 prefix as its first address and length. */
+function prefix(cidr: string): { first: number; bits: number } {
+  const [ip, len] = cidr.split("/");
+  const bits = len === undefined ? 32 : Number(len);
+  const n = ip.split(".").reduce((v, o) => v * 256 + Number(o), 0);
+  const size = 2 ** (32 - bits);
+  return { first: n - (n % size), bits };
+}
+
+/** Whether two IPv4 prefixes share an address. */
+function overlap(a: string, b: string): boolean {
+  const [p, q] = [prefix(a), prefix(b)];
+  const bits = Math.min(p.bits, q.bits);
+  const size = 2 ** (32 - bits);
+  return p.first - (p.first % size) === q.first - (q.first % size);
+}
+
+/**
+ * What on the host already holds addresses of the plan's block, from the lines of `ip -4 -o addr show`
+ * and `ip -4 route show`: each as the line that shows it. Nothing, when the block is free.
+ */
+export function hostConflicts(plan: NetworkPlan, addrLines: string, routeLines: string): string[] {
+  if (!plan.block) return [];
+  const block = plan.block;
+  const found: string[] = [];
+  for (const line of addrLines.split("\n")) {
+    const m = /\binet\s+(\d+\.\d+\.\d+\.\d+\/\d+)/.exec(line);
+    if (m && overlap(m[1], block)) found.push(line.trim());
+  }
+  for (const line of routeLines.split("\n")) {
+    const m = /^(\d+\.\d+\.\d+\.\d+(?:\/\d+)?)\s/.exec(line.trim());
+    if (m && overlap(m[1], block)) found.push(line.trim());
+  }
+  return found;
 }
 
 /** Inputs of the LocalNetwork provider. */
@@ -203,6 +281,16 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
           );
       }
     };
+    const ip = (args: string[]) => cp.execFileSync("ip", args, { encoding: "utf8" });
+    const taken = hostConflicts(
+      inputs.plan,
+      ip(["-4", "-o", "addr", "show"]),
+      ip(["-4", "route", "show"]),
+    );
+    if (taken.length > 0)
+      throw new Error(
+        `the emulated network's addresses ${inputs.plan.block} are already in use on this machine (${taken.join("; ")}): another shaped local dataplane holds them (see 'skyplane stacks' and deprovision it), or this machine's own network does; run this route unshaped (no network profile) until it is free`,
+      );
     try {
       for (const cmd of upCommands(inputs.plan)) run(cmd);
     } catch (err) {

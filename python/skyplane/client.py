@@ -28,6 +28,28 @@ def _events(listener: ProgressListener | None) -> Callable[[Mapping[str, Any]], 
     return lambda msg: listener(ProgressEvent.from_wire(msg))
 
 
+#: A network profile: a path to a profile file (JSON, as ``profiles/*.json``), or the profile.
+NetworkProfileArg = str | os.PathLike[str] | Mapping[str, Any]
+
+
+def _network_params(profile: NetworkProfileArg | None) -> dict[str, Any]:
+    """``init``'s network fields: ``networkFile`` for a path (made absolute), ``network`` inline.
+
+    The Node side checks the profile itself, as ``skyplane cp --profile`` does; only the kind of
+    argument is checked here.
+    """
+    if profile is None:
+        return {}
+    if isinstance(profile, str | os.PathLike):
+        return {"networkFile": os.path.abspath(os.fspath(profile))}
+    if isinstance(profile, Mapping):
+        return {"network": dict(profile)}
+    raise TypeError(
+        "network_profile takes a path to a network profile (JSON, as profiles/*.json) or the "
+        f"profile as a dict, not {type(profile).__name__}"
+    )
+
+
 def _params(**fields: Any) -> dict[str, Any]:
     """Request params without the fields left as None (the Node side's defaults apply)."""
     return {k: v for k, v in fields.items() if v is not None}
@@ -40,6 +62,11 @@ class SkyplaneClient:
     (on its stdin). Close it with ``close()`` or ``with SkyplaneClient() as client:``; garbage
     collection and the end of the interpreter close it too. Closing ends the Node side, after it
     tore down every dataplane under ``auto_deprovision()``.
+
+    ``network_profile`` (a path to a profile file, or the profile as a dict) runs the local
+    cloud's transfers on that emulated WAN, as ``skyplane cp --profile`` does: shaped when the
+    process runs as root, on loopback otherwise (``client.network`` says which). A profile the Node
+    side cannot read or refuses raises ``UnreadableError`` or ``BadProfileError``.
 
     The Node side is ``SKYPLANE_NODE_CLI`` (``node_cli`` here), a path to the checkout's
     ``dist/cli/main.js`` or an installed ``skyplane`` command, or else the checkout this package was
@@ -55,7 +82,9 @@ class SkyplaneClient:
         *,
         node_cli: str | None = None,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+        network_profile: NetworkProfileArg | None = None,
     ) -> None:
+        network = _network_params(network_profile)
         node = NodeSide(node_command(node_cli), heartbeat_timeout=heartbeat_timeout)
         self._node = node
         self._finalizer = weakref.finalize(self, node.close)
@@ -67,6 +96,7 @@ class SkyplaneClient:
                     gcp=gcp_config.to_wire() if gcp_config else None,
                     azure=azure_config.to_wire() if azure_config else None,
                     logDir=os.fspath(log_dir) if log_dir is not None else None,
+                    **network,
                 ),
             )
         except BaseException:
@@ -74,6 +104,8 @@ class SkyplaneClient:
             raise
         self._log_dir: str = info["logDir"]
         self._home: str = info["home"]
+        # A Node side from before network profiles sends none: it runs every transfer on loopback.
+        self._network: str = info.get("network", "loopback")
 
     @property
     def log_dir(self) -> str:
@@ -84,6 +116,16 @@ class SkyplaneClient:
     def home(self) -> str:
         """The skyplane home the Node side uses (``SKYPLANE_HOME``, default ``~/.skyplane``)."""
         return self._home
+
+    @property
+    def network(self) -> str:
+        """How the local cloud's network behaves for this client's transfers.
+
+        ``"shaped"``: the ``network_profile`` is emulated (network namespaces, shaped links; the
+        process runs as root); ``"unshaped"``: a profile was given but emulating it needs root, so
+        the local cloud runs on loopback; ``"loopback"``: no profile.
+        """
+        return self._network
 
     def close(self) -> None:
         """Ends the Node side once it tore down what is under ``auto_deprovision()``. Idempotent."""

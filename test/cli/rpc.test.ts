@@ -129,6 +129,7 @@ describe("cli: a skyplane rpc session", () => {
       pid: process.pid,
       home,
       logDir: path.join(home, "my-logs"),
+      network: "loopback",
     });
     const dp = await request(3, "dataplane.create", {
       srcCloud: "local",
@@ -151,5 +152,45 @@ describe("cli: a skyplane rpc session", () => {
       (late.error as { message: string }).message,
       "message refused: the session is closing",
     );
+  });
+
+  it("takes a network profile at init, inline or as a file, and refuses a wrong one as the CLI does", async () => {
+    const profile = {
+      version: 1,
+      regions: ["local:east", "local:west"],
+      links: { "local:east>local:west": 40, "local:west>local:east": 40 },
+      gateway: { egressMbps: 100, ingressMbps: 100 },
+    };
+    const file = path.join(home, "profile.json");
+    fs.writeFileSync(file, JSON.stringify(profile));
+    const error = async (params: object) =>
+      (await session().request(1, "init", params)).error as { code: string; message: string };
+    assert.deepEqual(await error({ network: profile, networkFile: file }), {
+      code: "BAD_MESSAGE",
+      message:
+        'message refused: "init" takes a network profile as "network" or as "networkFile", not both: send one',
+      exit: 1,
+    });
+    assert.equal(
+      (await error({ network: [profile] })).message,
+      'message refused: "init" takes "network" as an object, not an array',
+    );
+    assert.deepEqual(await error({ network: { ...profile, regions: ["local:east"] } }), {
+      code: "BAD_PROFILE",
+      message: "network profile: regions: name at least two local regions",
+      exit: 1,
+    });
+    const missing = path.join(home, "missing.json");
+    const unreadable = await error({ networkFile: missing });
+    assert.equal(unreadable.code, "UNREADABLE");
+    assert.match(unreadable.message, /^cannot read the network profile .*missing\.json: ENOENT/);
+    const shapedHere = process.getuid?.() === 0 ? "shaped" : "unshaped";
+    for (const params of [{ network: profile }, { networkFile: file }]) {
+      const { s, request } = session();
+      const init = await request(1, "init", params);
+      // "loopback" would say the client was made without it.
+      assert.equal((init.result as { network: string }).network, shapedHere);
+      await s.close("test");
+    }
   });
 });

@@ -36,6 +36,8 @@ export const calls: Called[] = [];
  */
 export const regionsWithoutStockImage = new Set<string>();
 let ips = 0;
+/** Service accounts made so far (each gets a unique id of its own). */
+let accounts = 0;
 /** Addresses by resource: a resource of the same type and name keeps its address, as a static one does. */
 const addresses = new Map<string, string>();
 function addressOf(resource: string): string {
@@ -89,8 +91,11 @@ pulumi.runtime.setMocks(
           : (names.find((k) => kind.endsWith(k.slice(0, -4).toLowerCase())) ?? names[0]);
         state.name = (own && args.inputs[own]) ?? args.name;
       }
-      if (args.type === "gcp:serviceaccount/account:Account")
+      if (args.type === "gcp:serviceaccount/account:Account") {
         state.email = `${args.inputs.accountId}@project.iam.gserviceaccount.com`;
+        // GCP gives every account it makes a new 21-digit unique id, even under a reused name.
+        state.uniqueId = `1${String(++accounts).padStart(20, "0")}`;
+      }
       if (args.type === "gcp:projects/iAMCustomRole:IAMCustomRole")
         state.name = `projects/p/roles/${args.inputs.roleId}`;
       if (

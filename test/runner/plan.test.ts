@@ -6,7 +6,7 @@ import { DEFAULT_CHUNKING } from "../../runner/chunker";
 import { actualCostUSD, planJson, planTransfer } from "../../runner/plan";
 import { planRoute } from "../../runner/route";
 import { byteOrder } from "../../runner/sync";
-import { LocalStore, localBucketRoot } from "../../stores";
+import { LocalStore, localBucketRoot, openStore } from "../../stores";
 import { callsOf, countingOpener, listings, StoreCall } from "../helpers/counting-store";
 
 /* The plan of a copy or sync, without gateways: its listing, its sync diff, its estimate. */
@@ -79,6 +79,38 @@ describe("runner: a TransferPlan", function () {
     assert.equal(listings(calls, "local://p-east"), 1, "reading the listing lists nothing");
     await plan[Symbol.asyncDispose]();
     assert.equal(fs.existsSync(file), false);
+  });
+
+  it("names the source when both buckets are missing, even when the destination's check fails first", async () => {
+    const { ctx } = await context([]);
+    let destinationChecked!: () => void;
+    const destinationDone = new Promise<void>((resolve) => (destinationChecked = resolve));
+    const open: typeof openStore = (uri, stores) => {
+      const store = openStore(uri, stores);
+      const exists = store.exists.bind(store);
+      store.exists =
+        uri.bucket === "no-src"
+          ? async () => {
+              await destinationDone; // the source answers only after the destination has
+              return exists();
+            }
+          : async () => {
+              try {
+                return await exists();
+              } finally {
+                destinationChecked();
+              }
+            };
+      return store;
+    };
+    await assert.rejects(
+      planTransfer(
+        { src: "local://no-src/a", dst: "local://no-dst/a", recursive: false },
+        { ...ctx, open },
+      ),
+      (err: Error & { code?: string }) =>
+        err.code === "NO_SUCH_BUCKET" && /no-src/.test(err.message) && !/no-dst/.test(err.message),
+    );
   });
 
   it("diffs a sync from one listing of each side, merged in the stores' byte order", async () => {

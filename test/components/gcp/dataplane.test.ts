@@ -11,6 +11,7 @@ import {
 } from "../../helpers/mocks";
 import { checksHash, inputsOfBuilds } from "../../helpers/builds";
 import type { GcpDataplaneArgs } from "../../../components/gcp";
+import { dataplaneId } from "../../../components/gcp/naming";
 import { NODE_RUNTIME } from "../../../gateway-image/node-runtime";
 import { planDirect } from "../../../planner/direct";
 import { buildModel } from "../../../planner/model";
@@ -27,6 +28,8 @@ describe("components/gcp: the dataplane under mocks", function () {
   let root: pulumi.ComponentResource;
   let gateways: Array<{ id: string; host: string }>;
   const mine = () => all.filter((r) => r.name === "gdp" || r.name.startsWith("gdp-"));
+  // The mocks' project and stack (set once for the whole process by the mocks helper).
+  const member = `serviceAccount:skyplane-${dataplaneId(pulumi.getProject(), pulumi.getStack(), "gdp")}@project.iam.gserviceaccount.com`;
   const count = (type: string) => mine().filter((r) => r.type === type).length;
   // Resource options are invisible to the mocks: a transformation records them as each child registers.
   const options = new Map<string, pulumi.CustomResourceOptions>();
@@ -120,39 +123,67 @@ describe("components/gcp: the dataplane under mocks", function () {
     assert.ok(Object.values(rules).every((r) => !r.sourceRanges.includes("0.0.0.0/0")));
   });
 
+  it("names account, secret and roles per stack, with role ids never reused when the account is made again", () => {
+    const [account] = mine().filter((r) => r.type === "gcp:serviceaccount/account:Account");
+    const [secret] = mine().filter((r) => r.type === "gcp:secretmanager/secret:Secret");
+    const id = dataplaneId(pulumi.getProject(), pulumi.getStack(), "gdp");
+    // The stack's name, then a hash of project, stack and component.
+    assert.match(id, new RegExp(`^d${pulumi.getStack()}[0-9a-f]{8}$`));
+    assert.deepEqual(
+      [account.inputs.accountId, secret.inputs.secretId],
+      [`skyplane-${id}`, `skyplane-${id}`],
+    );
+    const roleIds = mine()
+      .filter((r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole")
+      .map((r) => String(r.inputs.roleId));
+    assert.equal(roleIds.length, 3);
+    const parts = roleIds.map((r) =>
+      /^skyplane_(d[a-z0-9]+)_(read|write|self_delete)_(1\d{20})$/.exec(r),
+    );
+    assert.ok(
+      parts.every((m) => m !== null),
+      roleIds.join(" "),
+    );
+    assert.deepEqual(new Set(parts.map((m) => m?.[1])), new Set([id]));
+    assert.equal(new Set(parts.map((m) => m?.[3])).size, 1, "one account's unique id in all three");
+    assert.ok(roleIds.every((r) => r.length <= 64));
+  });
+
   it("grants exact permissions on exact buckets, the secret to the gateways, and self-deletion per instance", () => {
     const roles = Object.fromEntries(
       mine()
         .filter((r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole")
-        .map((r) => [r.inputs.roleId as string, r.inputs.permissions]),
+        .map((r) => [
+          String(r.inputs.roleId).split("_").slice(2, -1).join("_"),
+          r.inputs.permissions,
+        ]),
     );
     assert.deepEqual(roles, {
-      skyplane_gdp_read: ["storage.objects.get", "storage.objects.list"],
-      skyplane_gdp_write: [
+      read: ["storage.objects.get", "storage.objects.list"],
+      write: [
         "storage.objects.create",
         "storage.objects.delete",
         "storage.objects.get",
         "storage.objects.list",
       ],
-      skyplane_gdp_self_delete: ["compute.instances.delete"],
+      self_delete: ["compute.instances.delete"],
     });
+    const roleName = (kind: string) =>
+      `projects/p/roles/${String(mine().find((r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole" && String(r.inputs.roleId).includes(`_${kind}_`))?.inputs.roleId)}`;
     const bindings = mine()
       .filter((r) => r.type === "gcp:storage/bucketIAMMember:BucketIAMMember")
       .map((r) => `${r.inputs.bucket} ${r.inputs.role}`)
       .sort();
     assert.deepEqual(bindings, [
-      "dst-bucket projects/p/roles/skyplane_gdp_write",
+      `dst-bucket ${roleName("write")}`,
       "gdp-artifacts-bucket-bucket-name roles/storage.objectViewer",
-      "src-bucket projects/p/roles/skyplane_gdp_read",
+      `src-bucket ${roleName("read")}`,
     ]);
     const [access] = mine().filter(
       (r) => r.type === "gcp:secretmanager/secretIamMember:SecretIamMember",
     );
     assert.equal(access.inputs.role, "roles/secretmanager.secretAccessor");
-    assert.equal(
-      access.inputs.member,
-      "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
-    );
+    assert.equal(access.inputs.member, member);
   });
 
   it("looks up the newest Ubuntu 24.04 LTS image once at `up`, boots it, and keeps a warm VM on a newer one", () => {
@@ -201,9 +232,7 @@ describe("components/gcp: the dataplane under mocks", function () {
       [],
     );
     assert.ok(
-      members.every(
-        (m) => m.inputs.member === "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
-      ),
+      members.every((m) => m.inputs.member === member),
       "every grant is the gateways' account's",
     );
     const onArtifacts = members.filter(
@@ -215,7 +244,7 @@ describe("components/gcp: the dataplane under mocks", function () {
         {
           bucket: "gdp-artifacts-bucket-bucket-name",
           role: "roles/storage.objectViewer",
-          member: "serviceAccount:skyplane-gdp@project.iam.gserviceaccount.com",
+          member: member,
           condition: {
             title: "skyplane-gateway-bundle",
             description: "the gateway bundle's prefix only",
