@@ -199,7 +199,9 @@ export class SkyplaneClient {
    * resolves both regions, plans the route, lists the source once and checks every destination key;
    * refuses `delete` with overlapping source and destination. Run it with `run`; dispose it after.
    */
-  async planCopy(req: CopyRequest & { sync?: boolean; delete?: boolean }): Promise<TransferPlan> {
+  async planCopy(
+    req: CopyRequest & { sync?: boolean; delete?: boolean; stream?: boolean },
+  ): Promise<TransferPlan> {
     return planTransfer(req, {
       stores: { home: this.home, env: this.env },
       open: (uri, ctx) => this.openStore(uri, ctx),
@@ -242,7 +244,8 @@ export class SkyplaneClient {
   }
 
   private async planAndRun(req: CopyRequest & { sync?: boolean; delete?: boolean }) {
-    const plan = await this.planCopy(req);
+    // Nothing is shown before the copy: its transfer starts while the source is still being listed.
+    const plan = await this.planCopy({ ...req, stream: true });
     try {
       return await this.run(plan, req);
     } finally {
@@ -256,6 +259,10 @@ export class SkyplaneClient {
    */
   async run(plan: TransferPlan, opts: RunOptions = {}): Promise<JobResult> {
     const local = parseRegion(plan.topology.route.src).provider === "local";
+    // A listing still under way (`stream`): what ends it before its first object is reported before
+    // anything is provisioned; and a cloud's gateways, whose lifetime is sized from the bytes, wait
+    // for all of it (the local cloud's outlive any transfer: see LOCAL_TTL_MINUTES).
+    await (local ? plan.listing.ready() : plan.listing.whenComplete());
     const dp = this.dataplaneFor(plan.topology, {
       leaseSeconds: opts.leaseSeconds,
       keepWarmSeconds: opts.keepWarmSeconds,

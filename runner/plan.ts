@@ -15,7 +15,7 @@ import {
   StoreError,
   StoreUri,
 } from "../stores/core";
-import { isUserError, UserError } from "../errors";
+import { isUserError, SkyplaneError, UserError } from "../errors";
 import { ChunkingOptions, chunkCount, destinationKey, mustFit, ObjectPair } from "./chunker";
 import { Listing, ListingBuilder, listingDir } from "./listing";
 import { checkOverlap } from "./overlap";
@@ -42,6 +42,14 @@ export interface PlanRequest {
   readonly sync?: boolean;
   /** With `sync`: delete destination objects the source lacks, after the copy. */
   readonly delete?: boolean;
+  /**
+   * A copy's plan comes back as soon as its listing has begun, and the listing goes on while the
+   * transfer takes each object as it is listed (`SkyplaneClient.copy` and `cp -y`, which show no plan
+   * first): its `listing` and `estimate` grow until `listing.complete`, and what ends the listing early
+   * (an invalid key, an object too large, nothing to copy) ends the transfer that follows it, having
+   * copied the objects listed before. A sync is listed in full first (it compares both ends).
+   */
+  readonly stream?: boolean;
 }
 
 /** What planning needs from its caller. */
@@ -351,39 +359,60 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
   });
   const keys = new KeyCheck(dst, dstUri);
   const dstBucket = bucketUri(dstUri);
+  const stream = req.stream === true && kind === "copy";
+  let abandoned = false; // the plan was disposed while its listing ran
   const accept = (pair: ObjectPair) => {
+    if (abandoned)
+      throw new SkyplaneError("INTERRUPTED", "the plan was disposed before its listing ended");
     keys.check(pair);
+    if (stream) keys.done(); // a streamed listing stops at the first key, before it goes out
     // Refused before anything is provisioned: the destination could never hold it.
     mustFit([pair], dst.features, dstBucket);
     builder.add(pair);
   };
-  let listing: Listing;
   let sync: SyncDiff | undefined;
   let links = 0;
-  try {
-    if (kind === "sync") {
-      sync = await diffSync(
-        { store: src, prefix: srcUri.key },
-        { store: dst, prefix: dstUri.key, exists: to.exists },
-        accept,
-      );
-    } else {
-      const readable = srcUri.scheme === "file" ? new ReadableCheck(srcUri.bucket) : undefined;
-      await listCopy({ src: req.src, recursive }, src, srcUri, dstUri, async (pair) => {
-        accept(pair);
-        await readable?.add(pair.srcKey);
-      });
-      await readable?.done();
+  const list = async () => {
+    try {
+      if (kind === "sync") {
+        sync = await diffSync(
+          { store: src, prefix: srcUri.key },
+          { store: dst, prefix: dstUri.key, exists: to.exists },
+          accept,
+        );
+      } else {
+        const readable = srcUri.scheme === "file" ? new ReadableCheck(srcUri.bucket) : undefined;
+        await listCopy({ src: req.src, recursive }, src, srcUri, dstUri, async (pair) => {
+          accept(pair);
+          await readable?.add(pair.srcKey);
+        });
+        await readable?.done();
+      }
+      keys.done();
+      // Counted once the listing has proved the source exists.
+      if (recursive) links = await skippedLinks(src, srcUri);
+    } catch (err) {
+      if (err instanceof StoreError && isUserError(err))
+        throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`, { cause: err });
+      throw err;
     }
-    keys.done();
-    // Counted once the listing has proved the source exists.
-    if (recursive) links = await skippedLinks(src, srcUri);
-    listing = builder.finish();
-  } catch (err) {
-    builder.discard();
-    if (err instanceof StoreError && isUserError(err))
-      throw new UserError(err.code, `${bucketUri(srcUri)}: ${err.message}`, { cause: err });
-    throw err;
+  };
+  let listing: Listing;
+  let listed: Promise<unknown> = Promise.resolve();
+  if (stream) {
+    listing = builder.listing();
+    listed = list().then(
+      () => builder.finish(),
+      (err: unknown) => builder.fail(err),
+    );
+  } else {
+    try {
+      await list();
+      listing = builder.finish();
+    } catch (err) {
+      builder.discard();
+      throw err;
+    }
   }
   const e = topology.estimate;
   const gbps = e.throughputGbps;
@@ -403,18 +432,35 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
     },
     listing,
     ...(sync ? { sync } : {}),
+    // Getters: a streamed listing's totals grow until it is complete.
     estimate: {
-      objects: listing.objects,
-      bytes: listing.bytes,
-      chunks: listing.chunks,
+      get objects() {
+        return listing.objects;
+      },
+      get bytes() {
+        return listing.bytes;
+      },
+      get chunks() {
+        return listing.chunks;
+      },
       throughputGbps: gbps,
       costPerGB: e.costPerGB,
-      seconds: gbps > 0 ? (listing.bytes * 8) / (gbps * 1e9) : 0,
-      costUSD: (e.costPerGB.total * listing.bytes) / 1e9,
+      get seconds() {
+        return gbps > 0 ? (listing.bytes * 8) / (gbps * 1e9) : 0;
+      },
+      get costUSD() {
+        return (e.costPerGB.total * listing.bytes) / 1e9;
+      },
     },
-    skippedLinks: links,
+    get skippedLinks() {
+      return links;
+    },
     warnings: overlap ? [overlap] : [],
-    [Symbol.asyncDispose]: () => listing[Symbol.asyncDispose](),
+    [Symbol.asyncDispose]: async () => {
+      abandoned = true;
+      await listed;
+      await listing[Symbol.asyncDispose]();
+    },
   };
 }
 

@@ -15,7 +15,7 @@ import {
 } from "../stores/core";
 import { SkyplaneError } from "../errors";
 import { ChunkingOptions, planChunks, PlannedObject } from "./chunker";
-import type { GatewayClient, StoredObject } from "./gateway-client";
+import type { ChunkStatusEvent, GatewayClient, StoredObject } from "./gateway-client";
 import type { Listing } from "./listing";
 import { asUserError } from "./plan";
 import { TransferProgress } from "./progress";
@@ -64,8 +64,9 @@ export interface TransferOptions {
   /** How often gateways are asked for progress, in ms. Default 100. */
   readonly pollIntervalMs: number;
   /**
-   * Objects chunked, dispatched, completed and verified at a time: a listing larger than this runs
-   * window by window, so that memory holds one window's chunks. Default 10,000.
+   * Objects chunked and dispatched at a time: a listing runs window by window, the next one dispatched
+   * while earlier ones complete and verify, with at most two windows' objects out, so that memory holds
+   * two windows' chunks whatever the listing's size. Default 10,000.
    */
   readonly windowObjects: number;
   /** Aborting it stops dispatching; the transfer then aborts its uploads and throws InterruptedError. */
@@ -142,6 +143,7 @@ export async function runTransfer(
   const started = Date.now();
   const uploads: Array<{ key: string; uploadId: string }> = [];
   let dst: ObjectStore | undefined;
+  let outcomes: Outcomes | undefined;
   try {
     if (sources.length === 0)
       throw new SkyplaneError("NO_GATEWAYS", "the dataplane has no source gateway");
@@ -165,10 +167,23 @@ export async function runTransfer(
       chunks: listing.chunks,
       bytes: listing.bytes,
     });
-    const landing = await Landing.start(target.destinations ?? [], listing.bytes, progress);
+    const landing = await Landing.start(target.destinations ?? [], () => listing.bytes, progress);
     const verified = { objects: 0, storeHash: {} as Record<string, number>, readBack: 0 };
+    outcomes = new Outcomes(sources, dstBucket, opts, progress, landing);
+    // Windows overlap: the next is chunked and dispatched while earlier ones finish, complete their
+    // uploads and verify, with at most two windows' objects between dispatch and verification.
+    const budget = new ObjectBudget(2 * opts.windowObjects);
+    const windows = new Set<Promise<void>>(); // those still finishing
+    let failure: unknown;
+    const failed = () => {
+      if (failure !== undefined) throw failure;
+      outcomes?.throwIfFailed();
+    };
+    let planned = listing.complete;
     for await (const window of listing.batches(opts.windowObjects)) {
       if (opts.signal?.aborted) throw new InterruptedError();
+      await budget.acquire(window.length, failed);
+      failed();
       const plan = planChunks(window, job.chunking, undefined, dst.features);
       const uploadIdOf = new Map<string, string>();
       for (const o of plan.objects.filter((p) => p.multipart)) {
@@ -193,17 +208,49 @@ export async function runTransfer(
           ...(hashes.length ? { hashes } : {}),
         };
       });
-      const { read, stored } = await dispatchAndTrack(
-        chunks,
-        sources,
-        dstBucket,
-        opts,
-        progress,
-        landing,
-      );
-      const completed = await finalize(plan.objects, read, stored, dst, uploads, progress);
-      if (opts.verify) await verify(plan.objects, read, completed, stored, dst, verified);
+      const outcome = outcomes.expect(chunks);
+      const finished = outcome
+        .then(async ({ read, stored }) => {
+          const completed = await finalize(
+            plan.objects,
+            read,
+            stored,
+            dst as ObjectStore,
+            uploads,
+            progress,
+          );
+          if (opts.verify)
+            await verify(plan.objects, read, completed, stored, dst as ObjectStore, verified);
+        })
+        .catch((err: unknown) => {
+          failure ??= err;
+          outcomes?.fail(err); // the windows still out end with it
+        })
+        .finally(() => budget.release(window.length));
+      windows.add(finished);
+      void finished.then(() => windows.delete(finished));
+      await dispatch(chunks, sources, opts, progress, outcomes);
+      failed();
+      if (!planned && listing.complete) {
+        planned = true;
+        progress.emit({
+          type: "planned",
+          objects: listing.objects,
+          chunks: listing.chunks,
+          bytes: listing.bytes,
+        });
+      }
     }
+    await Promise.all(windows);
+    failed();
+    if (opts.signal?.aborted) throw new InterruptedError();
+    if (!planned)
+      progress.emit({
+        type: "planned",
+        objects: listing.objects,
+        chunks: listing.chunks,
+        bytes: listing.bytes,
+      });
     if (opts.verify) progress.emit({ type: "verified", objects: verified.objects });
     await dst.cleanupTemporaries?.(); // tidies a folder's empty work folder
     const seconds = (Date.now() - started) / 1000;
@@ -211,6 +258,7 @@ export async function runTransfer(
     progress.emit({ type: "done", objects, bytes, seconds });
     return { objects, bytes, seconds, ...(opts.verify ? { verified } : {}) };
   } catch (err) {
+    outcomes?.stop();
     for (const u of uploads)
       await dst?.abortMultipartUpload(u.key, u.uploadId).catch(() => undefined);
     // Work files of gateways that died with the transfer; a live gateway's stay until deprovision.
@@ -232,14 +280,14 @@ class Landing {
   private constructor(
     private readonly gateways: readonly DestinationGateway[],
     private readonly baseline: Array<number | undefined>,
-    private readonly total: number,
+    private readonly total: () => number,
     private readonly progress: TransferProgress,
   ) {}
 
   /** Reads each destination's counter before anything is sent. */
   static async start(
     gateways: readonly DestinationGateway[],
-    total: number,
+    total: () => number,
     progress: TransferProgress,
   ): Promise<Landing> {
     return new Landing(gateways, await Landing.counters(gateways), total, progress);
@@ -265,114 +313,233 @@ class Landing {
       const base = this.baseline[i];
       if (n !== undefined && base !== undefined) written += Math.max(0, n - base);
     });
-    const bytes = Math.min(this.total, Math.max(written, this.progress.bytesDone));
+    const bytes = Math.min(this.total(), Math.max(written, this.progress.bytesDone));
     if (bytes > this.progress.bytesLanded) this.progress.emit({ type: "landed", bytes });
   }
 }
 
+/** Objects between dispatch and verification, at most: a window waits until earlier ones make room. */
+class ObjectBudget {
+  private used = 0;
+  private wake?: () => void;
+  constructor(private readonly capacity: number) {}
+
+  /** Waits until `n` objects fit (any number when nothing is in use); `check` throws to stop waiting. */
+  async acquire(n: number, check: () => void): Promise<void> {
+    while (this.used > 0 && this.used + n > this.capacity) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      check();
+    }
+    this.used += n;
+  }
+
+  release(n: number): void {
+    this.used -= n;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/** Sleeps one poll interval, or less when the transfer is interrupted. */
+function pollSleep(opts: TransferOptions): Promise<void> {
+  const { signal } = opts;
+  return new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, opts.pollIntervalMs);
+    signal?.addEventListener("abort", wake, { once: true });
+  });
+}
+
 /**
- * Sends chunk requests to the sources (round robin, resending what a full gateway refused) and waits
- * for every outcome; each poll also reads what landed at the destinations. Resolves to the hashes of
- * each chunk as read (by chunk id) and what the store of `dstBucket` reported it holds once it wrote
- * each whole object (by destination key).
+ * Sends chunk requests to the sources, round robin, resending what a full gateway refused, until
+ * every one is taken (or the transfer stops).
  */
-async function dispatchAndTrack(
+async function dispatch(
   chunks: ChunkRequest[],
   sources: readonly SourceGateway[],
-  dstBucket: string,
   opts: TransferOptions,
   progress: TransferProgress,
-  landing: Landing,
-): Promise<{ read: Map<string, Hashes>; stored: Map<string, StoredObject> }> {
-  const byId = new Map(chunks.map((c) => [c.id, c]));
-  const crcs = new Map<string, Hashes>();
-  const stored = new Map<string, StoredObject>();
-  const failures: string[] = [];
-  const cursors = sources.map(() => 0);
+  outcomes: Outcomes,
+): Promise<void> {
   let next = 0;
   let turn = 0;
-  let stopped = false; // set when either loop fails, so that the other one ends too
-  const { signal } = opts;
-  // Sleeps one poll interval, or less when the transfer is interrupted.
-  const sleep = () =>
-    new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, opts.pollIntervalMs);
-      signal?.addEventListener("abort", wake, { once: true });
-    });
-
-  const dispatch = async () => {
-    let refusedInARow = 0;
-    let share = 0;
-    while (next < chunks.length && failures.length === 0 && !stopped && !signal?.aborted) {
-      // Spread evenly: each round of the sources, every source is offered the same share of what was
-      // left when the round began (at most a batch).
-      if (turn % sources.length === 0)
-        share = Math.min(opts.batchSize, Math.ceil((chunks.length - next) / sources.length));
-      const client = sources[turn++ % sources.length];
-      const batch = chunks.slice(next, next + share);
-      const accepted = await client.submit(batch);
-      next += accepted;
-      if (accepted > 0) {
-        refusedInARow = 0;
-        const sent = batch.slice(0, accepted);
-        progress.emit({
-          type: "dispatched",
-          chunks: accepted,
-          bytes: sent.reduce((n, c) => n + c.length, 0),
-        });
-      } else if (++refusedInARow >= sources.length) {
-        refusedInARow = 0;
-        await sleep(); // every gateway is full: back off until they drain
-      }
+  let refusedInARow = 0;
+  let share = 0;
+  while (next < chunks.length && !outcomes.stopped && !opts.signal?.aborted) {
+    // Spread evenly: each round of the sources, every source is offered the same share of what was
+    // left when the round began (at most a batch).
+    if (turn % sources.length === 0)
+      share = Math.min(opts.batchSize, Math.ceil((chunks.length - next) / sources.length));
+    const client = sources[turn++ % sources.length];
+    const batch = chunks.slice(next, next + share);
+    let accepted: number;
+    try {
+      accepted = await client.submit(batch);
+    } catch (err) {
+      outcomes.fail(err);
+      throw err;
     }
-  };
-  const track = async () => {
-    while (crcs.size + failures.length < chunks.length && !stopped && !signal?.aborted) {
-      await sleep();
-      const landed = landing.poll();
-      for (const [i, client] of sources.entries()) {
-        const { cursor, events } = await client.chunkStatus(cursors[i]);
-        cursors[i] = cursor;
-        for (const e of events) {
-          const c = byId.get(e.id);
-          if (!c || crcs.has(e.id)) continue;
-          if (e.state === "done" && e.crc) {
-            crcs.set(e.id, { ...e.hashes, crc32: e.crc });
-            const held = e.stored?.[dstBucket];
-            if (held && !c.part) stored.set(c.dstKey, held);
-            progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
-          } else {
-            failures.push(
-              `${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`,
-            );
-            progress.emit({ type: "chunk_failed", chunkId: e.id, error: e.error ?? "failed" });
-          }
-        }
+    next += accepted;
+    if (accepted > 0) {
+      refusedInARow = 0;
+      const sent = batch.slice(0, accepted);
+      progress.emit({
+        type: "dispatched",
+        chunks: accepted,
+        bytes: sent.reduce((n, c) => n + c.length, 0),
+      });
+    } else if (++refusedInARow >= sources.length) {
+      refusedInARow = 0;
+      await pollSleep(opts); // every gateway is full: back off until they drain
+    }
+  }
+}
+
+/** What the chunks of one window came to: hashes as read (by chunk id), what the store holds (by key). */
+interface WindowOutcome {
+  readonly read: Map<string, Hashes>;
+  readonly stored: Map<string, StoredObject>;
+}
+
+/** A window's chunks still out, and how to settle it. */
+interface Pending {
+  remaining: number;
+  readonly outcome: WindowOutcome;
+  readonly resolve: (o: WindowOutcome) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * The outcomes of every chunk of a transfer, read from the sources' chunk status (one cursor per
+ * source for the whole transfer) while any chunk is out; each poll also reads what landed at the
+ * destinations. A window's promise resolves once each of its chunks is done; a failed chunk (or a
+ * gateway that cannot be asked) fails every window still out.
+ */
+class Outcomes {
+  private readonly cursors: number[];
+  /** The chunks out: request and window, by chunk id. */
+  private readonly out = new Map<string, { chunk: ChunkRequest; pending: Pending }>();
+  /** The windows not settled yet (a failed chunk leaves `out` but keeps its window here). */
+  private readonly windows = new Set<Pending>();
+  private readonly failures: string[] = [];
+  private error?: unknown;
+  private wake?: () => void;
+  /** True once the transfer stops: it failed, was interrupted, or ended. */
+  stopped = false;
+
+  constructor(
+    private readonly sources: readonly SourceGateway[],
+    private readonly dstBucket: string,
+    private readonly opts: TransferOptions,
+    private readonly progress: TransferProgress,
+    private readonly landing: Landing,
+  ) {
+    this.cursors = sources.map(() => 0);
+    this.loop().catch((err: unknown) => this.fail(err));
+  }
+
+  /** Waits for the outcomes of `chunks` (to be dispatched next). */
+  expect(chunks: ChunkRequest[]): Promise<WindowOutcome> {
+    if (this.error !== undefined) return Promise.reject(this.error);
+    return new Promise<WindowOutcome>((resolve, reject) => {
+      const pending: Pending = {
+        remaining: chunks.length,
+        outcome: { read: new Map(), stored: new Map() },
+        resolve,
+        reject,
+      };
+      if (chunks.length === 0) resolve(pending.outcome);
+      else this.windows.add(pending);
+      for (const chunk of chunks) this.out.set(chunk.id, { chunk, pending });
+      const wake = this.wake;
+      this.wake = undefined;
+      wake?.();
+    });
+  }
+
+  /** Throws the error that stopped the transfer, if any. */
+  throwIfFailed(): void {
+    if (this.error !== undefined) throw this.error;
+  }
+
+  /** Fails every window still out with `err` (the first error wins), and stops polling. */
+  fail(err: unknown): void {
+    this.error ??= err;
+    this.stop();
+    for (const pending of this.windows) pending.reject(this.error);
+    this.windows.clear();
+    this.out.clear();
+  }
+
+  /** Stops polling. */
+  stop(): void {
+    this.stopped = true;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    const { signal } = this.opts;
+    while (!this.stopped) {
+      if (this.out.size === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      await pollSleep(this.opts);
+      if (signal?.aborted) {
+        this.fail(new InterruptedError());
+        return;
+      }
+      if (this.stopped) return;
+      const landed = this.landing.poll();
+      for (const [i, client] of this.sources.entries()) {
+        const { cursor, events } = await client.chunkStatus(this.cursors[i]);
+        this.cursors[i] = cursor;
+        for (const e of events) this.settle(e);
       }
       await landed;
-      if (failures.length > 0) break;
+      if (this.failures.length > 0) {
+        const n = this.failures.length;
+        const more = n > 5 ? ` (and ${n - 5} more)` : "";
+        this.fail(
+          new TransferFailedError(
+            `the transfer failed: ${this.failures.slice(0, 5).join("; ")}${more}`,
+            this.failures,
+          ),
+        );
+        return;
+      }
     }
-  };
-  const guard = (p: Promise<void>) =>
-    p.catch((err) => {
-      stopped = true;
-      throw err;
-    });
-  await Promise.all([guard(dispatch()), guard(track())]);
-  if (signal?.aborted) throw new InterruptedError();
-  if (failures.length > 0) {
-    const more = failures.length > 5 ? ` (and ${failures.length - 5} more)` : "";
-    throw new TransferFailedError(
-      `the transfer failed: ${failures.slice(0, 5).join("; ")}${more}`,
-      failures,
-    );
   }
-  return { read: crcs, stored };
+
+  /** Records one chunk's outcome against its window. */
+  private settle(e: ChunkStatusEvent): void {
+    const entry = this.out.get(e.id);
+    if (!entry) return; // another job's chunk on shared gateways, or one seen before
+    this.out.delete(e.id);
+    const { chunk: c, pending } = entry;
+    if (e.state === "done" && e.crc) {
+      pending.outcome.read.set(e.id, { ...e.hashes, crc32: e.crc });
+      const held = e.stored?.[this.dstBucket];
+      if (held && !c.part) pending.outcome.stored.set(c.dstKey, held);
+      this.progress.emit({ type: "chunk_done", chunkId: e.id, bytes: c.length });
+      if (--pending.remaining === 0) {
+        this.windows.delete(pending);
+        pending.resolve(pending.outcome);
+      }
+    } else {
+      this.failures.push(
+        `${c.srcKey}${c.part ? ` part ${c.part.number}` : ""}: ${e.error ?? "failed"}`,
+      );
+      this.progress.emit({ type: "chunk_failed", chunkId: e.id, error: e.error ?? "failed" });
+    }
+  }
 }
 
 /**
@@ -394,14 +561,13 @@ async function finalize(
       hashes: read.get(id) as Hashes,
     }));
     if (o.multipart) {
-      const at = uploads.findIndex((u) => u.key === o.dstKey);
-      const upload = uploads[at];
+      const upload = uploads.find((u) => u.key === o.dstKey) as { key: string; uploadId: string };
       const info = await dst.completeMultipartUpload(
         o.dstKey,
         upload.uploadId,
         parts.map((p, i) => ({ partNumber: i + 1, hashes: { crc32: p.hashes.crc32 } })),
       );
-      uploads.splice(at, 1);
+      uploads.splice(uploads.indexOf(upload), 1); // windows finish concurrently: find it again
       if (info.hashes) stored.set(o.dstKey, { size: info.size, hashes: info.hashes });
     }
     const algs = [...new Set([...dst.features.hashes, "crc32" as const])];

@@ -166,6 +166,11 @@ export interface ObjectStore {
    * those of a live writer; resolves to how many it removed. Stores without such files omit it.
    */
   cleanupTemporaries?(): Promise<number>;
+  /**
+   * Every object under `prefix` in key order, in one pass, where that is cheaper than page after page
+   * (a folder, whose every page would otherwise cost a walk); `listAll` uses it where present.
+   */
+  iterate?(prefix?: string): AsyncIterable<ObjectInfo>;
   /** Keys of symbolic links under `prefix` that listings leave out (folders); others omit it. */
   skippedLinks?(prefix?: string): Promise<string[]>;
 }
@@ -192,6 +197,10 @@ export const EMULATED_REGIONS: Readonly<Record<string, string>> = {
 
 /** Every object under `prefix`, page by page. */
 export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<ObjectInfo> {
+  if (store.iterate) {
+    yield* store.iterate(prefix);
+    return;
+  }
   let token: string | undefined;
   do {
     const page = await store.list({ prefix, token });

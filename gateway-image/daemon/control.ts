@@ -124,8 +124,7 @@ export class ControlServer {
         const cursor = Number(url.searchParams.get("cursor") ?? 0);
         if (!Number.isInteger(cursor) || cursor < 0)
           throw new HttpError(400, "cursor must be a whole number");
-        const events = ex.events.slice(cursor, cursor + 10_000);
-        return [200, { cursor: cursor + events.length, events }];
+        return [200, ex.eventsAfter(cursor, 10_000)];
       }
       case "GET /api/v1/errors":
         return [200, { errors: this.opts.errors }];

@@ -67,6 +67,13 @@ export interface ChunkEvent {
   readonly stored?: Stored;
 }
 
+/**
+ * How long the outcomes that a status call has read stay for other readers (another job on gateways it
+ * shares, polling every 100 ms) before they are dropped, with the ids that deduplicate resent requests:
+ * a gateway that has moved a million chunks holds the last few seconds' outcomes, not a million.
+ */
+export const EVENT_RETAIN_MS = 30_000;
+
 /** Counters for the status endpoint. */
 export interface GatewayStats {
   /** Chunk requests waiting. */
@@ -178,8 +185,12 @@ interface Sink {
 
 /** Executes one GatewayProgram: pulls chunk requests from its queue or the wire and runs the operators. */
 export class GatewayExecutor {
-  /** Outcomes in order; the control API serves them by cursor. */
-  readonly events: ChunkEvent[] = [];
+  /** Outcomes in order, from seq `dropped + 1`: those not yet read, and those read in the last EVENT_RETAIN_MS. */
+  private readonly log: ChunkEvent[] = [];
+  /** Outcomes dropped from the front of the log (read long enough ago). */
+  private dropped = 0;
+  /** How far each status call read, and when, oldest first: what `trim` may drop once it is old. */
+  private readonly reads: Array<{ upTo: number; at: number }> = [];
   /** Counters. */
   readonly stats: GatewayStats = {
     queued: 0,
@@ -237,6 +248,39 @@ export class GatewayExecutor {
   /** True when this gateway reads from a store, so it takes chunk requests. */
   get isSource(): boolean {
     return this.source !== undefined;
+  }
+
+  /** The outcomes still held, in order (those not yet dropped, see EVENT_RETAIN_MS). */
+  get events(): readonly ChunkEvent[] {
+    return this.log;
+  }
+
+  /**
+   * Up to `max` outcomes after `cursor` (the last seq seen; 0 at first) and the cursor to pass next.
+   * Outcomes read longer than EVENT_RETAIN_MS ago (by `now`) are dropped first; a cursor from before
+   * them resumes at the oldest outcome held.
+   */
+  eventsAfter(
+    cursor: number,
+    max: number,
+    now = Date.now(),
+  ): { cursor: number; events: ChunkEvent[] } {
+    this.trim(now);
+    const from = Math.max(cursor, this.dropped);
+    const events = this.log.slice(from - this.dropped, from - this.dropped + max);
+    const upTo = from + events.length;
+    if (events.length > 0) this.reads.push({ upTo, at: now });
+    return { cursor: Math.max(cursor, upTo), events };
+  }
+
+  /** Drops the outcomes read at least EVENT_RETAIN_MS before `now`, and forgets their chunk ids. */
+  private trim(now: number): void {
+    let upTo = this.dropped;
+    while (this.reads.length > 0 && now - this.reads[0].at >= EVENT_RETAIN_MS)
+      upTo = Math.max(upTo, (this.reads.shift() as { upTo: number }).upTo);
+    if (upTo <= this.dropped) return;
+    for (const e of this.log.splice(0, upTo - this.dropped)) this.known.delete(e.id);
+    this.dropped = upTo;
   }
 
   /** Starts the data server if the program receives; resolves to its port. */
@@ -370,8 +414,8 @@ export class GatewayExecutor {
     hashes?: Hashes,
     stored?: Stored,
   ): void {
-    this.events.push({
-      seq: this.events.length + 1,
+    this.log.push({
+      seq: this.dropped + this.log.length + 1,
       id,
       state,
       ...(error ? { error } : {}),

@@ -153,15 +153,13 @@ export class LocalStore implements ObjectStore {
     await this.mustExist();
     const prefix = opts.prefix ?? "";
     const maxKeys = Math.max(1, opts.maxKeys ?? 1000);
-    // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
-    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    const keys = (await this.walk(base)).keys.filter((k) => k.startsWith(prefix)).sort(byteOrder);
     const objectKeys: string[] = [];
     const prefixes: string[] = [];
     let last: string | undefined;
     let nextToken: string | undefined;
-    for (const key of keys) {
-      if (opts.token !== undefined && byteOrder(key, opts.token) <= 0) continue;
+    // In key order, from past the token: a page costs the folders it touches, not the whole bucket.
+    for await (const { key, skipped } of this.walk(prefix, opts.token)) {
+      if (skipped) continue;
       let entry: string = key;
       if (opts.delimiter) {
         const at = key.indexOf(opts.delimiter, prefix.length);
@@ -185,6 +183,46 @@ export class LocalStore implements ObjectStore {
     const infos = await Promise.all(objectKeys.map((k) => limit(() => this.info(k, false))));
     const objects = infos.filter((i): i is ObjectInfo => i !== undefined);
     return nextToken === undefined ? { objects, prefixes } : { objects, prefixes, nextToken };
+  }
+
+  /**
+   * Every object under `prefix`, in key order, in one walk of the folders (`listAll` uses it): a
+   * million keys cost the folders on the way down and a batch of infos, never an array of them all.
+   */
+  async *iterate(prefix = ""): AsyncGenerator<ObjectInfo> {
+    await this.mustExist();
+    const limit = pLimit(32);
+    // A folder written by hand has no records: its keys' record reads (each a failed open) are skipped.
+    const recorded = new Map<string, Promise<boolean>>();
+    const hasRecords = (key: string) => {
+      const dir = path.dirname(this.metaPath(key));
+      let known = recorded.get(dir);
+      if (!known) {
+        recorded.clear(); // keys come folder by folder: one folder's answer at a time
+        known = fsp.stat(dir).then(
+          (s) => s.isDirectory(),
+          () => false,
+        );
+        recorded.set(dir, known);
+      }
+      return known;
+    };
+    const infos = async (keys: string[]) =>
+      (
+        await Promise.all(
+          keys.map((k) => limit(async () => this.info(k, false, await hasRecords(k)))),
+        )
+      ).filter((i): i is ObjectInfo => i !== undefined);
+    let batch: string[] = [];
+    for await (const { key, skipped } of this.walk(prefix)) {
+      if (skipped) continue;
+      batch.push(key);
+      if (batch.length >= 256) {
+        yield* await infos(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield* await infos(batch);
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -446,8 +484,9 @@ export class LocalStore implements ObjectStore {
   /** Keys of the symbolic links under `prefix` that listings leave out. */
   async skippedLinks(prefix = ""): Promise<string[]> {
     await this.mustExist();
-    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    return (await this.walk(base)).skipped.filter((k) => k.startsWith(prefix)).sort(byteOrder);
+    const skipped: string[] = [];
+    for await (const e of this.walk(prefix)) if (e.skipped) skipped.push(e.key);
+    return skipped;
   }
 
   /** The file that holds `key`; rejects keys that would leave the bucket or clash with its records. */
@@ -549,7 +588,11 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Info of `key`; with `withChecksum`, computes and records the checksum if no record is current. */
-  private async info(key: string, withChecksum: boolean): Promise<ObjectInfo | undefined> {
+  private async info(
+    key: string,
+    withChecksum: boolean,
+    records = true,
+  ): Promise<ObjectInfo | undefined> {
     let stat: fs.Stats;
     try {
       stat = await fsp.stat(this.objectPath(key));
@@ -558,12 +601,15 @@ export class LocalStore implements ObjectStore {
     }
     if (!stat.isFile()) return undefined;
     let checksum: string | undefined;
-    try {
-      const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
-      // A record is current only if the file has not been touched since (written by hand, say).
-      if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
-    } catch {
-      // no record
+    // `records` false: the caller knows the key's folder has none (no failed read per key).
+    if (records) {
+      try {
+        const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
+        // A record is current only if the file has not been touched since (written by hand, say).
+        if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
+      } catch {
+        // no record
+      }
     }
     if (checksum === undefined && withChecksum) {
       let crc = 0;
@@ -585,49 +631,69 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * Keys of the files below folder `base` (relative, "" for the root), skipping skyplane's records
-   * and work files; symbolic links are followed with `followSymlinks` (but never round a cycle, nor
-   * out of the bucket's folder) and otherwise skipped, their keys in `skipped`.
+   * The keys under `prefix` in key order (UTF-8 byte order, as S3 sorts), and past `after` when given,
+   * walking only the folders that can hold such keys, one folder's entries in memory at a time. It
+   * skips skyplane's records and work files; symbolic links are followed with `followSymlinks` (but
+   * never round a cycle, nor out of the bucket's folder) and otherwise reported with `skipped`.
    */
-  private async walk(base: string): Promise<{ keys: string[]; skipped: string[] }> {
-    const keys: string[] = [];
-    const skipped: string[] = [];
+  private async *walk(
+    prefix: string,
+    after?: string,
+  ): AsyncGenerator<{ key: string; skipped: boolean }> {
+    const { root } = this;
+    const follow = this.opts.followSymlinks ?? false;
     let realRoot: string | undefined;
+    // Whether keys below folder key `dir` (ending in "/") can be under the prefix and past `after`.
+    const wanted = (dir: string) =>
+      (dir.startsWith(prefix) || prefix.startsWith(dir)) &&
+      (after === undefined || after.startsWith(dir) || byteOrder(dir, after) > 0);
+    type Item = { key: string; kind: "file" | "dir" | "skipped"; real?: string };
     // `real` is the folder's real path and `ancestors` those of the folders above it (when following).
-    const visit = async (rel: string, real: string, ancestors: string[]): Promise<void> => {
-      const dir = path.join(this.root, rel);
+    async function* visit(
+      rel: string,
+      real: string,
+      ancestors: string[],
+    ): AsyncGenerator<{ key: string; skipped: boolean }> {
+      const dir = path.join(root, rel);
       let entries: fs.Dirent[];
       try {
         entries = await fsp.readdir(dir, { withFileTypes: true });
       } catch {
         return;
       }
+      const items: Item[] = [];
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
         if ((!rel && e.name === META) || NEARBY_WORK_FILE.test(e.name)) continue;
         if (e.isSymbolicLink()) {
           // Followed only inside the folder: its gateways never read outside it (see executor.ts).
-          let target = this.opts.followSymlinks
-            ? await linkTarget(path.join(dir, e.name))
-            : undefined;
-          realRoot ??= await fsp.realpath(this.root).catch(() => this.root);
+          let target = follow ? await linkTarget(path.join(dir, e.name)) : undefined;
+          realRoot ??= await fsp.realpath(root).catch(() => root);
           if (target && outside(realRoot, target.real)) target = undefined;
-          if (target?.isFile) keys.push(key);
+          if (target?.isFile) items.push({ key, kind: "file" });
           else if (target?.dir && !ancestors.includes(target.dir))
-            await visit(key, target.dir, [...ancestors, target.dir]);
-          else skipped.push(key);
-        } else if (e.isDirectory()) {
-          const sub = path.join(real, e.name);
-          await visit(key, sub, this.opts.followSymlinks ? [...ancestors, sub] : []);
-        } else if (e.isFile()) keys.push(key);
+            items.push({ key, kind: "dir", real: target.dir });
+          else items.push({ key, kind: "skipped" });
+        } else if (e.isDirectory()) items.push({ key, kind: "dir", real: path.join(real, e.name) });
+        else if (e.isFile()) items.push({ key, kind: "file" });
       }
-    };
-    const start = path.join(this.root, base);
-    const realStart = this.opts.followSymlinks
-      ? await fsp.realpath(start).catch(() => start)
-      : start;
-    await visit(base, realStart, this.opts.followSymlinks ? realAncestors(realStart) : []);
-    return { keys, skipped };
+      // A folder sorts as its keys do: by its name and a "/".
+      const order = (i: Item) => (i.kind === "dir" ? i.key + "/" : i.key);
+      items.sort((a, b) => byteOrder(order(a), order(b)));
+      for (const i of items) {
+        if (i.kind === "dir") {
+          if (!wanted(i.key + "/")) continue;
+          const sub = i.real as string;
+          yield* visit(i.key, sub, follow ? [...ancestors, sub] : []);
+        } else if (i.key.startsWith(prefix) && (after === undefined || byteOrder(i.key, after) > 0))
+          yield { key: i.key, skipped: i.kind === "skipped" };
+      }
+    }
+    // Walk only the folder the prefix names: "a/b/c" can only match below "a/b".
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    const start = path.join(root, base);
+    const realStart = follow ? await fsp.realpath(start).catch(() => start) : start;
+    yield* visit(base, realStart, follow ? realAncestors(realStart) : []);
   }
 
   private async mustExist(): Promise<void> {

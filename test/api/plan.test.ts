@@ -49,7 +49,8 @@ describe("api: a copy lists its source once", function () {
     const dst = "local://once-west";
     assert.ok(c.calls.length > 0, "the stores were used through the counting opener");
     assert.equal(listings(c.calls, src), 1, "the folder is listed once");
-    assert.equal(callsOf(c.calls, src, "list"), 1, "in one page");
+    assert.equal(callsOf(c.calls, src, "iterate"), 1, "in one walk");
+    assert.equal(callsOf(c.calls, src, "list"), 0, "not page by page");
     assert.equal(callsOf(c.calls, src, "exists"), 1, "the folder's existence is checked once");
     assert.equal(callsOf(c.calls, src, "region"), 0, "a folder is in the client's region");
     assert.equal(callsOf(c.calls, src, "skippedLinks"), 1);

@@ -29,13 +29,17 @@ export function countingOpener(calls: StoreCall[]) {
     counting(openStore(uri, ctx), uri, calls);
 }
 
-/** Listings started on `bucket`: `list` calls without a page token (each page after is one more call). */
+/**
+ * Listings started on `bucket`: `iterate` calls (a walk of a folder's every key) and `list` calls
+ * without a page token (each page after is one more call).
+ */
 export function listings(calls: readonly StoreCall[], bucket: string): number {
   return calls.filter(
     (c) =>
       c.bucket === bucket &&
-      c.method === "list" &&
-      (c.args[0] as { token?: string } | undefined)?.token === undefined,
+      (c.method === "iterate" ||
+        (c.method === "list" &&
+          (c.args[0] as { token?: string } | undefined)?.token === undefined)),
   ).length;
 }
 

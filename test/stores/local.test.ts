@@ -315,6 +315,81 @@ describe("stores/local", () => {
     assert.equal(await store.hashes("missing"), undefined);
   });
 
+  it("lists in byte order walking only the folders a page needs, and iterates in one walk", async () => {
+    const root = localBucketRoot({ home }, "walked");
+    const store = await LocalStore.createBucket("walked", root, "local:east");
+    // Written by hand, as a user's folder is: 20 folders of 30 files, and names that sort around "/".
+    const keys: string[] = [];
+    for (let d = 0; d < 20; d++) {
+      fs.mkdirSync(path.join(root, `d${String(d).padStart(2, "0")}`));
+      for (let f = 0; f < 30; f++) keys.push(`d${String(d).padStart(2, "0")}/f${f}`);
+    }
+    keys.push("d05.txt", "d05-x", "d050", "é");
+    for (const k of keys) fs.writeFileSync(path.join(root, k), k);
+    const sorted = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    assert.ok(sorted.indexOf("d05-x") < sorted.indexOf("d05.txt"), "'-' and '.' sort before '/'");
+    assert.ok(sorted.indexOf("d05.txt") < sorted.indexOf("d05/f0"));
+    assert.ok(sorted.indexOf("d05/f9") < sorted.indexOf("d050"), "'/' sorts before '0'");
+
+    // Every readdir the store makes, by folder.
+    const read: string[] = [];
+    const readdir = fs.promises.readdir;
+    (fs.promises as { readdir: unknown }).readdir = (dir: string, ...rest: unknown[]) => {
+      read.push(path.relative(root, dir));
+      return (readdir as (...a: unknown[]) => unknown).call(fs.promises, dir, ...rest);
+    };
+    try {
+      const paged: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        read.length = 0;
+        const page = await store.list({ maxKeys: 25, token });
+        paged.push(...page.objects.map((o) => o.key));
+        token = page.nextToken;
+        pages++;
+        // The root and the folders the page's keys are in (and the one after the last, to see more).
+        assert.ok(read.length <= 4, `page ${pages} read ${read.length} folders: ${read.join(" ")}`);
+      } while (token);
+      assert.equal(pages, Math.ceil(keys.length / 25));
+      assert.deepEqual(paged, sorted);
+
+      read.length = 0;
+      const iterated: string[] = [];
+      for await (const o of store.iterate()) iterated.push(o.key);
+      assert.deepEqual(iterated, sorted);
+      assert.equal(read.length, 21, "each folder read once");
+      // A folder written by hand has no checksum records: none is read for its keys; a key put through
+      // the store has one, and the listing reports its checksum.
+      await store.put("d07/f3", Buffer.from("put"));
+      const readFile = fs.promises.readFile;
+      const records: string[] = [];
+      (fs.promises as { readFile: unknown }).readFile = (file: string, ...rest: unknown[]) => {
+        if (String(file).includes(`${path.sep}meta${path.sep}`)) records.push(String(file));
+        return (readFile as (...a: unknown[]) => unknown).call(fs.promises, file, ...rest);
+      };
+      const hashed: string[] = [];
+      try {
+        for await (const o of store.iterate()) if (o.hashes?.crc32) hashed.push(o.key);
+      } finally {
+        (fs.promises as { readFile: unknown }).readFile = readFile;
+      }
+      assert.deepEqual(hashed, ["d07/f3"]);
+      // The 30 keys of d07, and the 4 at the root (whose records folder holds d07's): none of the 570 others.
+      assert.equal(records.length, 34, "records read only in the folders that have them");
+      const under: string[] = [];
+      for await (const o of store.iterate("d05")) under.push(o.key);
+      assert.deepEqual(under, [
+        "d05-x",
+        "d05.txt",
+        ...sorted.filter((k) => k.startsWith("d05/")),
+        "d050",
+      ]);
+    } finally {
+      (fs.promises as { readdir: unknown }).readdir = readdir;
+    }
+  });
+
   describe("URIs", () => {
     it("parses local buckets, file URIs and plain paths", () => {
       assert.deepEqual(parseStoreUri("local://my-bucket/a/b.txt"), {
