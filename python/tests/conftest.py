@@ -99,7 +99,7 @@ def alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie counts as ended)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while it was read
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
