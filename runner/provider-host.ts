@@ -59,7 +59,25 @@ export function deferRequires(names: ReadonlySet<string>): void {
   };
 }
 
+/**
+ * Ends this process once its parent (the engine) is gone: an engine killed mid-run (a client killed while it
+ * provisions) never ends its plugins, and nothing else would. Checked every `everyMs`, off the event loop's
+ * reckoning (the timer does not keep the process alive).
+ */
+export function exitWithParent(
+  everyMs = 500,
+  exit: () => void = () => process.exit(0),
+): NodeJS.Timeout {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) exit();
+  }, everyMs);
+  timer.unref();
+  return timer;
+}
+
 if (require.main === module) {
+  exitWithParent();
   deferRequires(deferredModules);
   // The SDK's own provider: it reads the engine's address from argv and prints the port it serves on.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as readline from "node:readline";
 import { deferredModule, deferredModules } from "../../runner/provider-host";
 import { providerPluginDir } from "../../runner/engine";
 import { ensureHome } from "../../runner/home";
@@ -94,6 +95,37 @@ describe("runner/provider-host", () => {
       } finally {
         child.kill("SIGKILL");
       }
+    });
+
+    it("ends itself when the engine that started it is killed", async () => {
+      const home = ensureHome(path.join(dir, "h"));
+      const plugin = path.join(providerPluginDir(home), "pulumi-resource-pulumi-nodejs");
+      // A stand-in for the engine: a shell that starts the plugin, says its pid, and waits for it.
+      const engine = spawn("sh", ["-c", `"$0" 127.0.0.1:1 & echo "$!"; wait`, plugin], {
+        cwd: path.resolve(__dirname, "../../.."),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const lines = readline.createInterface({ input: engine.stdout })[Symbol.asyncIterator]();
+      const pid = Number((await lines.next()).value);
+      const port = Number((await lines.next()).value); // it serves: it is up
+      assert.ok(pid > 0 && port > 0, `pid ${pid}, port ${port}`);
+      const running = () => {
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+          return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+        } catch {
+          return false;
+        }
+      };
+      assert.equal(running(), true);
+      engine.kill("SIGKILL");
+      // Node 20 has no pidfd: the process is looked at until it is gone, for at most 10 s.
+      const deadline = Date.now() + 10_000;
+      while (running() && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      const left = running();
+      if (left) process.kill(pid, "SIGKILL");
+      assert.equal(left, false, "the plugin outlived its engine");
     });
   });
 });
