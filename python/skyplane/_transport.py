@@ -92,6 +92,8 @@ class NodeSide:
         self._gone: str | None = None
         self._closed = False
         self._stdout_done = threading.Event()
+        # Set once the reader has recorded why the Node side ended, last words included.
+        self._ended = threading.Event()
         # stderr's reader first: the stdout reader waits for it when the process ends.
         self._stderr_reader = threading.Thread(
             target=self._read_stderr, name="skyplane-node-stderr", daemon=True
@@ -177,8 +179,11 @@ class NodeSide:
                 self._stdin.write(data + b"\n")
                 self._stdin.flush()
         except (OSError, ValueError) as err:
-            self._proc.poll()
-            self._went(self._ended_text())
+            # A broken pipe comes before the reader has seen the end: its report, with the last
+            # words on stderr, is the one to give (bounded, as the reader's own wait is).
+            if not self._ended.wait(timeout=10):
+                self._proc.poll()
+                self._went(self._ended_text())
             raise error_for("NODE_SIDE_GONE", self._gone or str(err)) from err
 
     def _silence_limit(self) -> float:
@@ -306,6 +311,7 @@ class NodeSide:
             # Its last words on stderr belong in the report of its end.
             self._stderr_reader.join(timeout=2)
             self._went(self._ended_text())
+            self._ended.set()
 
     def _handle(self, line: bytes) -> None:
         try:
