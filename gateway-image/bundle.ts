@@ -9,7 +9,7 @@ import { NODE_RUNTIME } from "./node-runtime";
 
 /*
  * The gateway bundle: the daemon (daemon/main.ts) and everything it loads, as one JavaScript file made by
- * esbuild, with the native zstd addon of @mongodb-js/zstd beside it, in one tar.gz that a VM's boot
+ * esbuild, with the native addons it loads (zstd, SIMD CRC-32) beside it, in one tar.gz that a VM's boot
  * script fetches from the stack's artifacts store, checks against its sha256 and runs with a plain
  * `node skyplane-gateway/main.js …` (the daemon's own flags). Reproducible: the same sources and
  * lockfile give the same bytes, so the same sha256, so an unchanged bundle leaves every gateway's
@@ -56,8 +56,22 @@ const DAEMON_ENTRY = path.join(__dirname, "daemon", "main.js");
 /** The one mtime of every entry: 1980-01-01, which no tar or zip tool calls implausible. */
 const MTIME = 315532800;
 
-/** The native zstd addon for linux-x64 (glibc), which @mongodb-js/zstd loads from beside its JS. */
-const ZSTD_ADDON = "zstd.linux-x64-gnu.node";
+/**
+ * The native addons for linux-x64 (glibc) that the daemon's dependencies load from beside their JS, each
+ * shipped beside main.js with its licence: zstd (@mongodb-js/zstd) and SIMD CRC-32/CRC-32C (@node-rs/crc32).
+ */
+const ADDONS = [
+  {
+    file: "zstd.linux-x64-gnu.node",
+    from: "@mongodb-js/zstd-linux-x64-gnu",
+    license: ["@mongodb-js/zstd", "LICENSE.md", "zstd.LICENSE.md"],
+  },
+  {
+    file: "crc32.linux-x64-gnu.node",
+    from: "@node-rs/crc32-linux-x64-gnu",
+    license: ["@node-rs/crc32", "LICENSE", "crc32.LICENSE"],
+  },
+] as const;
 
 /** Builds the bundle into `outDir` (default BUNDLE_DIR) with its manifest.json, and returns it. */
 export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
@@ -92,7 +106,7 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
         // node_modules may be a link (a worktree's): paths stay node_modules/…, the same in any checkout.
         preserveSymlinks: true,
         // The addon is loaded at run time from beside main.js; the per-platform packages are never there.
-        external: ["*.node", "@mongodb-js/zstd-*"],
+        external: ["*.node", "@mongodb-js/zstd-*", "@node-rs/crc32-*"],
         legalComments: "eof",
         logLevel: "silent",
         metafile: true,
@@ -105,24 +119,22 @@ export function buildGatewayBundle(outDir: string = BUNDLE_DIR): GatewayBundle {
         { cause: err },
       );
     }
-    let addon: string;
-    try {
-      addon = require.resolve(`@mongodb-js/zstd-linux-x64-gnu/${ZSTD_ADDON}`, {
-        paths: [PACKAGE_ROOT],
-      });
-    } catch (err) {
-      // An optional dependency that npm installs on linux-x64 only: the gateways' platform.
-      throw new InternalError(
-        "BUNDLE_BUILD_FAILED",
-        "the zstd addon for linux-x64 (@mongodb-js/zstd-linux-x64-gnu) is not installed here: build the gateway bundle on linux-x64, or install it with 'npm install --os=linux --cpu=x64 --libc=glibc'",
-        { cause: err },
-      );
+    for (const addon of ADDONS) {
+      let file: string;
+      try {
+        file = require.resolve(`${addon.from}/${addon.file}`, { paths: [PACKAGE_ROOT] });
+      } catch (err) {
+        throw new InternalError(
+          "BUNDLE_BUILD_FAILED",
+          `the native addon ${addon.file} (${addon.from}) is not installed here: build the gateway bundle on linux-x64, or install it with 'npm install --os=linux --cpu=x64 --libc=glibc'`,
+          { cause: err },
+        );
+      }
+      fs.copyFileSync(file, path.join(dir, addon.file));
+      const [pkg, license, as] = addon.license;
+      const root = path.dirname(require.resolve(`${pkg}/package.json`, { paths: [PACKAGE_ROOT] }));
+      fs.copyFileSync(path.join(root, license), path.join(dir, as));
     }
-    fs.copyFileSync(addon, path.join(dir, ZSTD_ADDON));
-    const zstd = path.dirname(
-      require.resolve("@mongodb-js/zstd/package.json", { paths: [PACKAGE_ROOT] }),
-    );
-    fs.copyFileSync(path.join(zstd, "LICENSE.md"), path.join(dir, "zstd.LICENSE.md"));
     const tar = execFileSync(
       "tar",
       [

@@ -51,7 +51,7 @@ describe("gateway-image/bundle: the reproducible gateway bundle", function () {
     assert.equal(first.file, `skyplane-gateway-${version}-linux-x64.tar.gz`);
   });
 
-  it("holds sorted entries with one mtime and owner root, the native zstd addon beside main.js", () => {
+  it("holds sorted entries with one mtime and owner root, the native addons beside main.js", () => {
     const listing = execFileSync(
       "tar",
       ["--list", "--verbose", "--numeric-owner", "--full-time", "-zf", first.path],
@@ -66,6 +66,8 @@ describe("gateway-image/bundle: the reproducible gateway bundle", function () {
     assert.deepEqual(names, [...names].sort(), "sorted");
     assert.deepEqual(names, [
       "skyplane-gateway/",
+      "skyplane-gateway/crc32.LICENSE",
+      "skyplane-gateway/crc32.linux-x64-gnu.node",
       "skyplane-gateway/main.js",
       "skyplane-gateway/zstd.LICENSE.md",
       "skyplane-gateway/zstd.linux-x64-gnu.node",
@@ -75,7 +77,8 @@ describe("gateway-image/bundle: the reproducible gateway bundle", function () {
     assert.deepEqual([...new Set(listing.map((f) => `${f[3]} ${f[4]}`))], ["1980-01-01 00:00:00"]);
     assert.deepEqual(
       listing.map((f) => f[0]),
-      ["drwxr-xr-x", "-rwxr-xr-x", "-rw-r--r--", "-rw-r--r--"], // main.js has a #! line
+      // main.js has a #! line
+      ["drwxr-xr-x", "-rw-r--r--", "-rw-r--r--", "-rwxr-xr-x", "-rw-r--r--", "-rw-r--r--"],
     );
     // No path of the machine that built it: the checkout's location is not in the bytes.
     const main = execFileSync("tar", ["-xzOf", first.path, BUNDLE_ENTRY], {
@@ -168,15 +171,16 @@ describe("gateway-image/bundle: the reproducible gateway bundle", function () {
       );
       assert.equal(result.bytes, text.length);
       assert.ok((await dp.dst.get("copy.txt")).equals(text));
-      // Both daemons run the bundle, and loaded its zstd addon from beside it, not from the checkout.
+      // Both daemons run the bundle, and loaded its addons from beside it, not from the checkout.
       for (const gw of [dp.source, dp.dest]) {
         const cmdline = fs.readFileSync(`/proc/${gw.info.pid}/cmdline`, "utf8").split("\0");
         assert.equal(cmdline[1], main);
         const maps = fs.readFileSync(`/proc/${gw.info.pid}/maps`, "utf8");
-        assert.ok(
-          maps.includes(path.join(unpacked, "skyplane-gateway", "zstd.linux-x64-gnu.node")),
-          `gateway ${gw.info.gatewayId} loaded the bundle's zstd addon`,
-        );
+        for (const addon of ["zstd.linux-x64-gnu.node", "crc32.linux-x64-gnu.node"])
+          assert.ok(
+            maps.includes(path.join(unpacked, "skyplane-gateway", addon)),
+            `gateway ${gw.info.gatewayId} loaded the bundle's ${addon}`,
+          );
         assert.ok(!maps.includes("node_modules"), "nothing mapped from a node_modules");
       }
     });
