@@ -3,6 +3,7 @@ import { schemeProvider } from "../common/schemes";
 import { Hashes, hashParts, PartHash } from "./hashes";
 import { Verdict, withRetries } from "./retry";
 import {
+  byteLength,
   ObjectInfo,
   pieces,
   StoreError,
@@ -128,8 +129,8 @@ export abstract class CloudStore {
   protected abstract headObject(key: string): Promise<ObjectInfo>;
   /** The object's bytes, or `range.length` of them (fewer at its end) from `range.offset`; never empty ranges. */
   protected abstract read(key: string, range?: { offset: number; length: number }): Promise<Buffer>;
-  /** Writes `body` as `key`, sending `sent` (the `sentHashes`) for the service to check; returns its hashes. */
-  protected abstract write(key: string, body: Buffer, sent: Hashes): Promise<Hashes>;
+  /** Writes `data` as `key`, sending `sent` (the `sentHashes`) for the service to check; returns its hashes. */
+  protected abstract write(key: string, data: WriteData, sent: Hashes): Promise<Hashes>;
 
   /** Runs one call to the service under the one retry policy; its failure comes out explained. */
   protected call<T>(fn: () => Promise<T>, key?: string, uploadId?: string): Promise<T> {
@@ -171,9 +172,8 @@ export abstract class CloudStore {
   }
 
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
-    const body = joined(data);
-    const hashes = await this.write(key, body, await this.hashesToSend(data, opts));
-    return { key, size: body.length, lastModified: new Date(), hashes };
+    const hashes = await this.write(key, data, await this.hashesToSend(data, opts));
+    return { key, size: byteLength(data), lastModified: new Date(), hashes };
   }
 
   /** The `sentHashes` of a write: the caller's where it gave them, the others computed here. */

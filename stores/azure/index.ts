@@ -1,5 +1,5 @@
 import { BlobServiceClient, ContainerClient, RestError } from "@azure/storage-blob";
-import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion, joined } from "../common";
 import { Hashes } from "../hashes";
 import { StagedMultipartStore } from "../multipart";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
@@ -12,6 +12,7 @@ import {
   StoreError,
   StoreFeatures,
   UploadedPart,
+  WriteData,
 } from "../types";
 import { locationRegion } from "../../common/regions";
 import { AccessToken, ImdsCredential } from "./imds";
@@ -258,7 +259,8 @@ export class AzureStore extends StagedMultipartStore implements ObjectStore {
     }, key);
   }
 
-  protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
+  protected override async write(key: string, data: WriteData, sent: Hashes): Promise<Hashes> {
+    const body = joined(data);
     // Put Blob's transactional Content-MD5 (the SDK passes it through though its type omits it).
     const r = await this.call(
       () =>

@@ -1,5 +1,5 @@
 import { Bucket, Storage } from "@google-cloud/storage";
-import { bucketExists, checksumMismatch, cloudFeatures, creationRegion } from "../common";
+import { bucketExists, checksumMismatch, cloudFeatures, creationRegion, joined } from "../common";
 import { b64hex, Hashes, hexb64 } from "../hashes";
 import { StagedMultipartStore } from "../multipart";
 import { httpVerdict, isTransientNetworkError, Verdict } from "../retry";
@@ -12,6 +12,7 @@ import {
   StoreError,
   StoreFeatures,
   UploadedPart,
+  WriteData,
 } from "../types";
 import { locationRegion } from "../../common/regions";
 
@@ -206,8 +207,8 @@ export class GcsStore extends StagedMultipartStore implements ObjectStore {
     return bytes;
   }
 
-  protected override async write(key: string, body: Buffer, sent: Hashes): Promise<Hashes> {
-    return this.save(key, key, body, sent).catch((err) => this.missingBucket(err));
+  protected override async write(key: string, data: WriteData, sent: Hashes): Promise<Hashes> {
+    return this.save(key, key, joined(data), sent).catch((err) => this.missingBucket(err));
   }
 
   /**

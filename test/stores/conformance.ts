@@ -227,6 +227,36 @@ export function storeConformance(name: string, target: ConformanceTarget): void 
       await store.abortMultipartUpload("mp/v", id);
     });
 
+    it("refuses a large body in pieces (which S3 streams) that does not match its hashes", async () => {
+      const good = crypto.randomBytes(3 * 1024 * 1024);
+      const bad = Buffer.from(good);
+      bad[bad.length - 7] ^= 0x20;
+      const given = await hashParts(["crc32", "crc32c", "md5"], [good]);
+      const opts = { crc32: parseInt(given.crc32 as string, 16), hashes: given };
+      const inPieces = (b: Buffer) => [
+        b.subarray(0, 1000),
+        b.subarray(1000, 2 << 20),
+        b.subarray(2 << 20),
+      ];
+      await assert.rejects(
+        store.put("big", inPieces(bad), opts),
+        (e: Error) => e instanceof StoreError && e.code === "CHECKSUM_MISMATCH",
+      );
+      assert.equal(await store.head("big"), undefined, "nothing is left of the refused write");
+      const written = await store.put("big", inPieces(good), opts);
+      assert.equal(written.size, good.length);
+      assert.ok((await store.get("big")).equals(good), "the pieces land in order");
+      const id = await store.createMultipartUpload("mp/big", { partSize: good.length });
+      await assert.rejects(
+        store.uploadPart("mp/big", id, 1, inPieces(bad), opts),
+        /verification failed for mp\/big/,
+      );
+      const part = await store.uploadPart("mp/big", id, 1, inPieces(good), opts);
+      const done = await store.completeMultipartUpload("mp/big", id, [part]);
+      assert.equal(done.size, good.length);
+      assert.ok((await store.get("mp/big")).equals(good));
+    });
+
     it("deletes objects, and deleting a missing one is not an error", async () => {
       await store.put("d", Buffer.from("x"));
       await store.delete("d");
