@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
+import * as net from "node:net";
+import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { S3Store } from "../../stores/s3";
 import { keyPath } from "../../stores/s3/direct";
@@ -44,6 +46,47 @@ describe("stores/s3 against gofakes3", function () {
       "the read, then the large PUT",
     );
     assert.ok((await store.get("big")).equals(big));
+  });
+
+  it("streams a read into the caller's buffer piece by piece, and refuses a body cut short", async () => {
+    const store = new S3Store(`skyplane-${crypto.randomBytes(4).toString("hex")}`, {}, env);
+    await store.createBucket("aws:us-east-1");
+    const data = crypto.randomBytes(3 << 20);
+    await store.put("o", data);
+    const into = Buffer.alloc(4 << 20);
+    const seen: Buffer[] = [];
+    const got = await store.get("o", { offset: 1000, length: 2 << 20 }, into, (p) => seen.push(p));
+    assert.equal(got.buffer, into.buffer, "read into the caller's buffer");
+    assert.ok(got.equals(data.subarray(1000, 1000 + (2 << 20))));
+    assert.ok(seen.length > 1, `handed over in pieces as they came (${seen.length})`);
+    assert.ok(Buffer.concat(seen).equals(got), "every byte once, in order");
+    // A body cut short by the server fails the read (Node's HTTP client says "aborted").
+    const cut = net.createServer((c) =>
+      c.once("data", () =>
+        c.end('HTTP/1.1 200 OK\r\nContent-Length: 64\r\nETag: "x"\r\n\r\n' + "y".repeat(20)),
+      ),
+    );
+    await new Promise<void>((r) => cut.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = cut.address() as net.AddressInfo;
+      const keys = { AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" };
+      const short = new S3Store("cut", { endpoint: `http://127.0.0.1:${port}` }, keys);
+      await assert.rejects(short.get("o"), /aborted/);
+    } finally {
+      cut.close();
+    }
+    // A body that does not match its Content-Length either way is refused, never returned.
+    const client = (store as unknown as { client: S3Client }).client;
+    for (const [bytes, says] of [
+      [20, /s3:\/\/\S+\/o: the answer's body ended after 20 of the 64 bytes its Content-Length said/],
+      [80, /the answer's body ran past the 64 bytes/],
+    ] as const) {
+      client.send = (async () => ({
+        ContentLength: 64,
+        Body: Readable.from([Buffer.alloc(bytes >> 1), Buffer.alloc(bytes - (bytes >> 1))]),
+      })) as unknown as typeof client.send;
+      await assert.rejects(store.get("o"), says);
+    }
   });
 
   it("encodes a key as S3 signs it: every byte but unreserved ones and the slashes", () => {
