@@ -650,12 +650,18 @@ async function checkObject(
       ...(wrong.length > 0 ? { problem: `the store reports ${wrong.join("; ")}` } : {}),
     };
   }
-  // No hash in common: read the object back, part by part, and compare each part's CRC-32.
+  // No hash in common: read the object back, part by part, and compare each part's CRC-32, taken of
+  // each piece as it lands in one buffer reused for every part (no fresh pages to fault in per part).
+  const into = Buffer.allocUnsafe(o.multipart ? Math.min(o.partSize, o.size) : o.size);
   for (const [i, id] of o.chunkIds.entries()) {
     const offset = i * o.partSize;
     const length = o.multipart ? Math.min(o.partSize, o.size - offset) : o.size;
-    const bytes = length === 0 ? Buffer.alloc(0) : await dst.get(o.dstKey, { offset, length });
-    const crc = formatCrc(crc32(bytes));
+    let sum = 0;
+    const bytes =
+      length === 0
+        ? Buffer.alloc(0)
+        : await dst.get(o.dstKey, { offset, length }, into, (p) => (sum = crc32(p, sum)));
+    const crc = formatCrc(sum);
     const want = read.get(id)?.crc32;
     if (bytes.length !== length || crc !== want)
       return {
