@@ -20,7 +20,8 @@ import { SkyplaneError } from "../errors";
  * whose number is not the next one drops the connection. So a frame or ack replayed, reordered or
  * injected into a live connection, or copied from another one, never verifies.
  *
- * Frame (client → server): a 64-byte header, then `metaLength` bytes of JSON (the ChunkRequest), then
+ * Frame (client → server): a 64-byte header, then `metaLength` bytes of JSON (the ChunkRequest, with the
+ * hashes the source gateway took of the bytes it read as `readHashes`), then
  * `payloadLength` bytes of payload, the last 16 of which are an AES-256-GCM tag.
  *    0  magic "SKYF"            4  version u8            5  flags u8 (bit 0 encrypted, bit 1 zstd, bit 2 batch)
  *    6  reserved u16 = 0        8  chunk id (16 bytes)  24  metaLength u32

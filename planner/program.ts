@@ -252,6 +252,13 @@ export interface ChunkRequest {
    * that the runner can predict the destination store's own hashes (`stores/hashes.ts`).
    */
   readonly hashes?: ReadonlyArray<"crc32" | "crc32c" | "md5">;
+  /**
+   * What the source gateway took of the bytes it read, in the algorithms of `hashes` (lowercase hex),
+   * set by that gateway on the chunk it sends on; a runner's is dropped. A destination gateway hands
+   * them to its store with the bytes (S3's Content-MD5, …), so that the store checks what it receives
+   * against what was read, end to end, and the destination does not hash the bytes again.
+   */
+  readonly readHashes?: Readonly<Partial<Record<"crc32" | "crc32c" | "md5", string>>>;
   /** Present when the chunk is one part of a multipart upload. */
   readonly part?: {
     /** 1-based part number. */

@@ -9,7 +9,14 @@ import * as path from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { crc32, formatCrc } from "../../stores/checksum";
 import { LocalStore } from "../../stores/local";
-import { hashMismatches, hashParts, Hashes, PartHasher, sharesHash } from "../../stores/hashes";
+import {
+  hashMismatches,
+  hashParts,
+  Hashes,
+  PartHash,
+  PartHasher,
+  sharesHash,
+} from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
 import type { ObjectStore } from "../../stores/types";
 import pLimit from "p-limit";
@@ -132,6 +139,26 @@ function notInProgram(id: string, verb: "read" | "write"): RefusedError {
     "BUCKET_NOT_IN_PROGRAM",
     `chunk ${id} refused: this gateway's program may not ${verb} that bucket (queue the copy before provision())`,
   );
+}
+
+/** How each part hash is written: lowercase hex of its width. */
+const HASH_FORMS: Readonly<Record<PartHash, RegExp>> = {
+  crc32: /^[0-9a-f]{8}$/,
+  crc32c: /^[0-9a-f]{8}$/,
+  md5: /^[0-9a-f]{32}$/,
+};
+
+/**
+ * The source's hashes of a chunk (`readHashes`) in the algorithms `wanted`; one that is not well formed
+ * is left out, to be computed here instead.
+ */
+export function readHashesOf(req: ChunkRequest, wanted: readonly PartHash[]): Hashes {
+  const out: Hashes = {};
+  for (const alg of wanted) {
+    const v = req.readHashes?.[alg];
+    if (typeof v === "string" && HASH_FORMS[alg].test(v)) out[alg] = v;
+  }
+  return out;
 }
 
 /** The real paths of bucket folders, resolved once each (see `confine`). */
@@ -397,7 +424,10 @@ export class GatewayExecutor {
         );
       this.stats.bytesRead += raw.length;
       const hashes = await hasher?.digest();
-      const stored = await sink.handle(req, [raw], crc);
+      // The chunk goes on with what was read of it (and nothing a runner may have put in its place).
+      const { readHashes: _, ...asked } = req;
+      const onward: ChunkRequest = hashes ? { ...asked, readHashes: hashes } : asked;
+      const stored = await sink.handle(onward, [raw], crc);
       this.record(req.id, "done", undefined, formatCrc(crc), hashes, stored);
     } catch (err) {
       this.record(req.id, "failed", (err as Error).message);
@@ -467,13 +497,18 @@ export class GatewayExecutor {
                     "BAD_CHUNK_REQUEST",
                     `chunk ${req.id} has no upload id for ${bucket}`,
                   );
-                // The hashes the store's service checks and reports, computed here of the bytes received
-                // (which match what the source read: every frame's CRC-32 was checked on arrival).
+                // The hashes the store's service checks and reports: those the source took of the bytes it
+                // read where it sent them, so that the store checks the bytes end to end; the others
+                // computed here of the bytes received (which match what the source read: every frame's
+                // CRC-32 was checked on arrival).
+                const wanted = store.features.hashes.filter((h) => h !== "crc32");
+                const given = readHashesOf(req, wanted);
                 const sent: Hashes = {
                   ...(await hashParts(
-                    store.features.hashes.filter((h) => h !== "crc32"),
+                    wanted.filter((h) => given[h] === undefined),
                     raw,
                   )),
+                  ...given,
                   crc32: formatCrc(rawCrc),
                 };
                 const opts = { crc32: rawCrc, hashes: sent };

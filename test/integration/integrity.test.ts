@@ -19,6 +19,10 @@ import { planned } from "../helpers/plan";
 import { startDataplane } from "../../bench/loopback";
 import { emulators } from "../helpers/emulators";
 import { startFaultProxy } from "../helpers/fault-proxy";
+import { SendPool } from "../../gateway-image/daemon/sender";
+import { readHashesOf } from "../../gateway-image/daemon/executor";
+import type { ChunkRequest } from "../../planner/program";
+import { crc32 } from "../../stores/checksum";
 
 /*
  * Integrity end to end: data corrupted on its way into a store, on its way back out, or by a store that
@@ -230,6 +234,54 @@ describe("integration: verification catches corrupted bytes", function () {
       assert.equal((await dp.dst.get("one.bin")).toString(), "the previous version");
       assert.equal(await dp.dst.head("big.bin"), undefined, "no multipart object");
     } finally {
+      await dp.stop();
+    }
+  });
+
+  it("s3: the store checks the bytes against the hash the source took, which the destination sends", async () => {
+    const dst = await clouds.s3.make();
+    const dp = await startDataplane({ encrypt: false, destination: dst.uri, env });
+    const pool = new SendPool({
+      target: { gatewayId: "west-0", host: "127.0.0.1", port: dp.dest.info.dataPort as number },
+      connections: 1,
+      token: dp.token,
+      compress: "none",
+    });
+    try {
+      const data = crypto.randomBytes(1 << 20);
+      const md5 = (b: Buffer) => crypto.createHash("md5").update(b).digest("hex");
+      const send = (key: string, readHashes?: Record<string, string>) => {
+        const req: ChunkRequest = {
+          id: crypto.randomBytes(16).toString("hex"),
+          srcKey: key,
+          dstKey: key,
+          offset: 0,
+          length: data.length,
+          objectSize: data.length,
+          ...(readHashes ? { readHashes } : {}),
+        };
+        return pool.send(req, [data], crc32(data));
+      };
+      // The MD5 of other bytes, as a source would report of what it read if the bytes changed after.
+      const other = Buffer.from(data);
+      other[12345] ^= 1;
+      await assert.rejects(send("lied.bin", { md5: md5(other) }), /verification failed|BadDigest/);
+      assert.equal(await dst.store.head("lied.bin"), undefined, "the store kept nothing");
+      // The source's own hash: the store takes the bytes and reports it.
+      const stored = await send("read.bin", { md5: md5(data) });
+      assert.equal(stored?.[dst.uri]?.hashes.md5, md5(data));
+      // One that is not a hash is left out and computed at the destination.
+      const computed = await send("odd.bin", { md5: "not a hash" });
+      assert.equal(computed?.[dst.uri]?.hashes.md5, md5(data));
+      assert.deepEqual(
+        readHashesOf({ readHashes: { md5: "x", crc32c: "0a0b0c0d" } } as ChunkRequest, [
+          "md5",
+          "crc32c",
+        ]),
+        { crc32c: "0a0b0c0d" },
+      );
+    } finally {
+      await pool.close();
       await dp.stop();
     }
   });
