@@ -80,6 +80,27 @@ export class GatewayClient {
     return this.call("GET", `/chunk_status?cursor=${cursor}`);
   }
 
+  /**
+   * The CRC-32 (8 hex digits) and length of each range of `key` as the destination store `bucket` holds
+   * it, read by the gateway in its region. `timeoutMs` bounds this call (a long range takes a while).
+   */
+  async readBack(
+    bucket: string,
+    key: string,
+    ranges: ReadonlyArray<{ offset: number; length: number }>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Array<{ bytes: number; crc: string }>> {
+    const body = { bucket, key, ranges };
+    return (
+      await this.call<{ ranges: Array<{ bytes: number; crc: string }> }>(
+        "POST",
+        "/read_back",
+        body,
+        timeoutMs,
+      )
+    ).ranges;
+  }
+
   /** Problems the gateway logged (rejected frames, dropped connections). */
   async errors(): Promise<string[]> {
     return (await this.call<{ errors: string[] }>("GET", "/errors")).errors;
@@ -104,6 +125,7 @@ export class GatewayClient {
     method: string,
     path: string,
     payload: string | undefined,
+    timeoutMs: number,
   ): Promise<{ status: number; text: string }> {
     for (let attempt = 0; ; attempt++) {
       let reused = false;
@@ -120,7 +142,7 @@ export class GatewayClient {
                 authorization: `Bearer ${this.token}`,
                 ...(payload ? { "content-type": "application/json" } : {}),
               },
-              signal: AbortSignal.timeout(this.timeoutMs),
+              signal: AbortSignal.timeout(timeoutMs),
             },
             (res) => {
               const parts: Buffer[] = [];
@@ -146,13 +168,18 @@ export class GatewayClient {
     }
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.timeoutMs,
+  ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const where = `gateway ${this.endpoint.gatewayId} at ${this.endpoint.host}:${this.endpoint.controlPort}`;
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await this.send(method, path, payload));
+      ({ status, text } = await this.send(method, path, payload, timeoutMs));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       // A handshake that fails on the key: this is not the dataplane's gateway (or not its token).
@@ -161,8 +188,7 @@ export class GatewayClient {
           "GATEWAY_AUTH",
           `${where} refused the dataplane's key (${e.message.trim()}): it belongs to another dataplane, or the stack's token changed; reprovision`,
         );
-      const why =
-        e.code === "ABORT_ERR" ? `no answer in ${this.timeoutMs} ms` : (e.code ?? e.message);
+      const why = e.code === "ABORT_ERR" ? `no answer in ${timeoutMs} ms` : (e.code ?? e.message);
       throw new GatewayUnreachableError(
         this.endpoint.gatewayId,
         `${where} does not answer (${why}); its log is in the skyplane home's logs folder`,

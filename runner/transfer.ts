@@ -2,13 +2,13 @@ import pLimit from "p-limit";
 import type { ChunkRequest } from "../planner/program";
 import {
   bucketUri,
-  crc32,
   expectedHashes,
-  formatCrc,
   Hashes,
   hashMismatches,
   ObjectStore,
   openStore,
+  READ_BACK_PIECE_BYTES,
+  readBackRange,
   sharedHash,
   StoreContext,
   StoreUri,
@@ -23,8 +23,12 @@ import { TransferProgress } from "./progress";
 /** What the runner asks of a source gateway: take chunk requests, report their outcomes. */
 export type SourceGateway = Pick<GatewayClient, "submit" | "chunkStatus">;
 
-/** What the runner asks of a destination gateway: its counters (bytes written). */
-export type DestinationGateway = Pick<GatewayClient, "status">;
+/**
+ * What the runner asks of a destination gateway: its counters (bytes written), and to read back an
+ * object whose store reports no hash the runner can predict (without it the runner reads it itself).
+ */
+export type DestinationGateway = Pick<GatewayClient, "status"> &
+  Partial<Pick<GatewayClient, "readBack">>;
 
 /** Where a transfer runs: the dataplane's source gateways and its destination region. */
 export interface TransferTarget {
@@ -168,6 +172,7 @@ export async function runTransfer(
       bytes: listing.bytes,
     });
     const landing = await Landing.start(target.destinations ?? [], () => listing.bytes, progress);
+    const readBack = readBackVia(target.destinations ?? [], dstBucket, dst);
     const verified = { objects: 0, storeHash: {} as Record<string, number>, readBack: 0 };
     outcomes = new Outcomes(sources, dstBucket, opts, progress, landing);
     // Windows overlap: the next is chunked and dispatched while earlier ones finish, complete their
@@ -220,7 +225,15 @@ export async function runTransfer(
             progress,
           );
           if (opts.verify)
-            await verify(plan.objects, read, completed, stored, dst as ObjectStore, verified);
+            await verify(
+              plan.objects,
+              read,
+              completed,
+              stored,
+              dst as ObjectStore,
+              verified,
+              readBack,
+            );
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -596,6 +609,7 @@ async function verify(
   stored: Map<string, StoredObject>,
   dst: ObjectStore,
   report: { objects: number; storeHash: Record<string, number>; readBack: number },
+  readBack: ReadBack,
 ): Promise<void> {
   const mismatches: string[] = [];
   const limit = pLimit(8);
@@ -608,6 +622,7 @@ async function verify(
           expected.get(o.dstKey) ?? {},
           stored.get(o.dstKey),
           dst,
+          readBack,
         );
         if (problem) {
           mismatches.push(`verification failed for ${o.dstKey}: ${problem}`);
@@ -626,6 +641,65 @@ async function verify(
   }
 }
 
+/** The length and CRC-32 of each range of a destination object, as its store holds it now. */
+type ReadBack = (
+  key: string,
+  ranges: ReadonlyArray<{ offset: number; length: number }>,
+) => Promise<Array<{ bytes: number; crc: string }>>;
+
+/** Ranges read back in one call to a gateway: at most this many bytes... */
+const READ_BACK_CALL_BYTES = 1024 ** 3;
+/** ...each call given a minute, and a second more per this many bytes. */
+const READ_BACK_BYTES_PER_SECOND = 20e6;
+
+/**
+ * Read-backs by the destination region's gateways (in turn), so that bytes read back stay in that
+ * region, never carried to the runner; by the runner only when there is no such gateway, or it is an
+ * older one that has no read-back.
+ */
+function readBackVia(
+  gateways: readonly DestinationGateway[],
+  bucket: string,
+  dst: ObjectStore,
+): ReadBack {
+  const able = gateways.filter((g) => g.readBack !== undefined);
+  let turn = 0;
+  const here: ReadBack = (key, ranges) => readBackHere(dst, key, ranges);
+  if (able.length === 0) return here;
+  return async (key, ranges) => {
+    const gateway = able[turn++ % able.length];
+    const out: Array<{ bytes: number; crc: string }> = [];
+    for (let at = 0; at < ranges.length;) {
+      let end = at + 1;
+      let bytes = ranges[at].length;
+      while (end < ranges.length && bytes + ranges[end].length <= READ_BACK_CALL_BYTES)
+        bytes += ranges[end++].length;
+      const timeoutMs = 60_000 + Math.ceil((bytes / READ_BACK_BYTES_PER_SECOND) * 1000);
+      try {
+        out.push(...(await gateway.readBack!(bucket, key, ranges.slice(at, end), timeoutMs)));
+      } catch (err) {
+        const older = err instanceof SkyplaneError && / 404 no route /.test(err.message);
+        if (!older) throw err;
+        return here(key, ranges);
+      }
+      at = end;
+    }
+    return out;
+  };
+}
+
+/** A read-back by the runner itself. */
+async function readBackHere(
+  dst: ObjectStore,
+  key: string,
+  ranges: ReadonlyArray<{ offset: number; length: number }>,
+): Promise<Array<{ bytes: number; crc: string }>> {
+  const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
+  const out: Array<{ bytes: number; crc: string }> = [];
+  for (const range of ranges) out.push(await readBackRange(dst, key, range, into));
+  return out;
+}
+
 /**
  * What is wrong with one destination object, if anything, and how it was checked; `written` is what
  * the store said it holds when it wrote the object, used when it includes a hash to compare.
@@ -636,6 +710,7 @@ async function checkObject(
   expected: Hashes,
   written: StoredObject | undefined,
   dst: ObjectStore,
+  readBack: ReadBack,
 ): Promise<{ problem?: string; how: string }> {
   const info = written && sharedHash(written.hashes, expected) ? written : await dst.head(o.dstKey);
   if (!info) return { problem: "missing at the destination", how: "size" };
@@ -650,20 +725,17 @@ async function checkObject(
       ...(wrong.length > 0 ? { problem: `the store reports ${wrong.join("; ")}` } : {}),
     };
   }
-  // No hash in common: read the object back, part by part, and compare each part's CRC-32, taken of
-  // each piece as it lands in one buffer reused for every part (no fresh pages to fault in per part).
-  const into = Buffer.allocUnsafe(o.multipart ? Math.min(o.partSize, o.size) : o.size);
-  for (const [i, id] of o.chunkIds.entries()) {
+  // No hash in common: the object is read back, part by part, and each part's CRC-32 compared.
+  const ranges = o.chunkIds.map((_, i) => {
     const offset = i * o.partSize;
-    const length = o.multipart ? Math.min(o.partSize, o.size - offset) : o.size;
-    let sum = 0;
-    const bytes =
-      length === 0
-        ? Buffer.alloc(0)
-        : await dst.get(o.dstKey, { offset, length }, into, (p) => (sum = crc32(p, sum)));
-    const crc = formatCrc(sum);
+    return { offset, length: o.multipart ? Math.min(o.partSize, o.size - offset) : o.size };
+  });
+  const back = await readBack(o.dstKey, ranges);
+  for (const [i, id] of o.chunkIds.entries()) {
+    const { length } = ranges[i];
+    const { bytes, crc } = back[i] ?? { bytes: -1, crc: "" };
     const want = read.get(id)?.crc32;
-    if (bytes.length !== length || crc !== want)
+    if (bytes !== length || crc !== want)
       return {
         how: "read-back",
         problem: `read back${o.multipart ? ` part ${i + 1}` : ""} with CRC-32 ${crc}, the source read ${want}`,

@@ -1,5 +1,6 @@
 import type { Hashes, MultipartHash, PartHash } from "./hashes";
 import { SkyplaneError } from "../errors";
+import { crc32, formatCrc } from "./checksum";
 
 /*
  * The one narrow interface every object store adapter implements (local folders now; S3, GCS and Azure
@@ -194,6 +195,32 @@ export const EMULATED_REGIONS: Readonly<Record<string, string>> = {
   gs: "local:west",
   azure: "local:north",
 };
+
+/** Bytes of a read-back held at once: a range is read in pieces of at most this many. */
+export const READ_BACK_PIECE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The length and CRC-32 (8 hex digits) of `range` of `key` as `store` returns it now, read in pieces of
+ * at most READ_BACK_PIECE_BYTES into `into` (that long, reused), so that a part of any size needs no more.
+ */
+export async function readBackRange(
+  store: ObjectStore,
+  key: string,
+  range: { offset: number; length: number },
+  into: Buffer,
+): Promise<{ bytes: number; crc: string }> {
+  let crc = 0;
+  let bytes = 0;
+  while (bytes < range.length) {
+    const length = Math.min(READ_BACK_PIECE_BYTES, range.length - bytes);
+    const got = await store.get(key, { offset: range.offset + bytes, length }, into, (p) => {
+      crc = crc32(p, crc);
+    });
+    bytes += got.length;
+    if (got.length < length) break; // the object is shorter than it should be
+  }
+  return { bytes, crc: formatCrc(crc) };
+}
 
 /** Every object under `prefix`, page by page. */
 export async function* listAll(store: ObjectStore, prefix = ""): AsyncGenerator<ObjectInfo> {

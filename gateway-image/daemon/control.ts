@@ -126,6 +126,27 @@ export class ControlServer {
           throw new HttpError(400, "cursor must be a whole number");
         return [200, ex.eventsAfter(cursor, 10_000)];
       }
+      case "POST /api/v1/read_back": {
+        const body = (await readJson(req)) as {
+          bucket?: string;
+          key?: string;
+          ranges?: Array<{ offset: number; length: number }>;
+        };
+        if (typeof body.bucket !== "string")
+          throw new HttpError(
+            400,
+            "body must be { bucket, key, ranges: [{ offset, length }, ...] }",
+          );
+        try {
+          return [
+            200,
+            { ranges: await ex.readBack(body.bucket, body.key as string, body.ranges ?? []) },
+          ];
+        } catch (err) {
+          if (err instanceof RefusedError) throw new HttpError(400, err.message);
+          throw err;
+        }
+      }
       case "GET /api/v1/errors":
         return [200, { errors: this.opts.errors }];
       case "POST /api/v1/lease":

@@ -18,6 +18,7 @@ import {
   sharesHash,
 } from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
+import { READ_BACK_PIECE_BYTES, readBackRange } from "../../stores/types";
 import type { ObjectStore } from "../../stores/types";
 import pLimit from "p-limit";
 import type { Stored } from "../wire";
@@ -97,12 +98,18 @@ export interface GatewayStats {
   framesSent: number;
   /** Frames received from other gateways (each verified). */
   framesReceived: number;
+  /** Bytes read back from a destination store for a runner's verification (`readBack`). */
+  bytesReadBack: number;
   /** Objects and parts written to a destination store (one store call each). */
   writes: number;
 }
 
 /** Largest chunk a request may ask for: a part (5 GiB in every store), and what one buffer can hold. */
 export const MAX_CHUNK_BYTES = Math.min(5 * 1024 ** 3, bufferConstants.MAX_LENGTH);
+
+/** Read-backs served at once (`Executor.readBack`, each holding READ_BACK_PIECE_BYTES), and the most ranges one may ask for. */
+const READ_BACKS_AT_ONCE = 4;
+const MAX_READ_BACK_RANGES = 10_000;
 
 /** A chunk request this gateway will not act on; `code` says why, the message never what exists. */
 export class RefusedError extends SkyplaneError<
@@ -227,6 +234,7 @@ export class GatewayExecutor {
     bytesWritten: 0,
     framesSent: 0,
     framesReceived: 0,
+    bytesReadBack: 0,
     writes: 0,
   };
   private readonly queue: ChunkRequest[] = [];
@@ -240,6 +248,10 @@ export class GatewayExecutor {
   private readonly known = new Set<string>();
   /** Bounds the writes to destination stores at once. */
   private readonly writeSlots: ReturnType<typeof pLimit>;
+  /** The buckets the program writes: the only ones `readBack` reads. */
+  private readonly writeBuckets = new Set<string>();
+  /** Bounds the read-backs at once (each holds a buffer of its longest range). */
+  private readonly readBackSlots = pLimit(READ_BACKS_AT_ONCE);
 
   constructor(
     /** The program. */
@@ -455,6 +467,50 @@ export class GatewayExecutor {
     });
   }
 
+  /**
+   * The CRC-32 and length of each range of `key` as the destination store `bucket` returns it now. A
+   * runner verifying an object whose store reports no hash it can predict (Azure's committed blocks, an
+   * S3-compatible server's whole-object MD5 of a multipart upload) reads it back here, in the
+   * destination's region, instead of carrying every byte to itself. Only a bucket this gateway's
+   * program writes is read, and, in a local bucket, only a key inside it.
+   */
+  async readBack(
+    bucket: string,
+    key: string,
+    ranges: ReadonlyArray<{ offset: number; length: number }>,
+  ): Promise<Array<{ bytes: number; crc: string }>> {
+    if (!this.writeBuckets.has(bucket))
+      throw new RefusedError(
+        "BUCKET_NOT_IN_PROGRAM",
+        "read-back refused: this gateway's program does not write that bucket",
+      );
+    const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (
+      typeof key !== "string" ||
+      !Array.isArray(ranges) ||
+      ranges.length === 0 ||
+      ranges.length > MAX_READ_BACK_RANGES ||
+      !ranges.every((r) => whole(r?.offset) && whole(r?.length) && r.length <= MAX_CHUNK_BYTES)
+    )
+      throw new RefusedError(
+        "BAD_CHUNK_REQUEST",
+        `read-back refused: it names a key and 1 to ${MAX_READ_BACK_RANGES} ranges, each a whole offset and a length of at most ${MAX_CHUNK_BYTES} bytes`,
+      );
+    const store = this.store(bucket);
+    await confine(store, "read-back", key);
+    return this.readBackSlots(async () => {
+      // One buffer for every range, of a bounded size whatever the parts' (readBackRange).
+      const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
+      const out: Array<{ bytes: number; crc: string }> = [];
+      for (const range of ranges) {
+        const back = await readBackRange(store, key, range, into);
+        this.stats.bytesReadBack += back.bytes;
+        out.push(back);
+      }
+      return out;
+    });
+  }
+
   /** The store of a bucket URI, opened once. */
   private store(bucket: string): ObjectStore {
     let store = this.stores.get(bucket);
@@ -475,6 +531,7 @@ export class GatewayExecutor {
     switch (op.op) {
       case "write_object_store": {
         const region = this.program.region;
+        for (const b of [op.bucket, ...(op.buckets ?? [])]) if (b) this.writeBuckets.add(b);
         let writing = 0;
         return {
           handle: (req, raw, rawCrc) =>

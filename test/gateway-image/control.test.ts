@@ -12,6 +12,8 @@ import { DataServer } from "../../gateway-image/daemon/receiver";
 import { GatewayClient } from "../../runner/gateway-client";
 import { crc32, formatCrc, LocalStore, localBucketRoot } from "../../stores";
 import { sourceProgram } from "../../bench/loopback";
+import { GATEWAY_PROGRAM_VERSION } from "../../planner/program";
+import { READ_BACK_PIECE_BYTES } from "../../stores/types";
 
 describe("gateway-image: control API", function () {
   this.timeout(30_000);
@@ -196,6 +198,90 @@ describe("gateway-image: control API", function () {
     assert.equal((await request("/status", { headers: auth })).status, 200, "still running");
     res = await request("/nothing", { headers: auth });
     assert.equal(res.status, 404);
+  });
+});
+
+describe("gateway-image: control API, read-back at a destination", function () {
+  this.timeout(30_000);
+  const token = "t0ken";
+  let home: string;
+  let executor: GatewayExecutor;
+  let control: ControlServer;
+  let client: GatewayClient;
+  let dst: LocalStore;
+
+  beforeEach(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "skyplane-rb-"));
+    dst = await LocalStore.createBucket("dst", localBucketRoot({ home }, "dst"), "local:west");
+    await LocalStore.createBucket("other", localBucketRoot({ home }, "other"), "local:west");
+    executor = new GatewayExecutor(
+      {
+        version: GATEWAY_PROGRAM_VERSION,
+        gatewayId: "west-0",
+        region: "local:west",
+        operators: [
+          {
+            op: "receive",
+            encrypted: false,
+            next: { op: "write_object_store", bucket: "local://dst" },
+          },
+        ],
+      },
+      { token, stores: { home } },
+    );
+    control = new ControlServer({ token, executor, errors: [], onShutdown: () => undefined });
+    const port = await control.listen(0, "127.0.0.1");
+    client = new GatewayClient(
+      { gatewayId: "west-0", host: "127.0.0.1", controlPort: port },
+      token,
+    );
+  });
+  afterEach(async () => {
+    client.close();
+    await control.close();
+    await executor.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it("answers each range's length and CRC-32 as the store holds it, in pieces of bounded size", async () => {
+    const data = crypto.randomBytes(READ_BACK_PIECE_BYTES + 5000);
+    await dst.put("d/obj", data);
+    const ranges = [
+      { offset: 0, length: 1000 },
+      { offset: 1000, length: data.length - 1000 }, // longer than one piece: read in two
+      { offset: data.length, length: 0 },
+    ];
+    const back = await client.readBack("local://dst", "d/obj", ranges);
+    assert.deepEqual(back, [
+      { bytes: 1000, crc: formatCrc(crc32(data.subarray(0, 1000))) },
+      { bytes: data.length - 1000, crc: formatCrc(crc32(data.subarray(1000))) },
+      { bytes: 0, crc: "00000000" },
+    ]);
+    assert.equal(executor.stats.bytesReadBack, data.length);
+    // An object shorter than the ranges say: the bytes there are, and their CRC-32.
+    const short = await client.readBack("local://dst", "d/obj", [
+      { offset: data.length - 10, length: 20 },
+    ]);
+    assert.deepEqual(short, [{ bytes: 10, crc: formatCrc(crc32(data.subarray(-10))) }]);
+  });
+
+  it("reads back only a bucket its program writes, only inside it, and only well-formed ranges", async () => {
+    const refused = async (bucket: string, key: string, ranges: unknown, says: RegExp) =>
+      assert.rejects(
+        client.readBack(bucket, key, ranges as Array<{ offset: number; length: number }>),
+        (e: Error) => /: 400 /.test(e.message) && says.test(e.message),
+      );
+    await dst.put("k", Buffer.from("kept"));
+    const one = [{ offset: 0, length: 4 }];
+    await refused("local://other", "k", one, /BUCKET_NOT_IN_PROGRAM: .*does not write that bucket/);
+    await refused("local://dst", "../other/k", one, /KEY_OUTSIDE_BUCKET/);
+    await refused("local://dst", "k", [], /BAD_CHUNK_REQUEST: read-back refused/);
+    await refused("local://dst", "k", [{ offset: -1, length: 4 }], /BAD_CHUNK_REQUEST/);
+    await refused("local://dst", "k", [{ offset: 0, length: 6 * 1024 ** 3 }], /BAD_CHUNK_REQUEST/);
+    assert.equal(executor.stats.bytesReadBack, 0, "nothing was read");
+    assert.deepEqual(await client.readBack("local://dst", "k", one), [
+      { bytes: 4, crc: formatCrc(crc32(Buffer.from("kept"))) },
+    ]);
   });
 });
 

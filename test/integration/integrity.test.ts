@@ -20,6 +20,9 @@ import { startDataplane } from "../../bench/loopback";
 import { emulators } from "../helpers/emulators";
 import { startFaultProxy } from "../helpers/fault-proxy";
 import { SendPool } from "../../gateway-image/daemon/sender";
+import { GatewayClient } from "../../runner/gateway-client";
+import { SkyplaneError } from "../../errors";
+import { openStore, StoreContext, StoreUri } from "../../stores/core";
 import { readHashesOf } from "../../gateway-image/daemon/executor";
 import type { ChunkRequest } from "../../planner/program";
 import { crc32 } from "../../stores/checksum";
@@ -282,6 +285,70 @@ describe("integration: verification catches corrupted bytes", function () {
       );
     } finally {
       await pool.close();
+      await dp.stop();
+    }
+  });
+
+  it("s3: an object read back is read by the destination's gateway, not carried to the runner", async () => {
+    const dst = await clouds.s3.make();
+    const dp = await startDataplane({ destination: dst.uri, env });
+    const dest = new GatewayClient(
+      { gatewayId: "west-0", host: "127.0.0.1", controlPort: dp.dest.info.controlPort },
+      dp.token,
+    );
+    let runnerReads = 0;
+    const open = (uri: StoreUri, ctx: StoreContext) => {
+      const store = openStore(uri, ctx);
+      const get = store.get.bind(store);
+      store.get = (...args: Parameters<ObjectStore["get"]>) => (runnerReads++, get(...args));
+      return store;
+    };
+    try {
+      await dp.src.put("big.bin", big);
+      const plan = await planned(
+        dp.home,
+        { src: "local://src/big.bin", dst: `${dst.uri}/big.bin`, recursive: false },
+        { multipartThresholdBytes: 8 << 20, partSizeBytes: 5 << 20 },
+      );
+      const target = {
+        sources: [dp.client],
+        stores: { home: dp.home, env },
+        dstRegion: "local:west",
+      };
+      // gofakes3 reports a multipart object's whole MD5, which no part hash predicts: a read-back.
+      const result = await runTransfer(
+        plan,
+        { ...target, destinations: [dest], open },
+        DEFAULT_TRANSFER_OPTIONS,
+      );
+      assert.deepEqual(result.verified, { objects: 1, storeHash: {}, readBack: 1 });
+      assert.equal(runnerReads, 0, "the runner read nothing of the destination");
+      assert.equal((await dest.status()).stats.bytesReadBack, big.length);
+      // Without a destination gateway to ask, the runner reads it back itself.
+      const alone = await runTransfer(plan, { ...target, open }, DEFAULT_TRANSFER_OPTIONS);
+      assert.equal(alone.verified?.readBack, 1);
+      assert.ok(runnerReads >= 3, `the runner read the 3 parts back (${runnerReads} reads)`);
+      // So it does when the gateway is an older one, without the read-back route (a warm route's).
+      runnerReads = 0;
+      const older = {
+        status: () => dest.status(),
+        readBack: () =>
+          Promise.reject(
+            new SkyplaneError(
+              "GATEWAY_ERROR",
+              "gateway west-0: POST /read_back: 404 no route POST /api/v1/read_back",
+            ),
+          ),
+      };
+      const fallen = await runTransfer(
+        plan,
+        { ...target, destinations: [older], open },
+        DEFAULT_TRANSFER_OPTIONS,
+      );
+      assert.equal(fallen.verified?.readBack, 1);
+      assert.ok(runnerReads >= 3, `the runner read the parts back itself (${runnerReads} reads)`);
+    } finally {
+      dest.close();
       await dp.stop();
     }
   });
