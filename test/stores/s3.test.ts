@@ -78,7 +78,10 @@ describe("stores/s3 against gofakes3", function () {
     // A body that does not match its Content-Length either way is refused, never returned.
     const client = (store as unknown as { client: S3Client }).client;
     for (const [bytes, says] of [
-      [20, /s3:\/\/\S+\/o: the answer's body ended after 20 of the 64 bytes its Content-Length said/],
+      [
+        20,
+        /s3:\/\/\S+\/o: the answer's body ended after 20 of the 64 bytes its Content-Length said/,
+      ],
       [80, /the answer's body ran past the 64 bytes/],
     ] as const) {
       client.send = (async () => ({
