@@ -268,7 +268,6 @@ export class Engine {
     private readonly sdk: Awaited<ReturnType<typeof loadSdk>>,
     /** Every engine run this engine made, in order (`version` first). */
     readonly runs: EngineRun[],
-    private warm?: Promise<void>,
   ) {
     // Every command the workspaces and stacks of this engine run goes through `run` (automation/cmd.js
     // of the pinned SDK; its typings leave the method out): record each.
@@ -279,9 +278,6 @@ export class Engine {
     cmd.run = async (args, ...rest) => {
       const started = performance.now();
       const running = run(args, ...rest);
-      // Once an `up`'s process is spawned: the serialiser warms up while the engine starts, before it
-      // calls the program (whose own first serialisation waits for it, and would meet its error).
-      if (commandOf(args) === "up") this.warmUp().catch(() => undefined);
       try {
         return await running;
       } finally {
@@ -311,16 +307,6 @@ export class Engine {
     }
     // The client's credentials reach the providers (and the programs) as their environment.
     return new Engine(home, command, { ...opts.credentials, ...engineEnv(home, env) }, sdk, runs);
-  }
-
-  /**
-   * Sets up the SDK's closure serialiser, which every `up` of a local route uses for its dynamic
-   * provider and which spends 0.2-1 s on its first use: started once an `up`'s process is spawned, it
-   * fills the time the engine takes to start and call the program. Once per engine.
-   */
-  warmUp(): Promise<void> {
-    this.warm ??= this.sdk.pulumi.runtime.serializeFunction(() => undefined).then(() => undefined);
-    return this.warm;
   }
 
   /** True for the engine's refusal of an update because another one holds the stack. */

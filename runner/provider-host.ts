@@ -1,4 +1,4 @@
-import { Module } from "node:module";
+import { deferredModules, deferRequires } from "../common/defer";
 
 /*
  * The entry point of the engine's dynamic-provider plugin for skyplane's stacks: the process that runs
@@ -10,54 +10,8 @@ import { Module } from "node:module";
  * The SDK's provider loads all of @pulumi/pulumi, including what only the program's side uses: the
  * closure serialiser's TypeScript parser and the npm tree readers behind code paths, about half of its
  * start-up. A provider deserialises closures, it never serialises one, so those modules are loaded on
- * first use instead (`deferredModules`): whatever touches one still gets the real module.
+ * first use instead (`common/defer.ts`): whatever touches one still gets the real module.
  */
-
-/** Modules of the SDK's closure serialiser and code-path finder, which a provider process never uses. */
-export const deferredModules: ReadonlySet<string> = new Set([
-  "typescript",
-  "@npmcli/arborist",
-  "normalize-package-data",
-]);
-
-type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
-
-/**
- * A stand-in for module `request` that loads it on first use. It answers as an ES module interop
- * object, as `__importStar` and `__importDefault` of TypeScript's CommonJS output expect: its names are
- * the module's, and `default` is the module's default export or, for a CommonJS module, the module.
- */
-export function deferredModule(load: () => unknown): object {
-  let real: Record<PropertyKey, unknown> | undefined;
-  const get = () => (real ??= load() as Record<PropertyKey, unknown>);
-  return new Proxy(
-    {},
-    {
-      get: (_, key) => {
-        if (key === "__esModule") return true;
-        const mod = get();
-        if (key === "default" && !mod.__esModule) return mod;
-        return mod[key];
-      },
-      has: (_, key) => key in get(),
-      ownKeys: () => Reflect.ownKeys(get()),
-      getOwnPropertyDescriptor: (_, key) => {
-        const d = Object.getOwnPropertyDescriptor(get(), key);
-        return d && { ...d, configurable: true };
-      },
-    },
-  );
-}
-
-/** Makes `require` of each of `names` return a deferred stand-in (see `deferredModule`). */
-export function deferRequires(names: ReadonlySet<string>): void {
-  const mod = Module as unknown as { _load: Load };
-  const load = mod._load;
-  mod._load = function (request, parent, isMain) {
-    if (names.has(request)) return deferredModule(() => load.call(mod, request, parent, isMain));
-    return load.call(mod, request, parent, isMain);
-  };
-}
 
 /**
  * Ends this process once its parent (the engine) is gone: an engine killed mid-run (a client killed while it

@@ -11,7 +11,6 @@ import type { NetworkProfile } from "../../planner/profile";
 import { LOCAL_TTL_MINUTES } from "../../common/ttl";
 import { skyplaneTags } from "../naming";
 import { LocalGateway } from "./gateway";
-import { LocalProcessProvider } from "./process";
 import { LocalNetwork, networkTag, planNetwork } from "./network";
 
 /** Arguments of a dataplane on the local cloud. */
@@ -83,8 +82,6 @@ export class LocalDataplane extends pulumi.ComponentResource {
         skyplaneTags(":", route, name, expireAt ?? `${ttlMinutes} minutes after start`),
       );
     const built = new Map<string, LocalGateway>();
-    // One provider for every gateway of this run: its closure is serialised once.
-    const provider = new LocalProcessProvider();
     const granted = grantTopology(args.topology, args.buckets ?? { read: [], write: [] });
     for (const spec of provisioningOrder(granted)) {
       const targets = sendTargets(spec.program);
@@ -115,7 +112,6 @@ export class LocalDataplane extends pulumi.ComponentResource {
             ttlMinutes,
             leaseSeconds: args.leaseSeconds,
             tags,
-            provider,
           },
           { parent: this, dependsOn: network ? [network] : [] },
         ),

@@ -5,7 +5,7 @@ import { LOCAL_TTL_MINUTES } from "../../common/ttl";
 import { gatewayCommand, gatewayEnv } from "../../gateway-image/launch";
 import type { GatewayProgram } from "../../planner/program";
 import { GatewayOutputs, gatewayOutputs } from "../gateway";
-import { LocalProcess, LocalProcessProvider } from "./process";
+import { LocalProcess } from "./process";
 
 /** Arguments of a gateway on the local cloud. */
 export interface LocalGatewayArgs {
@@ -33,8 +33,6 @@ export interface LocalGatewayArgs {
   netns?: pulumi.Input<string | undefined>;
   /** Extra environment for the stores (endpoints, credentials); keep it a secret. */
   storeEnv?: pulumi.Input<Record<string, string> | undefined>;
-  /** The process provider, shared by the gateways of one program run; default one of its own. */
-  provider?: LocalProcessProvider;
 }
 
 /** Files of a local gateway: its log and the file it writes once it listens (under the home). */
@@ -105,7 +103,6 @@ export class LocalGateway extends pulumi.ComponentResource implements GatewayOut
         stopGraceMs: 5000,
       },
       { parent: this },
-      args.provider,
     );
     const ready = proc.ready.apply(
       (r) => (r ?? {}) as { controlPort?: number; dataPort?: number | null },

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayCaps, linkMbps, NetworkProfile } from "../../planner/profile";
 import { UserError } from "../../errors";
+import { DynamicResource } from "./prebuilt";
 
 /*
  * The local cloud's emulated WAN. Each region is a router namespace; each gateway gets a namespace of its
@@ -329,7 +330,7 @@ export class LocalNetworkProvider implements pulumi.dynamic.ResourceProvider {
 }
 
 /** An emulated WAN for one dataplane. */
-export class LocalNetwork extends pulumi.dynamic.Resource {
+export class LocalNetwork extends DynamicResource {
   /** What was built. */
   declare readonly plan: pulumi.Output<NetworkPlan>;
 
@@ -338,6 +339,6 @@ export class LocalNetwork extends pulumi.dynamic.Resource {
     args: { plan: pulumi.Input<NetworkPlan> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(new LocalNetworkProvider(), name, args, opts, "skyplane", "LocalNetwork");
+    super("LocalNetwork", () => new LocalNetworkProvider(), name, args, opts);
   }
 }

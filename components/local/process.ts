@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isSameProcess, liveStartTime, stopProcess } from "../../common/process";
+import { DynamicResource } from "./prebuilt";
 
 /*
  * A long-lived process on this machine as a Pulumi resource: `up` starts it, `destroy` stops it.
@@ -169,7 +170,7 @@ export interface LocalProcessArgs {
 }
 
 /** A process on this machine that runs from `up` until `destroy`. */
-export class LocalProcess extends pulumi.dynamic.Resource {
+export class LocalProcess extends DynamicResource {
   /** The process id. */
   declare readonly pid: pulumi.Output<number>;
   /** Start time in clock ticks after boot; with the pid it identifies the process. */
@@ -179,26 +180,15 @@ export class LocalProcess extends pulumi.dynamic.Resource {
   /** What it wrote to `readyFile`. */
   declare readonly ready: pulumi.Output<Record<string, unknown> | undefined>;
 
-  /**
-   * `provider` may be shared by the processes of one program run (`LocalDataplane` does), so that the
-   * SDK serialises its closure once rather than once per process (a few hundred ms each). Never share
-   * one across runs: the SDK caches a provider's serialisation per instance as an Output of the run
-   * that made it, which a later inline run in the same process must not reuse.
-   */
-  constructor(
-    name: string,
-    args: LocalProcessArgs,
-    opts?: pulumi.CustomResourceOptions,
-    provider: LocalProcessProvider = new LocalProcessProvider(),
-  ) {
+  /** Its provider is the build's serialisation of LocalProcessProvider (`prebuilt.ts`). */
+  constructor(name: string, args: LocalProcessArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      provider,
+      "LocalProcess",
+      () => new LocalProcessProvider(),
       name,
       { ...args, pid: undefined, startTime: undefined, ready: undefined },
       // The environment carries the dataplane's token and key: keep it encrypted in the state.
       { ...opts, additionalSecretOutputs: ["env", ...(opts?.additionalSecretOutputs ?? [])] },
-      "skyplane",
-      "LocalProcess",
     );
   }
 }

@@ -4,11 +4,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { deferredModule, deferredModules } from "../../runner/provider-host";
+import { deferredModule, deferredModules } from "../../common/defer";
 import { providerPluginDir } from "../../runner/engine";
 import { ensureHome } from "../../runner/home";
 
 const HOST = path.resolve(__dirname, "../../runner/provider-host.js");
+const DEFER = path.resolve(__dirname, "../../common/defer.js");
 
 describe("runner/provider-host", () => {
   it("loads a deferred module on its first use, and answers as __importStar and __importDefault expect", () => {
@@ -41,7 +42,7 @@ describe("runner/provider-host", () => {
     ]);
     // In a process of its own: the hook replaces Module._load for the whole process.
     const script = `
-      const { deferRequires, deferredModules } = require(${JSON.stringify(HOST)});
+      const { deferRequires, deferredModules } = require(${JSON.stringify(DEFER)});
       deferRequires(deferredModules);
       const loaded = () => Object.keys(require.cache).some((f) => f.includes("/node_modules/typescript/"));
       require("@pulumi/pulumi/runtime");
