@@ -53,8 +53,6 @@ export class DynamicResource extends pulumi.CustomResource {
     props: pulumi.Inputs,
     opts?: pulumi.CustomResourceOptions,
   ) {
-    if ("__provider" in props)
-      throw new Error("A dynamic resource must not define the __provider key");
     const text = prebuiltProvider(kind) ?? pulumi.output(serializeProvider(make()));
     super(`pulumi-nodejs:dynamic/skyplane:${kind}`, name, { ...props, __provider: text }, opts);
   }
