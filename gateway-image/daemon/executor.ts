@@ -250,7 +250,7 @@ export class GatewayExecutor {
   private readonly writeSlots: ReturnType<typeof pLimit>;
   /** The buckets the program writes: the only ones `readBack` reads. */
   private readonly writeBuckets = new Set<string>();
-  /** Bounds the read-backs at once (each holds a buffer of its longest range). */
+  /** Bounds the read-backs at once (each holds one buffer of READ_BACK_PIECE_BYTES). */
   private readonly readBackSlots = pLimit(READ_BACKS_AT_ONCE);
 
   constructor(
