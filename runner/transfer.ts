@@ -7,8 +7,7 @@ import {
   hashMismatches,
   ObjectStore,
   openStore,
-  READ_BACK_PIECE_BYTES,
-  readBackRange,
+  readBackRanges,
   sharedHash,
   StoreContext,
   StoreUri,
@@ -664,7 +663,7 @@ function readBackVia(
 ): ReadBack {
   const able = gateways.filter((g) => g.readBack !== undefined);
   let turn = 0;
-  const here: ReadBack = (key, ranges) => readBackHere(dst, key, ranges);
+  const here: ReadBack = (key, ranges) => readBackRanges(dst, key, ranges);
   if (able.length === 0) return here;
   return async (key, ranges) => {
     const gateway = able[turn++ % able.length];
@@ -686,18 +685,6 @@ function readBackVia(
     }
     return out;
   };
-}
-
-/** A read-back by the runner itself. */
-async function readBackHere(
-  dst: ObjectStore,
-  key: string,
-  ranges: ReadonlyArray<{ offset: number; length: number }>,
-): Promise<Array<{ bytes: number; crc: string }>> {
-  const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
-  const out: Array<{ bytes: number; crc: string }> = [];
-  for (const range of ranges) out.push(await readBackRange(dst, key, range, into));
-  return out;
 }
 
 /**

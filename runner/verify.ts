@@ -1,11 +1,10 @@
 import pLimit from "p-limit";
 import {
-  crc32,
-  formatCrc,
   Hashes,
   listAll,
   ObjectInfo,
   ObjectStore,
+  readBackRanges,
   sharedHash,
   StoreUri,
 } from "../stores/core";
@@ -32,15 +31,9 @@ export interface VerifyReport {
   readonly differences: VerifyDifference[];
 }
 
-/** Bytes read at a time when an object must be hashed by downloading it. */
-const READ_BYTES = 64 * 1024 * 1024;
-
-/** CRC-32 of an object, read in ranges. */
+/** CRC-32 of an object, read in pieces. */
 async function downloadCrc(store: ObjectStore, key: string, size: number): Promise<string> {
-  let crc = 0;
-  for (let at = 0; at < size; at += READ_BYTES)
-    crc = crc32(await store.get(key, { offset: at, length: Math.min(READ_BYTES, size - at) }), crc);
-  return formatCrc(crc);
+  return (await readBackRanges(store, key, [{ offset: 0, length: size }]))[0].crc;
 }
 
 /** The store's own hashes of an object: the listing's, else the store's answer (which may read it). */

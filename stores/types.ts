@@ -200,26 +200,31 @@ export const EMULATED_REGIONS: Readonly<Record<string, string>> = {
 export const READ_BACK_PIECE_BYTES = 16 * 1024 * 1024;
 
 /**
- * The length and CRC-32 (8 hex digits) of `range` of `key` as `store` returns it now, read in pieces of
- * at most READ_BACK_PIECE_BYTES into `into` (that long, reused), so that a part of any size needs no more.
+ * The length and CRC-32 (8 hex digits) of each of `ranges` of `key` as `store` returns it now, read in
+ * order, in pieces of at most READ_BACK_PIECE_BYTES into one buffer, so that a part of any size needs no
+ * more.
  */
-export async function readBackRange(
+export async function readBackRanges(
   store: ObjectStore,
   key: string,
-  range: { offset: number; length: number },
-  into: Buffer,
-): Promise<{ bytes: number; crc: string }> {
-  let crc = 0;
-  let bytes = 0;
-  while (bytes < range.length) {
-    const length = Math.min(READ_BACK_PIECE_BYTES, range.length - bytes);
-    const got = await store.get(key, { offset: range.offset + bytes, length }, into, (p) => {
-      crc = crc32(p, crc);
-    });
-    bytes += got.length;
-    if (got.length < length) break; // the object is shorter than it should be
+  ranges: ReadonlyArray<{ offset: number; length: number }>,
+): Promise<Array<{ bytes: number; crc: string }>> {
+  const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
+  const out: Array<{ bytes: number; crc: string }> = [];
+  for (const range of ranges) {
+    let crc = 0;
+    let bytes = 0;
+    while (bytes < range.length) {
+      const length = Math.min(READ_BACK_PIECE_BYTES, range.length - bytes);
+      const got = await store.get(key, { offset: range.offset + bytes, length }, into, (p) => {
+        crc = crc32(p, crc);
+      });
+      bytes += got.length;
+      if (got.length < length) break; // the object is shorter than it should be
+    }
+    out.push({ bytes, crc: formatCrc(crc) });
   }
-  return { bytes, crc: formatCrc(crc) };
+  return out;
 }
 
 /** Every object under `prefix`, page by page. */

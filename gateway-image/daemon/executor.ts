@@ -18,7 +18,7 @@ import {
   sharesHash,
 } from "../../stores/hashes";
 import { openStore, parseStoreUri, StoreContext } from "../../stores/registry";
-import { READ_BACK_PIECE_BYTES, readBackRange } from "../../stores/types";
+import { readBackRanges } from "../../stores/types";
 import type { ObjectStore } from "../../stores/types";
 import pLimit from "p-limit";
 import type { Stored } from "../wire";
@@ -499,15 +499,9 @@ export class GatewayExecutor {
     const store = this.store(bucket);
     await confine(store, "read-back", key);
     return this.readBackSlots(async () => {
-      // One buffer for every range, of a bounded size whatever the parts' (readBackRange).
-      const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
-      const out: Array<{ bytes: number; crc: string }> = [];
-      for (const range of ranges) {
-        const back = await readBackRange(store, key, range, into);
-        this.stats.bytesReadBack += back.bytes;
-        out.push(back);
-      }
-      return out;
+      const back = await readBackRanges(store, key, ranges);
+      for (const b of back) this.stats.bytesReadBack += b.bytes;
+      return back;
     });
   }
 
