@@ -407,8 +407,11 @@ export class Dataplane {
       try {
         await engine.destroy(stack, { onOutput: opts.onOutput });
       } catch (err) {
-        const locked =
-          engine.isConcurrentUpdate(err) && lockedError(engine.home.state, this.stackName);
+        const locked = lockedError(
+          engine.home.state,
+          this.stackName,
+          engine.isConcurrentUpdate(err),
+        );
         throw locked || err;
       }
       await forgetDataplaneSecrets(engine, stack);

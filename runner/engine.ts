@@ -17,6 +17,7 @@ import type routeProgram from "../index";
 import type { ProvisionedGateway } from "../planner/topology";
 import { SkyplaneError, UserError } from "../errors";
 import { HomeLayout, skyplaneCache, skyplaneHome } from "../common/paths";
+import { backendUrl, dropSidecars } from "./backend";
 import { ensureHome, readOrCreatePassphrase } from "./home";
 
 /** What the runner hands the route program directly rather than through the stack's config. */
@@ -294,6 +295,8 @@ export class Engine {
     const env = opts.env ?? process.env;
     const root = findEngineRoot(env);
     const home = ensureHome(opts.home ?? skyplaneHome(env));
+    // Torn sidecars of a killed engine would fail every read of the stacks they belong to.
+    dropSidecars(home.state);
     const started = performance.now();
     const [sdk, known] = await Promise.all([loadSdk(), knownCommand(root, home)]);
     const runs: EngineRun[] = [];
@@ -340,7 +343,7 @@ export class Engine {
         name: PROJECT_NAME,
         runtime: "nodejs",
         main: packageRoot(),
-        backend: { url: `file://${this.home.state}` },
+        backend: { url: backendUrl(this.home.state) },
         ...{ plugins },
       },
       envVars: this.env,

@@ -41,6 +41,7 @@ export { SkyplaneError, UserError, InternalError, isUserError, ERRORS, EXIT } fr
 export type { ErrorCode, ErrorSpec, ExitStatus } from "../errors";
 export { GatewayUnreachableError } from "./gateway-client";
 export { deprovisionStack, listStacks } from "./stacks";
+export { goneLockText } from "./locks";
 export type { StackInfo } from "./stacks";
 
 // Planning without provisioning (`skyplane plan` through planRoute above, `skyplane profile`).

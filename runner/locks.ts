@@ -8,8 +8,8 @@ import { PROJECT_NAME } from "./engine";
 /*
  * The locks Pulumi's file backend takes on a stack while an update runs. The engine writes
  * `<state>/.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` holding {pid, username, hostname,
- * timestamp} of the `pulumi` process (and a `.json.attrs` sidecar of the blob library beside it), and
- * deletes it when the update ends. An engine that is killed leaves it behind, and every later update
+ * timestamp} of the `pulumi` process (homes made before runner/backend.ts also have a `.json.attrs`
+ * sidecar of the blob library beside it), and deletes it when the update ends. An engine that is killed leaves it behind, and every later update
  * of the stack fails with ConcurrentUpdateError. See pkg/backend/diy/lock.go in pulumi/pulumi.
  */
 
@@ -63,18 +63,43 @@ export function lockOwner(
   return startedAt > takenAt + 1000 ? "gone" : "alive";
 }
 
+/**
+ * A lock the engine began to write and never renamed into place: the blob library writes
+ * `<uuid>.json.<hex nanoseconds>.tmp` beside the lock first. The engine counts every file in the
+ * folder as a lock (and fails on one it cannot parse), so one left by a killed engine blocks the stack.
+ */
+const UNFINISHED_LOCK = /\.json\.[0-9a-f]+\.tmp$/;
+
+/** How old an unfinished lock that does not parse must be to be a dead engine's: a write takes µs. */
+const UNFINISHED_LOCK_STALE_MS = 10_000;
+
 /** The locks held on `stack` in the file backend at `state`, each with whether its owner runs. */
 export function stackLocks(state: string, stack: string): StackLock[] {
   const locks: StackLock[] = [];
   for (const dir of lockDirs(state, stack)) {
     for (const name of fs.readdirSync(dir)) {
-      if (!name.endsWith(".json")) continue;
+      const unfinished = UNFINISHED_LOCK.test(name);
+      if (!name.endsWith(".json") && !unfinished) continue;
       const file = path.join(dir, name);
       let content: { pid?: unknown; hostname?: unknown; username?: unknown; timestamp?: unknown };
       try {
         content = JSON.parse(fs.readFileSync(file, "utf8"));
       } catch {
-        continue; // removed meanwhile, or being written: an update is starting
+        // Removed meanwhile, or being written (an update is starting), or torn by a kill: only an
+        // unfinished one that has stayed so is known to be a dead engine's (pid 0: not written).
+        const torn = unfinished ? tornSince(file) : undefined;
+        if (torn !== undefined && Date.now() - torn >= UNFINISHED_LOCK_STALE_MS) {
+          const timestamp = new Date(torn).toISOString();
+          locks.push({
+            file,
+            pid: 0,
+            hostname: os.hostname(),
+            username: "",
+            timestamp,
+            owner: "gone",
+          });
+        }
+        continue;
       }
       const pid = Number(content.pid);
       const hostname = String(content.hostname ?? "");
@@ -89,6 +114,22 @@ export function stackLocks(state: string, stack: string): StackLock[] {
     }
   }
   return locks;
+}
+
+/** When an unfinished lock file was last written, or undefined when it is gone. */
+function tornSince(file: string): number | undefined {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What became of a lock whose owner is gone, for a message: `stack X <this>`. */
+export function goneLockText(lock: StackLock): string {
+  return lock.pid > 0
+    ? `was locked by pid ${lock.pid}, which is gone`
+    : `held a lock file that a killed engine never finished writing (${path.basename(lock.file)})`;
 }
 
 /**
@@ -119,17 +160,23 @@ export function stackLockedError(stack: string, lock: StackLock): UserError {
 }
 
 /**
- * Why an update of `stack` found it locked, as a UserError that says what to do: wait for (or stop)
- * a live owner, or deprovision to recover from one that is gone. Undefined when it holds no lock.
+ * Why an update of `stack` that failed with `err` found it locked, as a UserError that says what to do:
+ * wait for (or stop) a live owner, or deprovision to recover from one that is gone. Undefined when no
+ * lock explains the failure. `concurrent`: the engine refused the update as a concurrent one; a lock
+ * whose owner is gone also explains other failures (the engine cannot parse one it never finished).
  */
-export function lockedError(state: string, stack: string): UserError | undefined {
+export function lockedError(
+  state: string,
+  stack: string,
+  concurrent: boolean,
+): UserError | undefined {
   const locks = stackLocks(state, stack);
   const live = locks.find((l) => l.owner === "alive");
-  if (live) return stackLockedError(stack, live);
+  if (live) return concurrent ? stackLockedError(stack, live) : undefined;
   if (locks.length === 0) return undefined;
   return new UserError(
     "STACK_LOCKED",
-    `stack ${stack} was left locked by pid ${locks[0].pid}, which is gone (a client killed while it ` +
-      `provisioned?): 'skyplane deprovision -y ${stack}' removes the lock and whatever was created, then run the command again.`,
+    `stack ${stack} ${goneLockText(locks[0])} (a client killed while it provisioned?): ` +
+      `'skyplane deprovision -y ${stack}' removes the lock and whatever was created, then run the command again.`,
   );
 }

@@ -152,7 +152,7 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
       { refresh: resources === undefined || resources > 0, onOutput: r.onOutput },
     );
   } catch (err) {
-    const locked = engine.isConcurrentUpdate(err) && lockedError(engine.home.state, stackName);
+    const locked = lockedError(engine.home.state, stackName, engine.isConcurrentUpdate(err));
     if (locked) throw locked;
     // The guardrails refused a resource (engine.ts, guardrailsTransform): say which and why.
     const refused = (err as Error).message.match(

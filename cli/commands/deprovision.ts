@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
-import { deprovisionStack, Engine, listStacks, UserError } from "../../runner";
+import { deprovisionStack, Engine, goneLockText, listStacks, UserError } from "../../runner";
 import { confirm } from "../render";
 
 /** `skyplane deprovision [STACK]`: destroys one route's gateways, or every route's. */
@@ -61,7 +61,7 @@ export async function handler(args: ArgumentsCamelCase<DeprovisionArgs>): Promis
         onLockRemoved: (lock) => {
           // Said before the destroy starts, and also with --json (on stderr then).
           const out = args.json ? process.stderr : process.stdout;
-          out.write(`stack ${name} was locked by pid ${lock.pid}, which is gone: lock removed\n`);
+          out.write(`stack ${name} ${goneLockText(lock)}: lock removed\n`);
         },
       });
     } catch (err) {

@@ -79,6 +79,65 @@ describe("integration: a route stack through the Pulumi engine", function () {
     }
   });
 
+  it("writes no blob sidecars, and lists and destroys a stack whose sidecars a killed engine tore", async () => {
+    const name = "local-east--local-north";
+    const stack = await engine.stack(
+      name,
+      processes({ gw0: [process.execPath, "-e", "setInterval(() => {}, 1e9)"] }),
+    );
+    const pulumiDir = path.join(home, "state", ".pulumi");
+    const files = (): string[] =>
+      (fs.readdirSync(pulumiDir, { recursive: true }) as string[]).filter((f) =>
+        fs.statSync(path.join(pulumiDir, f)).isFile(),
+      );
+    try {
+      const up = await stack.up({ color: "never" });
+      const pid = (up.outputs.pids.value as Record<string, number>).gw0;
+      const written = files();
+      assert.ok(written.length >= 4, `the backend wrote its files: ${written.join(", ")}`);
+      assert.deepEqual(
+        written.filter((f) => f.endsWith(".attrs")),
+        [],
+        "no sidecar, so no kill can tear one",
+      );
+
+      // What an engine killed between a sidecar's create and its write (or a home of an earlier
+      // version, which wrote sidecars) leaves: empty sidecars beside the checkpoint and meta.yaml.
+      const checkpoint = path.join(pulumiDir, "stacks", "skyplane", `${name}.json`);
+      for (const blob of [checkpoint, path.join(pulumiDir, "meta.yaml")])
+        fs.writeFileSync(`${blob}.attrs`, "");
+      // The engine itself cannot read the stack past them: a bare EOF.
+      const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+      const options = engine.workspaceOptions();
+      const plain = await LocalWorkspace.create({
+        ...options,
+        projectSettings: {
+          ...options.projectSettings!,
+          backend: { url: `file://${path.join(home, "state")}` },
+        },
+      });
+      await assert.rejects(plain.listStacks(), /EOF/);
+
+      const reopened = await Engine.open({ home });
+      assert.deepEqual(
+        files().filter((f) => f.endsWith(".attrs")),
+        [],
+        "the torn sidecars are gone",
+      );
+      assert.ok((await reopened.listStacks()).includes(name));
+      const again = await reopened.stack(
+        name,
+        processes({ gw0: [process.execPath, "-e", "setInterval(() => {}, 1e9)"] }),
+      );
+      const destroy = await again.destroy({ color: "never" });
+      assert.equal(destroy.summary.resourceChanges?.delete, 2);
+      assert.equal(liveStartTime(pid), undefined, "destroy stopped the process");
+    } finally {
+      await stack.destroy({ color: "never" }).catch(() => undefined);
+      await stack.workspace.removeStack(name).catch(() => undefined);
+    }
+  });
+
   it("fails up with the engine's message when the process cannot start, and leaves nothing", async () => {
     const stack = await engine.stack(
       "local-east--local-south",

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { lockOwner, removeStaleLocks, stackLocks } from "../../runner/locks";
+import { lockedError, lockOwner, removeStaleLocks, stackLocks } from "../../runner/locks";
 
 describe("runner/locks", () => {
   let state: string;
@@ -63,5 +63,61 @@ describe("runner/locks", () => {
     );
     assert.deepEqual(fs.readdirSync(dir), []);
     assert.deepEqual(stackLocks(state, "no-such-stack"), []);
+  });
+
+  it("counts a lock file the engine never renamed into place, and removes it once its writer is gone", () => {
+    const dir = path.join(state, ".pulumi", "locks", "organization", "skyplane", "a--b");
+    fs.mkdirSync(dir, { recursive: true });
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid as number;
+    const lock = (pid: number) =>
+      JSON.stringify({
+        pid,
+        username: "u",
+        hostname: os.hostname(),
+        timestamp: new Date().toISOString(),
+      });
+    // Written in full by an engine killed before its rename: its pid says it is gone.
+    fs.writeFileSync(path.join(dir, "full.json.18a2b3c4d5e6f708.tmp"), lock(gone));
+    // Torn by a kill: nothing to parse. Fresh, it may be a write under way (microseconds): not a lock yet.
+    const torn = path.join(dir, "torn.json.18a2b3c4d5e6f709.tmp");
+    fs.writeFileSync(torn, "");
+    // Neither a lock nor an unfinished one: left alone.
+    fs.writeFileSync(path.join(dir, "notes.txt"), "x");
+    assert.deepEqual(
+      stackLocks(state, "a--b").map((l) => [path.basename(l.file), l.pid, l.owner]),
+      [["full.json.18a2b3c4d5e6f708.tmp", gone, "gone"]],
+    );
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(torn, old, old);
+    const locks = stackLocks(state, "a--b")
+      .map((l) => [path.basename(l.file), l.pid, l.owner])
+      .sort();
+    assert.deepEqual(locks, [
+      ["full.json.18a2b3c4d5e6f708.tmp", gone, "gone"],
+      ["torn.json.18a2b3c4d5e6f709.tmp", 0, "gone"],
+    ]);
+    // The engine fails on such a file with a JSON error, not as a concurrent update: still explained.
+    const err = lockedError(state, "a--b", false);
+    assert.equal(err?.code, "STACK_LOCKED");
+    assert.match(err.message, /skyplane deprovision -y a--b/);
+    assert.equal(removeStaleLocks(state, "a--b").length, 2);
+    assert.deepEqual(fs.readdirSync(dir), ["notes.txt"]);
+    assert.equal(lockedError(state, "a--b", false), undefined, "no lock left to explain a failure");
+  });
+
+  it("blames a live lock only for a refusal as a concurrent update", () => {
+    const dir = path.join(state, ".pulumi", "locks", "organization", "skyplane", "a--b");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "live.json"),
+      JSON.stringify({
+        pid: process.pid,
+        username: "u",
+        hostname: os.hostname(),
+        timestamp: new Date().toISOString(),
+      }),
+    );
+    assert.match(lockedError(state, "a--b", true)?.message ?? "", /still runs/);
+    assert.equal(lockedError(state, "a--b", false), undefined);
   });
 });
