@@ -149,6 +149,11 @@ async function printPlan(
   // A dry run's plan is its result (stdout); otherwise it is what the confirmation asks about.
   const write = (s: string) => (args.dryRun ? process.stdout : process.stderr).write(s + "\n");
   write(describePlan(plan.topology, plan.estimate));
+  // A folder and a cloud bucket: the client's gateways reach the bucket over its API (runsOnClient).
+  for (const end of [plan.src, plan.dst]) {
+    if (end.gateways !== end.region)
+      write(`Reaches:  ${end.uri} (${end.region}) from the gateways in ${end.gateways}`);
+  }
   write(`Stack:    ${plan.stackName}`);
   if (plan.sync) {
     write(

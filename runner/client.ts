@@ -3,7 +3,7 @@ import { PlanError, planDirect } from "../planner/direct";
 import { buildModel, PlannerModel } from "../planner/model";
 import { emulatedNetwork, NetworkProfile, profileModelOptions } from "../planner/profile";
 import { knownRegion, UnknownRegionError } from "../planner/regions";
-import { parseRegion } from "../common/regions";
+import { CLIENT_REGION, parseRegion } from "../common/regions";
 import type { Topology } from "../planner/topology";
 import type { CloudSettings } from "../planner/cloud-settings";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
@@ -206,7 +206,10 @@ export class SkyplaneClient {
       stores: { home: this.home, env: this.env },
       open: (uri, ctx) => this.openStore(uri, ctx),
       chunking: this.transferConfig,
-      route: (src, dst) => this.planRoute(src, dst, req.nVms),
+      route: (src, dst, onClient) =>
+        onClient
+          ? this.planRoute(CLIENT_REGION, CLIENT_REGION, req.nVms)
+          : this.planRoute(src, dst, req.nVms),
     });
   }
 

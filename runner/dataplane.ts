@@ -7,6 +7,7 @@ import { ObjectStore, openStore, StoreContext, storeEnv, StoreUri } from "../sto
 import { UserError } from "../errors";
 import { emulatedNetwork, NetworkProfile } from "../planner/profile";
 import { checkKeepWarm, DEFAULT_LEASE_SECONDS } from "../common/ttl";
+import { CLIENT_REGION } from "../common/regions";
 import { TransferConfig } from "./config";
 import { Engine, EngineRun } from "./engine";
 import { lockedError } from "./locks";
@@ -540,7 +541,10 @@ export class Dataplane {
    * plan's listing; nothing is resolved or listed again. The plan stays the caller's to dispose.
    */
   queuePlan(plan: TransferPlan): void {
-    this.checkRoute(plan.src, plan.dst);
+    this.checkRoute(
+      { uri: plan.src.uri, region: plan.src.gateways },
+      { uri: plan.dst.uri, region: plan.dst.gateways },
+    );
     this.jobs.push({
       kind: plan.kind,
       src: plan.src.uri,
@@ -611,8 +615,16 @@ export class Dataplane {
         stores: { home: this.ctx.home, env: this.ctx.env },
         open: this.ctx.open,
         chunking: this.ctx.transfer,
-        route: (srcRegion, dstRegion) => {
-          this.checkRoute({ uri: job.src, region: srcRegion }, { uri: job.dst, region: dstRegion });
+        route: (srcRegion, dstRegion, onClient) => {
+          // A dataplane on the client alone takes a job that can run there; any other keeps its route.
+          const { route } = this.topology;
+          const clientOnly =
+            route.src === CLIENT_REGION && route.dsts.every((d) => d === CLIENT_REGION);
+          if (!(onClient && clientOnly))
+            this.checkRoute(
+              { uri: job.src, region: srcRegion },
+              { uri: job.dst, region: dstRegion },
+            );
           return this.topology;
         },
       },
@@ -650,9 +662,9 @@ export class Dataplane {
     const gateways = this.gateways as ProvisionedGateway[];
     const target = {
       sources: this.clients(gateways.filter((g) => g.source)),
-      destinations: this.clients(gateways.filter((g) => g.region === plan.dst.region)),
+      destinations: this.clients(gateways.filter((g) => g.region === plan.dst.gateways)),
       stores,
-      dstRegion: plan.dst.region,
+      dstRegion: plan.dst.gateways,
       open: this.ctx.open,
     };
     const opts = { ...DEFAULT_TRANSFER_OPTIONS, verify: this.ctx.transfer.verify, signal };

@@ -56,8 +56,12 @@ export interface PlanRequest {
 export interface PlanContext {
   /** Where stores find local buckets, credentials and endpoints. */
   readonly stores: StoreContext;
-  /** The topology from the source region to the destination region (plans it, or checks a dataplane's). */
-  readonly route: (srcRegion: string, dstRegion: string) => Topology;
+  /**
+   * The topology from the source region to the destination region (plans it, or checks a dataplane's).
+   * `onClient`: the transfer may run on the client's gateways alone (`runsOnClient`); a caller that
+   * plans the route takes that route, a dataplane keeps its own.
+   */
+  readonly route: (srcRegion: string, dstRegion: string, onClient: boolean) => Topology;
   /** How objects are cut into chunks. */
   readonly chunking: ChunkingOptions;
   /** Opens a store; default the scheme registry's `openStore`. */
@@ -74,8 +78,31 @@ export interface PlanEnd {
   readonly parsed: StoreUri;
   /** The bucket's region (`local:client` for a folder). */
   readonly region: string;
+  /**
+   * The region whose gateways read (source) or write (destination) it: the bucket's own, or
+   * `local:client` when the transfer runs on the client (`runsOnClient`).
+   */
+  readonly gateways: string;
   /** False for a destination folder that the transfer creates. */
   readonly exists: boolean;
+}
+
+/**
+ * Whether a transfer between `src` and `dst` can run on the client's gateways alone: one end is a
+ * folder on this machine and the other a cloud bucket (s3, gs, azure, an emulator's too). Gateways in
+ * the bucket's region would only relay what the client's own link carries either way, at the price of
+ * a second hop (and, on a cloud, a VM's boot and hours); so the client's gateways read one end and write
+ * the other themselves, over the store's API, as any client tool does. A local bucket (local://) lives
+ * in a region of the local cloud, whose boundaries only gateways cross: it keeps its region's gateways.
+ */
+export function runsOnClient(
+  src: { scheme: string; region: string },
+  dst: { scheme: string; region: string },
+): boolean {
+  const cloud = (scheme: string) => scheme !== "file" && scheme !== "local";
+  const client = (e: { scheme: string; region: string }) =>
+    e.scheme === "file" && e.region === CLIENT_REGION;
+  return (client(src) && cloud(dst.scheme)) || (cloud(src.scheme) && client(dst));
 }
 
 /** What a plan should move, take and cost. */
@@ -351,7 +378,16 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
   if (found.status === "rejected") throw found.reason;
   if (made.status === "rejected") throw made.reason;
   const [from, to] = [found.value, made.value];
-  const topology = ctx.route(from.region, to.region);
+  const topology = ctx.route(
+    from.region,
+    to.region,
+    runsOnClient(
+      { scheme: srcUri.scheme, region: from.region },
+      { scheme: dstUri.scheme, region: to.region },
+    ),
+  );
+  // The route's ends are the regions whose gateways touch the buckets (one destination: no multicast).
+  const [srcVia, dstVia] = [topology.route.src, topology.route.dsts[0]];
   const builder = new ListingBuilder({
     spoolDir: listingDir(ctx.stores.home),
     memoryObjects: ctx.memoryObjects,
@@ -418,8 +454,14 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
   const gbps = e.throughputGbps;
   return {
     kind,
-    src: { uri: req.src, parsed: srcUri, region: from.region, exists: from.exists },
-    dst: { uri: req.dst, parsed: dstUri, region: to.region, exists: to.exists },
+    src: {
+      uri: req.src,
+      parsed: srcUri,
+      region: from.region,
+      gateways: srcVia,
+      exists: from.exists,
+    },
+    dst: { uri: req.dst, parsed: dstUri, region: to.region, gateways: dstVia, exists: to.exists },
     recursive,
     followSymlinks,
     delete: del,
@@ -477,7 +519,7 @@ export function actualCostUSD(topology: Topology, bytes: number, seconds: number
 
 /** A plan as JSON, what `cp --dry-run --json` and `skyplane plan SRC DST --json` print. */
 export async function planJson(plan: TransferPlan): Promise<Record<string, unknown>> {
-  const end = (e: PlanEnd) => ({ uri: e.uri, region: e.region });
+  const end = (e: PlanEnd) => ({ uri: e.uri, region: e.region, gateways: e.gateways });
   return {
     kind: plan.kind,
     src: end(plan.src),

@@ -48,6 +48,8 @@ const BUCKET_FILE = "bucket.json";
 const FILE_MODE = 0o600;
 /** Bytes read at a time when a reader looks at each piece (`get`'s onRead), and when read back. */
 const READ_PIECE = 1 << 20;
+/** Ranges up to this long are read with the synchronous calls (`getSmall`). */
+const SYNC_READ_BYTES = 256 * 1024;
 /** Mode of every folder the store creates. */
 const DIR_MODE = 0o700;
 
@@ -246,6 +248,8 @@ export class LocalStore implements ObjectStore {
     onRead?: (piece: Buffer) => void,
   ): Promise<Buffer> {
     const file = this.objectPath(key);
+    if (range && range.length <= SYNC_READ_BYTES)
+      return this.getSmall(file, key, range, into, onRead);
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(file, "r");
@@ -270,6 +274,43 @@ export class LocalStore implements ObjectStore {
       return done === length ? buf : buf.subarray(0, done);
     } finally {
       await fh.close();
+    }
+  }
+
+  /**
+   * `get` of a small range with the synchronous calls: open, stat, read and close through the
+   * threadpool are four round trips that cost far more CPU than the read (a folder of small files is
+   * read at a third of the rate that way), while the calls themselves take microseconds.
+   */
+  private async getSmall(
+    file: string,
+    key: string,
+    range: { offset: number; length: number },
+    into?: Buffer,
+    onRead?: (piece: Buffer) => void,
+  ): Promise<Buffer> {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, "r");
+    } catch (err) {
+      throw await this.missing(err, key);
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(range.length, Math.max(0, size - range.offset));
+      const buf =
+        into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const bytesRead = fs.readSync(fd, buf, done, length - done, range.offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      const out = done === length ? buf : buf.subarray(0, done);
+      if (out.length > 0) onRead?.(out);
+      return out;
+    } finally {
+      fs.closeSync(fd);
     }
   }
 

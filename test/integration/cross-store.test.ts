@@ -111,4 +111,61 @@ describe("integration: cp and sync between every pair of stores", function () {
       });
     }
   }
+
+  for (const cloud of ["s3", "gcs", "azure"]) {
+    it(`a folder ↔ ${cloud}: on the client's gateways alone, both ways`, async () => {
+      const { uri, store } = stores[cloud];
+      const folder = fs.mkdtempSync(path.join(home, "folder-"));
+      for (const [k, v] of Object.entries(objects)) {
+        fs.mkdirSync(path.dirname(path.join(folder, "up", k)), { recursive: true });
+        fs.writeFileSync(path.join(folder, "up", k), v);
+      }
+      const plan = await client.planCopy({
+        src: path.join(folder, "up") + "/",
+        dst: `${uri}/from-folder/`,
+        recursive: true,
+      });
+      try {
+        assert.deepEqual(
+          [plan.topology.route, plan.topology.regions.map((r) => r.region), plan.stackName],
+          [
+            { src: "local:client", dsts: ["local:client"] },
+            ["local:client"],
+            "local-client--local-client",
+          ],
+        );
+        // The bucket keeps its own region; only the gateways that reach it are the client's.
+        assert.deepEqual(
+          [plan.dst.region, plan.dst.gateways],
+          [await store.region(), "local:client"],
+        );
+      } finally {
+        await plan[Symbol.asyncDispose]();
+      }
+      const up = await client.copy({
+        src: path.join(folder, "up") + "/",
+        dst: `${uri}/from-folder/`,
+        recursive: true,
+      });
+      assert.deepEqual([up.objects, up.stack], [27, "local-client--local-client"]);
+      assert.deepEqual(await contents(store, "from-folder/"), expected(), "uploaded");
+      const down = await client.copy({
+        src: `${uri}/src/`,
+        dst: path.join(folder, "down") + "/",
+        recursive: true,
+      });
+      assert.deepEqual([down.objects, down.stack], [27, "local-client--local-client"]);
+      const downloaded = path.join(folder, "down");
+      const files = (fs.readdirSync(downloaded, { recursive: true }) as string[]).filter((f) =>
+        fs.statSync(path.join(downloaded, f)).isFile(),
+      );
+      assert.deepEqual(
+        Object.fromEntries(
+          files.sort().map((f) => [f, formatCrc(crc32(fs.readFileSync(path.join(downloaded, f))))]),
+        ),
+        Object.fromEntries(Object.entries(expected()).sort(([a], [b]) => a.localeCompare(b))),
+        "downloaded",
+      );
+    });
+  }
 });

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULT_CHUNKING } from "../../runner/chunker";
-import { actualCostUSD, planJson, planTransfer } from "../../runner/plan";
+import { actualCostUSD, planJson, planTransfer, runsOnClient } from "../../runner/plan";
 import { planRoute } from "../../runner/route";
 import { byteOrder } from "../../runner/sync";
 import { LocalStore, localBucketRoot, openStore } from "../../stores";
@@ -50,6 +50,29 @@ describe("runner: a TransferPlan", function () {
       },
     };
   }
+
+  it("runs a transfer on the client alone only between a client folder and a cloud bucket", () => {
+    const folder = { scheme: "file", region: "local:client" };
+    const cases: Array<[string, { scheme: string; region: string }, boolean]> = [
+      ["s3", { scheme: "s3", region: "aws:us-east-1" }, true],
+      ["gs", { scheme: "gs", region: "local:east" }, true], // an emulator's bucket
+      ["azure", { scheme: "azure", region: "azure:westeurope" }, true],
+      // A local bucket is in a region of the local cloud, whose boundary only gateways cross.
+      ["local", { scheme: "local", region: "local:west" }, false],
+      ["folder", folder, false],
+    ];
+    assert.deepEqual(
+      cases.map(([name, other]) => [
+        name,
+        runsOnClient(folder, other),
+        runsOnClient(other, folder),
+      ]),
+      cases.map(([name, , both]) => [name, both, both]),
+    );
+    const s3 = { scheme: "s3", region: "aws:us-east-1" };
+    const gs = { scheme: "gs", region: "gcp:us-central1" };
+    assert.equal(runsOnClient(s3, gs), false, "bucket to bucket: the buckets' regions");
+  });
 
   it("spools a listing past its memory bound to an owner-only file, read back in order and removed on dispose", async () => {
     const keys = ["big/0", "big/1", "big/2", "big/3", "big/4"];
