@@ -634,9 +634,11 @@ export class LocalStore implements ObjectStore {
     withChecksum: boolean,
     records = true,
   ): Promise<ObjectInfo | undefined> {
+    // The synchronous calls: a listing makes one or two per key, each microseconds, where a round
+    // trip through the threadpool costs tens of microseconds of CPU (a third of a listing's time).
     let stat: fs.Stats;
     try {
-      stat = await fsp.stat(this.objectPath(key));
+      stat = fs.statSync(this.objectPath(key));
     } catch {
       return undefined;
     }
@@ -645,7 +647,7 @@ export class LocalStore implements ObjectStore {
     // `records` false: the caller knows the key's folder has none (no failed read per key).
     if (records) {
       try {
-        const meta = JSON.parse(await fsp.readFile(this.metaPath(key), "utf8"));
+        const meta = JSON.parse(fs.readFileSync(this.metaPath(key), "utf8"));
         // A record is current only if the file has not been touched since (written by hand, say).
         if (meta.size === stat.size && meta.mtimeMs === stat.mtimeMs) checksum = meta.checksum;
       } catch {

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pLimit from "p-limit";
@@ -362,17 +363,18 @@ describe("stores/local", () => {
       // A folder written by hand has no checksum records: none is read for its keys; a key put through
       // the store has one, and the listing reports its checksum.
       await store.put("d07/f3", Buffer.from("put"));
-      const readFile = fs.promises.readFile;
+      // The module object itself (the namespace import's bindings are read-only views of it).
+      const readFileSync = nodeFs.readFileSync;
       const records: string[] = [];
-      (fs.promises as { readFile: unknown }).readFile = (file: string, ...rest: unknown[]) => {
+      (nodeFs as { readFileSync: unknown }).readFileSync = (file: string, ...rest: unknown[]) => {
         if (String(file).includes(`${path.sep}meta${path.sep}`)) records.push(String(file));
-        return (readFile as (...a: unknown[]) => unknown).call(fs.promises, file, ...rest);
+        return (readFileSync as (...a: unknown[]) => unknown).call(nodeFs, file, ...rest);
       };
       const hashed: string[] = [];
       try {
         for await (const o of store.iterate()) if (o.hashes?.crc32) hashed.push(o.key);
       } finally {
-        (fs.promises as { readFile: unknown }).readFile = readFile;
+        (nodeFs as { readFileSync: unknown }).readFileSync = readFileSync;
       }
       assert.deepEqual(hashed, ["d07/f3"]);
       // The 30 keys of d07, and the 4 at the root (whose records folder holds d07's): none of the 570 others.
