@@ -1,4 +1,5 @@
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { BucketGrants } from "../planner/program";
 import type { ProvisionedGateway, Topology } from "../planner/topology";
@@ -9,7 +10,7 @@ import { SkyplaneError, UserError } from "../errors";
 import { CLOUD_TTL_MINUTES, LOCAL_TTL_MINUTES } from "../common/ttl";
 import { dataplaneTtlMinutes, requireProviderPlugins, resolveCloudSettings } from "./cloud";
 import { Engine, redact } from "./engine";
-import { GatewayClient } from "./gateway-client";
+import { GatewayClient, GatewayUnreachableError } from "./gateway-client";
 import { lockedError } from "./locks";
 import { DATAPLANE_ONLY_CONFIG } from "./stacks";
 import {
@@ -189,6 +190,14 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
       const c = gatewayClient(g, token);
       try {
         await c.status();
+      } catch (err) {
+        // A gateway that the engine saw start but that does not answer has said why in its log.
+        const tail = logTail(g.logFile);
+        if (!(err instanceof GatewayUnreachableError) || !tail) throw err;
+        throw new GatewayUnreachableError(
+          g.id,
+          `${err.message}; the end of its log (${g.logFile}):\n${redact(tail, [token, key])}`,
+        );
       } finally {
         c.close();
       }
@@ -255,4 +264,24 @@ export async function probeGateways(
   } finally {
     for (const c of clients) c.close();
   }
+}
+
+/** The last lines of a local gateway's log, or undefined when there is none here (a cloud's). */
+export function logTail(file: string, lines = 12): string | undefined {
+  let text: string;
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, 16 * 1024));
+      fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+      text = buf.toString("utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
+  return tail || undefined;
 }
