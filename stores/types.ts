@@ -196,34 +196,43 @@ export const EMULATED_REGIONS: Readonly<Record<string, string>> = {
   azure: "local:north",
 };
 
-/** Bytes of a read-back held at once: a range is read in pieces of at most this many. */
-export const READ_BACK_PIECE_BYTES = 16 * 1024 * 1024;
+/** A read-back reads a range in pieces of at most this many bytes... */
+export const READ_BACK_PIECE_BYTES = 8 * 1024 * 1024;
+/** ...and this many ranges at once, each into its own buffer of a piece: it holds at most their product. */
+export const READ_BACK_RANGES_AT_ONCE = 4;
 
 /**
- * The length and CRC-32 (8 hex digits) of each of `ranges` of `key` as `store` returns it now, read in
- * order, in pieces of at most READ_BACK_PIECE_BYTES into one buffer, so that a part of any size needs no
- * more.
+ * The length and CRC-32 (8 hex digits) of each of `ranges` of `key` as `store` returns it now (in the
+ * ranges' order), read READ_BACK_RANGES_AT_ONCE ranges at a time, each in pieces of at most
+ * READ_BACK_PIECE_BYTES into its reader's one buffer, so that a part of any size needs no more: one
+ * range after another, a read-back of a multipart object waited on each GET's round trip in turn.
  */
 export async function readBackRanges(
   store: ObjectStore,
   key: string,
   ranges: ReadonlyArray<{ offset: number; length: number }>,
 ): Promise<Array<{ bytes: number; crc: string }>> {
-  const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
-  const out: Array<{ bytes: number; crc: string }> = [];
-  for (const range of ranges) {
-    let crc = 0;
-    let bytes = 0;
-    while (bytes < range.length) {
-      const length = Math.min(READ_BACK_PIECE_BYTES, range.length - bytes);
-      const got = await store.get(key, { offset: range.offset + bytes, length }, into, (p) => {
-        crc = crc32(p, crc);
-      });
-      bytes += got.length;
-      if (got.length < length) break; // the object is shorter than it should be
+  const out: Array<{ bytes: number; crc: string }> = new Array(ranges.length);
+  let next = 0;
+  const reader = async () => {
+    const into = Buffer.allocUnsafe(READ_BACK_PIECE_BYTES);
+    for (let i = next++; i < ranges.length; i = next++) {
+      const range = ranges[i];
+      let crc = 0;
+      let bytes = 0;
+      while (bytes < range.length) {
+        const length = Math.min(READ_BACK_PIECE_BYTES, range.length - bytes);
+        const got = await store.get(key, { offset: range.offset + bytes, length }, into, (p) => {
+          crc = crc32(p, crc);
+        });
+        bytes += got.length;
+        if (got.length < length) break; // the object is shorter than it should be
+      }
+      out[i] = { bytes, crc: formatCrc(crc) };
     }
-    out.push({ bytes, crc: formatCrc(crc) });
-  }
+  };
+  const readers = Math.min(READ_BACK_RANGES_AT_ONCE, ranges.length);
+  await Promise.all(Array.from({ length: readers }, reader));
   return out;
 }
 

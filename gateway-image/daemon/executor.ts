@@ -108,7 +108,7 @@ export interface GatewayStats {
 /** Largest chunk a request may ask for: a part (5 GiB in every store), and what one buffer can hold. */
 export const MAX_CHUNK_BYTES = Math.min(5 * 1024 ** 3, bufferConstants.MAX_LENGTH);
 
-/** Read-backs served at once (`Executor.readBack`, each holding READ_BACK_PIECE_BYTES), and the most ranges one may ask for. */
+/** Read-backs served at once (`Executor.readBack`, each holding READ_BACK_RANGES_AT_ONCE buffers of READ_BACK_PIECE_BYTES), and the most ranges one may ask for. */
 const READ_BACKS_AT_ONCE = 4;
 const MAX_READ_BACK_RANGES = 10_000;
 
@@ -252,7 +252,7 @@ export class GatewayExecutor {
   private readonly writeSlots: ReturnType<typeof pLimit>;
   /** The buckets the program writes: the only ones `readBack` reads. */
   private readonly writeBuckets = new Set<string>();
-  /** Bounds the read-backs at once (each holds one buffer of READ_BACK_PIECE_BYTES). */
+  /** Bounds the read-backs at once (each holds READ_BACK_RANGES_AT_ONCE buffers of READ_BACK_PIECE_BYTES). */
   private readonly readBackSlots = pLimit(READ_BACKS_AT_ONCE);
 
   constructor(

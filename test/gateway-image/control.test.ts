@@ -258,6 +258,18 @@ describe("gateway-image: control API, read-back at a destination", function () {
       { bytes: 0, crc: "00000000" },
     ]);
     assert.equal(executor.stats.bytesReadBack, data.length);
+    // More ranges than are read at once, a long one first: answered in the ranges' order all the same.
+    const many = [
+      { offset: 0, length: READ_BACK_PIECE_BYTES + 100 },
+      ...Array.from({ length: 9 }, (_, i) => ({ offset: 7 * i, length: 100 + i })),
+    ];
+    assert.deepEqual(
+      await client.readBack("local://dst", "d/obj", many),
+      many.map((r) => ({
+        bytes: r.length,
+        crc: formatCrc(crc32(data.subarray(r.offset, r.offset + r.length))),
+      })),
+    );
     // An object shorter than the ranges say: the bytes there are, and their CRC-32.
     const short = await client.readBack("local://dst", "d/obj", [
       { offset: data.length - 10, length: 20 },
