@@ -172,6 +172,17 @@ export function parseUri(uri: string): StoreUri {
   }
 }
 
+/**
+ * The destination of a copy of one object to a path on this machine that does not exist yet: a file of
+ * that name (`cp s3://b/x ./x.txt` writes `x.txt`, as `cp`, `aws s3 cp` and `rclone copyto` do), unless the
+ * path ends with a slash, which asks for a folder. A recursive copy's is always a folder.
+ */
+function singleFileDestination(uri: StoreUri, written: string, recursive: boolean): StoreUri {
+  if (recursive || uri.scheme !== "file" || uri.key !== "") return uri;
+  if (written.endsWith("/") || written.endsWith(path.sep) || fs.existsSync(uri.bucket)) return uri;
+  return { scheme: "file", bucket: path.dirname(uri.bucket), key: path.basename(uri.bucket) };
+}
+
 /** The buckets a copy from `src` to `dst` reads and writes, as chunk requests name them. */
 export function bucketsOf(src: StoreUri, dst: StoreUri): BucketGrants {
   return { read: [bucketUri(src)], write: [bucketUri(dst)] };
@@ -348,7 +359,7 @@ export async function planTransfer(req: PlanRequest, ctx: PlanContext): Promise<
   const del = kind === "sync" && (req.delete ?? false);
   const followSymlinks = req.followSymlinks ?? false;
   const srcUri = parseUri(req.src);
-  const dstUri = parseUri(req.dst);
+  const dstUri = singleFileDestination(parseUri(req.dst), req.dst, recursive);
   const overlap = checkOverlap(
     { src: req.src, dst: req.dst, delete: del },
     srcUri,

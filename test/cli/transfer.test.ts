@@ -96,4 +96,20 @@ describe("cli: cp --dry-run, plan SRC DST, --json and --help", function () {
         assert.ok(r.stdout.includes(form), `${cmd} --help names ${form}`);
     });
   }
+
+  it("cp of one object to a path that does not exist writes a file of that name; a trailing / a folder", () => {
+    const out = path.join(home, "out");
+    const named = path.join(out, "deeper", "one.txt");
+    const r = runCli(home, ["cp", path.join(folder, "a.txt"), named, "-y"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(named, "utf8"), "hello");
+    const into = path.join(out, "folder") + "/";
+    const f = runCli(home, ["cp", path.join(folder, "a.txt"), into, "-y"]);
+    assert.equal(f.status, 0, f.stderr);
+    assert.equal(fs.readFileSync(path.join(into, "a.txt"), "utf8"), "hello");
+    // An existing folder is one, whatever is written.
+    const again = runCli(home, ["cp", path.join(folder, "a.txt"), path.join(out, "folder"), "-y"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(fs.readdirSync(path.join(out, "folder")).sort(), ["a.txt"]);
+  });
 });
