@@ -9,8 +9,9 @@ import { PROJECT_NAME } from "./engine";
  * The locks Pulumi's file backend takes on a stack while an update runs. The engine writes
  * `<state>/.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` holding {pid, username, hostname,
  * timestamp} of the `pulumi` process (homes made before runner/backend.ts also have a `.json.attrs`
- * sidecar of the blob library beside it), and deletes it when the update ends. An engine that is killed leaves it behind, and every later update
- * of the stack fails with ConcurrentUpdateError. See pkg/backend/diy/lock.go in pulumi/pulumi.
+ * sidecar of the blob library beside it), and deletes it when the update ends. An engine that is
+ * killed leaves it behind, and every later update of the stack fails with ConcurrentUpdateError. See
+ * pkg/backend/diy/lock.go in pulumi/pulumi.
  */
 
 /** A lock on a stack and whether the process that took it still runs. */
@@ -160,7 +161,7 @@ export function stackLockedError(stack: string, lock: StackLock): UserError {
 }
 
 /**
- * Why an update of `stack` that failed with `err` found it locked, as a UserError that says what to do:
+ * Why an update of `stack` that failed found it locked, as a UserError that says what to do:
  * wait for (or stop) a live owner, or deprovision to recover from one that is gone. Undefined when no
  * lock explains the failure. `concurrent`: the engine refused the update as a concurrent one; a lock
  * whose owner is gone also explains other failures (the engine cannot parse one it never finished).

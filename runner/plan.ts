@@ -268,42 +268,31 @@ class KeyCheck {
   }
 }
 
-/** Files of a source folder that cannot be read, checked in batches as the listing streams. */
+/** Files of a source folder that cannot be read, checked one by one as the listing streams. */
 class ReadableCheck {
   private readonly denied: string[] = [];
   private count = 0;
-  private batch: string[] = [];
   constructor(private readonly folder: string) {}
 
+  /** access(2) itself, a few microseconds: through the threadpool each check cost ten times that. */
   add(key: string): void {
-    this.batch.push(key);
-    if (this.batch.length >= 1000) this.flush();
+    try {
+      fs.accessSync(path.join(this.folder, key), fs.constants.R_OK);
+    } catch (err) {
+      if (this.denied.length < 3)
+        this.denied.push(`${path.join(this.folder, key)} (${(err as NodeJS.ErrnoException).code})`);
+      this.count++;
+    }
   }
 
   /** Fails, naming them, when files cannot be read: better now than after provisioning. */
   done(): void {
-    this.flush();
     if (this.count === 0) return;
     const more = this.count > 3 ? ` and ${this.count - 3} more` : "";
     throw new UserError(
       "UNREADABLE",
       `cannot read ${this.denied.join(", ")}${more}: fix their permissions, or copy a folder without them`,
     );
-  }
-
-  private flush(): void {
-    const keys = this.batch;
-    this.batch = [];
-    // access(2) itself, a few microseconds each: through the threadpool each cost ten times that.
-    for (const k of keys) {
-      try {
-        fs.accessSync(path.join(this.folder, k), fs.constants.R_OK);
-      } catch (err) {
-        if (this.denied.length < 3)
-          this.denied.push(`${path.join(this.folder, k)} (${(err as NodeJS.ErrnoException).code})`);
-        this.count++;
-      }
-    }
   }
 }
 
