@@ -10,6 +10,8 @@ import {
   UserError,
 } from "../runner";
 import { readProfile } from "./profile-file";
+import { runsAsChildren } from "../runner/children";
+import type { NetworkProfile } from "../planner/profile";
 
 /** Every place `cp` and `sync` read and write, for their --help. */
 export const LOCATIONS =
@@ -98,7 +100,10 @@ function keepWarmSeconds(args: { keepWarm?: string }): number {
  * releases the gateways: the command exits 130), and a second one into an exit that skips the teardown
  * and prints the command that does it.
  */
-function onInterrupt(stack: string): { signal: AbortSignal; dispose: () => void } {
+function onInterrupt(
+  stack: string,
+  onClientAlone: boolean,
+): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const handler = (sig: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
@@ -110,8 +115,10 @@ function onInterrupt(stack: string): { signal: AbortSignal; dispose: () => void 
       return;
     }
     process.stderr.write(
-      `${sig}: teardown skipped; the gateways of ${stack} stop on their own once they miss this client, ` +
-        `or now with: skyplane deprovision -y ${stack}\n`,
+      onClientAlone
+        ? `${sig}: teardown skipped; the gateways on this machine end with this command\n`
+        : `${sig}: teardown skipped; the gateways of ${stack} stop on their own once they miss this client, ` +
+            `or now with: skyplane deprovision -y ${stack}\n`,
     );
     process.exit(130);
   };
@@ -130,6 +137,7 @@ function onInterrupt(stack: string): { signal: AbortSignal; dispose: () => void 
 async function printPlan(
   plan: TransferPlan,
   args: { json: boolean; dryRun?: boolean; followSymlinks: boolean; delete?: boolean },
+  network: NetworkProfile | undefined,
 ): Promise<void> {
   // Warnings go to stderr even with --json: stdout stays one JSON document.
   for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -154,7 +162,11 @@ async function printPlan(
     if (end.gateways !== end.region)
       write(`Reaches:  ${end.uri} (${end.region}) from the gateways in ${end.gateways}`);
   }
-  write(`Stack:    ${plan.stackName}`);
+  write(
+    runsAsChildren(plan.topology, network)
+      ? "Stack:    none: the gateways run on this machine, as children of this command"
+      : `Stack:    ${plan.stackName}`,
+  );
   if (plan.sync) {
     write(
       `Sync:     ${plan.sync.same} object(s) already the same, ${plan.sync.extra.length} extra at the destination` +
@@ -186,13 +198,10 @@ export async function printTransferPlan(
   kind: "copy" | "sync",
   args: Omit<TransferArgs, "y" | "leaseSeconds"> & { recursive?: boolean; delete?: boolean },
 ): Promise<void> {
-  const plan = await planFor(
-    kind,
-    args,
-    new SkyplaneClient({ network: readProfile(args.profile) }),
-  );
+  const network = readProfile(args.profile);
+  const plan = await planFor(kind, args, new SkyplaneClient({ network }));
   try {
-    await printPlan(plan, { ...args, dryRun: true });
+    await printPlan(plan, { ...args, dryRun: true }, network);
   } finally {
     await plan[Symbol.asyncDispose]();
   }
@@ -208,8 +217,8 @@ export async function runTransferCommand(
   const client = new SkyplaneClient({ network });
   const plan = await planFor(kind, args, client);
   try {
-    await printPlan(plan, args);
-    await runPlan(plan, client, args, !!network);
+    await printPlan(plan, args, network);
+    await runPlan(plan, client, args, network);
   } finally {
     await plan[Symbol.asyncDispose]();
   }
@@ -219,7 +228,7 @@ async function runPlan(
   plan: TransferPlan,
   client: SkyplaneClient,
   args: TransferArgs & { delete?: boolean },
-  shapedNetwork: boolean,
+  network: NetworkProfile | undefined,
 ): Promise<void> {
   const out = (s: string) => !args.json && process.stderr.write(s + "\n");
   if (plan.estimate.objects === 0 && !(args.delete && plan.sync?.extra.length)) {
@@ -241,7 +250,7 @@ async function runPlan(
     out("Cancelled; nothing was provisioned.");
     return;
   }
-  if (shapedNetwork) {
+  if (network) {
     const shaped = process.getuid?.() === 0;
     out(
       shaped
@@ -249,13 +258,16 @@ async function runPlan(
         : "Network:  unshaped loopback: emulating a WAN needs root",
     );
   }
+  const onClientAlone = runsAsChildren(plan.topology, network);
   out(
-    keepWarmSeconds(args) > 0
-      ? "Provisioning gateways (or taking the route's warm ones)…"
-      : "Provisioning gateways…",
+    onClientAlone
+      ? "Starting gateways on this machine…"
+      : keepWarmSeconds(args) > 0
+        ? "Provisioning gateways (or taking the route's warm ones)…"
+        : "Provisioning gateways…",
   );
   const onProgress = args.json ? undefined : progressBar;
-  const interrupt = onInterrupt(plan.stackName);
+  const interrupt = onInterrupt(plan.stackName, onClientAlone);
   let result: JobResult;
   try {
     result = await client.run(plan, {
@@ -281,7 +293,9 @@ async function runPlan(
         ? ` Used the route's warm gateways (${p.seconds.toFixed(2)} s).`
         : p.how === "shared"
           ? ` Shared the gateways of a job running on the route (${p.seconds.toFixed(2)} s).`
-          : ` Provisioned in ${p.seconds.toFixed(1)} s.`;
+          : p.how === "children"
+            ? ` Gateways started on this machine in ${p.seconds.toFixed(2)} s.`
+            : ` Provisioned in ${p.seconds.toFixed(1)} s.`;
     const gateways = result.warmUntil
       ? `gateways kept warm until ${result.warmUntil} ('skyplane deprovision -y ${plan.stackName}' ends them)`
       : "gateways torn down";

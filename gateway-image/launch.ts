@@ -57,11 +57,12 @@ export interface GatewayCommandOptions {
 
 /**
  * The daemon's command line: what a process manager or a VM's boot script runs. The program comes from
- * `programFile`, or when that is undefined from SKYPLANE_GATEWAY_PROGRAM in the environment.
+ * `programFile`, or when that is undefined from SKYPLANE_GATEWAY_PROGRAM in the environment. Without
+ * `infoFile` it says where it listens on stdout alone.
  */
 export function gatewayCommand(
   programFile: string | undefined,
-  infoFile: string,
+  infoFile: string | undefined,
   opts: GatewayCommandOptions = {},
 ): string[] {
   const host = opts.host ?? "127.0.0.1";
@@ -69,8 +70,7 @@ export function gatewayCommand(
     process.execPath,
     DAEMON_MAIN,
     ...(programFile ? ["--program", programFile] : []),
-    "--info-file",
-    infoFile,
+    ...(infoFile !== undefined ? ["--info-file", infoFile] : []),
     "--control-host",
     host,
     "--control-port",

@@ -15,6 +15,7 @@ import { forgetDataplaneSecrets, stopStrayGateways } from "./stacks";
 import { GatewayClient } from "./gateway-client";
 import { describeHolders, Lease, RouteLeases, topologyDigest } from "./lease";
 import { gatewayClient, probeGateways, upRoute } from "./provision";
+import { ChildGateways, runsAsChildren } from "./children";
 import {
   EngineReason,
   readRouteRecord,
@@ -99,9 +100,10 @@ export interface DataplaneOptions {
 export interface ProvisionReport {
   /**
    * `warm`: a warm route's recorded gateways, as they are, without running the engine; `shared`: the
-   * gateways another live job on the route runs; `engine`: an `up` of the route's stack.
+   * gateways another live job on the route runs; `engine`: an `up` of the route's stack; `children`:
+   * a route on this machine alone, whose gateways run as this process's children (no stack).
    */
-  readonly how: "warm" | "shared" | "engine";
+  readonly how: "warm" | "shared" | "engine" | "children";
   /** Why it ran the engine (`how` = engine), e.g. `not-warm`, `gateway-gone` (route-record.ts). */
   readonly reason?: EngineReason;
   /** Wall time, seconds. */
@@ -188,6 +190,13 @@ export class Dataplane {
   private lastTeardown?: TeardownReport;
   /** `topologyDigest` of the topology and network profile: what leases and the route's record compare. */
   private readonly digest: string;
+  /** The route's gateways as this process's children (a route on this machine alone), once started. */
+  private children?: ChildGateways;
+  /**
+   * True when the route runs on this machine alone (`runsAsChildren`): its gateways are this process's
+   * children, started for this dataplane and stopped with it; no stack, no engine, nothing kept warm.
+   */
+  readonly onClientAlone: boolean;
 
   /** @internal Built by `SkyplaneClient.dataplane()`. */
   constructor(
@@ -198,6 +207,7 @@ export class Dataplane {
   ) {
     this.stackName = routeStackName(topology.route.src, topology.route.dsts);
     this.digest = topologyDigest({ topology, network: ctx.network ?? null });
+    this.onClientAlone = runsAsChildren(topology, ctx.network);
     if (opts.keepWarmSeconds !== undefined) checkKeepWarm(opts.keepWarmSeconds);
   }
 
@@ -251,6 +261,12 @@ export class Dataplane {
       }
       this.lease ??= leases.take(this.digest, plan);
       try {
+        if (this.onClientAlone) {
+          // Its own gateways, whatever other jobs on the route run: there is nothing to share or keep.
+          await this.startChildren(this.jobs);
+          how = "children";
+          return;
+        }
         // Another job runs this very topology: share its gateways as they are (an `up` could replace them).
         if (others.length > 0 && (await this.join(others))) {
           how = "shared";
@@ -350,16 +366,42 @@ export class Dataplane {
     return this.engine;
   }
 
+  /** The buckets of `jobs` and of earlier grants. */
+  private grantsWith(jobs: readonly Job[]): BucketGrants {
+    const wanted = jobBuckets(jobs);
+    return {
+      read: [...new Set([...(this.granted?.read ?? []), ...wanted.read])].sort(),
+      write: [...new Set([...(this.granted?.write ?? []), ...wanted.write])].sort(),
+    };
+  }
+
+  /** Starts the route's gateways as children, granted the buckets of `jobs` and of earlier grants. */
+  private async startChildren(jobs: readonly Job[]): Promise<void> {
+    const grants = this.grantsWith(jobs);
+    // Gateways granted fewer buckets are replaced (as an `up` would restart them).
+    await this.children?.stop();
+    this.children = undefined;
+    this.children = await ChildGateways.start({
+      topology: this.topology,
+      grants,
+      home: this.ctx.home,
+      logDir: this.ctx.logDir,
+      route: this.stackName,
+      env: this.ctx.env,
+      leaseSeconds: this.leaseSeconds,
+      ttlMinutes: this.opts.ttlMinutes,
+    });
+    this.gateways = this.children.gateways;
+    this.token = this.children.token;
+    this.granted = grants;
+  }
+
   /** Brings the stack up with its gateways granted the buckets of `jobs` and of earlier grants. */
   private async up(
     jobs: readonly Job[],
     opts: { onOutput?: (line: string) => void } = {},
   ): Promise<void> {
-    const wanted = jobBuckets(jobs);
-    const grants: BucketGrants = {
-      read: [...new Set([...(this.granted?.read ?? []), ...wanted.read])].sort(),
-      write: [...new Set([...(this.granted?.write ?? []), ...wanted.write])].sort(),
-    };
+    const grants = this.grantsWith(jobs);
     const up = await upRoute({
       engine: await this.openEngine(),
       stackName: this.stackName,
@@ -400,6 +442,14 @@ export class Dataplane {
     const destroyed = await leases.withLock(async () => {
       if (this.lease) leases.release(this.lease);
       this.lease = undefined;
+      if (this.onClientAlone) {
+        await this.children?.stop();
+        this.children = undefined;
+        // The last job on the route: work files that a killed one left in its destinations are orphans.
+        if (leases.live().length === 0)
+          await cleanupDestinations({ home: this.ctx.home, env: this.ctx.env }, this.stackName);
+        return true;
+      }
       if (leases.live().length > 0) return false;
       const engine = await this.openEngine();
       const stack: Stack = this.stack ?? (await engine.stack(this.stackName));
@@ -478,7 +528,7 @@ export class Dataplane {
   autoDeprovision<T>(fn: (dp: Dataplane) => Promise<T>): Promise<T>;
   autoDeprovision<T>(fn?: (dp: Dataplane) => Promise<T>): AsyncDisposable | Promise<T> {
     const release = async () => {
-      if ((this.opts.keepWarmSeconds ?? 0) > 0) {
+      if ((this.opts.keepWarmSeconds ?? 0) > 0 && !this.onClientAlone) {
         // Left up for later runs: only this job's claim ends (its gateways wait out the warm period).
         this.stopHeartbeat();
         if (this.lease) this.routeLeases().release(this.lease);
@@ -583,6 +633,7 @@ export class Dataplane {
         const leases = this.routeLeases();
         await leases.withLock(async () => {
           const others = leases.live().filter((l) => l.id !== this.lease);
+          if (this.onClientAlone) return this.startChildren(jobs);
           this.refuseRegrantWhileShared(this.granted, jobBuckets(jobs), others);
           await this.up(jobs);
         });

@@ -20,12 +20,14 @@ import { GatewayExecutor } from "./executor";
  * or names another process, or SKYPLANE_HOME is gone, the gateway has been torn down (or replaced) and
  * it exits. With --lease-seconds it also exits when no authenticated request has reached it for that long
  * (its client died; before the first one, at least a minute), though never before --expire-at (a
- * keep-warm gateway waits for later clients).
+ * keep-warm gateway waits for later clients). With --exit-with-stdin it exits once its stdin ends: the
+ * process that started it holds the other end of that pipe, and the kernel closes it when that process
+ * ends, however it ends (a client's own gateways, runner/children.ts).
  */
 
 const USAGE = `usage: skyplane-gateway [--program FILE] [--expire-at EPOCH_MS] [--ttl-minutes N] [--control-host H] [--control-port P]
        [--data-host H] [--data-port P] [--info-file FILE] [--max-inflight-mib N] [--max-receive-mib N]
-       [--dead-peer-ms MS] [--lease-seconds N] [--max-writes N] [--max-inflight-chunks N]`;
+       [--dead-peer-ms MS] [--lease-seconds N] [--max-writes N] [--max-inflight-chunks N] [--exit-with-stdin]`;
 
 /** Seconds a gateway with a lease waits for its client's first call (it provisions the rest first). */
 const FIRST_CONTACT_SECONDS = 60;
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
         "expire-at": { type: "string" },
         "ttl-minutes": { type: "string" },
         "lease-seconds": { type: "string" },
+        "exit-with-stdin": { type: "boolean", default: false },
       },
       strict: true,
     }));
@@ -171,6 +174,11 @@ async function main(): Promise<void> {
       },
       Math.min(1000, lease * 250),
     ).unref();
+  }
+  if (values["exit-with-stdin"]) {
+    // The pipe's far end closes when the process that started this one ends, even by SIGKILL.
+    const gone = () => void stop("its stdin ended: the process that started it is gone");
+    process.stdin.once("end", gone).once("error", gone).resume();
   }
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
