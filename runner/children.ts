@@ -174,7 +174,10 @@ function readyInfo(child: ChildProcess, timeoutMs: number): Promise<GatewayInfo>
   const out = child.stdout as NodeJS.ReadableStream & Socket;
   return new Promise<GatewayInfo>((resolve, reject) => {
     let text = "";
-    const timer = setTimeout(() => done(new Error(`was not ready after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`was not ready after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onData = (b: Buffer) => {
       text += b.toString("utf8");
       const nl = text.indexOf("\n");

@@ -147,14 +147,21 @@ describe("integration: cp and sync between every pair of stores", function () {
         dst: `${uri}/from-folder/`,
         recursive: true,
       });
-      assert.deepEqual([up.objects, up.stack], [27, "local-client--local-client"]);
+      // Its gateways are the client's own children: no engine run, no stack (runner/children.ts).
+      assert.deepEqual(
+        [up.objects, up.stack, up.provision?.how, up.provision?.engineRuns],
+        [27, "local-client--local-client", "children", []],
+      );
       assert.deepEqual(await contents(store, "from-folder/"), expected(), "uploaded");
       const down = await client.copy({
         src: `${uri}/src/`,
         dst: path.join(folder, "down") + "/",
         recursive: true,
       });
-      assert.deepEqual([down.objects, down.stack], [27, "local-client--local-client"]);
+      assert.deepEqual(
+        [down.objects, down.stack, down.provision?.how],
+        [27, "local-client--local-client", "children"],
+      );
       const downloaded = path.join(folder, "down");
       const files = (fs.readdirSync(downloaded, { recursive: true }) as string[]).filter((f) =>
         fs.statSync(path.join(downloaded, f)).isFile(),
