@@ -169,15 +169,17 @@ function spawnLogged(command: string[], env: Record<string, string>, logFile: st
   }
 }
 
+/** Why a child gateway is not ready (the caller names the gateway and quotes its log). */
+function failed(why: string): SkyplaneError {
+  return new SkyplaneError("PROVISION_FAILED", why);
+}
+
 /** The JSON line a gateway prints once it listens; after it, nothing here waits on the child. */
 function readyInfo(child: ChildProcess, timeoutMs: number): Promise<GatewayInfo> {
   const out = child.stdout as NodeJS.ReadableStream & Socket;
   return new Promise<GatewayInfo>((resolve, reject) => {
     let text = "";
-    const timer = setTimeout(
-      () => done(new Error(`was not ready after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => done(failed(`was not ready after ${timeoutMs} ms`)), timeoutMs);
     const onData = (b: Buffer) => {
       text += b.toString("utf8");
       const nl = text.indexOf("\n");
@@ -185,12 +187,12 @@ function readyInfo(child: ChildProcess, timeoutMs: number): Promise<GatewayInfo>
       try {
         done(undefined, JSON.parse(text.slice(0, nl)) as GatewayInfo);
       } catch {
-        done(new Error(`said something else than where it listens: ${text.slice(0, 200)}`));
+        done(failed(`said something else than where it listens: ${text.slice(0, 200)}`));
       }
     };
     const onExit = (code: number | null, signal: string | null) =>
-      done(new Error(`exited (${signal ?? `code ${code}`}) before it was ready`));
-    const onError = (err: Error) => done(new Error(`could not start: ${err.message}`));
+      done(failed(`exited (${signal ?? `code ${code}`}) before it was ready`));
+    const onError = (err: Error) => done(failed(`could not start: ${err.message}`));
     function done(err?: Error, info?: GatewayInfo) {
       clearTimeout(timer);
       out.off("data", onData);
