@@ -4,14 +4,14 @@ import { checkKeepWarm, parseDuration } from "../common/ttl";
 import {
   DEFAULT_LEASE_SECONDS,
   JobResult,
+  NetworkProfile,
   planJson,
+  runsAsChildren,
   SkyplaneClient,
   TransferPlan,
   UserError,
 } from "../runner";
 import { readProfile } from "./profile-file";
-import { runsAsChildren } from "../runner/children";
-import type { NetworkProfile } from "../planner/profile";
 
 /** Every place `cp` and `sync` read and write, for their --help. */
 export const LOCATIONS =

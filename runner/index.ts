@@ -17,6 +17,7 @@ export type { Listing } from "./listing";
 export { planRoute } from "./route";
 export type { RouteRequest, TableText } from "./route";
 export { Dataplane } from "./dataplane";
+export { runsAsChildren } from "./children";
 export { DEFAULT_LEASE_SECONDS } from "../common/ttl";
 export type { DataplaneOptions, JobResult, ProvisionReport, TeardownReport } from "./dataplane";
 export type { EngineReason } from "./route-record";
