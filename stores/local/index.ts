@@ -26,6 +26,7 @@ import {
   ownerId,
   removeOrphans,
   renameInto,
+  SYNC_IO_BYTES,
   tidy,
   writeAll,
 } from "./workfiles";
@@ -48,8 +49,6 @@ const BUCKET_FILE = "bucket.json";
 const FILE_MODE = 0o600;
 /** Bytes read at a time when a reader looks at each piece (`get`'s onRead), and when read back. */
 const READ_PIECE = 1 << 20;
-/** Ranges up to this long are read with the synchronous calls (`getSmall`). */
-const SYNC_READ_BYTES = 256 * 1024;
 /** Mode of every folder the store creates. */
 const DIR_MODE = 0o700;
 
@@ -58,9 +57,9 @@ function mkdirp(dir: string): Promise<string | undefined> {
   return fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
 }
 
-/** Writes a small file of skyplane's own, owner-only. */
-function writeRecord(file: string, text: string): Promise<void> {
-  return fsp.writeFile(file, text, { mode: FILE_MODE });
+/** Writes a small file of skyplane's own, owner-only (synchronously: see workfiles.ts). */
+function writeRecord(file: string, text: string): void {
+  fs.writeFileSync(file, text, { mode: FILE_MODE });
 }
 
 /**
@@ -130,7 +129,7 @@ export class LocalStore implements ObjectStore {
         `bucket ${this.bucket} already exists in ${existing}, not ${region}`,
       );
     }
-    await writeRecord(
+    writeRecord(
       path.join(this.records, BUCKET_FILE),
       JSON.stringify({ region, created: new Date().toISOString() }) + "\n",
     );
@@ -145,10 +144,8 @@ export class LocalStore implements ObjectStore {
   }
 
   async exists(): Promise<boolean> {
-    return fsp.stat(this.root).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
+    // Asked before every write: the synchronous stat, as the writes' own calls (workfiles.ts).
+    return fs.statSync(this.root, { throwIfNoEntry: false })?.isDirectory() ?? false;
   }
 
   async list(opts: ListOptions = {}): Promise<ListPage> {
@@ -248,7 +245,7 @@ export class LocalStore implements ObjectStore {
     onRead?: (piece: Buffer) => void,
   ): Promise<Buffer> {
     const file = this.objectPath(key);
-    if (range && range.length <= SYNC_READ_BYTES)
+    if (range && range.length <= SYNC_IO_BYTES)
       return this.getSmall(file, key, range, into, onRead);
     let fh: fsp.FileHandle;
     try {
@@ -317,31 +314,31 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: WriteData, opts: WriteOptions = {}): Promise<ObjectInfo> {
     await this.mustExist();
     const file = this.objectPath(key);
-    await confine(this.root, key);
+    confine(this.root, key);
     const tmp = newWorkFile(this.root, "put");
     try {
-      // Written, read back and given its mode through one handle, whose stat is then the object's.
-      const fh = await openWorkFile(tmp, "w+");
+      // Written, read back and given its mode through one descriptor, whose stat is then the object's.
+      const fd = openWorkFile(tmp, "w+");
       let stored: number;
       let stat: fs.Stats;
       try {
-        await writeAll(fh, data, 0);
+        await writeAll(fd, data, 0);
         // What is on disk, read back before it is published: a write that stored other bytes is refused.
-        stored = await crcOfHandle(fh, 0, byteLength(data));
+        stored = await crcOf(fd, 0, byteLength(data));
         if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
           throw checksumMismatch(
             key,
             `wrote bytes with CRC-32 ${formatCrc(stored)}, sent ${formatCrc(opts.crc32)}`,
           );
         }
-        await fh.chmod((opts.mode ?? FILE_MODE) & 0o777);
-        stat = await fh.stat();
+        fs.fchmodSync(fd, (opts.mode ?? FILE_MODE) & 0o777);
+        stat = fs.fstatSync(fd);
       } finally {
-        await fh.close();
+        fs.closeSync(fd);
       }
       return await this.publish(key, file, tmp, formatCrc(stored), opts.mode, stat);
     } catch (err) {
-      await fsp.rm(tmp, { force: true });
+      fs.rmSync(tmp, { force: true });
       throw err;
     }
   }
@@ -356,7 +353,7 @@ export class LocalStore implements ObjectStore {
   ): Promise<string> {
     await this.mustExist();
     this.objectPath(key); // validates the key now rather than at completion
-    await confine(this.root, key);
+    confine(this.root, key);
     if (!opts.partSize || opts.partSize <= 0) {
       throw new StoreError(
         "INVALID_ARGUMENT",
@@ -368,7 +365,7 @@ export class LocalStore implements ObjectStore {
     const staging = path.join(this.records, "uploads", `.${id}.${ownerId()}`);
     await mkdirp(path.join(staging, "parts"));
     const file = newWorkFile(this.root, "upload");
-    await (await openWorkFile(file, "w")).close();
+    fs.closeSync(openWorkFile(file, "w"));
     const upload: Upload = {
       key,
       partSize: opts.partSize,
@@ -376,7 +373,7 @@ export class LocalStore implements ObjectStore {
       owner: ownerId(),
       mode: opts.mode,
     };
-    await writeRecord(path.join(staging, "upload.json"), JSON.stringify(upload));
+    writeRecord(path.join(staging, "upload.json"), JSON.stringify(upload));
     await fsp.rename(staging, this.uploadDir(id));
     return id;
   }
@@ -402,13 +399,13 @@ export class LocalStore implements ObjectStore {
     const dir = this.uploadDir(uploadId);
     const file = this.uploadData(upload);
     const at = (partNumber - 1) * upload.partSize;
-    const fh = await openWorkFile(file, "r+");
+    const fd = openWorkFile(file, "r+");
     let stored: number;
     try {
-      await writeAll(fh, data, at);
-      stored = await crcOfHandle(fh, at, size);
+      await writeAll(fd, data, at);
+      stored = await crcOf(fd, at, size);
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
     if (opts.crc32 !== undefined && stored !== opts.crc32 >>> 0) {
       throw checksumMismatch(
@@ -418,10 +415,7 @@ export class LocalStore implements ObjectStore {
     }
     const checksum = formatCrc(stored);
     // The marker is written last: a part counts only once its bytes are in place.
-    await writeRecord(
-      path.join(dir, "parts", String(partNumber)),
-      JSON.stringify({ size, checksum }),
-    );
+    writeRecord(path.join(dir, "parts", String(partNumber)), JSON.stringify({ size, checksum }));
     return { partNumber, hashes: { crc32: checksum } };
   }
 
@@ -431,7 +425,7 @@ export class LocalStore implements ObjectStore {
     parts: UploadedPart[],
   ): Promise<ObjectInfo> {
     const upload = await this.upload(key, uploadId);
-    await confine(this.root, key); // a folder may have become a link since the upload started
+    confine(this.root, key); // a folder may have become a link since the upload started
     const dir = this.uploadDir(uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     let size = 0;
@@ -484,13 +478,13 @@ export class LocalStore implements ObjectStore {
     const upload = await this.upload(key, uploadId);
     await fsp.rm(this.uploadData(upload), { force: true });
     await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
-    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
+    if (this.plainFolder) tidy(this.root, true); // the user's folder keeps only its files
   }
 
   async delete(key: string): Promise<void> {
     await this.mustExist();
     const file = this.objectPath(key);
-    await confine(this.root, key);
+    confine(this.root, key);
     await fsp.rm(file, { force: true });
     await fsp.rm(this.metaPath(key), { force: true });
   }
@@ -602,11 +596,11 @@ export class LocalStore implements ObjectStore {
     mode: number = FILE_MODE,
     ready?: fs.Stats,
   ): Promise<ObjectInfo> {
-    if (!ready) await fsp.chmod(tmp, mode & 0o777);
+    if (!ready) fs.chmodSync(tmp, mode & 0o777);
     const copied = await renameInto(tmp, file);
-    if (this.plainFolder) await tidy(this.root, true); // the user's folder keeps only its files
-    const stat = ready && !copied ? ready : await fsp.stat(file);
-    await this.writeMeta(key, stat, checksum);
+    if (this.plainFolder) tidy(this.root, true); // the user's folder keeps only its files
+    const stat = ready && !copied ? ready : fs.statSync(file);
+    this.writeMeta(key, stat, checksum);
     return {
       key,
       size: stat.size,
@@ -616,15 +610,15 @@ export class LocalStore implements ObjectStore {
     };
   }
 
-  private async writeMeta(key: string, stat: fs.Stats, checksum: string): Promise<void> {
+  private writeMeta(key: string, stat: fs.Stats, checksum: string): void {
     const meta = this.metaPath(key);
     const text = JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, checksum });
     try {
-      await writeRecord(meta, text);
+      writeRecord(meta, text);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      await mkdirp(path.dirname(meta)); // its folder's first record
-      await writeRecord(meta, text);
+      fs.mkdirSync(path.dirname(meta), { recursive: true, mode: DIR_MODE }); // its folder's first record
+      writeRecord(meta, text);
     }
   }
 
@@ -662,7 +656,7 @@ export class LocalStore implements ObjectStore {
         crc = crc32(piece as Buffer, crc);
       }
       checksum = formatCrc(crc);
-      await this.writeMeta(key, stat, checksum);
+      this.writeMeta(key, stat, checksum);
     }
     return {
       key,
@@ -756,13 +750,27 @@ export class LocalStore implements ObjectStore {
   }
 }
 
-/** CRC-32 of `length` bytes read back through `fh` from `offset`, a MiB at a time. */
-async function crcOfHandle(fh: fsp.FileHandle, offset: number, length: number): Promise<number> {
+/** pread(2) through the threadpool; resolves to the bytes read. */
+function readAt(fd: number, buf: Buffer, length: number, at: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buf, 0, length, at, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
+/**
+ * CRC-32 of `length` bytes read back through `fd` from `offset`, a MiB at a time (small ones with the
+ * synchronous call, as they were written).
+ */
+async function crcOf(fd: number, offset: number, length: number): Promise<number> {
   if (length === 0) return 0;
   const buf = Buffer.allocUnsafe(Math.min(length, READ_PIECE));
+  const sync = length <= SYNC_IO_BYTES;
   let crc = 0;
   for (let done = 0; done < length;) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - done), offset + done);
+    const want = Math.min(buf.length, length - done);
+    const bytesRead = sync
+      ? fs.readSync(fd, buf, 0, want, offset + done)
+      : await readAt(fd, buf, want, offset + done);
     if (bytesRead === 0) break; // shorter than written: the CRC-32 says so
     crc = crc32(buf.subarray(0, bytesRead), crc);
     done += bytesRead;

@@ -1,8 +1,9 @@
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { liveStartTime, ownProcess } from "../../common/process";
-import { pieces, WriteData } from "../types";
+import { byteLength, pieces, WriteData } from "../types";
 
 /*
  * Work files of a folder-backed bucket: what a write holds until it is renamed into place (a whole
@@ -48,24 +49,36 @@ export function newWorkFile(root: string, kind: string): string {
   return path.join(root, WORK_DIR, ownerId(), `${kind}-${crypto.randomBytes(6).toString("hex")}`);
 }
 
-/**
- * Opens `file` with `flags`, creating its folder when it is missing: a cleanup may remove an empty
- * owner folder at any time, so a missing folder is made again (and the open tried again).
+/*
+ * The calls on a file's name and handle (open, chmod, stat, close, rename, mkdir) are synchronous: each
+ * takes microseconds, where a round trip through the threadpool costs tens of microseconds of CPU, and
+ * a bucket of small objects makes several per object. Bytes move through the threadpool only where
+ * there are many of them (over SYNC_IO_BYTES at once).
  */
-export async function openWorkFile(file: string, flags: string): Promise<fsp.FileHandle> {
+
+/** Writes and read-backs up to this many bytes use the synchronous calls. */
+export const SYNC_IO_BYTES = 256 * 1024;
+
+/**
+ * Opens `file` with `flags` (a descriptor), creating its folder when it is missing: a cleanup may
+ * remove an empty owner folder at any time, so a missing folder is made again (and the open tried again).
+ */
+export function openWorkFile(file: string, flags: string): number {
   for (let attempt = 0; ; attempt++) {
     try {
       // Owner-only, whatever the umask, like every file and folder of the store.
-      return await fsp.open(file, flags, 0o600);
+      return fs.openSync(file, flags, 0o600);
     } catch (err) {
       // ENOTDIR too: mkdir reports it when the folder it found existing is gone when it looks again.
       const code = (err as NodeJS.ErrnoException).code;
       if (!(code === "ENOENT" || code === "ENOTDIR") || flags === "r+" || attempt >= 10) throw err;
     }
-    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 }).catch((err) => {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
-    });
+    }
   }
 }
 
@@ -92,7 +105,7 @@ export async function removeOrphans(root: string, removeRecords: boolean): Promi
     removed += (await fsp.readdir(folder).catch(() => [])).length;
     await fsp.rm(folder, { recursive: true, force: true });
   }
-  await tidy(root, removeRecords);
+  tidy(root, removeRecords);
   return removed;
 }
 
@@ -100,23 +113,34 @@ export async function removeOrphans(root: string, removeRecords: boolean): Promi
  * Removes this process's work folder, the bucket's work folder and (with `removeRecords`) the
  * `.skyplane` folder, each only if it is empty: a plain folder is left with nothing but its files.
  */
-export async function tidy(root: string, removeRecords: boolean): Promise<void> {
+export function tidy(root: string, removeRecords: boolean): void {
   const work = path.join(root, WORK_DIR);
-  const gone = (dir: string) =>
-    fsp.rmdir(dir).then(
-      () => true,
-      () => false,
-    );
-  await gone(path.join(work, ownerId()));
-  if ((await gone(work)) && removeRecords) await gone(path.dirname(work));
+  const gone = (dir: string) => {
+    try {
+      fs.rmdirSync(dir);
+      return true;
+    } catch {
+      return false; // not empty, or not there
+    }
+  };
+  gone(path.join(work, ownerId()));
+  if (gone(work) && removeRecords) gone(path.dirname(work));
 }
 
-/** Writes `data` through `fh` at `offset`, in one writev where it can. */
-export async function writeAll(fh: fsp.FileHandle, data: WriteData, offset: number): Promise<void> {
+/** writev(2) at `at` through the threadpool; resolves to the bytes written. */
+function writevAt(fd: number, list: Buffer[], at: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.writev(fd, list, at, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
+/** Writes `data` through `fd` at `offset`, in one writev where it can. */
+export async function writeAll(fd: number, data: WriteData, offset: number): Promise<void> {
   let list = pieces(data).filter((p) => p.length > 0);
   let at = offset;
+  const sync = byteLength(data) <= SYNC_IO_BYTES;
   while (list.length > 0) {
-    let written = (await fh.writev(list, at)).bytesWritten;
+    let written = sync ? fs.writevSync(fd, list, at) : await writevAt(fd, list, at);
     at += written;
     // A short write leaves the rest of the pieces to write again.
     while (list.length > 0 && written >= list[0].length) {
@@ -134,12 +158,12 @@ export async function writeAll(fh: fsp.FileHandle, data: WriteData, offset: numb
  */
 export async function renameInto(tmp: string, file: string, again = false): Promise<boolean> {
   try {
-    await fsp.rename(tmp, file);
+    fs.renameSync(tmp, file);
     return false;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT" && !again) {
       // Most often the target's folder is not there yet: made (owner-only) and tried once more.
-      await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       return renameInto(tmp, file, true);
     }
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
