@@ -259,6 +259,10 @@ async function runPlan(
     );
   }
   const onClientAlone = runsAsChildren(plan.topology, network);
+  if (onClientAlone && keepWarmSeconds(args) > 0)
+    out(
+      "--keep-warm: nothing to keep; the gateways on this machine start with each command in a moment",
+    );
   out(
     onClientAlone
       ? "Starting gateways on this machine…"

@@ -154,6 +154,28 @@ describe("runner: a route on this machine alone runs its gateways as children", 
     assert.match(log, /stopping: its stdin ended: the process that started it is gone/);
   });
 
+  it("cp --keep-warm on such a route says there is nothing to keep, and keeps nothing", () => {
+    const r = runCli(home, [
+      "cp",
+      folder,
+      path.join(home, "kept") + "/",
+      "-r",
+      "-y",
+      "--keep-warm",
+      "5m",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /--keep-warm: nothing to keep/);
+    assert.match(
+      r.stdout,
+      /Copied 2 object\(s\).*gateways torn down\. Gateways started on this machine/,
+    );
+    assert.ok(fs.readFileSync(path.join(home, "kept", "sub", "b.bin")).equals(files["sub/b.bin"]));
+    const stacks = runCli(home, ["stacks", "--json"]);
+    assert.equal(stacks.status, 0, stacks.stderr);
+    assert.deepEqual(JSON.parse(stacks.stdout), [], "no stack, warm or not");
+  });
+
   it("cp --dry-run says there is no stack", () => {
     const r = runCli(home, ["cp", folder, path.join(home, "elsewhere") + "/", "-r", "--dry-run"]);
     assert.equal(r.status, 0, r.stderr);
