@@ -251,7 +251,8 @@ export class Dataplane {
     await leases.withLock(async () => {
       const others = leases.live().filter((l) => l.id !== this.lease);
       const foreign = others.filter((l) => l.topology !== this.digest);
-      if (foreign.length > 0) {
+      // Gateways on this machine alone are each job's own: another plan on the route takes nothing away.
+      if (foreign.length > 0 && !this.onClientAlone) {
         throw new UserError(
           "ROUTE_BUSY",
           `route ${this.stackName} is in use by ${describeHolders(foreign)} with another plan (${foreign[0].plan}; this job needs ${plan}): ` +

@@ -70,6 +70,26 @@ describe("runner: a route on this machine alone runs its gateways as children", 
     assert.deepEqual(childGateways(process.pid), []);
   });
 
+  it("gives each job on the route its own gateways, whatever plan the others run", async () => {
+    const client = new SkyplaneClient({ home });
+    const one = client.dataplane("local", "client", "local", "client", { nVms: 1 });
+    const two = client.dataplane("local", "client", "local", "client", { nVms: 2 });
+    try {
+      const reports = [await one.provision(), await two.provision()];
+      assert.deepEqual(
+        reports.map((r) => r.how),
+        ["children", "children"],
+      );
+      assert.equal(childGateways(process.pid).length, 3, "1 + 2 gateways, side by side");
+      assert.equal(await one.deprovision(), true);
+      assert.equal(childGateways(process.pid).length, 2, "the other job's gateways keep running");
+    } finally {
+      await one.deprovision();
+      await two.deprovision();
+    }
+    assert.deepEqual(childGateways(process.pid), []);
+  });
+
   it("is what the planner's client-only routes get, unless an emulated WAN places the client", () => {
     const client = new SkyplaneClient({ home });
     const onClient = client.dataplane("local", "client", "local", "client").topology;
