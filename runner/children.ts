@@ -16,7 +16,7 @@ import { storeEnv } from "../stores/core";
 import { CLIENT_REGION } from "../common/regions";
 import { SkyplaneError } from "../errors";
 import { redact } from "./engine";
-import { logTail } from "./provision";
+import { logTail, storeSecrets } from "./provision";
 
 /*
  * A route on this machine alone (every gateway in `local:client`: a folder and a cloud bucket, or two
@@ -81,13 +81,7 @@ export class ChildGateways {
     const token = crypto.randomBytes(32).toString("base64url");
     const key = crypto.randomBytes(32).toString("base64");
     const stores = storeEnv(o.env);
-    const secrets = [
-      token,
-      key,
-      ...Object.entries(stores)
-        .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
-        .map(([, value]) => value),
-    ];
+    const secrets = [token, key, ...storeSecrets(stores)];
     const children: ChildProcess[] = [];
     const gateways = new Map<string, ProvisionedGateway>();
     try {

@@ -168,10 +168,7 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
     }
     // The engine masks secrets in what it prints, but a gateway's log tail may be quoted too.
     const tail = (err as Error).message.split("\n").slice(-12).join("\n");
-    const credentials = Object.entries(stores)
-      .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
-      .map(([, value]) => value);
-    const quoted = redact(tail, [token, key, ...credentials]);
+    const quoted = redact(tail, [token, key, ...storeSecrets(stores)]);
     throw new SkyplaneError(
       "PROVISION_FAILED",
       `provisioning stack ${stackName} failed: ${quoted}\n` +
@@ -221,6 +218,13 @@ export async function upRoute(r: RouteUp): Promise<RouteUpResult> {
     r.env,
   );
   return { stack, gateways, token, ...(kept !== undefined && { expireAt: Number(kept) }) };
+}
+
+/** The values of the store variables that are secrets (keys, tokens, connection strings). */
+export function storeSecrets(stores: Record<string, string>): string[] {
+  return Object.entries(stores)
+    .filter(([name]) => /SECRET|KEY|TOKEN|PASSWORD|CONNECTION_STRING/.test(name))
+    .map(([, value]) => value);
 }
 
 /** A control-API client of one gateway. */
