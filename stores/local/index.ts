@@ -470,14 +470,14 @@ export class LocalStore implements ObjectStore {
     await fsp.truncate(data, size);
     // The CRC-32 of the whole file, from the parts' CRC-32s as read back from disk.
     const info = await this.publish(key, this.objectPath(key), data, formatCrc(whole), upload.mode);
-    await fsp.rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
     return info;
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     const upload = await this.upload(key, uploadId);
     await fsp.rm(this.uploadData(upload), { force: true });
-    await fsp.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    await removeTree(this.uploadDir(uploadId));
     if (this.plainFolder) tidy(this.root, true); // the user's folder keeps only its files
   }
 
@@ -510,8 +510,10 @@ export class LocalStore implements ObjectStore {
       } catch {
         continue; // not ours
       }
+      // A gateway of a warm route may still be writing parts of a killed client's upload: what it
+      // adds meanwhile is removed on the next attempt, and what is left, by the next cleanup.
       if (owner !== undefined && !ownerAlive(owner))
-        await fsp.rm(path.join(uploads, id), { recursive: true, force: true });
+        await removeTree(path.join(uploads, id)).catch(() => undefined);
     }
     return removeOrphans(this.root, this.plainFolder);
   }
@@ -747,6 +749,17 @@ export class LocalStore implements ObjectStore {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return err as Error;
     await this.mustExist();
     return new StoreError("NO_SUCH_KEY", `no object ${key} in local://${this.bucket}`);
+  }
+}
+
+/** Removes a folder and all it holds, again when a writer added a file while it ran (ENOTEMPTY). */
+async function removeTree(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fsp.rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY" || attempt >= 5) throw err;
+    }
   }
 }
 

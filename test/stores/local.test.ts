@@ -235,6 +235,35 @@ describe("stores/local", () => {
     );
   });
 
+  it("removes a dead writer's upload though a live gateway still adds parts to it as it goes", async () => {
+    const store = new LocalStore("race", localBucketRoot({ home }, "race"));
+    await store.createBucket("local:east");
+    const gone = spawnSync(process.execPath, ["-e", ""]);
+    // An upload of a killed client, which a warm route's gateway still writes parts of.
+    const upload = path.join(store.records, "uploads", `.${"cd".repeat(12)}.${gone.pid}-1`);
+    fs.mkdirSync(path.join(upload, "parts"), { recursive: true });
+    // The first removal meets a part marker written while it ran, as `rm -r` then does: ENOTEMPTY.
+    const fsp = nodeFs.promises;
+    const rm = fsp.rm;
+    let calls = 0;
+    fsp.rm = async (target, opts) => {
+      if (target === upload && calls++ === 0) {
+        fs.writeFileSync(path.join(upload, "parts", "7"), "{}");
+        throw Object.assign(new Error(`ENOTEMPTY: directory not empty, rmdir '${upload}/parts'`), {
+          code: "ENOTEMPTY",
+        });
+      }
+      return rm(target, opts);
+    };
+    try {
+      assert.equal(await store.cleanupTemporaries(), 0);
+    } finally {
+      fsp.rm = rm;
+    }
+    assert.equal(calls, 2, "removed again after the writer's addition");
+    assert.equal(fs.existsSync(upload), false);
+  });
+
   it("writes into a mount inside a folder, whole or not at all", async function () {
     const folder = path.join(home, "mounting-folder");
     fs.mkdirSync(path.join(folder, "mnt"), { recursive: true });
