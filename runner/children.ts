@@ -138,11 +138,6 @@ export class ChildGateways {
     );
   }
 
-  /** Process ids of the gateways (tests check that they are gone). */
-  get pids(): number[] {
-    return this.children.map((c) => c.pid as number);
-  }
-
   /** Stops every gateway and waits for each to exit. */
   async stop(): Promise<void> {
     await Promise.all(this.children.map(stopChild));
